@@ -1,0 +1,1 @@
+"""Conveyor's configuration files (TOML), read with importlib.resources."""

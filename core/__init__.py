@@ -1,0 +1,35 @@
+"""Conveyor: a plugin-extensible CRM framework.
+
+This module is the public facade for plugin authors — import from ``conveyor`` only; everything
+else may change between versions. The installed package maps the repository's folders into one
+namespace: ``conveyor`` is ``core/``, ``conveyor.plugins`` is ``plugins/``, ``conveyor.roles`` is
+``roles/`` and ``conveyor.config`` is ``config/``.
+"""
+from __future__ import annotations
+
+from .contrib import Action, ListFilter, Manifest, NavItem, Panel, Permission, Setting, Widget
+from .settings import setting
+from .crm import post_timeline
+from .events import (CustomerCreated, CustomerUpdated, DealCreated, DealLost, DealReopened,
+                     DealStageChanged, DealUpdated, DealWon, Event, UserCreated, emit)
+from .extensions import db
+from .hookspecs import hookimpl, hookspec
+from .permissions import can, login_required, public, require, scope, scoped
+
+__version__ = "0.1.0"
+
+
+def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """See :func:`conveyor.app.create_app` (imported lazily: plugins import this facade)."""
+    from .app import create_app as _create_app
+
+    return _create_app(*args, **kwargs)
+
+
+__all__ = [
+    "Action", "CustomerCreated", "CustomerUpdated", "DealCreated", "DealLost", "DealReopened",
+    "DealStageChanged", "DealUpdated", "DealWon", "Event", "ListFilter", "Manifest", "NavItem",
+    "Panel", "Permission", "Setting", "UserCreated", "Widget", "can", "create_app", "db", "emit",
+    "hookimpl", "hookspec", "login_required", "post_timeline", "public", "require", "scope",
+    "scoped", "setting",
+]

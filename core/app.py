@@ -1,0 +1,142 @@
+"""The application factory: config, plugins, extensions, blueprints — in that order."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+
+from .settings import apply_flask_config, load_config, resolve_settings
+from .extensions import babel, csrf, db, limiter, login_manager, make_api
+from .i18n import select_locale
+from .plugin_loading import PluginError, State, build_plugin_manager
+from .role_layers import build_base_roles
+
+log = logging.getLogger("conveyor")
+
+
+def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None = None,
+               extra_plugins: list[tuple[str, Any]] = (), instance_path: str | None = None,
+               ) -> Flask:
+    """Build a Conveyor app.
+
+    :param config: overrides over defaults.toml, CONVEYOR_CONFIG and CONVEYOR_* variables.
+    :param plugins: the enabled plugins, replacing ``config["plugins"]``.
+    :param extra_plugins: ``(name, module_or_object)`` pairs registered without an entry point
+        (tests register throwaway plugins this way).
+    """
+    app = Flask("conveyor", instance_path=instance_path or os.environ.get(
+        "CONVEYOR_INSTANCE_PATH") or None, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    cfg = load_config(config)
+    if plugins is not None:
+        cfg["plugins"] = list(plugins)
+    apply_flask_config(app, cfg)
+
+    pm, loaded = build_plugin_manager(cfg["plugins"], list(extra_plugins))
+    state = State(pm=pm, plugins=loaded)
+    app.extensions["conveyor"] = state
+    _collect(app, state, cfg)
+
+    db.init_app(app)
+    _sqlite_pragmas(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    api = make_api()
+    api.init_app(app)
+    app.extensions["conveyor_api"] = api
+
+    from .auth import init_auth
+    from .web import init_web
+
+    init_auth(app)
+    init_web(app)
+    _register_plugin_blueprints(app, state, api)
+    from .api import init_api
+
+    init_api(app, api)
+    pm.hook.register_commands(cli=app.cli)
+    with app.app_context():
+        pm.hook.startup(app=app)
+    return app
+
+
+def _collect(app: Flask, state: State, cfg: dict[str, Any]) -> None:
+    hook = state.pm.hook
+    for group in hook.register_settings():
+        state.setting_decls.extend(group or ())
+    state.settings = resolve_settings(cfg, state.setting_decls)
+    for impl in hook.register_models.get_hookimpls():
+        models = impl.function() or []
+        owner = impl.plugin_name
+        for model in models:
+            table = model.__tablename__
+            if not table.startswith(owner + "_"):
+                raise PluginError(f"plugin {owner!r}: table {table!r} must start with '{owner}_'")
+        state.models[owner] = list(models)
+    for group in hook.register_permissions():
+        for perm in group or ():
+            if perm.name in state.permissions:
+                raise PluginError(f"permission {perm.name!r} is declared twice")
+            state.permissions[perm.name] = perm
+    state.roles = build_base_roles(hook.register_role_defaults(), cfg.get("roles", {}),
+                                   set(state.permissions))
+    for group in hook.register_nav_items():
+        state.nav_items.extend(group or ())
+    state.nav_items.sort(key=lambda n: n.order)
+    for group in hook.register_widgets():
+        for widget in group or ():
+            if widget.id in state.widgets:
+                raise PluginError(f"widget {widget.id!r} is declared twice")
+            state.widgets[widget.id] = widget
+    for group in hook.register_panels():
+        state.panels.extend(group or ())
+    state.panels.sort(key=lambda p: p.order)
+    for group in hook.register_list_filters():
+        state.list_filters.extend(group or ())
+    from .events import CORE_EVENTS
+
+    state.events = list(CORE_EVENTS)
+    for group in hook.register_events():
+        state.events.extend(group or ())
+
+
+def _register_plugin_blueprints(app: Flask, state: State, api: Any) -> None:
+    for impl in state.pm.hook.register_blueprints.get_hookimpls():
+        for bp in impl.function(**({"app": app} if "app" in impl.argnames else {})) or ():
+            name = impl.plugin_name
+            if bp.name != name and not bp.name.startswith(name + "_") and "." not in name:
+                raise PluginError(f"plugin {name!r}: blueprint {bp.name!r} must be named after it")
+            app.register_blueprint(bp)
+    for impl in state.pm.hook.register_api_blueprints.get_hookimpls():
+        for bp in impl.function(**({"api": api} if "api" in impl.argnames else {})) or ():
+            if not (bp.url_prefix or "").startswith("/api/v1/"):
+                raise PluginError(f"plugin {impl.plugin_name!r}: API blueprint {bp.name!r} "
+                                  "needs url_prefix='/api/v1/...'")
+            api.register_blueprint(bp)
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """WAL and a busy timeout, so readers never block the writer on the embedded database."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    with app.app_context():
+        engine: Engine = db.engine
+
+        @sa_event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            if ":memory:" not in app.config["SQLALCHEMY_DATABASE_URI"]:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,94 @@
+"""Sign-in: sessions for people (Flask-Login), bearer tokens for machines (a hook)."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Flask, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from .extensions import db, limiter, login_manager
+from .i18n import _, _l
+from .models import User
+from .permissions import login_required, public
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    return db.session.get(User, int(user_id))
+
+
+@login_manager.request_loader
+def _load_from_request(req: Any) -> User | None:
+    return current_app.extensions["conveyor"].hook.user_from_request(request=req)
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Any:
+    if request.path.startswith("/api/"):
+        response = jsonify(code=401, status="Unauthorized",
+                           message="Send Authorization: Bearer <token> (see `conveyor token create`)")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="conveyor"'
+        return response
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _login_limit() -> str:
+    return current_app.config["CONVEYOR"]["login_rate_limit"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data))
+        if user is not None and user.active and user.check_password(form.password.data or ""):
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors.append(_("Wrong username or password."))
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Any:
+    logout_user()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after login is a phishing tool."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and \
+                not target.startswith("//"):
+            return target
+    return url_for("home.index")
+
+
+def init_auth(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,83 @@
+"""What plugins hand to the core through ``register_*`` hooks: small frozen records."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A plugin's identity card, the ``manifest`` attribute of its plugin module."""
+
+    title: Any
+    requires: tuple[str, ...] = ()  # hard: start-up fails without them
+    uses: tuple[str, ...] = ()  # soft: ordered before us when enabled
+    description: Any = ""
+    hookspecs: Any = None  # a module or class of extra hook specifications
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    label: Any = ""
+    description: Any = ""
+
+
+@dataclass(frozen=True)
+class NavItem:
+    id: str
+    label: Any
+    endpoint: str
+    permission: str
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A home-screen box. ``render(user)`` returns HTML (usually ``render_template``)."""
+
+    id: str
+    title: Any
+    permission: str
+    render: Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A box on a card. ``render(obj, user)`` returns HTML; ``target`` is customer or deal."""
+
+    id: str
+    title: Any
+    target: str
+    permission: str
+    render: Callable[[Any, Any], str]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Action:
+    label: Any
+    url: str
+    method: str = "get"  # "post" renders a small CSRF-protected form button
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A filter on a list: ``apply(select, value)`` returns the narrowed select."""
+
+    name: str
+    label: Any
+    model: str  # "customer" or "deal"
+    choices: Callable[[], list[tuple[str, Any]]]
+    apply: Callable[[Any, str], Any]
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: Any
+    type: type = str
+    doc: str = ""
+    example: Any = None
+    choices: tuple[Any, ...] = field(default=())

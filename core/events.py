@@ -1,0 +1,158 @@
+"""Core events and their two-phase dispatch.
+
+``emit(event)`` calls ``handle_event`` at once, inside the caller's transaction (raising aborts
+it), and queues the event; after the session commits, ``track_event`` runs — after the response
+is sent when there is a request — so notifications never hold up the user. A failing
+``track_event`` implementation is logged and retried; other implementations still run.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, has_request_context, after_this_request
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from .types import utcnow
+
+log = logging.getLogger("conveyor.events")
+PENDING = "conveyor_pending_events"
+TRACK_ATTEMPTS = 3
+
+
+@dataclass
+class Event:
+    """Base of every event. ``at`` is set when it is created."""
+
+    def __post_init__(self) -> None:
+        self.at = utcnow()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+
+@dataclass
+class UserCreated(Event):
+    user: Any
+    by: Any = None
+
+
+@dataclass
+class CustomerCreated(Event):
+    customer: Any
+    by: Any = None
+
+
+@dataclass
+class CustomerUpdated(Event):
+    customer: Any
+    by: Any = None
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class DealCreated(Event):
+    deal: Any
+    by: Any = None
+
+
+@dataclass
+class DealUpdated(Event):
+    deal: Any
+    by: Any = None
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class DealStageChanged(Event):
+    deal: Any
+    old: Any
+    new: Any
+    by: Any = None
+
+
+@dataclass
+class DealWon(Event):
+    deal: Any
+    by: Any = None
+
+
+@dataclass
+class DealLost(Event):
+    deal: Any
+    by: Any = None
+    reason: str = ""
+
+
+@dataclass
+class DealReopened(Event):
+    """A closed (won or lost) deal moved back to an open stage."""
+
+    deal: Any
+    old: Any = None
+    by: Any = None
+
+
+CORE_EVENTS: list[type[Event]] = [
+    UserCreated, CustomerCreated, CustomerUpdated, DealCreated, DealUpdated, DealStageChanged,
+    DealWon, DealLost, DealReopened,
+]
+
+
+def emit(event: Event, session: Session | None = None) -> Event:
+    """Dispatch ``event``: handlers now (in the transaction), trackers after commit."""
+    from .extensions import db
+
+    session = session or db.session()
+    state = current_app.extensions["conveyor"]
+    state.hook.handle_event(event=event, session=session)
+    session.info.setdefault(PENDING, []).append(event)
+    return event
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    events = session.info.pop(PENDING, None)
+    if not events:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if has_request_context() and not app.config.get("CONVEYOR_TRACK_INLINE"):
+
+        def _defer(response: Any) -> Any:
+            response.call_on_close(lambda: _run_tracked(app, events))
+            return response
+
+        try:
+            after_this_request(_defer)
+            return
+        except (AssertionError, RuntimeError):  # commit after the view returned
+            pass
+    _run_tracked(app, events)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(PENDING, None)
+
+
+def _run_tracked(app: Any, events: list[Event]) -> None:
+    with app.app_context():
+        pm = app.extensions["conveyor"].pm
+        for ev in events:
+            for impl in pm.hook.track_event.get_hookimpls():
+                for attempt in range(1, TRACK_ATTEMPTS + 1):
+                    try:
+                        impl.function(**_args(impl, ev))
+                        break
+                    except Exception:  # noqa: BLE001 - a tracker must never break the caller
+                        log.exception("track_event of %s failed on %s (attempt %d)",
+                                      impl.plugin_name, ev.name, attempt)
+                        time.sleep(0.05 * attempt)
+
+
+def _args(impl: Any, ev: Event) -> dict[str, Any]:
+    return {"event": ev} if "event" in impl.argnames else {}

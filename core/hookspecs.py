@@ -1,0 +1,229 @@
+"""Conveyor's hook specifications: the whole contract between the core and its plugins.
+
+Rules (see docs/hooks.md): the first plugin listed in config is called first; the core's own
+``default_*`` implementations are ``trylast`` fallbacks. An implementation may accept fewer
+arguments than the spec names; arguments are only ever added, never renamed or removed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("conveyor")
+hookimpl = pluggy.HookimplMarker("conveyor")
+
+
+# ---------------------------------------------------------------------------------------------
+# Start-up: called once per app by create_app, in this order.
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_settings() -> list[Any]:
+    """Declare configuration keys the plugin reads.
+
+    :return: a list of :class:`conveyor.Setting` (key, default, type, doc). Keys are
+        ``<plugin>.<name>``; a value in config or ``CONVEYOR_<PLUGIN>_<NAME>`` overrides the default.
+    """
+
+
+@hookspec
+def register_models() -> list[Any]:
+    """Name the model classes the plugin owns.
+
+    :return: a list of SQLAlchemy model classes. Their tables must start with the plugin's name
+        (``leads_``); tests create exactly the tables of enabled plugins, migrations likewise.
+    """
+
+
+@hookspec
+def register_permissions() -> list[Any]:
+    """Declare named capabilities such as ``leads.assign``.
+
+    :return: a list of :class:`conveyor.Permission`. A name declared twice stops start-up.
+    """
+
+
+@hookspec
+def register_role_defaults() -> dict[str, dict[str, list[str]]]:
+    """Default permissions and home widgets the plugin suggests for each role.
+
+    :return: ``{"seller": {"permissions": [...], "widgets": [...]}, ...}``. Role files,
+        config and admin edits override these, in that order.
+    """
+
+
+@hookspec
+def register_nav_items() -> list[Any]:
+    """Entries of the main navigation.
+
+    :return: a list of :class:`conveyor.NavItem`; each is shown only to users holding its
+        permission.
+    """
+
+
+@hookspec
+def register_widgets() -> list[Any]:
+    """Home-screen widgets.
+
+    :return: a list of :class:`conveyor.Widget`. A role's home screen lists widget ids; a widget
+        that raises is shown as an error box and logged, the page still renders.
+    """
+
+
+@hookspec
+def register_panels() -> list[Any]:
+    """Panels on the customer and deal cards.
+
+    :return: a list of :class:`conveyor.Panel` whose ``target`` is ``"customer"`` or ``"deal"``.
+    """
+
+
+@hookspec
+def register_list_filters() -> list[Any]:
+    """Extra filters on the customers and deals lists (web and API).
+
+    :return: a list of :class:`conveyor.ListFilter`; each narrows a ``select()`` in SQL.
+    """
+
+
+@hookspec
+def register_events() -> list[type]:
+    """Event classes the plugin emits, so others can find and document them.
+
+    :return: a list of dataclass types deriving from :class:`conveyor.Event`.
+    """
+
+
+@hookspec
+def register_blueprints(app: Any) -> list[Any]:
+    """Web blueprints of the plugin.
+
+    :param app: the Flask app being built.
+    :return: a list of :class:`flask.Blueprint`. A blueprint must be named after its plugin
+        (or start with ``<plugin>_``); every view must declare its permission with
+        :func:`conveyor.require`.
+    """
+
+
+@hookspec
+def register_api_blueprints(api: Any) -> list[Any]:
+    """REST blueprints mounted under ``/api/v1``.
+
+    :param api: the app's :class:`flask_smorest.Api`.
+    :return: a list of :class:`flask_smorest.Blueprint`, documented in the OpenAPI file.
+    """
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add subcommands to the ``conveyor`` command.
+
+    :param cli: the click group; call ``cli.add_command`` or decorate with ``@cli.command``.
+    """
+
+
+@hookspec
+def startup(app: Any) -> None:
+    """Called once when the app is fully built, inside its app context."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Per request.
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def user_from_request(request: Any) -> Any:
+    """Authenticate a request by other means than the session (tokens, SSO).
+
+    firstresult: the first non-``None`` answer wins.
+
+    :return: a :class:`conveyor.models.User` or ``None``.
+    """
+
+
+@hookspec
+def record_filters(model: type, user: Any, permission: str | None) -> list[Any]:
+    """SQL criteria that narrow which rows of ``model`` a user may see.
+
+    Called each time the core builds a scoped query. Criteria are ANDed with the role's record
+    rule, so a plugin can only narrow, never widen.
+
+    :return: a list of SQLAlchemy boolean expressions (or an empty list).
+    """
+
+
+@hookspec
+def extra_template_vars(template: str, request: Any, user: Any) -> dict[str, Any]:
+    """Variables added to the context of every rendered page.
+
+    :param template: the template name being rendered.
+    :return: a dict merged into the context.
+    """
+
+
+@hookspec
+def customer_actions(customer: Any, user: Any, request: Any) -> list[Any]:
+    """Action links offered on a customer card.
+
+    :return: a list of :class:`conveyor.Action`.
+    """
+
+
+@hookspec
+def deal_actions(deal: Any, user: Any, request: Any) -> list[Any]:
+    """Action links offered on a deal card.
+
+    :return: a list of :class:`conveyor.Action`.
+    """
+
+
+@hookspec
+def api_extra_fields(resource: str, objects: list[Any], user: Any) -> dict[int, dict[str, Any]]:
+    """Extra fields for a batch of API objects, fetched in one query, not one per row.
+
+    :param resource: ``"customer"``, ``"contact"`` or ``"deal"``.
+    :param objects: the model instances about to be serialised.
+    :return: ``{object_id: {field: value}}``, merged into each serialised object.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Events.
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def handle_event(event: Any, session: Any) -> None:
+    """React to an event inside the transaction that caused it.
+
+    Raising aborts the whole change. Use it for data that must never disagree with the event.
+
+    :param event: a :class:`conveyor.Event` instance.
+    :param session: the SQLAlchemy session; flush, do not commit.
+    """
+
+
+@hookspec
+def track_event(event: Any) -> None:
+    """React to an event after its transaction committed: notifications, email, webhooks.
+
+    Runs after the response is sent when there is one. A failure is logged and retried; it never
+    reaches the user, whose data is already safe.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Demo.
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def seed_demo_data(session: Any, users: dict[str, Any], rng: Any) -> None:
+    """Add the plugin's rows to the demo company made by ``conveyor demo``.
+
+    :param users: demo users by role name (``users["seller"]``) plus ``"sellers"``: a list.
+    :param rng: a seeded :class:`random.Random`, so the demo is the same every time.
+    """

@@ -1,0 +1,11 @@
+"""The core's tables. Plugins own theirs, prefixed with the plugin's name."""
+from .customers import COMPANY_SIZES, Contact, Customer
+from .deals import AppendOnlyError, Deal, Pipeline, Stage, StageHistory
+from .timeline import TimelineEntry
+from .users import ApiToken, RoleSetting, Team, TeamMember, User, UserRole
+
+__all__ = [
+    "COMPANY_SIZES", "ApiToken", "AppendOnlyError", "Contact", "Customer", "Deal", "Pipeline",
+    "RoleSetting", "Stage", "StageHistory", "Team", "TeamMember", "TimelineEntry", "User",
+    "UserRole",
+]

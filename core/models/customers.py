@@ -1,0 +1,67 @@
+"""Companies the team sells to and the people who work there."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .deals import Deal
+    from .users import User
+
+COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-1000", "1000+")
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_owner_name", "owner_id", "name"),
+        Index("ix_customers_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    industry: Mapped[str] = mapped_column(String(80), default="")
+    region: Mapped[str] = mapped_column(String(80), default="")
+    size: Mapped[str] = mapped_column(String(20), default="")
+    tax_id: Mapped[str] = mapped_column(String(40), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User | None] = relationship()
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="Contact.id"
+    )
+    deals: Mapped[list[Deal]] = relationship(back_populates="customer", order_by="Deal.id")
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.id} {self.name!r}>"
+
+
+class Contact(db.Model):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str] = mapped_column(String(120), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    decision_maker: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+    @classmethod
+    def __record_rule__(cls, owner_ids: Any, user: Any) -> ColumnElement[bool]:
+        """A contact is visible with its customer."""
+        return cls.customer_id.in_(select(Customer.id).where(Customer.owner_id.in_(owner_ids)))

@@ -1,0 +1,123 @@
+"""Deals, the pipeline of percentage stages they move through, and its history."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .customers import Customer
+    from .users import User
+
+MONEY = Numeric(14, 2)
+
+
+class Pipeline(db.Model):
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    stages: Mapped[list[Stage]] = relationship(
+        back_populates="pipeline", order_by="Stage.position", cascade="all, delete-orphan"
+    )
+
+
+class Stage(db.Model):
+    """A step of a pipeline named by how far the sale has got (100 % = done)."""
+
+    __tablename__ = "stages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    percent: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    is_won: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_lost: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    pipeline: Mapped[Pipeline] = relationship(back_populates="stages")
+
+    @property
+    def is_closed(self) -> bool:
+        return self.is_won or self.is_lost
+
+    def __repr__(self) -> str:
+        return f"<Stage {self.percent}% {self.name!r}>"
+
+
+class Deal(db.Model):
+    __tablename__ = "deals"
+    __table_args__ = (
+        Index("ix_deals_owner_id_id", "owner_id", "id"),
+        Index("ix_deals_stage_id_id", "stage_id", "id"),
+        Index("ix_deals_customer_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    margin: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    expected_close: Mapped[date | None] = mapped_column(Date)
+    lost_reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    customer: Mapped[Customer] = relationship(back_populates="deals")
+    owner: Mapped[User | None] = relationship()
+    stage: Mapped[Stage] = relationship()
+    pipeline: Mapped[Pipeline] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_open(self) -> bool:
+        return not self.stage.is_closed
+
+    def __repr__(self) -> str:
+        return f"<Deal {self.id} {self.title!r}>"
+
+
+class StageHistory(db.Model):
+    """Append-only: each stage a deal entered, when and by whom. Analytics read it."""
+
+    __tablename__ = "stage_history"
+    __table_args__ = (
+        Index("ix_stage_history_deal_at", "deal_id", "at"),
+        Index("ix_stage_history_to_at", "to_stage_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    from_stage_id: Mapped[int | None] = mapped_column(ForeignKey("stages.id"))
+    to_stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    from_stage: Mapped[Stage | None] = relationship(foreign_keys=[from_stage_id])
+    to_stage: Mapped[Stage] = relationship(foreign_keys=[to_stage_id])
+    by: Mapped[User | None] = relationship()
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+@event.listens_for(StageHistory, "before_update")
+@event.listens_for(StageHistory, "before_delete")
+def _refuse_rewrite(mapper, connection, target) -> None:  # type: ignore[no-untyped-def]
+    raise AppendOnlyError("stage history is append-only")

@@ -1,0 +1,134 @@
+"""Permission checks and record rules, in one place.
+
+A view declares its permission with :func:`require` (or :func:`public`); a test walks the URL
+map so no route escapes. Record rules are SQL: :func:`scope` returns the criteria that limit a
+model's rows to what the user may see (own / team / all), narrowed further by plugins.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g
+from flask_login import current_user
+from sqlalchemy import ColumnElement, Select, and_, select, true
+
+from .role_layers import SCOPES, current_roles
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def permissions_of(user: Any) -> set[str]:
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    roles = current_roles()
+    perms: set[str] = set()
+    for name in user.roles:
+        if name in roles:
+            perms |= roles[name].permissions
+    return perms
+
+
+def can(user: Any, permission: str) -> bool:
+    return permission in permissions_of(user)
+
+
+def scope_of(user: Any) -> str:
+    """The widest record scope among the user's roles."""
+    roles = current_roles()
+    best = 0
+    for name in getattr(user, "roles", ()):
+        if name in roles:
+            best = max(best, SCOPES.index(roles[name].scope))
+    return SCOPES[best]
+
+
+def require(permission: str) -> Callable[[F], F]:
+    """Refuse the view unless the user holds ``permission``: 401 anonymous, 403 lacking it."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if not can(current_user, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.__conveyor_permission__ = permission  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def public(view: F) -> F:
+    """Mark a view as deliberately open to anyone (login, health, web-to-lead)."""
+    view.__conveyor_permission__ = None  # type: ignore[attr-defined]
+    return view
+
+
+def login_required(view: F) -> F:
+    """Any signed-in user (profile, home): still declared, still checked."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    wrapped.__conveyor_permission__ = "login"  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]
+
+
+def owner_ids(user: Any) -> Any:
+    """The user ids (a list, or a SELECT for teams) whose records ``user`` may see, per the record scope."""
+    from .models import TeamMember
+
+    kind = scope_of(user)
+    if kind == "own":
+        return [user.id]
+    my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
+    return select(TeamMember.user_id).where(TeamMember.team_id.in_(my_teams)).union(
+        select(user.id)
+    )
+
+
+def scope(model: type, user: Any, permission: str | None = None) -> ColumnElement[bool]:
+    """SQL criteria limiting ``model`` to rows ``user`` may see. Plugins may only narrow."""
+    cache_key = (model, getattr(user, "id", None), permission)
+    cache = g.setdefault("conveyor_scope_cache", {})
+    if cache_key in cache:
+        return cache[cache_key]
+    if scope_of(user) == "all":
+        criteria: ColumnElement[bool] = true()
+    else:
+        ids = owner_ids(user)
+        rule = getattr(model, "__record_rule__", None)
+        criteria = rule(ids, user) if rule else model.owner_id.in_(ids)  # type: ignore[attr-defined]
+    extra = [
+        c
+        for result in current_app.extensions["conveyor"].hook.record_filters(
+            model=model, user=user, permission=permission
+        )
+        for c in (result or ())
+    ]
+    if extra:
+        criteria = and_(criteria, *extra)
+    cache[cache_key] = criteria
+    return criteria
+
+
+def scoped(model: type, user: Any, permission: str | None = None) -> Select[Any]:
+    """``select(model)`` already limited to what ``user`` may see."""
+    return select(model).where(scope(model, user, permission))
+
+
+def get_visible_or_404(model: type, ident: int, user: Any) -> Any:
+    """The row if it exists and the user may see it; otherwise 404, never a hint it exists."""
+    from .extensions import db
+
+    obj = db.session.scalar(scoped(model, user).where(model.id == ident))  # type: ignore[attr-defined]
+    if obj is None:
+        abort(404)
+    return obj

@@ -1,0 +1,34 @@
+"""Keyset pagination: page N costs the same as page 1, whatever the table's size."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, request
+from sqlalchemy import Select
+
+from ..extensions import db
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    next_before: int | None  # pass as ?before= for the next page
+    is_first: bool
+
+
+def keyset_page(query: Select[Any], id_column: Any, before: int | None = None,
+                size: int | None = None) -> Page:
+    """Rows newest first; ``before`` is the last id of the previous page."""
+    size = size or current_app.config["CONVEYOR"]["page_size"]
+    if before is not None:
+        query = query.where(id_column < before)
+    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, rows[-1].id if more and rows else None, before is None)
+
+
+def before_arg() -> int | None:
+    raw = request.args.get("before", "")
+    return int(raw) if raw.isdigit() and len(raw) < 18 else None

@@ -1,0 +1,4 @@
+"""Placeholder blueprint, being written."""
+from flask import Blueprint
+
+bp = Blueprint("profile", __name__, url_prefix="/profile")
