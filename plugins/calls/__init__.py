@@ -1,0 +1,1 @@
+"""Calls: the telemarketer's queue, call results and products of interest."""

@@ -1,0 +1,1 @@
+"""Funnel analytics: stage funnel, conversion, dwell time, stalled deals, five numbers, targets."""

@@ -1,0 +1,1 @@
+"""Groups: segments of customers and leads, CSV export and webhook push for mailing services."""

@@ -1,0 +1,1 @@
+"""Relationship types: cold, potential, current, regular (and lapsed) — tracked and reported."""
