@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from .contrib import Action, ListFilter, Manifest, NavItem, Panel, Permission, Setting, Widget
 from .settings import setting
-from .crm import post_timeline
+from .crm import notify, post_timeline
 from .events import (CustomerCreated, CustomerUpdated, DealCreated, DealLost, DealReopened,
                      DealStageChanged, DealUpdated, DealWon, Event, UserCreated, emit)
-from .extensions import db
+from .extensions import csrf, db, limiter
 from .hookspecs import hookimpl, hookspec
 from .permissions import can, login_required, public, require, scope, scoped
 
@@ -29,7 +29,7 @@ def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
 __all__ = [
     "Action", "CustomerCreated", "CustomerUpdated", "DealCreated", "DealLost", "DealReopened",
     "DealStageChanged", "DealUpdated", "DealWon", "Event", "ListFilter", "Manifest", "NavItem",
-    "Panel", "Permission", "Setting", "UserCreated", "Widget", "can", "create_app", "db", "emit",
-    "hookimpl", "hookspec", "login_required", "post_timeline", "public", "require", "scope",
+    "Panel", "Permission", "Setting", "UserCreated", "Widget", "can", "create_app", "csrf", "db",
+    "emit", "hookimpl", "hookspec", "limiter", "login_required", "notify", "post_timeline", "public", "require", "scope",
     "scoped", "setting",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from . import events as ev
 from .extensions import db
-from .models import Customer, Deal, Pipeline, Stage, StageHistory, TimelineEntry
+from .models import Customer, Deal, Notification, Pipeline, Stage, StageHistory, TimelineEntry
 from .types import utcnow
 
 
@@ -26,6 +26,14 @@ def post_timeline(kind: str, message: str = "", *, customer: Customer | int | No
                           by_id=getattr(by, "id", None), data=data or {})
     db.session.add(entry)
     return entry
+
+
+def notify(user: Any, message: str, url: str = "", kind: str = "") -> Notification:
+    """Leave an in-app notification for ``user`` (a User or an id); shown in their header."""
+    user_id = user if isinstance(user, int) else user.id
+    note = Notification(user_id=user_id, message=message[:500], url=url[:500], kind=kind[:60])
+    db.session.add(note)
+    return note
 
 
 def default_pipeline() -> Pipeline:

@@ -91,7 +91,11 @@ def _error_page(error: Any) -> Any:
     code = getattr(error, "code", 500) or 500
     if code == 500:
         log.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
-    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+    if request.path.startswith("/api/"):
+        if code == 500 or not hasattr(error, "code"):
+            return jsonify(code=500, status="Internal Server Error"), 500
+        return current_app.extensions["conveyor_api"].handle_http_exception(error)
+    if request.accept_mimetypes.best == "application/json":
         return jsonify(code=code, status=getattr(error, "name", "Error"),
                        message=getattr(error, "description", "")), code
     return render_template("error.html", code=code,
