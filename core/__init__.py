@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from .contrib import Action, ListFilter, Manifest, NavItem, Panel, Permission, Setting, Widget
 from .settings import setting
-from .crm import notify, post_timeline
+from .crm import (create_customer, create_deal, move_deal, notify, post_timeline, update_customer,
+                  update_deal)
 from .events import (CustomerCreated, CustomerUpdated, DealCreated, DealLost, DealReopened,
                      DealStageChanged, DealUpdated, DealWon, Event, UserCreated, emit)
 from .extensions import csrf, db, limiter
 from .hookspecs import hookimpl, hookspec
-from .permissions import can, login_required, public, require, scope, scoped
+from .permissions import (can, get_visible_or_404, login_required, public, require, scope,
+                          scope_of, scoped)
 
 __version__ = "0.1.0"
 
@@ -30,6 +32,6 @@ __all__ = [
     "Action", "CustomerCreated", "CustomerUpdated", "DealCreated", "DealLost", "DealReopened",
     "DealStageChanged", "DealUpdated", "DealWon", "Event", "ListFilter", "Manifest", "NavItem",
     "Panel", "Permission", "Setting", "UserCreated", "Widget", "can", "create_app", "csrf", "db",
-    "emit", "hookimpl", "hookspec", "limiter", "login_required", "notify", "post_timeline", "public", "require", "scope",
-    "scoped", "setting",
+    "emit", "create_customer", "create_deal", "get_visible_or_404", "hookimpl", "hookspec", "limiter", "login_required", "notify", "post_timeline", "public", "require", "scope",
+    "move_deal", "scope_of", "scoped", "setting", "update_customer", "update_deal",
 ]
