@@ -112,7 +112,7 @@ def build_plugin_manager(names: list[str], extra: list[tuple[str, Any]] = ()) ->
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin_name!r}: {exc}") from exc
+        raise PluginError(f"plugin hook check failed: {exc}") from exc
     return pm, ordered
 
 
