@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     app.extensions["conveyor"] = state
     _collect(app, state, cfg)
 
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(_translation_dirs(app, state))
     db.init_app(app)
     _sqlite_pragmas(app)
     login_manager.init_app(app)
@@ -105,6 +106,17 @@ def _collect(app: Flask, state: State, cfg: dict[str, Any]) -> None:
     state.events = list(CORE_EVENTS)
     for group in hook.register_events():
         state.events.extend(group or ())
+
+
+def _translation_dirs(app: Flask, state: State) -> list[str]:
+    """The core's catalog, then any plugin package shipping its own ``translations/``."""
+    dirs = [os.path.join(app.root_path, "translations")]
+    for plugin in state.plugins:
+        package = os.path.dirname(getattr(plugin.module, "__file__", "") or "")
+        candidate = os.path.join(package, "translations")
+        if package and os.path.isdir(candidate) and candidate not in dirs:
+            dirs.append(candidate)
+    return dirs
 
 
 def _register_plugin_blueprints(app: Flask, state: State, api: Any) -> None:
