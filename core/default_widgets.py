@@ -1,10 +1,77 @@
-"""The core's home-screen widgets."""
+"""The core's home-screen widgets, through the same hook plugins use.
+
+Role files list them by id (``core.my_deals``…). Each renders a template under
+``templates/widgets/`` with a fixed number of queries; a widget that raises is shown as an error
+box by the home screen, so these never need their own try/except.
+"""
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app, render_template
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
 from .contrib import Widget
+from .extensions import db
 from .hookspecs import hookimpl
+from .i18n import _l
+from .models import Customer, Deal, Stage, User
+
+MY_DEALS_LIMIT = 10
+
+
+def my_deals(user: Any) -> str:
+    """The user's own open deals, the closest expected close first (no date last)."""
+    deals = list(db.session.scalars(
+        select(Deal).join(Stage, Deal.stage_id == Stage.id)
+        .where(Deal.owner_id == user.id, Stage.is_won.is_(False), Stage.is_lost.is_(False))
+        .options(selectinload(Deal.customer), selectinload(Deal.stage))
+        .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
+        .limit(MY_DEALS_LIMIT)))
+    return render_template("widgets/my_deals.html", deals=deals)
+
+
+def pipeline_summary(user: Any) -> str:
+    """Count, amount and weighted amount (amount × stage percent) of visible open deals."""
+    from .web.deals import open_totals, pipeline_or_404, stage_label
+
+    pipeline = pipeline_or_404(None)
+    stages = [s for s in pipeline.stages if not s.is_closed]
+    totals = open_totals(user, [s.id for s in stages])
+    rows, grand = [], {"count": 0, "amounts": {}, "weighted": {}}
+    for stage in stages:
+        t = totals[stage.id]
+        weighted = {cur: (amount * stage.percent / 100).quantize(Decimal("0.01"))
+                    for cur, amount in t["amounts"].items()}
+        rows.append({"stage": stage, "label": stage_label(stage), "count": t["count"],
+                     "amounts": t["amounts"], "weighted": weighted})
+        grand["count"] += t["count"]
+        for key, values in (("amounts", t["amounts"]), ("weighted", weighted)):
+            for cur, amount in values.items():
+                grand[key][cur] = grand[key].get(cur, Decimal("0")) + amount
+    return render_template("widgets/pipeline_summary.html", rows=rows, grand=grand)
+
+
+def admin_overview(user: Any) -> str:
+    """How big the installation is and which plugins are on: one query for all counts."""
+    counts = db.session.execute(select(
+        select(func.count()).select_from(User).where(User.active.is_(True)).scalar_subquery(),
+        select(func.count()).select_from(Customer).scalar_subquery(),
+        select(func.count()).select_from(Deal).scalar_subquery(),
+        select(func.count()).select_from(Deal).join(Stage, Deal.stage_id == Stage.id)
+        .where(Stage.is_won.is_(False), Stage.is_lost.is_(False)).scalar_subquery(),
+    )).one()
+    state = current_app.extensions["conveyor"]
+    return render_template("widgets/admin_overview.html", users=counts[0], customers=counts[1],
+                           deals=counts[2], open_deals=counts[3], plugins=state.plugins)
 
 
 @hookimpl(trylast=True)
 def register_widgets() -> list[Widget]:
-    return []
+    return [
+        Widget("core.my_deals", _l("My open deals"), "deals.view", my_deals),
+        Widget("core.pipeline_summary", _l("Pipeline summary"), "deals.view", pipeline_summary),
+        Widget("core.admin_overview", _l("Overview"), "admin.users", admin_overview),
+    ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import (format_currency, format_date, format_datetime, format_timedelta,
+                         get_locale)
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -16,14 +17,14 @@ log = logging.getLogger("conveyor.web")
 
 
 def init_web(app: Flask) -> None:
-    from . import admin, customers, deals, health, home, profile
+    from . import admin, customers, deals, health, home, notifications, profile
 
-    for module in (home, customers, deals, admin, profile, health):
+    for module in (home, customers, deals, admin, profile, notifications, health):
         app.register_blueprint(module.bp)
     app.context_processor(_shell_context)
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,
                                  can=lambda perm: can(current_user, perm))
-    app.jinja_env.filters.update(money=_money, date=_date, datetime=_datetime)
+    app.jinja_env.filters.update(money=_money, date=_date, datetime=_datetime, duration=_duration)
     for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, _error_page)
 
@@ -36,8 +37,14 @@ def _shell_context() -> dict[str, Any]:
     if getattr(current_user, "is_authenticated", False):
         perms = permissions_of(current_user)
         ctx["nav_items"] = [n for n in state.nav_items if n.permission in perms]
+        if "unread_notifications" not in g:
+            from .notifications import unread_count
+
+            g.unread_notifications = unread_count(current_user)
+        ctx["unread_notifications"] = g.unread_notifications
     else:
         ctx["nav_items"] = []
+        ctx["unread_notifications"] = 0
     template = request.endpoint or ""
     for extra in state.hook.extra_template_vars(template=template, request=request,
                                                 user=current_user):
@@ -85,6 +92,11 @@ def _date(value: Any) -> str:
 
 def _datetime(value: Any) -> str:
     return format_datetime(value, "short") if value else ""
+
+
+def _duration(value: Any) -> str:
+    """How long something lasted, in words ("3 days"); minutes are the finest grain shown."""
+    return format_timedelta(value, granularity="minute", threshold=0.9) if value is not None else ""
 
 
 def _error_page(error: Any) -> Any:

@@ -109,9 +109,13 @@ def card(customer_id: int) -> Any:
     timeline = list(db.session.scalars(
         select(TimelineEntry).options(selectinload(TimelineEntry.by))
         .where(TimelineEntry.customer_id == customer.id)
+        # Entries about a deal show only to those who may see that deal.
+        .where(or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
+            select(Deal.id).where(scope(Deal, current_user)))))
         .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc()).limit(50)))
     deal_count = db.session.scalar(select(func.count()).select_from(Deal)
-                                   .where(Deal.customer_id == customer.id))
+                                   .where(Deal.customer_id == customer.id)
+                                   .where(scope(Deal, current_user)))
     actions = [a for group in current_app.extensions["conveyor"].hook.customer_actions(
         customer=customer, user=current_user, request=request) for a in (group or ())]
     return render_template("customers/card.html", customer=customer, deals=deals,

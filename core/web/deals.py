@@ -1,4 +1,376 @@
-"""Placeholder blueprint, being written."""
-from flask import Blueprint
+"""Deals: list, pipeline board, card with stage change and history, create / edit / delete.
+
+Every query is scoped in SQL (``scope(Deal, user)``) and every page runs a fixed number of
+queries, whatever the number of deals: related rows come through ``selectinload``, the board's
+totals from one GROUP BY and its cards from one UNION ALL of per-stage index scans.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user
+from sqlalchemy import func, or_, select, union_all
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from .. import crm
+from ..extensions import db
+from ..i18n import _
+from ..models import Customer, Deal, Pipeline, Stage, StageHistory, TimelineEntry
+from ..permissions import require, scope, scoped
+from ..types import utcnow
+from . import panels_for
+from .customers import assignable_users, list_filters
+from .forms import MAX_ID, DealForm, StageForm
+from .listing import before_arg, keyset_page
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
+ID = "<int(max=2147483647):deal_id>"
+BOARD_CARDS = 20
+HISTORY_ROWS = 200
+
+
+def int_arg(name: str) -> int | None:
+    """A positive int query argument within the database's range, else None (never a 500)."""
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) <= 10 and 0 < int(raw) <= MAX_ID else None
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths, so a form can't be used to bounce users elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+def stage_label(stage: Stage) -> str:
+    return f"{stage.percent}% · {_(stage.name)}"
+
+
+def open_stage_ids() -> Any:
+    return select(Stage.id).where(Stage.is_won.is_(False), Stage.is_lost.is_(False))
+
+
+def open_totals(user: Any, stage_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Count and per-currency amount of the user's visible deals in each stage: one GROUP BY."""
+    totals: dict[int, dict[str, Any]] = {sid: {"count": 0, "amounts": {}} for sid in stage_ids}
+    if not stage_ids:
+        return totals
+    rows = db.session.execute(
+        select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount))
+        .where(scope(Deal, user)).where(Deal.stage_id.in_(stage_ids))
+        .group_by(Deal.stage_id, Deal.currency).order_by(Deal.currency))
+    for stage_id, currency, count, amount in rows:
+        totals[stage_id]["count"] += count
+        totals[stage_id]["amounts"][currency] = Decimal(amount or 0)
+    return totals
+
+
+def pipeline_or_404(pipeline_id: int | None) -> Pipeline:
+    """The asked pipeline, else the default one, with its stages loaded."""
+    query = select(Pipeline).options(selectinload(Pipeline.stages))
+    if pipeline_id is not None:
+        pipeline = db.session.scalar(query.where(Pipeline.id == pipeline_id))
+        if pipeline is None:
+            abort(404)
+        return pipeline
+    pipeline = db.session.scalar(query.order_by(Pipeline.is_default.desc(), Pipeline.id))
+    if pipeline is None:
+        abort(404)
+    return pipeline
+
+
+def _visible_deal(deal_id: int) -> Deal:
+    deal = db.session.scalar(
+        scoped(Deal, current_user).where(Deal.id == deal_id).options(
+            selectinload(Deal.stage), selectinload(Deal.customer), selectinload(Deal.owner),
+            selectinload(Deal.pipeline).selectinload(Pipeline.stages)))
+    if deal is None:
+        abort(404)
+    return deal
+
+
+def _visible_customer(customer_id: int | None) -> Customer | None:
+    if not customer_id or customer_id > MAX_ID:
+        return None
+    return db.session.scalar(scoped(Customer, current_user).where(Customer.id == customer_id))
+
+
+# --- list --------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@require("deals.view")
+def index() -> Any:
+    query = scoped(Deal, current_user).options(
+        selectinload(Deal.stage), selectinload(Deal.customer), selectinload(Deal.owner))
+    q = request.args.get("q", "").strip()[:100]
+    if q:
+        like = f"%{q}%"
+        query = query.where(or_(Deal.title.ilike(like), Deal.customer_id.in_(
+            select(Customer.id).where(Customer.name.ilike(like)))))
+    stage_id = int_arg("stage")
+    if stage_id:
+        query = query.where(Deal.stage_id == stage_id)
+    status = request.args.get("status", "")
+    if status == "open":
+        query = query.where(Deal.stage_id.in_(open_stage_ids()))
+    elif status in ("won", "lost"):
+        flag = Stage.is_won if status == "won" else Stage.is_lost
+        query = query.where(Deal.stage_id.in_(select(Stage.id).where(flag.is_(True))))
+    assignable = assignable_users(current_user)
+    owner = int_arg("owner")
+    if owner and owner in {u.id for u in assignable}:
+        query = query.where(Deal.owner_id == owner)
+    filters = list_filters("deal")
+    for f in filters:
+        value = request.args.get(f.name, "")[:200]
+        if value:
+            query = f.apply(query, value)
+    page = keyset_page(query, Deal.id, before_arg())
+    stages = list(db.session.scalars(select(Stage).order_by(Stage.pipeline_id, Stage.position)))
+    args = {k: v for k, v in request.args.items() if k != "before"}
+    return render_template("deals/index.html", page=page, args=args, q=q, stages=stages,
+                           status=status, filters=filters, assignable=assignable,
+                           stage_label=stage_label)
+
+
+# --- board -------------------------------------------------------------------------------------
+
+
+@bp.get("/board")
+@require("deals.view")
+def board() -> Any:
+    pipeline = pipeline_or_404(int_arg("pipeline"))
+    stages = list(pipeline.stages)
+    totals = open_totals(current_user, [s.id for s in stages if not s.is_closed])
+    cards: dict[int, list[Deal]] = {s.id: [] for s in stages}
+    if stages:
+        criteria = scope(Deal, current_user)
+        newest = [select(Deal.id).where(criteria).where(Deal.stage_id == s.id)
+                  .order_by(Deal.id.desc()).limit(BOARD_CARDS).subquery() for s in stages]
+        ids = union_all(*[select(sub.c.id) for sub in newest])
+        for deal in db.session.scalars(
+                select(Deal).where(Deal.id.in_(ids)).order_by(Deal.id.desc())
+                .options(selectinload(Deal.customer), selectinload(Deal.owner))):
+            cards[deal.stage_id].append(deal)
+    pipelines = list(db.session.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.id)))
+    return render_template("deals/board.html", pipeline=pipeline, pipelines=pipelines,
+                           stages=stages, totals=totals, cards=cards,
+                           choices=[(s.id, stage_label(s)) for s in stages],
+                           back=request.full_path.rstrip("?"))
+
+
+# --- create / edit -----------------------------------------------------------------------------
+
+
+def _owner_choices(form: DealForm, deal: Deal | None) -> None:
+    form.owner_id.choices = [(u.id, u.label) for u in assignable_users(current_user)]
+    if deal is not None and deal.owner_id and deal.owner_id not in dict(form.owner_id.choices):
+        form.owner_id.choices.insert(0, (deal.owner_id, deal.owner.label))
+
+
+def _deal_data(form: DealForm) -> dict[str, Any]:
+    cents = Decimal("0.01")
+    return {
+        "title": form.title.data.strip(),
+        "customer_id": form.customer_id.data,
+        "owner_id": form.owner_id.data or current_user.id,
+        "amount": form.amount.data.quantize(cents),
+        "margin": (form.margin.data or Decimal("0")).quantize(cents),
+        "currency": form.currency.data,
+        "expected_close": form.expected_close.data,
+    }
+
+
+def _customer_search(q: str) -> list[Customer]:
+    """Up to 20 visible customers by name: the new-deal form never loads the whole table."""
+    if not q:
+        return []
+    return list(db.session.scalars(
+        scoped(Customer, current_user).where(Customer.name.ilike(f"%{q[:100]}%"))
+        .order_by(Customer.name).limit(20)))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require("deals.edit")
+def create() -> Any:
+    form = DealForm()
+    _owner_choices(form, None)
+    customer = None
+    if request.method == "GET":
+        form.owner_id.data = current_user.id
+        form.currency.data = current_app.config["CONVEYOR"]["default_currency"]
+        customer_id = int_arg("customer_id")
+        if customer_id:
+            customer = _visible_customer(customer_id) or abort(404)
+            form.customer_id.data = customer.id
+    elif form.validate_on_submit():
+        customer = _visible_customer(form.customer_id.data)
+        if customer is None:
+            form.customer_id.errors.append(_("No such customer, or it is not yours to see."))
+        else:
+            deal = crm.create_deal(_deal_data(form), current_user)
+            db.session.commit()
+            flash(_("Deal created."), "success")
+            return redirect(url_for(".card", deal_id=deal.id))
+    elif isinstance(form.customer_id.data, int):
+        customer = _visible_customer(form.customer_id.data)
+    customer_q = request.args.get("customer_q", "").strip()[:100]
+    return render_template("deals/form.html", form=form, deal=None, customer=customer,
+                           customer_q=customer_q, found=_customer_search(customer_q)), \
+        400 if request.method == "POST" else 200
+
+
+@bp.route(f"/{ID}/edit", methods=["GET", "POST"])
+@require("deals.edit")
+def edit(deal_id: int) -> Any:
+    deal = _visible_deal(deal_id)
+    form = DealForm(obj=deal)
+    _owner_choices(form, deal)
+    customer: Customer | None = deal.customer
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            customer = (deal.customer if form.customer_id.data == deal.customer_id
+                        else _visible_customer(form.customer_id.data))
+            if customer is None:
+                form.customer_id.errors.append(_("No such customer, or it is not yours to see."))
+            elif form.version.data and form.version.data != deal.version:
+                status = _stale_form(form, deal)
+            else:
+                try:
+                    crm.update_deal(deal, _deal_data(form), current_user)
+                    db.session.commit()
+                except StaleDataError:
+                    db.session.rollback()
+                    status = _stale_form(form, _visible_deal(deal_id))
+                else:
+                    flash(_("Deal saved."), "success")
+                    return redirect(url_for(".card", deal_id=deal.id))
+    return render_template("deals/form.html", form=form, deal=deal, customer=customer,
+                           customer_q="", found=[]), status
+
+
+def _stale_form(form: DealForm, deal: Deal) -> int:
+    """Keep the user's input, but make them look again before overwriting the newer version."""
+    flash(_("This deal was changed by someone else while you were editing it. Check the deal, "
+            "then save again to overwrite."), "error")
+    form.version.data = deal.version
+    form.version.raw_data = [str(deal.version)]
+    return 409
+
+
+# --- card and stage changes --------------------------------------------------------------------
+
+
+def _stage_form(deal: Deal, submitted: bool = False) -> StageForm:
+    """The stage select of a deal's own pipeline; unsubmitted, it shows the current stage."""
+    form = StageForm() if submitted else StageForm(formdata=None)
+    form.stage_id.choices = [(s.id, stage_label(s)) for s in deal.pipeline.stages]
+    if not submitted:
+        form.stage_id.data = deal.stage_id
+        form.version.data = deal.version
+    return form
+
+
+def _history(deal: Deal) -> list[dict[str, Any]]:
+    """The stages the deal went through, with the time spent in each (the last is ongoing)."""
+    rows = list(db.session.scalars(
+        select(StageHistory).where(StageHistory.deal_id == deal.id)
+        .options(selectinload(StageHistory.by))
+        .order_by(StageHistory.at.desc(), StageHistory.id.desc()).limit(HISTORY_ROWS)))
+    rows.reverse()
+    # History stays inside the deal's pipeline (move_deal enforces it): no per-row stage loads.
+    stage_of = {s.id: s for s in deal.pipeline.stages}
+    now = utcnow()
+    out = []
+    for i, row in enumerate(rows):
+        until = rows[i + 1].at if i + 1 < len(rows) else (deal.closed_at or now)
+        out.append({"row": row, "from": stage_of.get(row.from_stage_id),
+                    "to": stage_of.get(row.to_stage_id), "at": row.at, "by": row.by,
+                    "spent": max(until - row.at, timedelta(0)), "current": i + 1 == len(rows)})
+    return out
+
+
+def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 200) -> Any:
+    timeline = list(db.session.scalars(
+        select(TimelineEntry).options(selectinload(TimelineEntry.by))
+        .where(TimelineEntry.deal_id == deal.id)
+        .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc()).limit(50)))
+    actions = [a for group in current_app.extensions["conveyor"].hook.deal_actions(
+        deal=deal, user=current_user, request=request) for a in (group or ())]
+    return render_template("deals/card.html", deal=deal, history=_history(deal),
+                           timeline=timeline, stage_form=stage_form or _stage_form(deal),
+                           panels=panels_for("deal"), actions=actions,
+                           stage_label=stage_label), status
+
+
+@bp.get(f"/{ID}")
+@require("deals.view")
+def card(deal_id: int) -> Any:
+    return _render_card(_visible_deal(deal_id))
+
+
+@bp.post(f"/{ID}/stage")
+@require("deals.edit")
+def move(deal_id: int) -> Any:
+    """Change the stage (card and board). A lost stage needs a reason."""
+    deal = _visible_deal(deal_id)
+    form = _stage_form(deal, submitted=True)
+    if form.validate_on_submit():
+        stage = next(s for s in deal.pipeline.stages if s.id == form.stage_id.data)
+        reason = (form.lost_reason.data or "").strip()
+        if stage.is_lost and stage.id != deal.stage_id and not reason:
+            form.lost_reason.errors.append(_("Say why the deal was lost."))
+        elif form.version.data and form.version.data != deal.version:
+            return _stale_card(deal_id)
+        else:
+            try:
+                crm.move_deal(deal, stage, current_user, lost_reason=reason)
+                db.session.commit()
+            except StaleDataError:
+                return _stale_card(deal_id)
+            except crm.StageError:
+                db.session.rollback()
+                form.stage_id.errors.append(_("This stage belongs to another pipeline."))
+            else:
+                flash(_("Stage changed to %(stage)s.", stage=stage_label(stage)), "success")
+                return redirect(safe_next(form.next.data) or url_for(".card", deal_id=deal.id))
+    return _render_card(deal, stage_form=form, status=400)
+
+
+def _stale_card(deal_id: int) -> Any:
+    db.session.rollback()
+    flash(_("This deal was changed by someone else in the meantime. Here is the current "
+            "version; please make your change again."), "error")
+    return _render_card(_visible_deal(deal_id), status=409)
+
+
+@bp.post(f"/{ID}/delete")
+@require("deals.delete")
+def delete(deal_id: int) -> Any:
+    """Delete a deal; its history and timeline go with it (database cascade)."""
+    deal = _visible_deal(deal_id)
+    customer_id = deal.customer_id
+    crm.post_timeline("deal.deleted", deal.title, customer=customer_id, by=current_user)
+    db.session.delete(deal)
+    try:
+        db.session.commit()
+    except StaleDataError:
+        return _stale_card(deal_id)
+    except IntegrityError:
+        db.session.rollback()
+        flash(_("Other records still refer to this deal; it was not deleted."), "error")
+        return _render_card(_visible_deal(deal_id), status=409)
+    flash(_("Deal deleted."), "success")
+    return redirect(url_for("customers.card", customer_id=customer_id))
+
+
+__all__ = ["bp", "open_totals", "pipeline_or_404", "stage_label"]

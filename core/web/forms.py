@@ -4,12 +4,42 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DecimalField, EmailField, SelectField, StringField,
+from wtforms import (BooleanField, DateField, DecimalField, EmailField, HiddenField,
+                     IntegerField, PasswordField, SelectField, SelectMultipleField, StringField,
                      TextAreaField)
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, NumberRange,
+                                Optional, Regexp, ValidationError)
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from ..i18n import _l
 from ..models import COMPANY_SIZES
+
+MAX_ID = 2147483647
+# Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is the mail
+# server's business; this only catches typing slips (and needs no extra package).
+EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def email_field(label: object) -> EmailField:
+    return EmailField(label, validators=[Optional(), Length(max=254), Regexp(
+        EMAIL_RE, message=_l("Enter an email address such as name@example.com."))])
+
+
+class MoneyField(DecimalField):
+    """A decimal that refuses NaN and infinities (Decimal comparisons with NaN raise)."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multi-select shown as a list of checkboxes (roles, permissions)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class CustomerForm(FlaskForm):
@@ -29,22 +59,95 @@ class ContactForm(FlaskForm):
     phone = StringField(_l("Phone"), validators=[
         Optional(), Length(max=40),
         Regexp(r"^[0-9+()\-. ]*$", message=_l("Digits, spaces and + ( ) - only."))])
-    email = EmailField(_l("Email"), validators=[Optional(), Length(max=254), Email()])
+    email = email_field(_l("Email"))
     decision_maker = BooleanField(_l("Decision maker"))
 
 
 class DealForm(FlaskForm):
+    """A deal. The customer is an id, not a select: a company may have 100k customers."""
+
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    customer_id = SelectField(_l("Customer"), coerce=int, validators=[DataRequired()])
-    amount = DecimalField(_l("Amount"), places=2, validators=[
-        DataRequired(), NumberRange(min=Decimal("0"), max=Decimal("999999999999"))])
-    margin = DecimalField(_l("Margin"), places=2, validators=[
+    customer_id = IntegerField(_l("Customer number"), validators=[
+        InputRequired(), NumberRange(min=1, max=MAX_ID)])
+    owner_id = SelectField(_l("Owner"), coerce=int, validators=[Optional()], validate_choice=True)
+    amount = MoneyField(_l("Amount"), places=2, validators=[
+        InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("999999999999"))])
+    margin = MoneyField(_l("Margin"), places=2, validators=[
         Optional(), NumberRange(min=Decimal("-999999999999"), max=Decimal("999999999999"))])
     currency = StringField(_l("Currency"), validators=[
         DataRequired(), Regexp(r"^[A-Z]{3}$", message=_l("Three capital letters, e.g. USD."))])
     expected_close = DateField(_l("Expected close"), validators=[Optional()])
+    # The version the form was filled from: a save over someone else's change is refused.
+    version = IntegerField(widget=HiddenInput(), validators=[
+        Optional(), NumberRange(min=1, max=MAX_ID)])
 
 
 class StageForm(FlaskForm):
     stage_id = SelectField(_l("Stage"), coerce=int, validators=[DataRequired()])
     lost_reason = StringField(_l("Lost reason"), validators=[Optional(), Length(max=200)])
+    version = IntegerField(widget=HiddenInput(), validators=[
+        Optional(), NumberRange(min=1, max=MAX_ID)])
+    next = HiddenField(validators=[Optional(), Length(max=500)])
+
+
+# --- administration --------------------------------------------------------------------------
+
+USERNAME_RE = r"^[A-Za-z0-9_.@-]+$"
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[
+        DataRequired(), Length(max=80),
+        Regexp(USERNAME_RE, message=_l("Letters, digits and _ . @ - only."))])
+    display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
+    email = email_field(_l("Email"))
+    roles = MultiCheckboxField(_l("Roles"), validators=[Optional()])
+    active = BooleanField(_l("Active"), default=True)
+    password = PasswordField(_l("New password"), validators=[Optional(), Length(min=8, max=200)])
+
+
+class NameForm(FlaskForm):
+    """One name: a new team, a renamed team."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+
+
+class MemberForm(FlaskForm):
+    user_id = SelectField(_l("User"), coerce=int, validators=[DataRequired()])
+
+
+class StageEditForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    percent = IntegerField(_l("Percent"), validators=[InputRequired(), NumberRange(min=0, max=100)])
+    position = IntegerField(_l("Order"), validators=[InputRequired(), NumberRange(min=0, max=1000)])
+    is_won = BooleanField(_l("Won"))
+    is_lost = BooleanField(_l("Lost"))
+
+    def validate_is_lost(self, field: BooleanField) -> None:
+        if field.data and self.is_won.data:
+            raise ValidationError(_l("A stage cannot be both won and lost."))
+
+
+# --- profile ---------------------------------------------------------------------------------
+
+
+class ProfileForm(FlaskForm):
+    display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
+    email = email_field(_l("Email"))
+    locale = SelectField(_l("Language"), validators=[DataRequired()])
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(_l("Language"), validators=[DataRequired()])
+    next = HiddenField(validators=[Optional(), Length(max=500)])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=200)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)])
+    confirm = PasswordField(_l("Repeat the new password"), validators=[
+        DataRequired(), EqualTo("new", message=_l("The two passwords differ."))])
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=80)])
