@@ -1,0 +1,43 @@
+"""The one Alembic env every history runs through: the core's and each plugin's.
+
+``conveyor.migrate`` puts the app, the history (core or one plugin) and usually a connection in
+``config.attributes``; the env limits comparison to that history's tables and writes to its own
+version table (``alembic_version`` or ``alembic_version_<plugin>``).
+"""
+from __future__ import annotations
+
+from alembic import context
+
+from conveyor.extensions import db
+from conveyor.migrate import env_options
+
+config = context.config
+app = config.attributes["conveyor_app"]
+history = config.attributes["conveyor_history"]
+
+
+def run_offline() -> None:
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    dialect = url.split(":", 1)[0].split("+", 1)[0]
+    context.configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"},
+                      **env_options(app, history, dialect))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(connection=connection,
+                      **env_options(app, history, connection.dialect.name))
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+elif config.attributes.get("connection") is not None:
+    run_online(config.attributes["connection"])
+else:
+    with app.app_context():
+        engine = db.engine
+    with engine.begin() as conn:
+        run_online(conn)

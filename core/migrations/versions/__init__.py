@@ -1,0 +1,1 @@
+"""The core's Alembic revisions, recorded in the table ``alembic_version``."""

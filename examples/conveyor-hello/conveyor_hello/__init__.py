@@ -1,0 +1,1 @@
+"""Hello: an example third-party Conveyor plugin — a greeting page only sellers see."""

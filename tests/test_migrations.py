@@ -1,0 +1,338 @@
+"""Alembic histories: the core's and each plugin's, run by one shared env.
+
+Runs on SQLite, and on PostgreSQL when CONVEYOR_TEST_DATABASE_URL is set (the database is wiped
+before and after each test). Throwaway plugins written into a temporary folder test the mechanism
+that the built-in plugins' own revisions rely on.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import inspect, text
+
+from conveyor import create_app
+from conveyor import migrate
+from conveyor.cli import db_cli
+from conveyor.extensions import db
+from conveyor.plugin_loading import installed_plugins
+from conveyor.schema import core_tables
+from conveyor.stages import DEFAULT_STAGES
+
+TEST_DB_ENV = "CONVEYOR_TEST_DATABASE_URL"
+
+NOTES_MODELS = '''
+from sqlalchemy import Boolean, ForeignKey, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from conveyor.extensions import NAMING_CONVENTION
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Folder(Base):
+    __tablename__ = "{name}_folders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    pinned: Mapped[bool] = mapped_column(Boolean, server_default="0")
+
+
+class Note(Base):
+    __tablename__ = "{name}_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder_id: Mapped[int] = mapped_column(ForeignKey("{name}_folders.id", ondelete="CASCADE"),
+                                           index=True)
+    body: Mapped[str] = mapped_column(Text)
+'''
+NOTES_PLUGIN = '''
+from conveyor import Manifest, hookimpl
+
+manifest = Manifest(title="{name}")
+
+
+@hookimpl
+def register_models():
+    from .models import Folder, Note
+
+    return [Folder, Note]
+'''
+# Revision 1: the tables as first released, ``title`` 40 characters, no ``pinned``.
+NOTES_REV1 = '''
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{name}0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "{name}_folders",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_{name}_folders")),
+    )
+    op.create_table(
+        "{name}_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("folder_id", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["folder_id"], ["{name}_folders.id"],
+                                name=op.f("fk_{name}_items_folder_id_{name}_folders"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_{name}_items")),
+    )
+    op.create_index(op.f("ix_{name}_items_folder_id"), "{name}_items", ["folder_id"])
+
+
+def downgrade():
+    op.drop_table("{name}_items")
+    op.drop_table("{name}_folders")
+'''
+# Revision 2: widening a column makes SQLite rebuild the referenced table (copy, drop, rename).
+NOTES_REV2 = '''
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{name}0002"
+down_revision = "{name}0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("{name}_folders") as batch:
+        batch.add_column(sa.Column("pinned", sa.Boolean(), server_default="0", nullable=False))
+        batch.alter_column("title", type_=sa.String(length=120), existing_nullable=False)
+
+
+def downgrade():
+    with op.batch_alter_table("{name}_folders") as batch:
+        batch.alter_column("title", type_=sa.String(length=40), existing_nullable=False)
+        batch.drop_column("pinned")
+'''
+
+
+def write_plugin(root: Path, package: str, name: str, revisions: list[str]) -> Any:
+    """A plugin package on sys.path with the notes models and the given revision sources."""
+    pkg = root / package
+    (pkg / "migrations" / "versions").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text(NOTES_MODELS.format(name=name))
+    (pkg / "plugin.py").write_text(NOTES_PLUGIN.format(name=name))
+    for number, source in enumerate(revisions, 1):
+        path = pkg / "migrations" / "versions" / f"{number:04d}_{name}.py"
+        path.write_text(textwrap.dedent(source.format(name=name)))
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    return importlib.import_module(f"{package}.plugin")
+
+
+@pytest.fixture(scope="session")
+def plugins_root(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root = tmp_path_factory.mktemp("migration_plugins")
+    yield root
+    if str(root) in sys.path:
+        sys.path.remove(str(root))
+
+
+@pytest.fixture(scope="session")
+def notes(plugins_root: Path) -> Any:
+    """A plugin 'notes' with two revisions."""
+    return write_plugin(plugins_root, "cvtest_notes", "notes", [NOTES_REV1, NOTES_REV2])
+
+
+@pytest.fixture
+def make(tmp_path: Path) -> Any:
+    """Apps on one database (SQLite in tmp_path, or the test PostgreSQL wiped around the test)."""
+    url = os.environ.get(TEST_DB_ENV) or f"sqlite:///{tmp_path}/migrations.db"
+    made: list[Any] = []
+
+    def factory(plugins: list[str] = (), extra: list[tuple[str, Any]] = ()) -> Any:
+        app = create_app(config={"database_url": url, "secret_key": "test", "testing": True,
+                                 "ratelimit_enabled": False},
+                         plugins=list(plugins), extra_plugins=list(extra),
+                         instance_path=str(tmp_path / "instance"))
+        if not made and os.environ.get(TEST_DB_ENV):
+            migrate.wipe(app)
+        made.append(app)
+        return app
+
+    yield factory
+    if made and os.environ.get(TEST_DB_ENV):
+        migrate.wipe(made[0])
+    for app in made:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def tables(app: Any) -> set[str]:
+    with migrate.connection(app) as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def scalar(app: Any, sql: str) -> Any:
+    with migrate.connection(app) as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def test_upgrade_on_an_empty_database_gives_exactly_the_core_models(make):
+    app = make()
+    migrate.upgrade_all(app)
+    assert tables(app) == {t.name for t in core_tables()} | {"alembic_version"}
+    assert migrate.drift(app) == []
+
+
+def test_the_first_revision_holds_the_default_pipeline_and_no_user(make):
+    app = make()
+    migrate.upgrade_all(app)
+    with migrate.connection(app) as conn:
+        stages = conn.execute(text(
+            "SELECT s.name, s.percent, s.is_won, s.is_lost FROM stages s JOIN pipelines p "
+            "ON p.id = s.pipeline_id WHERE p.is_default ORDER BY s.position")).all()
+        users = conn.execute(text("SELECT count(*) FROM users")).scalar()
+    assert [(n, p, bool(w), bool(lost)) for n, p, w, lost in stages] == DEFAULT_STAGES
+    assert users == 0  # no default account, so no default password
+
+
+def test_upgrade_twice_changes_nothing(make):
+    app = make()
+    migrate.upgrade_all(app)
+    before = (tables(app), scalar(app, "SELECT count(*) FROM stages"),
+              scalar(app, "SELECT version_num FROM alembic_version"))
+    lines: list[str] = []
+    migrate.upgrade_all(app, lines.append)
+    assert lines == [f"core: up to date at {before[2]}"]
+    assert (tables(app), scalar(app, "SELECT count(*) FROM stages"),
+            scalar(app, "SELECT version_num FROM alembic_version")) == before
+
+
+BUILTIN = [name for name, ep in installed_plugins().items()
+           if ep.value.startswith("conveyor.plugins.")]
+
+
+def test_builtin_plugin_migrations_match_their_models(make):
+    """Every built-in plugin that ships revisions: upgraded, its tables equal its models.
+
+    A plugin author who changes a model without a revision (or writes one that drifts) is told
+    here, with Alembic's list of differences."""
+    app = make(plugins=BUILTIN)
+    migrate.upgrade_all(app)
+    drifted = {h.name: migrate.drift(app, h.name) for h in migrate.histories(app)}
+    assert {name: diffs for name, diffs in drifted.items() if diffs} == {}
+    state = app.extensions["conveyor"]
+    for history in migrate.histories(app)[1:]:
+        assert f"alembic_version_{history.name}" in tables(app)
+        assert {t.__tablename__ for t in state.models.get(history.name, [])} <= tables(app)
+
+
+def test_an_older_database_is_brought_up_without_loss(make, notes):
+    app = make(extra=[("notes", notes)])
+    migrate.upgrade(app)
+    migrate.upgrade(app, "notes", "notes0001")
+    with migrate.connection(app) as conn:
+        conn.execute(text("INSERT INTO notes_folders (id, title) VALUES (1, 'Ideas')"))
+        conn.execute(text("INSERT INTO notes_items (folder_id, body) VALUES (1, 'a'), (1, 'b')"))
+    migrate.upgrade_all(app)
+    with migrate.connection(app) as conn:
+        folders = conn.execute(text("SELECT id, title, pinned FROM notes_folders")).all()
+        bodies = conn.execute(text("SELECT body FROM notes_items ORDER BY body")).scalars().all()
+    assert [(i, t, bool(p)) for i, t, p in folders] == [(1, "Ideas", False)]
+    assert bodies == ["a", "b"]  # the folders table was rebuilt; its notes were not cascaded away
+    assert migrate.drift(app, "notes") == []
+    with app.app_context(), db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":  # foreign keys are back on for the app's connections
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_enabling_a_plugin_later_creates_only_its_tables(make, notes):
+    core_app = make()
+    migrate.upgrade_all(core_app)
+    before = tables(core_app)
+    core_version = scalar(core_app, "SELECT version_num FROM alembic_version")
+    migrate.upgrade_all(make(extra=[("notes", notes)]))
+    assert tables(core_app) - before == {"notes_folders", "notes_items", "alembic_version_notes"}
+    assert scalar(core_app, "SELECT version_num FROM alembic_version") == core_version
+
+
+def test_disabling_a_plugin_keeps_its_tables_and_rows(make, notes):
+    with_notes = make(extra=[("notes", notes)])
+    migrate.upgrade_all(with_notes)
+    with migrate.connection(with_notes) as conn:
+        conn.execute(text("INSERT INTO notes_folders (title) VALUES ('Kept')"))
+    without = make()
+    lines: list[str] = []
+    migrate.upgrade_all(without, lines.append)
+    assert [line.split(":")[0] for line in lines] == ["core"]
+    assert scalar(without, "SELECT title FROM notes_folders") == "Kept"
+    rows = {row["name"]: row for row in migrate.status(without)}
+    assert rows["notes"]["enabled"] is False and rows["notes"]["current"] == ("notes0002",)
+
+
+def test_downgrading_a_plugin_to_base_drops_only_its_tables(make, notes):
+    app = make(extra=[("notes", notes)])
+    migrate.upgrade_all(app)
+    result = CliRunner().invoke(db_cli, ["downgrade", "--plugin", "notes", "base"],
+                                obj=_script_info(app))
+    assert result.exit_code == 0, result.output
+    assert not {"notes_folders", "notes_items"} & tables(app)
+    assert {t.name for t in core_tables()} <= tables(app)
+
+
+def test_a_plugin_without_revisions_is_skipped_and_reported(make, plugins_root):
+    bare = write_plugin(plugins_root, "cvtest_bare", "bare", [])
+    app = make(extra=[("bare", bare)])
+    lines: list[str] = []
+    migrate.upgrade_all(app, lines.append)
+    assert [h.name for h in migrate.histories(app)] == ["core"]
+    assert "bare_folders" not in tables(app)
+    assert any("'bare' declares tables but ships no migrations" in line for line in lines)
+
+
+def test_revision_autogenerate_for_a_plugin_covers_only_its_tables(make, plugins_root, notes):
+    """What a plugin author runs: conveyor db revision --plugin NAME -m MSG --autogenerate."""
+    memo = write_plugin(plugins_root, "cvtest_memo", "memo", [])
+    app = make(extra=[("notes", notes), ("memo", memo)])
+    migrate.upgrade_all(app)
+    result = CliRunner().invoke(db_cli, ["revision", "--plugin", "memo", "-m", "memo tables",
+                                         "--autogenerate"], obj=_script_info(app))
+    assert result.exit_code == 0, result.output
+    files = [p for p in migrate.history_of(app, "memo").versions.iterdir() if p.suffix == ".py"]
+    assert len(files) == 1
+    source = files[0].read_text()
+    assert "memo_folders" in source and "memo_items" in source
+    assert "down_revision: str | Sequence[str] | None = None" in source
+    assert "notes_" not in source and "'customers'" not in source
+    assert "conveyor" not in source  # revisions import nothing of ours
+    migrate.upgrade_all(app)
+    assert migrate.drift(app, "memo") == []
+    again = CliRunner().invoke(db_cli, ["revision", "--plugin", "memo", "-m", "nothing",
+                                        "--autogenerate"], obj=_script_info(app))
+    assert "No changes" in again.output
+    check = CliRunner().invoke(db_cli, ["check"], obj=_script_info(app))
+    assert check.exit_code == 0, check.output
+
+
+def test_db_commands_name_a_plugin_that_is_not_enabled(make):
+    app = make()
+    result = CliRunner().invoke(db_cli, ["upgrade", "--plugin", "nosuch"], obj=_script_info(app))
+    assert result.exit_code == 1
+    assert "plugin 'nosuch' is not enabled" in result.output
+
+
+def _script_info(app: Any) -> Any:
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=lambda: app)
