@@ -305,3 +305,19 @@ def test_queries_per_page_do_not_grow_with_deals(app, login_as, count_queries, p
             crm.move_deal(first, by_name[name], user)
         db.session.commit()
     assert measure() == few
+
+
+def test_moving_to_the_current_stage_changes_nothing_but_a_lost_reason_can_be_corrected(
+        app, login_as):
+    _, (deal_id,) = seed(app)
+    by_name = stages(app)
+    seller = login_as("seller")
+    r = post(seller, f"/deals/{deal_id}/stage", {"stage_id": by_name["Request / interest"][0]})
+    assert r.status_code == 302 and history_count(app, deal_id) == 1
+    lost = by_name["Closed — lost"][0]
+    post(seller, f"/deals/{deal_id}/stage", {"stage_id": lost, "lost_reason": "Price"})
+    r = post(seller, f"/deals/{deal_id}/stage", {"stage_id": lost, "lost_reason": "Timing"})
+    assert r.status_code == 302
+    assert deal_row(app, deal_id)["lost_reason"] == "Timing" and history_count(app, deal_id) == 2
+    card = seller.get(f"/deals/{deal_id}").get_data(as_text=True)
+    assert "Timing" in card and "(so far)" not in card

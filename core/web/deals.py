@@ -327,13 +327,20 @@ def move(deal_id: int) -> Any:
     if form.validate_on_submit():
         stage = next(s for s in deal.pipeline.stages if s.id == form.stage_id.data)
         reason = (form.lost_reason.data or "").strip()
-        if stage.is_lost and stage.id != deal.stage_id and not reason:
+        same = stage.id == deal.stage_id
+        if same and not (stage.is_lost and reason and reason != deal.lost_reason):
+            flash(_("The deal is already in this stage."), "info")
+            return redirect(safe_next(form.next.data) or url_for(".card", deal_id=deal.id))
+        if stage.is_lost and not reason:
             form.lost_reason.errors.append(_("Say why the deal was lost."))
         elif form.version.data and form.version.data != deal.version:
             return _stale_card(deal_id)
         else:
             try:
-                crm.move_deal(deal, stage, current_user, lost_reason=reason)
+                if same:  # a lost deal's reason, corrected
+                    crm.update_deal(deal, {"lost_reason": reason}, current_user)
+                else:
+                    crm.move_deal(deal, stage, current_user, lost_reason=reason)
                 db.session.commit()
             except StaleDataError:
                 return _stale_card(deal_id)
