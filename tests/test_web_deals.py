@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from conveyor import crm
+from conveyor import Action, ListFilter, crm, hookimpl
 from conveyor.extensions import db
 from conveyor.models import Deal, Pipeline, Stage, StageHistory, User
 
@@ -321,3 +321,34 @@ def test_moving_to_the_current_stage_changes_nothing_but_a_lost_reason_can_be_co
     assert deal_row(app, deal_id)["lost_reason"] == "Timing" and history_count(app, deal_id) == 2
     card = seller.get(f"/deals/{deal_id}").get_data(as_text=True)
     assert "Timing" in card and "(so far)" not in card
+
+
+class BigDeals:
+    """A throwaway plugin: a list filter on deals and two actions on the deal card."""
+
+    @hookimpl
+    def register_list_filters(self):
+        return [ListFilter("size", "Size", "deal", lambda: [("big", "Big")],
+                           lambda query, value: query.where(Deal.amount >= 1000)
+                           if value == "big" else query)]
+
+    @hookimpl
+    def deal_actions(self, deal, user):
+        return [Action("Print offer", f"/print/{deal.id}"),
+                Action("Escalate", f"/escalate/{deal.id}", method="post")]
+
+
+def test_plugins_add_deal_list_filters_and_card_actions(make_app):
+    from conveyor.testing import client_as
+
+    app = make_app(extra_plugins=[("bigdeals", BigDeals())])
+    seed(app, n=1, name="Small", amount="10")
+    _, (big,) = seed(app, n=1, name="Large", amount="5000")
+    seller = client_as(app, "seller")
+    listing = seller.get("/deals/?size=big").get_data(as_text=True)
+    assert "Large deal 0" in listing and "Small deal 0" not in listing
+    assert '<option value="big" selected>Big</option>' in listing
+    card = seller.get(f"/deals/{big}").get_data(as_text=True)
+    assert f'href="/print/{big}">Print offer</a>' in card
+    assert re.search(rf'<form method="post" action="/escalate/{big}"[^>]*>\s*<input type="hidden" '
+                     r'name="csrf_token"', card)
