@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from flask import current_app, has_request_context, after_this_request
+from flask import after_this_request, current_app, has_request_context
+from werkzeug.local import LocalProxy
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.orm import Session
 
 from .types import utcnow
@@ -29,6 +32,10 @@ class Event:
 
     def __post_init__(self) -> None:
         self.at = utcnow()
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, LocalProxy):  # current_user: keep the user, not the proxy
+                setattr(self, f.name, value._get_current_object())
 
     @property
     def name(self) -> str:
@@ -139,10 +146,31 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING, None)
 
 
+def _reloaded(event: Event, session: Session) -> Event:
+    """The event with its ORM objects fetched again in the tracker's own session: the request's
+    session is gone by now, and its objects were expired by the commit."""
+    changes = {}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        try:
+            state = sa_inspect(value)
+        except NoInspectionAvailable:
+            continue
+        if getattr(state, "identity", None) is not None:
+            changes[f.name] = session.get(type(value), state.identity)
+    if not changes:
+        return event
+    fresh = replace(event, **changes)
+    fresh.at = event.at
+    return fresh
+
+
 def _run_tracked(app: Any, events: list[Event]) -> None:
+    from .extensions import db
+
     with app.app_context():
         pm = app.extensions["conveyor"].pm
-        for ev in events:
+        for ev in (_reloaded(e, db.session) for e in events):
             for impl in pm.hook.track_event.get_hookimpls():
                 for attempt in range(1, TRACK_ATTEMPTS + 1):
                     try:

@@ -109,7 +109,8 @@ def test_track_event_runs_after_the_response_is_sent(make_app):
     class Tracker:
         @hookimpl
         def track_event(self, event):
-            seen.append(event.name)
+            # After the response the request's session is gone: objects must still be readable.
+            seen.append((event.name, event.customer.name, event.by.username))
 
     app = make_app(config={"csrf_enabled": False}, extra_plugins=[("tracker", Tracker())])
     app.config["CONVEYOR_TRACK_INLINE"] = False
@@ -120,7 +121,7 @@ def test_track_event_runs_after_the_response_is_sent(make_app):
     assert response.status_code == 302
     assert seen == []  # the body has not been consumed and closed yet
     response.close()
-    assert seen == ["CustomerCreated"]
+    assert seen == [("CustomerCreated", "Acme", "seller")]
 
 
 def test_user_created_event_is_declared(app):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import (Flask, before_render_template, current_app, g, has_request_context, jsonify,
+                   render_template, request)
 from flask_babel import (format_currency, format_date, format_datetime, format_timedelta,
                          get_locale)
 from flask_login import current_user
@@ -22,6 +23,7 @@ def init_web(app: Flask) -> None:
     for module in (home, customers, deals, admin, profile, notifications, health):
         app.register_blueprint(module.bp)
     app.context_processor(_shell_context)
+    before_render_template.connect(_plugin_template_vars, app)
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,
                                  can=lambda perm: can(current_user, perm))
     app.jinja_env.filters.update(money=_money, date=_date, datetime=_datetime, duration=_duration)
@@ -45,11 +47,19 @@ def _shell_context() -> dict[str, Any]:
     else:
         ctx["nav_items"] = []
         ctx["unread_notifications"] = 0
-    template = request.endpoint or ""
-    for extra in state.hook.extra_template_vars(template=template, request=request,
-                                                user=current_user):
-        ctx.update(extra or {})
     return ctx
+
+
+def _plugin_template_vars(sender: Flask, template: Any, context: dict[str, Any],
+                          **_: Any) -> None:
+    """extra_template_vars gets the template's name, which a context processor can't know."""
+    if not has_request_context():
+        return
+    state = sender.extensions["conveyor"]
+    for extra in state.hook.extra_template_vars(template=template.name, request=request,
+                                                user=current_user):
+        for key, value in (extra or {}).items():
+            context.setdefault(key, value)
 
 
 def _safe_render(kind: str, ident: str, title: Any, call: Any) -> Markup:
@@ -106,7 +116,12 @@ def _error_page(error: Any) -> Any:
     if request.path.startswith("/api/"):
         if code == 500 or not hasattr(error, "code"):
             return jsonify(code=500, status="Internal Server Error"), 500
-        return current_app.extensions["conveyor_api"].handle_http_exception(error)
+        response = current_app.make_response(
+            current_app.extensions["conveyor_api"].handle_http_exception(error))
+        for name, value in error.get_headers():
+            if name.lower() in ("allow", "retry-after", "www-authenticate"):
+                response.headers[name] = value  # smorest's handler drops them
+        return response
     if request.accept_mimetypes.best == "application/json":
         return jsonify(code=code, status=getattr(error, "name", "Error"),
                        message=getattr(error, "description", "")), code
