@@ -1,0 +1,154 @@
+"""Time in stage (median and 90th percentile per stage) and stalled deals.
+
+A *stay* starts with a history row into a stage and ends at the deal's next history row.
+Only completed stays count towards the statistics (a stay still running has no length yet;
+counting it "to now" would let the stalled deals themselves raise the bar they are judged by).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import and_, false, func, or_, select
+
+from conveyor import db, setting
+from conveyor.models import User
+from conveyor.types import utcnow
+
+from .periods import Period
+from .sqlparts import D, H, PipelineInfo, StageInfo, money, owner_filter, percentile_select, seconds_between
+
+DAY = 86400.0
+CACHE_KEY = "funnel_thresholds"
+
+
+@dataclass
+class DwellRow:
+    stage: StageInfo
+    stays: int = 0
+    median_days: float | None = None
+    p90_days: float | None = None
+    mean_days: float | None = None
+
+
+def stays(pipe: PipelineInfo, owners: list[int] | None, until: datetime) -> Any:
+    """Subquery of stays (stage_id, entered_at, left_at) entered before ``until``; ``left_at``
+    is NULL while the deal is still there (or when it left after ``until``)."""
+    left_at = func.lead(H.c.at).over(partition_by=H.c.deal_id, order_by=(H.c.at, H.c.id))
+    query = (select(H.c.to_stage_id.label("stage_id"), H.c.at.label("entered_at"),
+                    left_at.label("left_at"))
+             .where(H.c.to_stage_id.in_(pipe.ids), H.c.at < until))
+    if owners is not None:
+        query = query.join(D, D.c.id == H.c.deal_id).where(owner_filter(D.c.owner_id, owners))
+    return query.subquery()
+
+
+def dwell(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> list[DwellRow]:
+    """Stays in open stages that ended within the period, per stage."""
+    src = stays(pipe, owners, period.end_dt)
+    query = percentile_select(
+        src.c.stage_id, seconds_between(src.c.left_at, src.c.entered_at),
+        [src.c.left_at >= period.start_dt, src.c.left_at < period.end_dt,
+         src.c.stage_id.in_(pipe.ids_where(open_=True))], from_=src)
+    found = {r.key: r for r in db.session.execute(query)}
+    out = []
+    for stage in pipe.open_stages:
+        r = found.get(stage.id)
+        out.append(DwellRow(stage, int(r.n), r.p0 / DAY, r.p1 / DAY, float(r.mean) / DAY)
+                   if r is not None and r.n else DwellRow(stage))
+    return out
+
+
+def configured_days() -> dict[str, float]:
+    """``funnel.stalled_days``: {stage id or stage name: days}; a JSON string from the
+    environment works too."""
+    raw = setting("funnel.stalled_days") or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = {}
+    out = {}
+    for key, value in (raw.items() if isinstance(raw, dict) else ()):
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def thresholds(pipe: PipelineInfo) -> dict[int, tuple[float, str]]:
+    """Seconds after which a deal in each open stage counts as stalled, and where the figure
+    comes from ("setting" or "p90"). The p90 is everyone's, over the completed stays of the last
+    ``funnel.stalled_history_days``; it is cached per process for ``funnel.threshold_cache_seconds``."""
+    configured = configured_days()
+    ttl = float(setting("funnel.threshold_cache_seconds"))
+    cache = current_app.extensions.setdefault(CACHE_KEY, {})
+    hit = cache.get(pipe.id)
+    if hit is not None and time.monotonic() - hit[0] < ttl:
+        p90 = hit[1]
+    else:
+        now = utcnow()
+        window = Period(now.date() - timedelta(days=int(setting("funnel.stalled_history_days"))),
+                        now.date() + timedelta(days=1))
+        p90 = {r.stage.id: r.p90_days * DAY for r in dwell(pipe, window, None)
+               if r.p90_days is not None}
+        cache[pipe.id] = (time.monotonic(), p90)
+    out: dict[int, tuple[float, str]] = {}
+    for stage in pipe.open_stages:
+        days = configured.get(str(stage.id), configured.get(stage.name))
+        if days is not None:
+            out[stage.id] = (days * DAY, "setting")
+        elif stage.id in p90:
+            out[stage.id] = (p90[stage.id], "p90")
+    return out
+
+
+@dataclass
+class StalledDeal:
+    id: int
+    title: str
+    owner_id: int | None
+    owner: str
+    stage: StageInfo
+    entered_at: datetime
+    days: float
+    threshold_days: float
+    amount: Decimal
+    currency: str
+
+
+def stalled_criteria(pipe: PipelineInfo, limits: dict[int, tuple[float, str]],
+                     now: datetime) -> Any:
+    parts = [and_(D.c.stage_id == sid, D.c.stage_entered_at < now - timedelta(seconds=secs))
+             for sid, (secs, _src) in limits.items()]
+    return or_(*parts) if parts else false()
+
+
+def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 500,
+            now: datetime | None = None) -> tuple[list[StalledDeal], int]:
+    """Open deals in their stage longer than its threshold, longest first, and how many."""
+    now = now or utcnow()
+    limits = thresholds(pipe)
+    where = [D.c.pipeline_id == pipe.id, owner_filter(D.c.owner_id, owners),
+             stalled_criteria(pipe, limits, now)]
+    total = db.session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+    query = (select(D.c.id, D.c.title, D.c.owner_id, User.display_name, User.username,
+                    D.c.stage_id, D.c.stage_entered_at, D.c.amount, D.c.currency)
+             .select_from(D.outerjoin(User.__table__, User.id == D.c.owner_id))
+             .where(*where).order_by(D.c.stage_entered_at, D.c.id))
+    if limit:
+        query = query.limit(limit)
+    out = []
+    for r in db.session.execute(query):
+        entered = r.stage_entered_at
+        stage = pipe.stage(r.stage_id)
+        out.append(StalledDeal(r.id, r.title, r.owner_id, r.display_name or r.username or "",
+                               stage, entered, (now - entered).total_seconds() / DAY,  # type: ignore[arg-type]
+                               limits[r.stage_id][0] / DAY, money(r.amount), r.currency))
+    return out, int(total)

@@ -1,0 +1,143 @@
+"""SQL building blocks shared by every figure: the pipeline's stages, the owner filter,
+durations in seconds and percentiles, written once for SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, case, cast, func, literal_column, select, true
+
+from conveyor import db
+from conveyor.models import Deal, Pipeline, Stage, StageHistory
+
+D = Deal.__table__
+S = Stage.__table__
+H = StageHistory.__table__
+CENT = Decimal("0.01")
+
+
+def money(value: Any) -> Decimal:
+    """A sum from the database as an exact two-place Decimal (0 for an empty group)."""
+    if value is None:
+        return Decimal("0.00")
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def weighted(amount: Decimal, percent: int) -> Decimal:
+    return (amount * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    id: int
+    name: str
+    percent: int
+    position: int
+    is_won: bool
+    is_lost: bool
+
+    @property
+    def is_open(self) -> bool:
+        return not (self.is_won or self.is_lost)
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    id: int
+    name: str
+    stages: tuple[StageInfo, ...]
+
+    @property
+    def open_stages(self) -> list[StageInfo]:
+        return [s for s in self.stages if s.is_open]
+
+    @property
+    def funnel_stages(self) -> list[StageInfo]:
+        """Stages a deal moves forward through: the open ones and won, in position order."""
+        return [s for s in self.stages if not s.is_lost]
+
+    @property
+    def ids(self) -> list[int]:
+        return [s.id for s in self.stages]
+
+    def ids_where(self, *, won: bool | None = None, lost: bool | None = None,
+                  open_: bool | None = None) -> list[int]:
+        return [s.id for s in self.stages
+                if (won is None or s.is_won == won) and (lost is None or s.is_lost == lost)
+                and (open_ is None or s.is_open == open_)]
+
+    def stage(self, stage_id: int) -> StageInfo | None:
+        return next((s for s in self.stages if s.id == stage_id), None)
+
+
+def load_pipeline(pipeline_id: int | None = None) -> PipelineInfo:
+    """The pipeline asked for, or the default one; LookupError when there is none."""
+    query = select(Pipeline.id, Pipeline.name)
+    if pipeline_id is None:
+        query = query.order_by(Pipeline.is_default.desc(), Pipeline.id)
+    else:
+        query = query.where(Pipeline.id == pipeline_id)
+    row = db.session.execute(query.limit(1)).first()
+    if row is None:
+        raise LookupError("pipeline")
+    stages = db.session.execute(
+        select(S.c.id, S.c.name, S.c.percent, S.c.position, S.c.is_won, S.c.is_lost)
+        .where(S.c.pipeline_id == row.id).order_by(S.c.position, S.c.id))
+    return PipelineInfo(row.id, row.name, tuple(StageInfo(*r) for r in stages))
+
+
+def pipelines() -> list[tuple[int, str]]:
+    return [tuple(r) for r in db.session.execute(select(Pipeline.id, Pipeline.name)
+                                                 .order_by(Pipeline.id))]  # type: ignore[misc]
+
+
+def owner_filter(column: Any, owner_ids: list[int] | tuple[int, ...] | None) -> ColumnElement[bool]:
+    return true() if owner_ids is None else column.in_(list(owner_ids))
+
+
+def is_postgres() -> bool:
+    return db.engine.dialect.name == "postgresql"
+
+
+def seconds_between(later: Any, earlier: Any) -> ColumnElement[float]:
+    """``later - earlier`` in seconds as a float, on either database."""
+    if is_postgres():
+        return cast(func.extract("epoch", later - earlier), Float)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+# Percentiles as fractions of integers, so the rank arithmetic is exact on SQLite.
+FRACTIONS = {0.5: (1, 2), 0.9: (9, 10)}
+
+
+def percentile_select(key: Any, value: Any, src_where: list[Any] | None = None,
+                      fractions: tuple[float, ...] = (0.5, 0.9), from_: Any = None) -> Any:
+    """``SELECT key, n, mean, p0, p1…`` per key (or overall when ``key`` is None):
+    percentile_cont on PostgreSQL; on SQLite the same interpolation (rank ``1 + p·(n−1)``)
+    from row_number/count windows, in one pass. ``from_`` is the source (a subquery)."""
+    where = src_where or []
+    key_col = key if key is not None else literal_column("0")
+    if is_postgres():
+        cols = [func.percentile_cont(f).within_group(value) for f in fractions]
+        query = (select(key_col.label("key"), func.count().label("n"),
+                        func.avg(value).label("mean"),
+                        *[c.label(f"p{i}") for i, c in enumerate(cols)])
+                 .select_from(from_).where(*where))
+        return query.group_by(key) if key is not None else query
+    over = {"partition_by": key} if key is not None else {}
+    ranked = (select(key_col.label("key"), value.label("v"),
+                     func.row_number().over(order_by=value, **over).label("rn"),
+                     func.count().over(**over).label("n"))
+              .select_from(from_).where(*where).subquery())
+    cols = []
+    for f in fractions:
+        num, den = FRACTIONS[f]
+        lo = (ranked.c.n - 1) * num // den + 1
+        frac = cast((ranked.c.n - 1) * num % den, Float) / den
+        cols.append(func.sum(case((ranked.c.rn == lo, ranked.c.v * (1 - frac)),
+                                  (ranked.c.rn == lo + 1, ranked.c.v * frac), else_=0.0)))
+    query = select(ranked.c.key, func.max(ranked.c.n).label("n"),
+                   func.avg(ranked.c.v).label("mean"),
+                   *[c.label(f"p{i}") for i, c in enumerate(cols)])
+    return query.group_by(ranked.c.key) if key is not None else query

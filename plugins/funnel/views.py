@@ -1,0 +1,187 @@
+"""Funnel pages: the funnel with conversion and outcomes, time in stage with stalled deals,
+the five numbers, and the deals behind any figure. Each table downloads as CSV (?format=csv)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from conveyor import db, require, scope, setting
+from conveyor.i18n import _
+from conveyor.models import Deal, User
+
+from . import dwell as dwell_mod
+from .chart import bars_for, funnel_svg
+from .context import BadQuery, Query, parse_query
+from .csvexport import csv_response
+from .five import five_numbers
+from .metrics import conversion_from, funnel, outcomes
+from .periods import presets
+from .scopes import ScopeDenied, ScopeNotFound, scope_choices, who_of
+from .sqlparts import H, pipelines
+
+bp = Blueprint("funnel", __name__, url_prefix="/funnel", template_folder="templates")
+PAGE = 50
+CSV_LIMIT = 100_000
+
+
+def query_or_abort() -> Query:
+    """The page's selection; bad input is a 4xx with a message, never a 500."""
+    try:
+        return parse_query(current_user, request.args)
+    except BadQuery as exc:
+        abort(400, description=str(exc))
+    except ScopeDenied:
+        abort(403, description=_("You may not see these numbers."))
+    except (ScopeNotFound, LookupError):
+        abort(404)
+
+
+def shell(q: Query, **extra: Any) -> dict[str, Any]:
+    """What the filter bar and tabs of every page need."""
+    return {"q": q, "presets": presets(), "scopes": scope_choices(current_user),
+            "pipelines": pipelines(), "who_of": who_of, **extra}
+
+
+def wants_csv() -> bool:
+    return request.args.get("format") == "csv"
+
+
+@bp.get("/")
+@require("funnel.view")
+def index() -> Any:
+    q = query_or_abort()
+    result = funnel(q.pipe, q.period, q.owners)
+    conv = conversion_from(q.pipe, {r.stage.id: r.reached for r in result.rows})
+    out = outcomes(q.pipe, q.period, q.owners)
+    if wants_csv():
+        table = request.args.get("table", "funnel")
+        if table == "conversion":
+            return csv_response("funnel-conversion", [
+                _("From stage"), _("To stage"), _("Reached the first"), _("Reached the next"),
+                _("Conversion"), _("Lost at this step")],
+                [(_(s.source.name), _(s.target.name), s.entered, s.passed, s.rate, s.dropped)
+                 for s in conv.steps + ([conv.overall] if conv.overall else [])])
+        if table == "lost_reasons":
+            return csv_response("funnel-lost-reasons", [_("Reason"), _("Deals"), _("Amount")],
+                                [(r or _("(not given)"), n, a) for r, n, a in out.lost_reasons])
+        return csv_response("funnel", [
+            _("Stage"), _("Percent"), _("Deals"), _("Amount"), _("Weighted amount"),
+            _("Reached in the period")],
+            [(_(r.stage.name), r.stage.percent, r.count, r.amount, r.weighted_amount,
+              r.reached if not r.stage.is_lost else "") for r in result.rows + result.lost])
+    measure = "amount" if request.args.get("measure") == "amount" else "count"
+    open_rows = [r for r in result.rows if r.stage.is_open]
+    flagged = {b.id for _a, b, _n, _m in result.problems}
+    bars = bars_for(open_rows, measure, flagged, lambda r: f"{r.stage.percent}% {_(r.stage.name)}",
+                    lambda r: (str(r.count) if measure == "count" else f"{r.amount:,.2f}"))
+    chart = funnel_svg(bars, _("Open deals by stage"), lambda i: url_for(
+        ".deals", stage=open_rows[i].stage.id, kind="now", **q.args()))
+    return render_template("funnel/index.html", **shell(q, tab="funnel", result=result,
+                           conv=conv, out=out, chart=chart, measure=measure))
+
+
+@bp.get("/dwell")
+@require("funnel.view")
+def dwell() -> Any:
+    q = query_or_abort()
+    rows = dwell_mod.dwell(q.pipe, q.period, q.owners)
+    limits = dwell_mod.thresholds(q.pipe)
+    csv_table = request.args.get("table", "dwell")
+    stalled, total = dwell_mod.stalled(q.pipe, q.owners,
+                                       limit=CSV_LIMIT if wants_csv() else 200)
+    if wants_csv():
+        if csv_table == "stalled":
+            return csv_response("funnel-stalled", [
+                _("Deal"), _("Owner"), _("Stage"), _("Days in stage"), _("Threshold (days)"),
+                _("Amount"), _("Currency")],
+                [(s.title, s.owner, _(s.stage.name), round(s.days, 1),
+                  round(s.threshold_days, 1), s.amount, s.currency) for s in stalled])
+        return csv_response("funnel-time-in-stage", [
+            _("Stage"), _("Completed stays"), _("Median (days)"), _("90th percentile (days)"),
+            _("Mean (days)"), _("Stalled after (days)")],
+            [(_(r.stage.name), r.stays, r.median_days, r.p90_days, r.mean_days,
+              limits[r.stage.id][0] / 86400 if r.stage.id in limits else None) for r in rows])
+    return render_template("funnel/dwell.html", **shell(q, tab="dwell", rows=rows, limits=limits,
+                           stalled=stalled, total=total))
+
+
+@bp.get("/five")
+@require("funnel.view")
+def five() -> Any:
+    q = query_or_abort()
+    result = five_numbers(q.pipe, q.period, q.owners)
+    ids = [o for o in result.owner_ids if o is not None]
+    names = {u.id: u.label for u in db.session.scalars(select(User).where(User.id.in_(ids or [0])))}
+    lines = [(names.get(o, _("Unassigned")) if o else _("Unassigned"),
+              result.current.get(o), result.before.get(o)) for o in result.owner_ids]
+    lines.append((_("Total"), result.total("current"), result.total("before")))
+    if wants_csv():
+        header = [_("Seller"), _("Closed"), _("Closed before"), _("Committed"),
+                  _("Committed before"), _("Opportunities"), _("Opportunities before")]
+        if result.leads_available:
+            header += [_("Leads"), _("Leads before")]
+        if result.visits_available:
+            header += [_("First visits"), _("First visits before"), _("Follow-up visits"),
+                       _("Follow-up visits before")]
+        rows = []
+        for label, cur, prev in lines:
+            row = [label]
+            names_ = ["closed", "committed", "opportunities"]
+            names_ += ["leads"] if result.leads_available else []
+            names_ += ["visits_first", "visits_follow_up"] if result.visits_available else []
+            for n in names_:
+                row += [getattr(cur, n, 0) if cur else 0, getattr(prev, n, 0) if prev else 0]
+            rows.append(row)
+        return csv_response("funnel-five-numbers", header, rows)
+    return render_template("funnel/five.html", **shell(q, tab="five", result=result, lines=lines,
+                           committed_percent=setting("funnel.committed_percent")))
+
+
+@bp.get("/deals")
+@require("funnel.view")
+def deals() -> Any:
+    """The deals behind a figure: in a stage now (``kind=now``) or that reached it in the
+    period (``kind=reached``), within the funnel's scope and the viewer's record rules."""
+    q = query_or_abort()
+    raw = request.args.get("stage", "")
+    stage = q.pipe.stage(int(raw)) if raw.isdigit() and len(raw) <= 10 else None
+    if stage is None:
+        abort(404)
+    kind = "reached" if request.args.get("kind") == "reached" and not stage.is_lost else "now"
+    query = (select(Deal).options(selectinload(Deal.owner), selectinload(Deal.stage))
+             .where(Deal.pipeline_id == q.pipe.id, scope(Deal, current_user)))
+    if q.owners is not None:
+        query = query.where(Deal.owner_id.in_(q.owners))
+    if kind == "now":
+        query = query.where(Deal.stage_id == stage.id)
+        if not stage.is_open:
+            query = query.where(Deal.closed_at >= q.period.start_dt,
+                                Deal.closed_at < q.period.end_dt)
+    else:
+        later = [s.id for s in q.pipe.funnel_stages if s.position >= stage.position]
+        query = query.where(Deal.id.in_(select(H.c.deal_id).where(
+            H.c.to_stage_id.in_(later), H.c.at >= q.period.start_dt, H.c.at < q.period.end_dt)))
+    if wants_csv():
+        rows = db.session.scalars(query.order_by(Deal.id.desc()).limit(CSV_LIMIT))
+        return csv_response("funnel-deals", [
+            _("Deal"), _("Owner"), _("Stage"), _("Amount"), _("Currency"), _("In stage since")],
+            [(d.title, d.owner.label if d.owner else "", _(d.stage.name), d.amount, d.currency,
+              d.stage_entered_at.isoformat()) for d in rows])
+    before = request.args.get("before", "")
+    if before.isdigit() and len(before) <= 10:
+        query = query.where(Deal.id < int(before))
+    items = list(db.session.scalars(query.order_by(Deal.id.desc()).limit(PAGE + 1)))
+    more = len(items) > PAGE
+    items = items[:PAGE]
+    return render_template("funnel/deals.html", **shell(
+        q, tab="funnel", stage=stage, kind=kind, items=items,
+        next_before=items[-1].id if more and items else None))
+
+
+from . import views_targets  # noqa: E402,F401  (target pages live on the same blueprint)
+
+__all__ = ["bp"]
