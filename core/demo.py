@@ -63,6 +63,8 @@ LOCALES = {  # share of customers, currency, regions
     "zh": (0.3, "CNY", ["北京", "上海", "深圳", "广州", "杭州", "成都", "武汉"]),
     "en": (0.3, "USD", ["London", "Manchester", "New York", "California", "Texas", "Toronto"]),
 }
+UK_POUNDS = {"London": "GBP", "Manchester": "GBP"}
+RATES = {"USD": 1, "GBP": 1, "RUB": 90, "CNY": 7}
 RU_ROOTS = [("Урал", "ural"), ("Сиб", "sib"), ("Балт", "balt"), ("Дон", "don"), ("Нев", "nev"),
             ("Волж", "volzh"), ("Сев", "sev"), ("Юг", "yug"), ("Центр", "centr"), ("Вост", "vost"),
             ("Рус", "rus"), ("Техно", "techno"), ("Пром", "prom"), ("Кам", "kam"), ("Ок", "ok")]
@@ -144,13 +146,13 @@ def seed_demo(app: Flask, session: Session, seed: int = DEFAULT_SEED,
     owners = [users[name] for name, _ in OWNERS]
     weights = [w for _, w in OWNERS]
 
-    rows, locales = [], []
+    rows, locales, currencies = [], [], []
     taken: set[str] = set()
     for _ in range(customers):
         locale = rng.choices(list(LOCALES), [v[0] for v in LOCALES.values()])[0]
         industry = rng.choice(list(INDUSTRIES))
-        name, domain = _company(rng, locale, industry, taken)
         region = rng.choice(LOCALES[locale][2])
+        name, domain = _company(rng, locale, industry, region, taken)
         created = year_ago + timedelta(seconds=rng.uniform(0, 300 * 86400))
         rows.append({"name": name, "industry": industry, "region": region,
                      "size": rng.choice(COMPANY_SIZES), "tax_id": _tax_id(rng, locale),
@@ -158,6 +160,7 @@ def seed_demo(app: Flask, session: Session, seed: int = DEFAULT_SEED,
                      "owner_id": rng.choices(owners, weights)[0].id,
                      "created_at": created, "updated_at": created})
         locales.append((locale, domain))
+        currencies.append(UK_POUNDS.get(region, LOCALES[locale][1]))
     ids = session.scalars(insert(Customer.__table__).returning(
         Customer.__table__.c.id, sort_by_parameter_order=True), rows).all()
 
@@ -168,9 +171,9 @@ def seed_demo(app: Flask, session: Session, seed: int = DEFAULT_SEED,
     session.execute(insert(Contact.__table__), contacts)
 
     deals, walks = [], []
-    for cid, row, (locale, _) in zip(ids, rows, locales):
+    for cid, row, (locale, _), currency in zip(ids, rows, locales, currencies):
         for _ in range(rng.choice((0, 1, 1, 1, 2, 2, 3))):
-            deal, walk = _deal(rng, locale, cid, row, stages, pipeline.id, now)
+            deal, walk = _deal(rng, locale, currency, cid, row, stages, pipeline.id, now)
             deals.append(deal)
             walks.append(walk)
     deal_ids = session.scalars(insert(Deal.__table__).returning(
@@ -207,7 +210,8 @@ def _users(session: Session, joined: datetime) -> dict[str, User]:
     return users
 
 
-def _company(rng: random.Random, locale: str, industry: str, taken: set[str]) -> tuple[str, str]:
+def _company(rng: random.Random, locale: str, industry: str, region: str,
+             taken: set[str]) -> tuple[str, str]:
     ru, zh, en = INDUSTRIES[industry]
     for attempt in range(50):
         if locale == "ru":
@@ -215,8 +219,7 @@ def _company(rng: random.Random, locale: str, industry: str, taken: set[str]) ->
             name, domain = f"{rng.choice(RU_FORMS)} «{root}{ru[0]}»", f"{lat}{ru[1]}.ru"
         elif locale == "zh":
             core, lat = rng.choice(ZH_CORES)
-            city = rng.choice(LOCALES["zh"][2])
-            name, domain = f"{city}{core}{zh}有限公司", f"{lat}.cn"
+            name, domain = f"{region}{core}{zh}有限公司", f"{lat}.cn"
         else:
             adjective = rng.choice(EN_ADJECTIVES)
             name = f"{adjective} {en} {rng.choice(EN_SUFFIXES)}"
@@ -269,8 +272,9 @@ def _contact(rng: random.Random, locale: str, domain: str, customer_id: int, sin
             "created_at": since + timedelta(hours=rng.uniform(0, 72))}
 
 
-def _deal(rng: random.Random, locale: str, customer_id: int, customer: dict[str, Any],
-          stages: list[Stage], pipeline_id: int, now: datetime) -> tuple[dict[str, Any], list]:
+def _deal(rng: random.Random, locale: str, currency: str, customer_id: int,
+          customer: dict[str, Any], stages: list[Stage], pipeline_id: int,
+          now: datetime) -> tuple[dict[str, Any], list[Any]]:
     """A deal and its walk through the pipeline: stages in order, some skipped, some deals lost
     on the way, those that get past the last open stage won; the walk stops at ``now``."""
     open_stages = [s for s in stages if not s.is_closed]
@@ -296,12 +300,13 @@ def _deal(rng: random.Random, locale: str, customer_id: int, customer: dict[str,
         if current.is_closed:
             break
     last = walk[-1][2]
-    amount = Decimal(rng.randrange(500, 200000) * 10)
+    # Sizes in dollars, shown in the customer's currency at a round rate.
+    amount = Decimal(rng.randrange(50, 5000) * 100 * RATES[currency])
     deal = {
         "customer_id": customer_id, "owner_id": owner, "pipeline_id": pipeline_id,
         "stage_id": current.id, "title": rng.choice(DEAL_TITLES[locale]), "amount": amount,
         "margin": (amount * Decimal(rng.randint(8, 35)) / 100).quantize(Decimal("0.01")),
-        "currency": LOCALES[locale][1],
+        "currency": currency,
         "expected_close": (created + timedelta(days=rng.randint(30, 150))).date(),
         "lost_reason": reason, "created_at": created, "updated_at": last,
         "stage_entered_at": last, "closed_at": last if current.is_closed else None, "version": 1,
