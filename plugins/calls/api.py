@@ -13,8 +13,9 @@ from conveyor import csrf, db, require
 from conveyor.types import utcnow
 
 from .models import Call
-from .schemas import (CallPageSchema, CallQuerySchema, CallSchema, StatsQuerySchema,
-                      StatsSchema)
+from .paging import keyset_page
+from .schemas import (CallPageSchema, CallQuerySchema, CallSchema, CallStatsQuerySchema,
+                      CallStatsSchema)
 from .services import CallError, log_call, visible_calls
 from .stats import call_stats
 
@@ -29,7 +30,7 @@ class Calls(MethodView):
     @require("calls.log")
     @blp.arguments(CallQuerySchema, location="query")
     @blp.response(200, CallPageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Any:
         """Calls you may see, newest first; page on with ``before=<next_before>``."""
         query = select(Call).where(visible_calls(current_user))
         for key, column in (("owner_id", Call.owner_id), ("result", Call.result),
@@ -40,11 +41,7 @@ class Calls(MethodView):
             query = query.where(Call.created_at >= args["start"])
         if "end" in args:
             query = query.where(Call.created_at < args["end"])
-        if "before" in args:
-            query = query.where(Call.id < args["before"])
-        size = args["page_size"]
-        rows = list(db.session.scalars(query.order_by(Call.id.desc()).limit(size + 1)))
-        return {"items": rows[:size], "next_before": rows[size - 1].id if len(rows) > size else None}
+        return keyset_page(query, Call.id, args)
 
     @require("calls.log")
     @blp.arguments(CallSchema)
@@ -75,8 +72,8 @@ class CallOne(MethodView):
 @blp.route("/stats")
 class Stats(MethodView):
     @require("calls.log")
-    @blp.arguments(StatsQuerySchema, location="query")
-    @blp.response(200, StatsSchema)
+    @blp.arguments(CallStatsQuerySchema, location="query")
+    @blp.response(200, CallStatsSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Calls, interested calls and distinct leads found per (period, telemarketer), in UTC.
 

@@ -14,7 +14,6 @@ from wtforms.widgets import HiddenInput
 
 from conveyor.i18n import _l
 
-from .models import RESULTS
 
 MAX_ID = 2147483647
 PHONE = Regexp(r"^[0-9+()\-. ]*$", message=_l("Digits, spaces and + ( ) - only."))
@@ -49,7 +48,8 @@ def optional_int(value: Any) -> int | None:
 
 
 def hidden_id() -> IntegerField:
-    return IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    return IntegerField(widget=HiddenInput(),
+                        validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
 
 
 class CalleeFields(FlaskForm):

@@ -6,6 +6,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .models import RESULTS
+from .paging import PageInfo, PageQuery
 from .stats import PERIODS
 
 MAX_ID = 2147483647
@@ -29,8 +30,9 @@ class CallSchema(Schema):
                           load_default="")
     owner_id = fields.Integer(dump_only=True)
     result = fields.String(required=True, validate=validate.OneOf(RESULTS))
-    call_back_at = fields.AwareDateTime(allow_none=True, load_default=None,
-                                        metadata={"description": "Required when result is call_back."})
+    call_back_at = fields.AwareDateTime(
+        allow_none=True, load_default=None,
+        metadata={"description": "With a time zone; required when result is call_back."})
     interested = fields.Boolean(load_default=False, metadata={
         "description": "Always true for result interested; may be set with call_back."})
     products = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
@@ -45,22 +47,20 @@ class CallSchema(Schema):
             raise ValidationError("Required when result is call_back.", "call_back_at")
 
 
-class CallQuerySchema(Schema):
+class CallQuerySchema(PageQuery):
     owner_id = _id()
     result = fields.String(validate=validate.OneOf(RESULTS))
     customer_id = _id()
     start = fields.AwareDateTime(data_key="from", metadata={"description": "created_at >= from"})
     end = fields.AwareDateTime(data_key="to", metadata={"description": "created_at < to"})
-    before = _id(metadata={"description": "Keyset cursor: the next_before of the previous page."})
-    page_size = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
 
 
 class CallPageSchema(Schema):
-    items = fields.List(fields.Nested(CallSchema))
-    next_before = fields.Integer(allow_none=True)
+    items = fields.List(fields.Nested(CallSchema), required=True)
+    pagination = fields.Nested(PageInfo, required=True)
 
 
-class StatsQuerySchema(Schema):
+class CallStatsQuerySchema(Schema):
     period = fields.String(validate=validate.OneOf(PERIODS), load_default="week")
     start = fields.Date(data_key="from", metadata={"description": "First day (UTC), inclusive."})
     end = fields.Date(data_key="to", metadata={"description": "Last day (UTC), inclusive."})
@@ -75,7 +75,7 @@ class StatsQuerySchema(Schema):
             raise ValidationError("At most ten years.", "to")
 
 
-class StatRowSchema(Schema):
+class CallStatRowSchema(Schema):
     period = fields.String()
     owner_id = fields.Integer()
     calls = fields.Integer()
@@ -86,8 +86,8 @@ class StatRowSchema(Schema):
     not_interested = fields.Integer()
 
 
-class StatsSchema(Schema):
+class CallStatsSchema(Schema):
     period = fields.String()
     start = fields.Date(data_key="from")
     end = fields.Date(data_key="to")
-    rows = fields.List(fields.Nested(StatRowSchema))
+    rows = fields.List(fields.Nested(CallStatRowSchema))

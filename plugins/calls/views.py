@@ -13,7 +13,7 @@ from conveyor.i18n import _
 from conveyor.models import Contact, Customer, User
 from conveyor.types import utcnow
 
-from .forms import RESULT_LABELS, HistoryForm, LogCallForm, QueueItemForm, StatsForm, to_local, to_utc
+from .forms import RESULT_LABELS, HistoryForm, LogCallForm, QueueItemForm, StatsForm, to_utc
 from .models import Call, QueueItem
 from .services import (CallError, add_queue_item, callable_customer, log_call, my_queue,
                        open_queue_item, skip_queue_item, visible_calls)

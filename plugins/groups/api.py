@@ -12,8 +12,9 @@ from conveyor import csrf, db, get_visible_or_404, require, scoped
 
 from .export import csv_response, request_push
 from .models import Group, Unsubscribe
-from .schemas import (GroupPageSchema, GroupSchema, MemberAddSchema, MemberPageSchema,
-                      PageQuerySchema, PushSchema, UnsubscribePageSchema, UnsubscribeSchema)
+from .paging import PageQuery, envelope, keyset_page, page_size
+from .schemas import (GroupPageSchema, GroupSchema, GroupMemberAddSchema, GroupMemberPageSchema,
+                      GroupPushSchema, UnsubscribePageSchema, UnsubscribeSchema)
 from .services import (GroupError, add_member, leads_enabled, member_page, remove_member,
                        save_group, unsubscribe)
 
@@ -42,16 +43,11 @@ def _usable(group_id: int) -> Group:
 @blp.route("/")
 class Groups(MethodView):
     @require("groups.view")
-    @blp.arguments(PageQuerySchema, location="query")
+    @blp.arguments(PageQuery, location="query")
     @blp.response(200, GroupPageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Any:
         """Groups you may see, newest first."""
-        query = scoped(Group, current_user)
-        if "before" in args:
-            query = query.where(Group.id < args["before"])
-        size = args["page_size"]
-        rows = list(db.session.scalars(query.order_by(Group.id.desc()).limit(size + 1)))
-        return {"items": rows[:size], "next_before": rows[size - 1].id if len(rows) > size else None}
+        return keyset_page(scoped(Group, current_user), Group.id, args)
 
     @require("groups.edit")
     @blp.arguments(GroupSchema)
@@ -77,21 +73,22 @@ class GroupOne(MethodView):
 @blp.route(f"/{ID}/members")
 class Members(MethodView):
     @require("groups.view")
-    @blp.arguments(PageQuerySchema, location="query")
-    @blp.response(200, MemberPageSchema)
-    def get(self, args: dict[str, Any], group_id: int) -> dict[str, Any]:
+    @blp.arguments(PageQuery, location="query")
+    @blp.response(200, GroupMemberPageSchema)
+    def get(self, args: dict[str, Any], group_id: int) -> Any:
         """Members (newest first) with their addresses, unsubscribed ones marked."""
         group = _usable(group_id)
+        size = page_size(args)
         items, addresses, next_before = member_page(group, current_user, args.get("before"),
-                                                    args["page_size"])
-        return {"items": [{"id": m.id, "label": getattr(m, "label", None) or m.name,
-                           "region": m.region, "industry": m.industry,
-                           "addresses": addresses[m.id]} for m in items],
-                "next_before": next_before}
+                                                    size)
+        return envelope([{"id": m.id, "label": getattr(m, "label", None) or m.name,
+                          "region": m.region, "industry": m.industry,
+                          "addresses": addresses[m.id]} for m in items],
+                        size, args.get("before"), next_before)
 
     @require("groups.edit")
-    @blp.arguments(MemberAddSchema)
-    @blp.response(201, MemberAddSchema)
+    @blp.arguments(GroupMemberAddSchema)
+    @blp.response(201, GroupMemberAddSchema)
     def post(self, data: dict[str, Any], group_id: int) -> dict[str, Any]:
         """Add a customer or lead (by the group's kind) to a manual group."""
         group = _usable(group_id)
@@ -127,7 +124,7 @@ class Export(MethodView):
 @blp.route(f"/{ID}/push")
 class Push(MethodView):
     @require("groups.edit")
-    @blp.response(202, PushSchema)
+    @blp.response(202, GroupPushSchema)
     def post(self, group_id: int) -> Any:
         """Push the group to its webhook after this request; poll the group for the result."""
         group = _usable(group_id)
@@ -142,15 +139,10 @@ class Push(MethodView):
 @blp.route("/unsubscribes")
 class Unsubscribes(MethodView):
     @require("groups.view")
-    @blp.arguments(PageQuerySchema, location="query")
+    @blp.arguments(PageQuery, location="query")
     @blp.response(200, UnsubscribePageSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        query = select(Unsubscribe)
-        if "before" in args:
-            query = query.where(Unsubscribe.id < args["before"])
-        size = args["page_size"]
-        rows = list(db.session.scalars(query.order_by(Unsubscribe.id.desc()).limit(size + 1)))
-        return {"items": rows[:size], "next_before": rows[size - 1].id if len(rows) > size else None}
+    def get(self, args: dict[str, Any]) -> Any:
+        return keyset_page(select(Unsubscribe), Unsubscribe.id, args)
 
     @require("groups.edit")
     @blp.arguments(UnsubscribeSchema)

@@ -12,6 +12,12 @@ from conveyor.models import COMPANY_SIZES
 
 KIND_LABELS = {"customers": _l("Customers"), "leads": _l("Leads")}
 MODE_LABELS = {"filter": _l("By a saved filter"), "manual": _l("Chosen by hand")}
+FILTER_LABELS = {"industry": _l("Industry"), "region": _l("Region"), "size": _l("Company size"),
+                 "owner_id": _l("Owner"), "has_open_deal": _l("Has an open deal"),
+                 "created_from": _l("Created from"), "created_to": _l("Created to"),
+                 "status": _l("Lead status"), "source": _l("Lead source")}
+PUSH_LABELS = {"queued": _l("Queued"), "running": _l("Running"), "ok": _l("Sent"),
+               "failed": _l("Failed")}
 
 
 def optional_int(value: Any) -> int | None:

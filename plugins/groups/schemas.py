@@ -4,12 +4,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from .models import KINDS, MODES
+from .paging import PageInfo
 
 MAX_ID = 2147483647
 
 
 def _id(**kw: object) -> fields.Integer:
-    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)  # type: ignore[arg-type]
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
+                          **kw)  # type: ignore[arg-type]
 
 
 class Day(fields.Date):
@@ -21,7 +23,7 @@ class Day(fields.Date):
         return super()._serialize(value, attr, obj, **kwargs)  # type: ignore[arg-type]
 
 
-class FilterSchema(Schema):
+class GroupFilterSchema(Schema):
     """A saved filter; every key optional, all given keys must match."""
 
     industry = fields.String(validate=validate.Length(max=80))
@@ -31,8 +33,10 @@ class FilterSchema(Schema):
     has_open_deal = fields.Boolean(metadata={"description": "Customers only."})
     created_from = Day()
     created_to = Day()
-    status = fields.String(validate=validate.Length(max=20), metadata={"description": "Leads only."})
-    source = fields.String(validate=validate.Length(max=80), metadata={"description": "Leads only."})
+    status = fields.String(validate=validate.Length(max=20),
+                           metadata={"description": "Leads only."})
+    source = fields.String(validate=validate.Length(max=80),
+                           metadata={"description": "Leads only."})
 
 
 class GroupSchema(Schema):
@@ -40,48 +44,43 @@ class GroupSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(validate=validate.OneOf(KINDS), load_default="customers")
     mode = fields.String(validate=validate.OneOf(MODES), load_default="filter")
-    filters = fields.Nested(FilterSchema, load_default=dict)
+    filters = fields.Nested(GroupFilterSchema, load_default=dict)
     webhook_url = fields.String(validate=validate.Length(max=500), load_default="")
     created_by_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = fields.AwareDateTime(dump_only=True)
     updated_at = fields.AwareDateTime(dump_only=True)
 
 
-class PageQuerySchema(Schema):
-    before = _id(metadata={"description": "Keyset cursor: the next_before of the previous page."})
-    page_size = fields.Integer(validate=validate.Range(min=1, max=200), load_default=50)
-
-
 class GroupPageSchema(Schema):
-    items = fields.List(fields.Nested(GroupSchema))
-    next_before = fields.Integer(allow_none=True)
+    items = fields.List(fields.Nested(GroupSchema), required=True)
+    pagination = fields.Nested(PageInfo, required=True)
 
 
-class AddressSchema(Schema):
+class GroupAddressSchema(Schema):
     email = fields.String()
     name = fields.String()
     phone = fields.String()
     unsubscribed = fields.Boolean()
 
 
-class MemberSchema(Schema):
+class GroupMemberSchema(Schema):
     id = fields.Integer(metadata={"description": "The customer's or lead's id."})
     label = fields.String()
     region = fields.String()
     industry = fields.String()
-    addresses = fields.List(fields.Nested(AddressSchema))
+    addresses = fields.List(fields.Nested(GroupAddressSchema))
 
 
-class MemberPageSchema(Schema):
-    items = fields.List(fields.Nested(MemberSchema))
-    next_before = fields.Integer(allow_none=True)
+class GroupMemberPageSchema(Schema):
+    items = fields.List(fields.Nested(GroupMemberSchema), required=True)
+    pagination = fields.Nested(PageInfo, required=True)
 
 
-class MemberAddSchema(Schema):
+class GroupMemberAddSchema(Schema):
     id = _id(required=True, metadata={"description": "A customer's or lead's id."})
 
 
-class PushSchema(Schema):
+class GroupPushSchema(Schema):
     id = fields.Integer()
     group_id = fields.Integer()
     status = fields.String()
@@ -101,5 +100,5 @@ class UnsubscribeSchema(Schema):
 
 
 class UnsubscribePageSchema(Schema):
-    items = fields.List(fields.Nested(UnsubscribeSchema))
-    next_before = fields.Integer(allow_none=True)
+    items = fields.List(fields.Nested(UnsubscribeSchema), required=True)
+    pagination = fields.Nested(PageInfo, required=True)

@@ -13,7 +13,7 @@ from conveyor.models import Customer, User
 from conveyor.permissions import owner_ids, scope_of
 
 from .export import csv_response, request_push
-from .forms import KIND_LABELS, MODE_LABELS, EntityForm, GroupForm
+from .forms import FILTER_LABELS, KIND_LABELS, MODE_LABELS, PUSH_LABELS, EntityForm, GroupForm
 from .models import Group, GroupPush
 from .services import (GroupError, add_member, export_counts, lead_model, leads_enabled,
                        member_page, remove_member, save_group)
@@ -45,7 +45,7 @@ def index() -> Any:
         select(GroupPush).where(GroupPush.id.in_(latest)))} if ids else {}
     return render_template("groups/index.html", groups=groups, pushes=pushes,
                            next_before=next_before, kinds=KIND_LABELS, modes=MODE_LABELS,
-                           leads_enabled=leads_enabled())
+                           push_labels=PUSH_LABELS, leads_enabled=leads_enabled())
 
 
 def _owner_choices(form: GroupForm) -> None:
@@ -139,10 +139,13 @@ def show(group_id: int) -> Any:
                                      .order_by(GroupPush.id.desc()).limit(5)))
     q = request.args.get("q", "")
     found = _search(group, q) if can(current_user, "groups.edit") else []
+    owner = db.session.get(User, group.filters["owner_id"]) if "owner_id" in (
+        group.filters or {}) else None
     return render_template("groups/show.html", group=group, disabled=False, items=items,
                            addresses=addresses, next_before=next_before, pushes=pushes,
                            found=found, q=q, counts=export_counts(group, current_user),
-                           kinds=KIND_LABELS, modes=MODE_LABELS, add_form=EntityForm())
+                           kinds=KIND_LABELS, modes=MODE_LABELS, filter_labels=FILTER_LABELS,
+                           push_labels=PUSH_LABELS, owner=owner)
 
 
 @bp.post(f"/{ID}/members")

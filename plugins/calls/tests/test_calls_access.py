@@ -16,9 +16,10 @@ PAGES = ["/calls/", "/calls/log", "/calls/queue/new", "/calls/history", "/calls/
 
 def _call(app, owner, **kw):
     with app.app_context():
-        call = Call(owner_id=app.config["TEST_USER_IDS"][owner], result=kw.pop("result", "no_answer"),
-                    company=kw.pop("company", f"{owner} callee"), created_at=kw.pop(
-                        "created_at", utcnow()), **kw)
+        call = Call(owner_id=app.config["TEST_USER_IDS"][owner],
+                    result=kw.pop("result", "no_answer"),
+                    company=kw.pop("company", f"{owner} callee"),
+                    created_at=kw.pop("created_at", utcnow()), **kw)
         db.session.add(call)
         db.session.commit()
         return call.id
@@ -81,8 +82,8 @@ def test_history_page_query_count_does_not_grow(app, login_as, count_queries):
     with count_queries() as few:
         client.get("/calls/history")
     with app.app_context():
-        seller = app.config["TEST_USER_IDS"]["seller"]
-        db.session.add_all(Call(owner_id=seller if i % 2 else app.config["TEST_USER_IDS"]["seller2"],
+        ids = app.config["TEST_USER_IDS"]
+        db.session.add_all(Call(owner_id=ids["seller"] if i % 2 else ids["seller2"],
                                 result="no_answer", company=f"c{i}",
                                 created_at=utcnow() - timedelta(minutes=i)) for i in range(40))
         db.session.commit()

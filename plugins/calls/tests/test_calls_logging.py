@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from conveyor import crm
 from conveyor.extensions import db
-from conveyor.models import Contact, Customer, TimelineEntry, User
+from conveyor.models import Contact, TimelineEntry, User
 from conveyor.plugins.calls.models import Call, QueueItem
 
 

@@ -105,16 +105,20 @@ def test_api_logs_a_call_and_lists_with_filters_and_pages(app, api_headers):
     assert created.status_code == 201, created.json
     assert created.json["call_back_at"].startswith("2030-01-02T08:00:00")
     for i in range(4):
-        client.post("/api/v1/calls/", headers=headers, json={"name": f"p{i}", "result": "no_answer"})
+        client.post("/api/v1/calls/", headers=headers,
+                    json={"name": f"p{i}", "result": "no_answer"})
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(QueueItem)) == 1
-    page = client.get("/api/v1/calls/?result=no_answer&page_size=3", headers=headers).json
-    assert [c["name"] for c in page["items"]] == ["p3", "p2", "p1"] and page["next_before"]
-    rest = client.get(f"/api/v1/calls/?result=no_answer&page_size=3&before={page['next_before']}",
-                      headers=headers).json
-    assert [c["name"] for c in rest["items"]] == ["p0"] and rest["next_before"] is None
+    response = client.get("/api/v1/calls/?result=no_answer&page_size=3", headers=headers)
+    page = response.json
+    assert [c["name"] for c in page["items"]] == ["p3", "p2", "p1"]
+    assert response.headers["Link"] == f'<{page["pagination"]["next"]}>; rel="next"'
+    rest = client.get(page["pagination"]["next"], headers=headers).json
+    assert [c["name"] for c in rest["items"]] == ["p0"]
+    assert rest["pagination"]["next_before"] is None and "Link" not in rest
     one = client.get(f"/api/v1/calls/{created.json['id']}", headers=headers).json
-    assert one["result"] == "call_back" and one["owner_id"] == app.config["TEST_USER_IDS"]["telemarketer"]
+    assert one["result"] == "call_back"
+    assert one["owner_id"] == app.config["TEST_USER_IDS"]["telemarketer"]
 
 
 @pytest.mark.parametrize("body,field", [

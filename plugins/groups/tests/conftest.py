@@ -7,7 +7,7 @@ from conveyor.models import Contact, User
 
 @pytest.fixture
 def app(make_app):
-    # CSRF is covered by the core's tests; forms are posted here as a browser would, minus the token.
+    # CSRF is covered by the core's tests; forms are posted here without the token.
     return make_app(plugins=["leads", "groups"], config={"csrf_enabled": False})
 
 

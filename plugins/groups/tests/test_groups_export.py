@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from conveyor import crm
 from conveyor.extensions import db
-from conveyor.models import Customer, Deal, Stage, User
+from conveyor.models import Customer, Stage, User
 
 
 def _rows(response):
