@@ -1,7 +1,181 @@
 """The leads plugin's manifest and hook implementations."""
 from __future__ import annotations
 
-from conveyor import Manifest
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from conveyor import Manifest, NavItem, Permission, Setting, db, hookimpl, notify
 from conveyor.i18n import _l
 
-manifest = Manifest(title=_l("Leads"))
+manifest = Manifest(
+    title=_l("Leads"),
+    description=_l("Web-to-lead forms, the lead processor, dedupe, assignment rules and "
+                   "stale-lead reassignment."),
+)
+
+PERMISSIONS = [
+    Permission("leads.view", _l("See leads")),
+    Permission("leads.edit", _l("Create leads, work on them and convert them")),
+    Permission("leads.assign", _l("Assign leads to sellers, one or many at a time")),
+    Permission("leads.import", _l("Use the lead processor: paste or upload lists of leads")),
+    Permission("leads.forms", _l("Manage web capture forms and assignment rules")),
+]
+
+
+@hookimpl
+def register_settings() -> list[Setting]:
+    return [
+        Setting("leads.stale_days", 7, int,
+                "Days without follow-up by the owner after which `conveyor leads "
+                "reassign-stale` hands a lead to another seller."),
+        Setting("leads.default_region", "RU", str,
+                "Country assumed for phone numbers written without +country code (ISO 3166)."),
+        Setting("leads.public_rate_limit", "30 per minute", str,
+                "Posts per client address to /public/leads/<form>; empty disables the limit."),
+        Setting("leads.max_body_bytes", 16384, int,
+                "Largest body /public/leads/<form> accepts; bigger posts get 413."),
+        Setting("leads.max_field_length", 500, int,
+                "Longest value of one field on the public form (notes: max_notes_length)."),
+        Setting("leads.max_notes_length", 2000, int, "Longest notes on the public form."),
+        Setting("leads.import_max_rows", 100000, int, "Most rows one lead-processor run reads."),
+        Setting("leads.import_batch", 1000, int,
+                "Rows per short write transaction while the lead processor stages a file."),
+        Setting("leads.import_inline", False, bool,
+                "Run lead-processor jobs in the request instead of a background thread."),
+        Setting("leads.notify_on_assign", True, bool,
+                "Leave an in-app notification for the seller a lead is assigned to."),
+    ]
+
+
+@hookimpl
+def register_models() -> list[Any]:
+    from .models import MODELS
+
+    return MODELS
+
+
+@hookimpl
+def register_permissions() -> list[Permission]:
+    return PERMISSIONS
+
+
+@hookimpl
+def register_role_defaults() -> dict[str, dict[str, list[str]]]:
+    work = ["leads.view", "leads.edit"]
+    return {
+        "admin": {"permissions": [p.name for p in PERMISSIONS],
+                  "widgets": ["leads.unassigned_stale"]},
+        "manager": {"permissions": [*work, "leads.assign"], "widgets": ["leads.unassigned_stale"]},
+        "marketer": {"permissions": [*work, "leads.import"], "widgets": ["leads.new_and_sources"]},
+        "telemarketer": {"permissions": [*work, "leads.import"], "widgets": []},
+        "seller": {"permissions": work, "widgets": ["leads.my_new"]},
+        "assistant": {"permissions": ["leads.view"], "widgets": []},
+    }
+
+
+@hookimpl
+def register_nav_items() -> list[NavItem]:
+    return [NavItem("leads", _l("Leads"), "leads.index", "leads.view", order=15)]
+
+
+@hookimpl
+def register_widgets() -> list[Any]:
+    from .widgets import WIDGETS
+
+    return WIDGETS
+
+
+@hookimpl
+def register_events() -> list[type]:
+    from .events import EVENTS
+
+    return EVENTS
+
+
+@hookimpl
+def register_blueprints(app: Any) -> list[Any]:
+    from . import manage, processor, views  # noqa: F401 - they add routes to views.bp
+    from .public import bp as public_bp
+
+    return [views.bp, public_bp]
+
+
+@hookimpl
+def register_api_blueprints(api: Any) -> list[Any]:
+    from .api import blp, document_public_endpoint
+
+    document_public_endpoint(api)
+    return [blp]
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from .cli import leads_group
+
+    cli.add_command(leads_group)
+
+
+@hookimpl
+def seed_demo_data(session: Any, users: dict[str, Any], rng: Any) -> None:
+    from .demo import seed
+
+    seed(session, users, rng)
+
+
+@hookimpl
+def track_event(event: Any) -> None:
+    """After commit: tell the new owner (and a previous one) about an assignment. The core
+    hands trackers the event's objects reloaded in the tracker's own session."""
+    if type(event).__name__ != "LeadAssigned" or event.bulk:
+        return
+    from conveyor import setting
+
+    from .texts import _
+
+    if not setting("leads.notify_on_assign") or event.lead is None:
+        return
+    lead = event.lead
+    url = f"/leads/{lead.id}"
+    by_id = getattr(event.by, "id", None)
+    owner_id = getattr(event.owner, "id", None)
+    previous_id = getattr(event.previous_owner, "id", None)
+    sent = False
+    if owner_id and owner_id != by_id:
+        notify(owner_id, _("Lead %(label)s is yours now (%(reason)s).", label=lead.label,
+                           reason=event.reason), url, "leads.assigned")
+        sent = True
+    if previous_id and previous_id != by_id:
+        notify(previous_id, _("Lead %(label)s was reassigned (%(reason)s: %(detail)s).",
+                              label=lead.label, reason=event.reason,
+                              detail=event.detail or "—"), url, "leads.reassigned")
+        sent = True
+    if sent:
+        db.session.commit()
+
+
+# --- Questions other plugins ask (optional: those plugins may be disabled) --------------------
+
+
+@hookimpl(optionalhook=True)
+def funnel_lead_counts(start: datetime, end: datetime,
+                       owner_ids: list[int] | None) -> dict[int | None, int]:
+    from .models import Lead
+
+    query = (select(Lead.owner_id, func.count()).where(Lead.created_at >= start)
+             .where(Lead.created_at < end).group_by(Lead.owner_id))
+    if owner_ids is not None:
+        query = query.where(Lead.owner_id.in_(owner_ids))
+    return {owner: count for owner, count in db.session.execute(query)}
+
+
+@hookimpl(optionalhook=True)
+def relationship_interest(customer_ids: list[int] | None) -> list[Any]:
+    from .models import Lead
+
+    query = select(Lead.customer_id.label("customer_id"), Lead.created_at.label("at")).where(
+        Lead.customer_id.isnot(None))
+    if customer_ids is not None:
+        query = query.where(Lead.customer_id.in_(customer_ids))
+    return [query]

@@ -1,0 +1,196 @@
+"""POST /public/leads/<form_key>: stored first, defended, validated, CORS only for the form's
+own websites."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+ORIGIN = "https://shop.example.com"
+
+
+def post(client, key="website", origin=ORIGIN, **body):
+    headers = {"Origin": origin} if origin else {}
+    return client.post(f"/public/leads/{key}", json=body, headers=headers)
+
+
+def test_json_post_stores_and_assigns_the_lead(app, client, make_rule, make_form, leads_of,
+                                               users, captured_events):
+    rule = make_rule("Website", ["seller", "seller2"])
+    make_form(rule_id=rule)
+    response = post(client, company="ООО «Ромашка»", name="Ирина", email="Irina@Example.com ",
+                    phone="8 (916) 123-45-67")
+    assert response.status_code == 200, response.data
+    assert response.get_json()["ok"] is True
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    [lead] = leads_of()
+    assert lead["email_normalized"] == "irina@example.com"
+    assert lead["phone_e164"] == "+79161234567"
+    assert lead["company_normalized"] == "ромашка"
+    assert lead["source"] == "website" and lead["status"] == "new"
+    assert lead["owner_id"] == users["seller"]
+    assert {"LeadCaptured", "LeadAssigned"} <= set(captured_events.names())
+    from conveyor import db
+    from conveyor.models import Notification
+    with app.app_context():  # after the commit, the seller was told
+        assert db.session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.user_id == users["seller"])) == 1
+
+
+def test_form_post_redirects_to_the_thank_you_page(client, make_form, leads_of):
+    make_form(thank_you_url="https://shop.example.com/thanks")
+    response = client.post("/public/leads/website", data={"email": "a@b.co", "name": "A"},
+                           headers={"Origin": ORIGIN})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "https://shop.example.com/thanks"
+    assert len(leads_of()) == 1
+
+
+def test_form_post_without_thank_you_page_shows_ours(client, make_form):
+    make_form()
+    response = client.post("/public/leads/website", data={"email": "a@b.co"})
+    assert response.status_code == 200 and b"Thank you" in response.data
+
+
+def test_honeypot_is_answered_like_success_but_not_stored(client, make_form, leads_of):
+    make_form()
+    response = post(client, email="bot@spam.example", website="http://spam.example")
+    assert response.status_code == 200 and response.get_json()["ok"] is True
+    assert leads_of() == []
+
+
+def test_unknown_or_closed_form_is_404(client, make_form):
+    make_form("closed", active=False)
+    assert post(client, "nope", email="a@b.co").status_code == 404
+    assert post(client, "closed", email="a@b.co").status_code == 404
+
+
+def test_origin_not_allowed_is_refused_without_cors_headers(client, make_form, leads_of):
+    make_form()
+    response = post(client, origin="https://evil.example", email="a@b.co")
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert leads_of() == []
+
+
+def test_preflight_for_allowed_and_denied_origins(client, make_form):
+    make_form()
+    ok = client.options("/public/leads/website", headers={
+        "Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert ok.status_code == 204
+    assert ok.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "POST" in ok.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in ok.headers["Access-Control-Allow-Headers"]
+    denied = client.options("/public/leads/website", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert denied.status_code == 403
+    assert "Access-Control-Allow-Origin" not in denied.headers
+
+
+def test_server_to_server_post_without_origin_is_accepted(client, make_form, leads_of):
+    make_form()
+    assert post(client, origin=None, email="a@b.co").status_code == 200
+    assert len(leads_of()) == 1
+
+
+def test_bad_fields_get_422_with_a_message_per_field(client, make_form, leads_of):
+    make_form()
+    response = post(client, email="not-an-email", phone="12", size="huge", company=5)
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]["json"]
+    assert set(errors) == {"email", "phone", "size", "company"}
+    assert "email address" in errors["email"][0]
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN  # readable by the site
+    assert leads_of() == []
+
+
+def test_required_field_missing(client, make_form):
+    make_form()
+    response = post(client, name="No email")
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"]["email"] == ["This field is required."]
+
+
+def test_html_form_errors_are_a_readable_page(client, make_form):
+    make_form()
+    response = client.post("/public/leads/website", data={"email": "nope"})
+    assert response.status_code == 422
+    assert b"Please check the form" in response.data and b"email address" in response.data
+
+
+def test_malformed_bodies_are_400(client, make_form):
+    make_form()
+    assert client.post("/public/leads/website", data="[1, 2]",
+                       content_type="application/json").status_code == 400
+    assert client.post("/public/leads/website", data="hello",
+                       content_type="text/plain").status_code == 400
+
+
+def test_too_long_value_is_422_and_oversize_body_413(client, make_form, leads_of):
+    make_form()
+    assert post(client, email="a@b.co", name="x" * 501).status_code == 422
+    big = client.post("/public/leads/website", data={"email": "a@b.co", "notes": "x" * 20000},
+                      headers={"Origin": ORIGIN})
+    assert big.status_code == 413
+    assert leads_of() == []
+
+
+def test_rate_limit_answers_429(make_app, make_form):
+    app = make_app(plugins=["leads"], config={"ratelimit_enabled": True,
+                                              "leads": {"public_rate_limit": "3 per minute"}})
+    from conveyor import db
+    from conveyor.plugins.leads.models import LeadForm
+    with app.app_context():
+        db.session.add(LeadForm(key="website", name="W", fields=[{"name": "email"}],
+                                allowed_origins=[ORIGIN]))
+        db.session.commit()
+    client = app.test_client()
+    codes = [post(client, email=f"p{i}@example.com").status_code for i in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+
+
+def test_public_endpoint_needs_no_csrf_token_and_no_login(make_app, make_form):
+    make_form()
+    strict = make_app(plugins=["leads"], config={"csrf_enabled": True})
+    from conveyor import db
+    from conveyor.plugins.leads.models import LeadForm
+    with strict.app_context():
+        db.session.add(LeadForm(key="website", name="W", fields=[{"name": "email"}],
+                                allowed_origins=[ORIGIN]))
+        db.session.commit()
+    assert post(strict.test_client(), email="a@b.co").status_code == 200
+
+
+def test_capture_survives_a_failing_rule(app, client, make_rule, make_form, leads_of,
+                                         monkeypatch):
+    """Assignment may fail; the lead is still stored (unassigned, for the sweep)."""
+    make_form(rule_id=make_rule("RR", ["seller"]))
+    from conveyor.plugins.leads import assignment
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rule engine down")
+
+    monkeypatch.setattr(assignment, "load_rules", broken)
+    assert post(client, email="a@b.co").status_code == 200
+    [lead] = leads_of()
+    assert lead["owner_id"] is None
+
+
+def test_duplicate_submission_is_merged_not_dropped(app, client, make_form, leads_of):
+    make_form()
+    post(client, email="a@b.co", name="Anna")
+    post(client, email="A@B.CO", phone="+7 916 123 45 67", notes="Call me after 5")
+    [lead] = leads_of()
+    assert lead["phone_e164"] == "+79161234567"  # the blank was filled
+    from conveyor import db
+    from conveyor.plugins.leads.models import LeadActivity
+    with app.app_context():
+        [merged] = db.session.scalars(select(LeadActivity).where(LeadActivity.kind == "merged"))
+        assert "Call me after 5" in merged.note
+
+
+def test_openapi_documents_the_public_endpoint(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    post_op = spec["paths"]["/public/leads/{form_key}"]["post"]
+    assert post_op["security"] == []
+    assert {"200", "403", "413", "422", "429"} <= set(post_op["responses"])
+    assert "PublicLead" in spec["components"]["schemas"]
