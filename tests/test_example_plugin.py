@@ -86,9 +86,14 @@ def test_conveyor_plugins_lists_the_installed_example(hello_site, tmp_path):
     assert hello["permissions"] == ["hello.view"] and hello["roles"] == ["seller"]
 
 
-def test_an_installed_but_disabled_example_is_listed_as_disabled(hello_site, tmp_path):
-    rows = {row["name"]: row for row in conveyor_plugins_json(hello_site, tmp_path, "")}
+def test_an_installed_but_disabled_example_is_listed_as_disabled(hello_site, make_app):
+    from conveyor.cli import plugin_inventory
+
+    app = make_app()  # no plugins enabled; the example is installed all the same
+    with app.test_request_context():
+        rows = {row["name"]: row for row in plugin_inventory(app)}
     assert rows["hello"]["enabled"] is False and rows["hello"]["version"] == "0.1.0"
+    assert rows["hello"]["hooks"] is None  # a disabled plugin is not imported to list its hooks
 
 
 @pytest.fixture
