@@ -62,6 +62,9 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     from .api import init_api
 
     init_api(app, api)
+    from .cli import add_core_commands
+
+    add_core_commands(app.cli)  # so `flask --app <anything>` has db/demo/user/token/plugins too
     pm.hook.register_commands(cli=app.cli)
     with app.app_context():
         pm.hook.startup(app=app)

@@ -123,6 +123,8 @@ def emit(event: Event, session: Session | None = None) -> Event:
 
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a SAVEPOINT released: the real commit is still ahead
+        return
     events = session.info.pop(PENDING, None)
     if not events:
         return
