@@ -70,7 +70,7 @@ def test_web_form_errors_are_shown_in_place(app, login_as):
         assert db.session.scalar(select(func.count()).select_from(Group)) == 0
 
 
-def test_groups_work_without_the_leads_plugin(make_app, login_as):
+def test_groups_work_without_the_leads_plugin(make_app):
     app = make_app(plugins=["groups"], config={"csrf_enabled": False})
     client = app.test_client()
     with client.session_transaction() as s:
