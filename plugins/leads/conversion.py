@@ -70,7 +70,7 @@ def _history_to_timeline(lead: Lead, customer: Customer, by: Any) -> None:
         select(LeadAssignment).where(LeadAssignment.lead_id == lead.id)
         .order_by(LeadAssignment.at).limit(HISTORY_LIMIT)))
     ids = {a.owner_id for a in assignments if a.owner_id}
-    names = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))))
+    names = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
     entry = post_timeline("lead.captured", f"{lead.source} · {lead.label}", customer=customer,
                           data={"lead_id": lead.id, "source": lead.source,
                                 "form_id": lead.form_id})

@@ -252,7 +252,7 @@ def import_rows(import_id: int, progress: Callable[[LeadImport], Any] | None = N
     db.session.execute(dialect_insert(lead_table).from_select(targets, fresh)
                        .on_conflict_do_nothing(index_elements=["dedupe_key"]))
     taken = select(lead_table.c.id).where(lead_table.c.dedupe_key == rows.dedupe_key,
-                                          lead_table.c.import_id != import_id)
+                                          func.coalesce(lead_table.c.import_id, 0) != import_id)
     db.session.execute(update(LeadImportRow).where(
         LeadImportRow.import_id == import_id, LeadImportRow.errors == "",
         LeadImportRow.merge_lead_id.is_(None), LeadImportRow.dedupe_key.isnot(None))

@@ -13,9 +13,9 @@ WEBSITE_FIELDS = [{"name": "company", "required": False}, {"name": "name", "requ
 
 @pytest.fixture
 def app(make_app):
-    """The leads plugin alone. Form posts in these tests skip CSRF tokens (one test checks
-    that the screens do require them)."""
-    app = make_app(plugins=["leads"])
+    """The leads plugin alone; lead-processor jobs run inline (one test runs them in the
+    background thread). Form posts skip CSRF tokens (one test checks the screens need them)."""
+    app = make_app(plugins=["leads"], config={"leads": {"import_inline": True}})
     app.config["WTF_CSRF_ENABLED"] = False
     return app
 
