@@ -107,3 +107,38 @@ def test_keyset_history_pages_do_not_repeat_rows(app, login_as):
     rows1 = {i for i in range(60) if f"row-{i:03d}-".encode() in first}
     rows2 = {i for i in range(60) if f"row-{i:03d}-".encode() in second}
     assert len(rows1) == 50 and len(rows2) == 10 and not rows1 & rows2
+
+
+def test_queue_page_and_home_widget_query_counts_do_not_grow(app, login_as, count_queries):
+    from conveyor import crm
+    from conveyor.models import User
+
+    tm = app.config["TEST_USER_IDS"]["telemarketer"]
+
+    def fill(n):
+        with app.app_context():
+            user = db.session.get(User, tm)
+            for i in range(n):
+                customer = crm.create_customer({"name": f"Queue {i}"}, user)
+                db.session.add(QueueItem(owner_id=tm, customer_id=customer.id, priority=i % 3))
+                db.session.add(QueueItem(owner_id=tm, company=f"later {i}",
+                                         due_at=utcnow() + timedelta(days=1)))
+                db.session.add(Call(owner_id=tm, customer_id=customer.id, result="no_answer",
+                                    created_at=utcnow()))
+            db.session.commit()
+
+    client = login_as("telemarketer")
+    fill(1)
+    client.get("/calls/")
+    with count_queries() as few_queue:
+        client.get("/calls/")
+    with count_queries() as few_home:
+        client.get("/")
+    fill(12)
+    with count_queries() as many_queue:
+        page = client.get("/calls/")
+    with count_queries() as many_home:
+        home = client.get("/")
+    assert page.data.count(b'data-action="call"') == 13 + 13
+    assert home.data.count(b'data-action="call"') == 5
+    assert len(many_queue) == len(few_queue) and len(many_home) == len(few_home)

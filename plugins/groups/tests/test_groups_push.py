@@ -124,3 +124,12 @@ def test_push_without_a_webhook_is_refused(app, api, login_as):
     with app.app_context():
         assert db.session.scalar(select(GroupPush)) is None
     assert api("seller").post(f"/api/v1/groups/{gid}/push").status_code == 403
+
+
+def test_an_empty_group_sends_one_final_empty_batch(app, api, receiver):
+    gid = api("marketer").post("/api/v1/groups/", json={
+        "name": "Nobody", "filters": {"region": "Nowhere"}, "webhook_url": receiver.url}).json["id"]
+    assert api("marketer").post(f"/api/v1/groups/{gid}/push").status_code == 202
+    assert [b for _t, b in receiver.bodies] == [
+        {"group": {"id": gid, "name": "Nobody", "kind": "customers"}, "batch": 1, "last": True,
+         "rows": []}]
