@@ -15,8 +15,8 @@ from .events import (CustomerCreated, CustomerUpdated, DealCreated, DealLost, De
                      DealStageChanged, DealUpdated, DealWon, Event, UserCreated, emit)
 from .extensions import csrf, db, limiter
 from .hookspecs import hookimpl, hookspec
-from .permissions import (can, get_visible_or_404, login_required, public, require, scope,
-                          scope_of, scoped)
+from .permissions import (can, colleagues, get_visible_or_404, login_required, owner_ids, public,
+                          require, roles_holding, scope, scope_of, scoped)
 
 __version__ = "0.1.0"
 
@@ -29,7 +29,7 @@ def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "Action", "CustomerCreated", "CustomerUpdated", "DealCreated", "DealLost", "DealReopened",
+    "Action", "colleagues", "owner_ids", "roles_holding", "CustomerCreated", "CustomerUpdated", "DealCreated", "DealLost", "DealReopened",
     "DealStageChanged", "DealUpdated", "DealWon", "Event", "ListFilter", "Manifest", "NavItem",
     "Panel", "Permission", "Setting", "UserCreated", "Widget", "can", "create_app", "csrf", "db",
     "emit", "create_customer", "create_deal", "get_visible_or_404", "hookimpl", "hookspec", "limiter", "login_required", "notify", "post_timeline", "public", "require", "scope",

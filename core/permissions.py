@@ -106,17 +106,27 @@ def scope(model: type, user: Any, permission: str | None = None) -> ColumnElemen
         ids = owner_ids(user)
         rule = getattr(model, "__record_rule__", None)
         criteria = rule(ids, user) if rule else model.owner_id.in_(ids)  # type: ignore[attr-defined]
-    extra = [
-        c
-        for result in current_app.extensions["conveyor"].hook.record_filters(
-            model=model, user=user, permission=permission
-        )
-        for c in (result or ())
-    ]
+    extra = plugin_filters(model, user, permission)
     if extra:
         criteria = and_(criteria, *extra)
     cache[cache_key] = criteria
     return criteria
+
+
+def plugin_filters(model: type, user: Any, permission: str | None = None) -> list[Any]:
+    """What plugins add to the role's record rule for ``model`` (``record_filters``): empty when
+    the rule alone decides, which lets precomputed totals per owner stand in for a scan."""
+    cache_key = ("plugin_filters", model, getattr(user, "id", None), permission)
+    cache = g.setdefault("conveyor_scope_cache", {})
+    if cache_key not in cache:
+        cache[cache_key] = [
+            c
+            for result in current_app.extensions["conveyor"].hook.record_filters(
+                model=model, user=user, permission=permission
+            )
+            for c in (result or ())
+        ]
+    return cache[cache_key]
 
 
 def scoped(model: type, user: Any, permission: str | None = None) -> Select[Any]:
@@ -132,3 +142,24 @@ def get_visible_or_404(model: type, ident: int, user: Any) -> Any:
     if obj is None:
         abort(404)
     return obj
+
+
+def roles_holding(permission: str) -> list[str]:
+    """Names of the roles (admin edits included) that grant ``permission``."""
+    return [name for name, role in current_roles().items() if permission in role.permissions]
+
+
+def colleagues(user: Any, permission: str | None = None, active_only: bool = True) -> Select[Any]:
+    """``select(User)`` of the people within ``user``'s record scope — everyone for scope "all" —
+    optionally only those whose roles hold ``permission``. For owner pickers and filters."""
+    from .models import User, UserRole
+
+    query = select(User).order_by(User.username)
+    if active_only:
+        query = query.where(User.active.is_(True))
+    if scope_of(user) != "all":
+        query = query.where(User.id.in_(owner_ids(user)))
+    if permission is not None:
+        query = query.where(User.id.in_(
+            select(UserRole.user_id).where(UserRole.role.in_(roles_holding(permission)))))
+    return query

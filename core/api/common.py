@@ -149,18 +149,15 @@ def page_schema(item: type[Schema], name: str) -> type[Schema]:
     }, name=name)
 
 
-def keyset_page(query: Select[Any], id_column: Any, args: dict[str, Any]) -> tuple[
-        dict[str, Any], dict[str, str]]:
-    """One page of ``query`` (newest first) and its Link header; a constant two-row overhead."""
+def page_size(args: dict[str, Any]) -> int:
+    """The requested page size, capped by config (``page_size`` default, ``max_page_size``)."""
     cfg = current_app.config["CONVEYOR"]
-    size = min(args.get("page_size") or cfg["page_size"], cfg["max_page_size"])
-    before = args.get("before")
-    if before is not None:
-        query = query.where(id_column < before)
-    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(size + 1)))
-    more = len(rows) > size
-    rows = rows[:size]
-    next_before = rows[-1].id if more and rows else None
+    return min(args.get("page_size") or cfg["page_size"], cfg["max_page_size"])
+
+
+def envelope(items: list[Any], size: int, before: int | None, next_before: int | None
+             ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The list body ``{"items", "pagination"}`` and its ``Link: <next>; rel="next"`` header."""
     headers: dict[str, str] = {}
     next_url = None
     if next_before is not None:
@@ -168,7 +165,20 @@ def keyset_page(query: Select[Any], id_column: Any, args: dict[str, Any]) -> tup
         next_url = request.base_url + "?" + urlencode([*params, ("before", next_before)])
         headers["Link"] = f'<{next_url}>; rel="next"'
     info = {"page_size": size, "before": before, "next_before": next_before, "next": next_url}
-    return {"items": rows, "pagination": info}, headers
+    return {"items": items, "pagination": info}, headers
+
+
+def keyset_page(query: Select[Any], id_column: Any, args: dict[str, Any]) -> tuple[
+        dict[str, Any], dict[str, str]]:
+    """One page of ``query`` (newest first) and its Link header; a constant two-row overhead."""
+    size = page_size(args)
+    before = args.get("before")
+    if before is not None:
+        query = query.where(id_column < before)
+    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    return envelope(rows, size, before, rows[-1].id if more and rows else None)
 
 
 # --- Plugin fields --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from conveyor import csrf, db, require
 from conveyor.types import utcnow
 
 from .models import Call
-from .paging import keyset_page
+from conveyor.api.common import keyset_page
 from .schemas import (CallPageSchema, CallQuerySchema, CallSchema, CallStatsQuerySchema,
                       CallStatsSchema)
 from .services import CallError, log_call, visible_calls

@@ -6,7 +6,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .models import RESULTS
-from .paging import PageInfo, PageQuery
+from conveyor.api.common import PageInfo, PageQuery
 from .stats import PERIODS
 
 MAX_ID = 2147483647

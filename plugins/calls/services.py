@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 
-from conveyor import can, db, emit, post_timeline, scope
+from conveyor import can, colleagues, db, emit, post_timeline, scope
 from conveyor.models import Contact, Customer
 from conveyor.i18n import _
 from conveyor.types import utcnow
@@ -225,11 +225,8 @@ def add_queue_item(data: dict[str, Any], *, by: Any) -> QueueItem:
 def _owner_ids(user: Any) -> Any:
     """User ids within ``user``'s record scope (all users when the scope is all)."""
     from conveyor.models import User
-    from conveyor.permissions import owner_ids, scope_of
 
-    if scope_of(user) == "all":
-        return select(User.id)
-    return owner_ids(user)
+    return colleagues(user, active_only=False).with_only_columns(User.id).order_by(None)
 
 
 def skip_queue_item(item: QueueItem) -> None:

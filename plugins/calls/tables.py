@@ -9,11 +9,9 @@ from typing import Any
 from flask import Response
 from sqlalchemy import select
 
-from conveyor import db
+from conveyor import colleagues, db
 from conveyor.i18n import _
-from conveyor.models import User, UserRole
-from conveyor.permissions import owner_ids, scope_of
-from conveyor.role_layers import current_roles
+from conveyor.models import User
 
 from .stats import StatRow
 
@@ -28,13 +26,7 @@ def users_by_id(ids: Iterable[int]) -> dict[int, User]:
 
 def visible_people(user: Any) -> list[User]:
     """People who log calls and whose calls ``user`` may see (the owner filter's choices)."""
-    roles = [name for name, role in current_roles().items() if "calls.log" in role.permissions]
-    query = (select(User).where(User.active.is_(True))
-             .where(User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(roles))))
-             .order_by(User.username))
-    if scope_of(user) != "all":
-        query = query.where(User.id.in_(owner_ids(user)))
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(colleagues(user, "calls.log")))
 
 
 def _csv_line(values: list[Any]) -> str:

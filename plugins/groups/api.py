@@ -12,7 +12,7 @@ from conveyor import csrf, db, get_visible_or_404, require, scoped
 
 from .export import csv_response, request_push
 from .models import Group, Unsubscribe
-from .paging import PageQuery, envelope, keyset_page, page_size
+from conveyor.api.common import PageQuery, envelope, keyset_page, page_size
 from .schemas import (GroupPageSchema, GroupSchema, GroupMemberAddSchema, GroupMemberPageSchema,
                       GroupPushSchema, UnsubscribePageSchema, UnsubscribeSchema)
 from .services import (GroupError, add_member, leads_enabled, member_page, remove_member,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from .models import KINDS, MODES
-from .paging import PageInfo
+from conveyor.api.common import PageInfo
 
 MAX_ID = 2147483647
 

@@ -7,10 +7,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from conveyor import can, db, get_visible_or_404, require, scope, scoped
+from conveyor import can, colleagues, db, get_visible_or_404, require, scope, scoped
 from conveyor.i18n import _
 from conveyor.models import Customer, User
-from conveyor.permissions import owner_ids, scope_of
 
 from .export import csv_response, request_push
 from .forms import FILTER_LABELS, KIND_LABELS, MODE_LABELS, PUSH_LABELS, EntityForm, GroupForm
@@ -49,9 +48,7 @@ def index() -> Any:
 
 
 def _owner_choices(form: GroupForm) -> None:
-    query = select(User).where(User.active.is_(True)).order_by(User.username)
-    if scope_of(current_user) != "all":
-        query = query.where(User.id.in_(owner_ids(current_user)))
+    query = colleagues(current_user)
     form.owner_id.choices = [("", _("Anyone"))] + [(u.id, u.label)
                                                    for u in db.session.scalars(query)]
     if leads_enabled():
