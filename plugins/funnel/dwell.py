@@ -40,9 +40,11 @@ def stays(pipe: PipelineInfo, owners: list[int] | None, until: datetime) -> Any:
     """Subquery of stays (stage_id, entered_at, left_at) entered before ``until``; ``left_at``
     is NULL while the deal is still there (or when it left after ``until``)."""
     left_at = func.lead(H.c.at).over(partition_by=H.c.deal_id, order_by=(H.c.at, H.c.id))
+    # Filtering stages here would make the database read the history through the
+    # (to_stage_id, at) index and sort it; the caller filters stages on the stays instead.
     query = (select(H.c.to_stage_id.label("stage_id"), H.c.at.label("entered_at"),
                     left_at.label("left_at"))
-             .where(H.c.to_stage_id.in_(pipe.ids), H.c.at < until))
+             .where(H.c.at < until))
     if owners is not None:
         query = query.join(D, D.c.id == H.c.deal_id).where(owner_filter(D.c.owner_id, owners))
     return query.subquery()
@@ -51,10 +53,10 @@ def stays(pipe: PipelineInfo, owners: list[int] | None, until: datetime) -> Any:
 def dwell(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> list[DwellRow]:
     """Stays in open stages that ended within the period, per stage."""
     src = stays(pipe, owners, period.end_dt)
-    query = percentile_select(
-        src.c.stage_id, seconds_between(src.c.left_at, src.c.entered_at),
-        [src.c.left_at >= period.start_dt, src.c.left_at < period.end_dt,
-         src.c.stage_id.in_(pipe.ids_where(open_=True))], from_=src)
+    ended = (select(src.c.stage_id, seconds_between(src.c.left_at, src.c.entered_at).label("secs"))
+             .where(src.c.left_at >= period.start_dt, src.c.left_at < period.end_dt,
+                    src.c.stage_id.in_(pipe.ids_where(open_=True))).subquery())
+    query = percentile_select(ended.c.stage_id, ended.c.secs, from_=ended)
     found = {r.key: r for r in db.session.execute(query)}
     out = []
     for stage in pipe.open_stages:

@@ -20,7 +20,7 @@ from conveyor import db, setting
 from conveyor.types import utcnow
 
 from .periods import Period
-from .sqlparts import D, H, S, PipelineInfo, money, owner_filter
+from .sqlparts import D, H, PipelineInfo, is_postgres, money, owner_filter
 
 NUMBERS = ("closed", "committed", "opportunities", "leads", "visits")
 
@@ -78,6 +78,14 @@ def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None) -
             .group_by(D.c.owner_id))
 
 
+def _distinct_on(query: Any, column: Any) -> Any:
+    try:  # SQLAlchemy 2.1
+        from sqlalchemy.dialects.postgresql import distinct_on
+    except ImportError:  # 2.0
+        return query.distinct(column)
+    return query.ext(distinct_on(column))
+
+
 def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
                   committed_percent: int, now: datetime) -> Any:
     """Open deals per owner at the moment ``at``: the deals table itself when ``at`` is now or
@@ -87,12 +95,20 @@ def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
     if at >= now:
         stage_col, source, where = D.c.stage_id, D, [D.c.pipeline_id == pipe.id]
     else:
-        ranked = (select(H.c.deal_id, H.c.to_stage_id, func.row_number().over(
-            partition_by=H.c.deal_id, order_by=(H.c.at.desc(), H.c.id.desc())).label("rn"))
-            .where(H.c.at < at, H.c.to_stage_id.in_(pipe.ids)).subquery())
-        stage_col = ranked.c.to_stage_id
-        source = ranked.join(D, D.c.id == ranked.c.deal_id)
-        where = [ranked.c.rn == 1]
+        # Each deal's last row before ``at``. No stage filter in here: it would trade the
+        # (deal_id, at) index order for a sort of the whole history.
+        if is_postgres():  # DISTINCT ON beats a window there
+            last = (_distinct_on(select(H.c.deal_id, H.c.to_stage_id).where(H.c.at < at),
+                                 H.c.deal_id)
+                    .order_by(H.c.deal_id, H.c.at.desc(), H.c.id.desc()).subquery())
+            where = []
+        else:
+            last = (select(H.c.deal_id, H.c.to_stage_id, func.row_number().over(
+                partition_by=H.c.deal_id, order_by=(H.c.at.desc(), H.c.id.desc())).label("rn"))
+                .where(H.c.at < at).subquery())
+            where = [last.c.rn == 1]
+        stage_col = last.c.to_stage_id
+        source = last.join(D, D.c.id == last.c.deal_id)
     is_committed = stage_col.in_(committed_ids) if committed_ids else None
     committed_n = (func.sum(case((is_committed, 1), else_=0)) if is_committed is not None
                    else func.sum(0))

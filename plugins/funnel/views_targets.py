@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from conveyor import can, db, require
+from conveyor import db, require
 from conveyor.i18n import _
 from conveyor.models import Team, User
 from conveyor.types import utcnow
