@@ -261,6 +261,24 @@ def token_create(username: str, name: str) -> None:
     click.echo(secret)
 
 
+# --- deals ---------------------------------------------------------------------------------------
+
+deals_cli = AppGroup("deals", help="Deals.")
+
+
+@deals_cli.command("rebuild-totals")
+def deals_rebuild_totals() -> None:
+    """Recompute the per-stage deal totals (the board's counts and sums) from the deals.
+
+    The app keeps them current on every change it makes; run this after loading deals with SQL
+    that bypassed it (an import, a restore of the deals table alone)."""
+    from .crm import rebuild_deal_totals
+
+    rows = rebuild_deal_totals(db.session)
+    db.session.commit()
+    click.echo(f"Rebuilt the deal totals: {rows} (stage, owner, currency) rows.")
+
+
 # --- plugins -------------------------------------------------------------------------------------
 
 
@@ -336,7 +354,7 @@ def plugins_command(as_json: bool) -> None:
 
 # --- the group -----------------------------------------------------------------------------------
 
-CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, plugins_command]
+CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command]
 
 
 def add_core_commands(group: click.Group) -> None:

@@ -1,16 +1,24 @@
 """The core's write operations: one place that records history, posts to the timeline and
-emits events, shared by the web screens, the API, the CLI and plugins."""
+emits events, shared by the web screens, the API, the CLI and plugins.
+
+It also keeps ``deal_stage_totals`` (count and amount per stage, owner and currency) right: the
+flush listeners at the bottom turn every inserted, changed or deleted ``Deal`` into upserts of that
+table in the same transaction, whoever made the change through the ORM. Bulk SQL that bypasses the
+ORM (a generator, a demo seed) calls :func:`rebuild_deal_totals` afterwards."""
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Connection, delete, event, func, inspect, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from . import events as ev
 from .extensions import db
 from .models import Customer, Deal, Notification, Pipeline, Stage, StageHistory, TimelineEntry
+from .models.deals import DealStageTotal
 from .types import utcnow
 
 
@@ -151,3 +159,115 @@ def move_deal(deal: Deal, stage: Stage | None, by: Any, lost_reason: str = "") -
     elif old.is_closed:
         ev.emit(ev.DealReopened(deal=deal, old=old, by=by))
     return deal
+
+
+def delete_deal(deal: Deal, by: Any) -> None:
+    """Delete a deal; its history and timeline go with it (database cascade), the customer's
+    timeline keeps a ``deal.deleted`` entry and the stage totals lose it when the session
+    flushes (so a commit's StaleDataError / IntegrityError still surfaces at the commit)."""
+    post_timeline("deal.deleted", deal.title, customer=deal.customer_id, by=by)
+    db.session.delete(deal)
+
+
+# --- stage totals ------------------------------------------------------------------------------
+
+TotalsKey = tuple[int, int, str]  # (stage_id, owner_id or 0, currency)
+_TRACKED = ("stage_id", "owner_id", "currency", "amount")
+_OLD = "conveyor_deal_totals_old"
+
+
+def _persisted(deal: Deal) -> tuple[TotalsKey, Decimal]:
+    """The key and amount the database holds for ``deal`` (before this flush's changes).
+    The tracked columns have ``active_history``, so a changed value's old one is known."""
+    state = inspect(deal)
+    values = []
+    for name in _TRACKED:
+        history = state.attrs[name].load_history()
+        if history.added or history.deleted:  # changed: the old value (None leaves no trace)
+            values.append(history.deleted[0] if history.deleted else None)
+        else:
+            values.append(history.unchanged[0] if history.unchanged else None)
+    stage_id, owner_id, currency, amount = values
+    return (stage_id, owner_id or 0, currency), Decimal(amount or 0)
+
+
+def _current(deal: Deal) -> tuple[TotalsKey, Decimal]:
+    return (deal.stage_id, deal.owner_id or 0, deal.currency), Decimal(deal.amount or 0)
+
+
+@event.listens_for(Session, "before_flush")
+def _totals_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    """Note what the database holds for deals about to change or go, while it still does."""
+    old: dict[int, tuple[Deal, tuple[TotalsKey, Decimal] | None, bool]] = {}
+    for obj in session.deleted:
+        if isinstance(obj, Deal):
+            old[id(obj)] = (obj, _persisted(obj), True)
+    for obj in session.dirty:
+        if isinstance(obj, Deal) and id(obj) not in old and session.is_modified(obj):
+            old[id(obj)] = (obj, _persisted(obj), False)
+    flush_context.attributes[_OLD] = old
+
+
+@event.listens_for(Session, "after_flush")
+def _totals_after_flush(session: Session, flush_context: Any) -> None:
+    """Turn the flushed deal changes into one upsert per (stage, owner, currency) touched."""
+    deltas: dict[TotalsKey, list[Any]] = {}
+
+    def add(key: TotalsKey, count: int, amount: Decimal) -> None:
+        entry = deltas.setdefault(key, [0, Decimal("0")])
+        entry[0] += count
+        entry[1] += amount
+
+    for obj in session.new:
+        if isinstance(obj, Deal):
+            key, amount = _current(obj)
+            add(key, 1, amount)
+    for obj, (key, amount), gone in flush_context.attributes.get(_OLD, {}).values():
+        if gone:
+            add(key, -1, -amount)
+            continue
+        new_key, new_amount = _current(obj)
+        if (new_key, new_amount) != (key, amount):
+            add(key, -1, -amount)
+            add(new_key, 1, new_amount)
+    if deltas:
+        _apply_totals(session.connection(), deltas)
+
+
+def _apply_totals(conn: Connection, deltas: dict[TotalsKey, list[Any]]) -> None:
+    """Add the deltas, keys in sorted order (two transactions touching the same rows lock them in
+    the same order: no deadlock). SQLite and PostgreSQL upsert in one statement."""
+    table = DealStageTotal.__table__
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(conn.dialect.name)
+    for (stage_id, owner_id, currency), (count, amount) in sorted(deltas.items()):
+        if count == 0 and amount == 0:
+            continue
+        key = {"stage_id": stage_id, "owner_id": owner_id, "currency": currency}
+        if dialect is not None:
+            stmt = dialect.insert(table).values(**key, count=count, amount=amount)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=[table.c.stage_id, table.c.owner_id, table.c.currency],
+                set_={"count": table.c.count + stmt.excluded.count,
+                      "amount": table.c.amount + stmt.excluded.amount}))
+            continue
+        changed = conn.execute(update(table).where(*(table.c[k] == v for k, v in key.items()))
+                               .values(count=table.c.count + count,
+                                       amount=table.c.amount + amount)).rowcount
+        if not changed:
+            conn.execute(insert(table).values(**key, count=count, amount=amount))
+
+
+def rebuild_deal_totals(session: Any = None) -> int:
+    """Recompute ``deal_stage_totals`` from ``deals`` with one INSERT … SELECT (after a bulk load
+    that bypassed the ORM, or to repair it); returns the number of rows written. The caller
+    commits."""
+    session = session or db.session
+    table = DealStageTotal.__table__
+    owner = func.coalesce(Deal.owner_id, 0)
+    session.execute(delete(table))
+    session.execute(insert(table).from_select(
+        ["stage_id", "owner_id", "currency", "count", "amount"],
+        select(Deal.stage_id, owner, Deal.currency, func.count(),
+               func.coalesce(func.sum(Deal.amount), 0))
+        .group_by(Deal.stage_id, owner, Deal.currency)))
+    return int(session.scalar(select(func.count()).select_from(table)) or 0)

@@ -68,6 +68,16 @@ def admin_overview(user: Any) -> str:
                            deals=counts[2], open_deals=counts[3], plugins=state.plugins)
 
 
+@hookimpl
+def seed_demo_data(session: Any, users: dict[str, Any], rng: Any) -> None:
+    """The demo inserts its deals in bulk, past the ORM that keeps the stage totals: recompute
+    them, so the pipeline summary and the board show the seeded deals. (Deals a plugin adds
+    through ``conveyor.crm`` afterwards are counted as they come.)"""
+    from .crm import rebuild_deal_totals
+
+    rebuild_deal_totals(session)
+
+
 @hookimpl(trylast=True)
 def register_widgets() -> list[Widget]:
     return [

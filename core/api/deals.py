@@ -174,9 +174,7 @@ class DealItem(MethodView):
         deal = visible_deal(deal_id)
         check_version(deal, expected_versions(None))
         with saving():
-            crm.post_timeline("deal.deleted", deal.title, customer=deal.customer_id,
-                              by=acting_user())
-            db.session.delete(deal)
+            crm.delete_deal(deal, acting_user())
         return None
 
 

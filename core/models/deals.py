@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .users import User
 
 MONEY = Numeric(14, 2)
+TOTAL = Numeric(20, 2)  # a sum of many MONEY values
 
 
 class Pipeline(db.Model):
@@ -58,17 +59,21 @@ class Deal(db.Model):
         Index("ix_deals_owner_id_id", "owner_id", "id"),
         Index("ix_deals_stage_id_id", "stage_id", "id"),
         Index("ix_deals_customer_id", "customer_id"),
+        # Covers the board's GROUP BY when a plugin narrows deals and the summary table can't
+        # answer (index-only scan: no table rows read).
+        Index("ix_deals_stage_owner_currency_amount", "stage_id", "owner_id", "currency", "amount"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # active_history: a change loads the old value first, so the totals know what to subtract.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), active_history=True)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
-    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"), active_history=True)
     title: Mapped[str] = mapped_column(String(200))
-    amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), active_history=True)
     margin: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
-    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    currency: Mapped[str] = mapped_column(String(3), default="USD", active_history=True)
     expected_close: Mapped[date | None] = mapped_column(Date)
     lost_reason: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -90,6 +95,23 @@ class Deal(db.Model):
 
     def __repr__(self) -> str:
         return f"<Deal {self.id} {self.title!r}>"
+
+
+class DealStageTotal(db.Model):
+    """Count and amount of deals per (stage, owner, currency), kept by ``conveyor.crm`` in the
+    same transaction as every deal change. The board and the pipeline summary read their totals
+    here: a few hundred rows instead of a GROUP BY over every visible deal (1–2 s at 1M deals).
+    ``owner_id`` 0 stands for "no owner" (a primary key column can't be NULL), so no foreign key.
+    ``crm.rebuild_deal_totals()`` recomputes it from ``deals`` (after a bulk load)."""
+
+    __tablename__ = "deal_stage_totals"
+
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(TOTAL, default=Decimal("0"))
 
 
 class StageHistory(db.Model):

@@ -22,7 +22,8 @@ from .. import crm
 from ..extensions import db
 from ..i18n import _
 from ..models import Customer, Deal, Pipeline, Stage, StageHistory, TimelineEntry
-from ..permissions import require, scope, scoped
+from ..models.deals import DealStageTotal
+from ..permissions import owner_ids, plugin_filters, require, scope, scope_of, scoped
 from ..types import utcnow
 from . import panels_for
 from .customers import assignable_users, list_filters
@@ -57,17 +58,30 @@ def open_stage_ids() -> Any:
 
 
 def open_totals(user: Any, stage_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Count and per-currency amount of the user's visible deals in each stage: one GROUP BY."""
+    """Count and per-currency amount of the user's visible deals in each stage.
+
+    Read from ``deal_stage_totals`` (kept by ``conveyor.crm``), limited to the owners the user's
+    record scope allows: constant cost, whatever the number of deals. When a plugin narrows deals
+    further (``record_filters``) or deals have their own record rule, those totals can't express
+    it, so one GROUP BY over the visible deals answers (index-only, see the deals' indexes)."""
     totals: dict[int, dict[str, Any]] = {sid: {"count": 0, "amounts": {}} for sid in stage_ids}
     if not stage_ids:
         return totals
-    rows = db.session.execute(
-        select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount))
-        .where(scope(Deal, user)).where(Deal.stage_id.in_(stage_ids))
-        .group_by(Deal.stage_id, Deal.currency).order_by(Deal.currency))
-    for stage_id, currency, count, amount in rows:
-        totals[stage_id]["count"] += count
-        totals[stage_id]["amounts"][currency] = Decimal(amount or 0)
+    if plugin_filters(Deal, user) or getattr(Deal, "__record_rule__", None):
+        query = (select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount))
+                 .where(scope(Deal, user)).where(Deal.stage_id.in_(stage_ids))
+                 .group_by(Deal.stage_id, Deal.currency).order_by(Deal.currency))
+    else:
+        t = DealStageTotal
+        query = (select(t.stage_id, t.currency, func.sum(t.count), func.sum(t.amount))
+                 .where(t.stage_id.in_(stage_ids)).group_by(t.stage_id, t.currency)
+                 .having(func.sum(t.count) > 0).order_by(t.currency))
+        if scope_of(user) != "all":
+            query = query.where(t.owner_id.in_(owner_ids(user)))
+    cents = Decimal("0.01")
+    for stage_id, currency, count, amount in db.session.execute(query):
+        totals[stage_id]["count"] += int(count)
+        totals[stage_id]["amounts"][currency] = Decimal(amount or 0).quantize(cents)
     return totals
 
 
@@ -366,8 +380,7 @@ def delete(deal_id: int) -> Any:
     """Delete a deal; its history and timeline go with it (database cascade)."""
     deal = _visible_deal(deal_id)
     customer_id = deal.customer_id
-    crm.post_timeline("deal.deleted", deal.title, customer=customer_id, by=current_user)
-    db.session.delete(deal)
+    crm.delete_deal(deal, current_user)
     try:
         db.session.commit()
     except StaleDataError:
