@@ -259,9 +259,13 @@ def sweep(*, now: datetime | None = None, days: int | None = None, batch: int = 
           dry_run: bool = False) -> SweepResult:
     """Assign unassigned open leads, then reassign stale ones. Idempotent; safe to run
     concurrently (each lead in its own short transaction, condition re-checked)."""
+    from .intake import drain
+
     now = now or utcnow()
     cutoff = stale_cutoff(now, days)
     result = SweepResult()
+    if not dry_run:
+        drain()  # captures a crashed process stored but never finished
     form_rules = form_rule_ids()
     for stale, criteria in ((False, and_(Lead.owner_id.is_(None), open_criteria())),
                             (True, stale_criteria(cutoff))):

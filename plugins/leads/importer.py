@@ -238,10 +238,11 @@ def import_rows(import_id: int, progress: Callable[[LeadImport], Any] | None = N
                    literal("new"), literal(owner), literal(now if owner else None,
                                                            type_=Lead.assigned_at.type),
                    literal(by_id), literal(now, type_=Lead.created_at.type),
-                   literal(now, type_=Lead.updated_at.type)).where(
+                   literal(now, type_=Lead.updated_at.type),
+                   literal(now, type_=Lead.processed_at.type)).where(
         rows.import_id == import_id, rows.errors == "", rows.merge_lead_id.is_(None))
     targets = [*ROW_COLUMNS, "source", "import_id", "status", "owner_id", "assigned_at",
-               "created_by_id", "created_at", "updated_at"]
+               "created_by_id", "created_at", "updated_at", "processed_at"]
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert

@@ -68,6 +68,8 @@ class Lead(db.Model):
     # The current owner's last follow-up (activity or status change); reset on reassignment.
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # NULL while a web capture waits for the intake (dedupe, linking, rules): see intake.py.
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="raise_on_sql")
     form: Mapped[LeadForm | None] = relationship(lazy="raise_on_sql")

@@ -44,6 +44,11 @@ def register_settings() -> list[Setting]:
                 "Rows per short write transaction while the lead processor stages a file."),
         Setting("leads.import_inline", False, bool,
                 "Run lead-processor jobs in the request instead of a background thread."),
+        Setting("leads.process_inline", False, bool,
+                "Finish web captures (dedupe, linking, rules) inside the request instead of the "
+                "intake thread: for tests and single-user set-ups."),
+        Setting("leads.form_cache_seconds", 5, int,
+                "How long a process keeps a capture form in memory; an edit shows after this."),
         Setting("leads.notify_on_assign", True, bool,
                 "Leave an in-app notification for the seller a lead is assigned to."),
     ]

@@ -5,9 +5,10 @@ Defences, in the order they apply: the form must exist and be active (404); a br
 (429, Flask-Limiter); a size limit (413); a honeypot field a person never sees (a filled one is
 answered like a success and dropped); strict validation of each field (422 with messages).
 
-The lead is committed before the answer; notifications run after the response is sent
-(``track_event``). Assignment happens inside the same transaction when a rule applies, in a
-savepoint, so it can never fail the capture — a lead left unassigned is picked up by the sweep.
+The lead is committed before the answer — one INSERT and the commit (see intake.py). Dedupe
+against other leads, linking to known customers, the rules and the seller's notification follow
+right after, in batches, in the intake thread; a lead a crashed process left unfinished is picked
+up by the sweep (``conveyor leads reassign-stale``).
 """
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import re
 from typing import Any
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request
-from sqlalchemy import select
 
 from conveyor import csrf, db, limiter, public, setting
 from conveyor.models import COMPANY_SIZES
 
-from .models import LIMITS, LeadForm
+from .intake import FormInfo, cached_form, store
+from .models import LIMITS
 from .normalize import clean_multiline, clean_text, normalize_phone
-from .services import IDENTITY, LeadError, create_lead
+from .services import IDENTITY, LeadError
 from .texts import _
 
 log = logging.getLogger("conveyor.leads.public")
@@ -43,14 +44,13 @@ def _unlimited() -> bool:
     return not (setting("leads.public_rate_limit") or "").strip()
 
 
-def load_form(key: str) -> LeadForm | None:
+def load_form(key: str) -> FormInfo | None:
     if "leads_form" not in g:
-        g.leads_form = db.session.scalar(
-            select(LeadForm).where(LeadForm.key == key[:60], LeadForm.active.is_(True)))
+        g.leads_form = cached_form(key)
     return g.leads_form
 
 
-def origin_allowed(form: LeadForm, origin: str | None) -> bool:
+def origin_allowed(form: FormInfo, origin: str | None) -> bool:
     """No Origin (a server posting) is allowed; a browser's must be listed (or ``*``)."""
     if not origin:
         return True
@@ -63,7 +63,7 @@ def wants_json() -> bool:
 
 
 def _error(status: int, message: str, errors: dict[str, list[str]] | None = None,
-           form: LeadForm | None = None) -> Any:
+           form: FormInfo | None = None) -> Any:
     if wants_json():
         body: dict[str, Any] = {"code": status, "message": message}
         if errors:
@@ -110,11 +110,10 @@ def capture(form_key: str) -> Any:
     if errors:
         return _error(422, _("Please correct the marked fields."), errors, form)
     try:
-        create_lead(data, source=form.source or form.key, form=form)
+        store(data, form)  # committed before we answer; dedupe, linking, rules follow
     except LeadError as exc:
         db.session.rollback()
         return _error(422, _("Please correct the marked fields."), {exc.field: [exc.message]}, form)
-    db.session.commit()
     return _success(form)
 
 
@@ -135,7 +134,7 @@ def _payload() -> tuple[dict[str, Any], str]:
     return request.form.to_dict(flat=True), ""
 
 
-def validate(form: LeadForm, raw: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
+def validate(form: FormInfo, raw: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The form's own fields, cleaned; messages per field for anything wrong."""
     errors: dict[str, list[str]] = {}
     data: dict[str, str] = {}
@@ -170,7 +169,7 @@ def validate(form: LeadForm, raw: dict[str, Any]) -> tuple[dict[str, str], dict[
     return data, errors
 
 
-def _success(form: LeadForm) -> Any:
+def _success(form: FormInfo) -> Any:
     if wants_json():
         return jsonify(ok=True, message=_("Thank you! We will contact you soon."))
     if form.thank_you_url:

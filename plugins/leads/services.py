@@ -192,7 +192,8 @@ def create_lead(data: dict[str, Any], *, source: str, by: Any = None, form: Lead
               "form_id": form.id if form else None, "import_id": import_id, "status": "new",
               "owner_id": owner, "assigned_at": now if owner else None,
               "customer_id": customer_id, "contact_id": contact_id,
-              "created_by_id": getattr(by, "id", None), "created_at": now, "updated_at": now}
+              "created_by_id": getattr(by, "id", None), "created_at": now, "updated_at": now,
+              "processed_at": now}
     lead = _insert(values)
     if lead is None:  # an identical submission committed first: merge into it
         twin = db.session.scalar(select(Lead).where(Lead.dedupe_key == norm["dedupe_key"]))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from conveyor import db
+
 ORIGIN = "https://shop.example.com"
 
 
@@ -135,8 +137,8 @@ def test_too_long_value_is_422_and_oversize_body_413(client, make_form, leads_of
 
 
 def test_rate_limit_answers_429(make_app, make_form):
-    app = make_app(plugins=["leads"], config={"ratelimit_enabled": True,
-                                              "leads": {"public_rate_limit": "3 per minute"}})
+    app = make_app(plugins=["leads"], config={"ratelimit_enabled": True, "leads": {
+        "public_rate_limit": "3 per minute", "process_inline": True}})
     from conveyor import db
     from conveyor.plugins.leads.models import LeadForm
     with app.app_context():
@@ -150,7 +152,8 @@ def test_rate_limit_answers_429(make_app, make_form):
 
 def test_public_endpoint_needs_no_csrf_token_and_no_login(make_app, make_form):
     make_form()
-    strict = make_app(plugins=["leads"], config={"csrf_enabled": True})
+    strict = make_app(plugins=["leads"], config={"csrf_enabled": True,
+                                                 "leads": {"process_inline": True}})
     from conveyor import db
     from conveyor.plugins.leads.models import LeadForm
     with strict.app_context():
@@ -194,3 +197,68 @@ def test_openapi_documents_the_public_endpoint(client):
     assert post_op["security"] == []
     assert {"200", "403", "413", "422", "429"} <= set(post_op["responses"])
     assert "PublicLead" in spec["components"]["schemas"]
+
+
+def test_capture_is_finished_by_the_intake_thread(make_app, users):
+    """Without inline processing the answer comes first; the process's intake thread then
+    dedupes, links and assigns."""
+    import time
+
+    from conveyor.plugins.leads.models import Lead, LeadForm, LeadRule, LeadRuleSeller
+    app = make_app(plugins=["leads"])
+    with app.app_context():
+        rule = LeadRule(name="RR", rr_cursor=0, sellers=[LeadRuleSeller(user_id=users["seller"])])
+        db.session.add(rule)
+        db.session.flush()
+        db.session.add(LeadForm(key="website", name="W", fields=[{"name": "email"}],
+                                allowed_origins=[ORIGIN], rule_id=rule.id))
+        db.session.commit()
+    try:
+        assert post(app.test_client(), email="t@x.co").status_code == 200
+        deadline = time.monotonic() + 10
+        owner = None
+        while time.monotonic() < deadline and owner is None:
+            time.sleep(0.05)
+            with app.app_context():
+                owner = db.session.scalar(select(Lead.owner_id))
+                db.session.remove()
+        assert owner == users["seller"]
+    finally:
+        app.extensions["leads_intake"].stop()
+
+
+def test_a_capture_left_unfinished_by_a_crash_is_finished_by_the_sweep(app, client, make_rule,
+                                                                      make_form, users,
+                                                                      monkeypatch):
+    """The process stored the lead and died before its intake ran: the sweep finishes it."""
+    from conveyor.plugins.leads import intake
+    from conveyor.plugins.leads.assignment import sweep
+    from conveyor.plugins.leads.models import Lead, LeadAssignment
+    make_form(rule_id=make_rule("RR", ["seller2"]))
+    app.extensions["conveyor"].settings["leads.process_inline"] = False
+    monkeypatch.setattr(intake, "wake", lambda app: None)  # the intake never runs: "crashed"
+    assert post(client, email="crash@x.co").status_code == 200
+    with app.app_context():
+        lead = db.session.scalar(select(Lead))
+        assert lead.processed_at is None and lead.owner_id is None
+        sweep()
+        lead = db.session.get(Lead, lead.id)
+        assert lead.owner_id == users["seller2"] and lead.processed_at is not None
+        assert db.session.scalar(select(func.count()).select_from(LeadAssignment)) == 1
+        assert sweep().assigned == 0
+
+
+def test_intake_merges_a_capture_into_an_older_lead_with_the_same_phone(app, client, make_form,
+                                                                        leads_of):
+    make_form(fields=[{"name": n} for n in ("company", "name", "email", "phone", "notes")])
+    assert post(client, email="first@x.co", phone="+7 916 555-44-33", name="Nina").status_code \
+        == 200
+    assert post(client, phone="8 916 5554433", notes="Second try",
+                company="Nina Co").status_code == 200
+    [lead] = leads_of()
+    assert lead["company"] == "Nina Co"
+    from conveyor.plugins.leads.models import LeadActivity
+    with app.app_context():
+        [note] = db.session.scalars(select(LeadActivity.note).where(
+            LeadActivity.kind == "merged"))
+        assert "Second try" in note

@@ -96,11 +96,29 @@ def post(port: int, i: int) -> int:
     return status
 
 
+def wait_processed(app, timeout: float = 60) -> None:
+    """Each process's intake finishes the captures right after the answers; wait for it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with app.app_context():
+            left = db.session.scalar(select(func.count()).select_from(Lead)
+                                     .where(Lead.processed_at.is_(None)))
+            db.session.remove()
+        if not left:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{left} captures still unprocessed")
+
+
 def test_concurrent_posts_to_two_processes_store_and_assign_each_lead_once(served, users):
     app, port = served
     with ThreadPoolExecutor(max_workers=32) as pool:
         statuses = list(pool.map(lambda i: post(port, i), range(POSTS)))
     assert statuses == [200] * POSTS
+    with app.app_context():  # stored when answered
+        assert db.session.scalar(select(func.count()).select_from(Lead)) == POSTS
+        db.session.remove()
+    wait_processed(app)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Lead)) == POSTS
         assert db.session.scalar(select(func.count()).select_from(Lead)
@@ -119,6 +137,7 @@ def test_identical_posts_racing_across_processes_give_one_lead(served):
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(lambda _: post(port, 7), range(16)))
     assert statuses == [200] * 16
+    wait_processed(app)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Lead)) == 1
         assert db.session.scalar(select(func.count()).select_from(LeadAssignment)) == 1

@@ -110,6 +110,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("last_activity_at", sa.DateTime(), nullable=True),
         sa.Column("assigned_at", sa.DateTime(), nullable=True),
+        sa.Column("processed_at", sa.DateTime(), nullable=True),
         _fk("leads_lead", "form_id", "leads_form.id", "SET NULL"),
         _fk("leads_lead", "import_id", "leads_import.id", "SET NULL"),
         _fk("leads_lead", "owner_id", "users.id"),
@@ -123,7 +124,7 @@ def upgrade() -> None:
     op.create_index("ix_leads_lead_owner_status", "leads_lead", ["owner_id", "status"])
     op.create_index("ix_leads_lead_status_created", "leads_lead", ["status", "created_at"])
     for column in ("email_normalized", "phone_e164", "company_normalized", "source", "import_id",
-                   "customer_id"):
+                   "customer_id", "processed_at"):
         op.create_index(f"ix_leads_lead_{column}", "leads_lead", [column])
     op.create_table(
         "leads_assignment",
