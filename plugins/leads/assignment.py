@@ -151,12 +151,15 @@ def light_user(user_id: int | None) -> User | None:
 
 def record_assignment(lead: Lead, owner_id: int | None, previous_owner_id: int | None,
                       reason: str, *, detail: str = "", by: Any = None,
-                      now: datetime | None = None, bulk: bool = False) -> LeadAssignment:
+                      now: datetime | None = None, bulk: bool = False,
+                      event: bool = True) -> LeadAssignment:
     """The visible history row, and the LeadAssigned event (notifications follow the commit)."""
     row = LeadAssignment(lead_id=lead.id, owner_id=owner_id, previous_owner_id=previous_owner_id,
                          reason=reason, detail=detail[:300], by_id=getattr(by, "id", None),
                          at=now or utcnow())
     db.session.add(row)
+    if not event:
+        return row
     emit(LeadAssigned(lead=lead, owner=light_user(owner_id),
                       previous_owner=light_user(previous_owner_id), reason=reason, by=by,
                       detail=detail[:300], bulk=bulk))
@@ -332,9 +335,10 @@ def _sweep_one(lead_id: int, criteria: Any, stale: bool, form_rules: dict[int, i
 
 
 def assign_batch(leads: list[Lead], *, reason: str, detail: str = "", by: Any = None,
-                 now: datetime | None = None) -> list[int]:
-    """The rules for many leads at once (an import): one cursor bump of ``+n`` per rule, so a
-    batch costs a handful of statements, and turns stay fair with concurrent captures."""
+                 now: datetime | None = None, events: bool = True) -> list[int]:
+    """The rules for many leads at once (the intake, an import): one cursor bump of ``+n`` per
+    rule, so a batch costs a handful of statements, and turns stay fair with concurrent captures.
+    ``events=False`` (imports) records the assignment rows without a LeadAssigned per lead."""
     rules = load_rules()
     now = now or utcnow()
     hour = local_hour(now)
@@ -374,7 +378,7 @@ def assign_batch(leads: list[Lead], *, reason: str, detail: str = "", by: Any = 
             lead.owner_id, lead.assigned_at, lead.last_activity_at = owner, now, None
             record_assignment(lead, owner, previous, reason,
                               detail=f"{rule.name} · {detail}" if detail else rule.name,
-                              by=by, now=now, bulk=True)
+                              by=by, now=now, bulk=True, event=events)
             assigned.append(owner)
     db.session.flush()
     return assigned

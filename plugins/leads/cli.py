@@ -37,6 +37,25 @@ def reassign_stale(days: int | None, dry_run: bool) -> None:
         click.echo(f"skipped (changed meanwhile or taken by a concurrent run): {result.skipped}")
 
 
+@leads_group.command("intake")
+@click.option("--watch", is_flag=True, help="Keep running: poll for new captures (a worker).")
+@click.option("--interval", type=click.FloatRange(min=0.05, max=60), default=0.2,
+              show_default=True, help="Seconds between polls when idle.")
+def intake_command(watch: bool, interval: float) -> None:
+    """Finish stored web captures: dedupe, link known customers, assign by the rules. With
+    --watch this is the worker for `leads.intake = "external"`; safe to run several."""
+    from .intake import drain, watch as watch_loop
+
+    if watch:
+        click.echo("lead intake: watching (Ctrl+C to stop)")
+        try:
+            watch_loop(interval)
+        except KeyboardInterrupt:
+            pass
+        return
+    click.echo(f"captures finished: {drain()}")
+
+
 @leads_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--source", required=True, help="Source name the leads get.")

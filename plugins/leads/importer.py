@@ -305,7 +305,8 @@ def _assign_imported(job: LeadImport, progress: Callable[[LeadImport], Any] | No
         if not leads:
             break
         after = leads[-1].id
-        for owner_id in assign_batch(leads, reason="rule", detail=f"import #{job.id}"):
+        for owner_id in assign_batch(leads, reason="rule", detail=f"import #{job.id}",
+                                     events=False):
             per_owner[owner_id] += 1
         job.assigned = sum(per_owner.values())
         job.updated_at = utcnow()

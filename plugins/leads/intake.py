@@ -11,8 +11,11 @@ submission kept as an activity), links known contacts and customers, emits LeadC
 rest to the rules (``assign_batch``: one cursor step of +n per rule) and leaves each seller a
 notification — a handful of statements per batch instead of a dozen per lead.
 
-Each app process runs the intake in a daemon thread woken by every capture; ``conveyor leads
-reassign-stale`` runs it too, so leads a crashed process left behind are finished by the sweep.
+Where the intake runs (setting ``leads.intake``): ``thread`` (default) — a daemon thread in each app
+process, woken by every capture; ``external`` — web processes only store, and a worker process
+runs ``conveyor leads intake --watch`` (under a supervisor, like an RQ worker); ``inline`` — in the
+request (tests, tiny set-ups). ``conveyor leads reassign-stale`` runs it too, so leads a crashed
+process left behind are finished by the sweep whatever the mode.
 Internal callers (calls, the API, the screens) use ``services.create_lead``, which does all of it
 inline.
 """
@@ -39,6 +42,7 @@ from .services import TEXT_FIELDS, _digits, clean_data, merge_into, normalized
 
 log = logging.getLogger("conveyor.leads.intake")
 BATCH = 200
+_STATEMENTS: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,16 @@ def store(data: dict[str, Any], form: FormInfo) -> int:
     values = {**{k: "" for k in TEXT_FIELDS}, **clean, **norm, "source": form.source,
               "form_id": form.id, "status": "new", "created_at": now, "updated_at": now}
     table = Lead.__table__
-    if db.session.get_bind().dialect.name == "postgresql":
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    lead_id = db.session.execute(insert(table).values(**values).on_conflict_do_nothing(
-        index_elements=["dedupe_key"]).returning(table.c.id)).scalar()
+    statement = _STATEMENTS.get(dialect)
+    if statement is None:  # built once: only the parameters change between captures
+        statement = _STATEMENTS[dialect] = insert(table).on_conflict_do_nothing(
+            index_elements=["dedupe_key"]).returning(table.c.id)
+    lead_id = db.session.execute(statement, values).scalar()
     if lead_id is None:
         twin = db.session.scalar(select(Lead).where(Lead.dedupe_key == norm["dedupe_key"]))
         if twin is None:  # the twin was closed meanwhile: store it anew
@@ -97,10 +105,12 @@ def store(data: dict[str, Any], form: FormInfo) -> int:
         else:
             lead_id = merge_into(twin, clean, norm, source=form.source, form=form).id
     db.session.commit()
-    if setting("leads.process_inline"):
+    mode = setting("leads.intake")
+    if setting("leads.process_inline") or mode == "inline":
         process_pending()
-    else:
+    elif mode == "thread":
         wake(current_app._get_current_object())  # type: ignore[attr-defined]
+    # "external": a worker runs `conveyor leads intake --watch` (or the sweep, from cron)
     return lead_id
 
 
@@ -271,3 +281,18 @@ def drain() -> int:
     while n := process_pending():
         total += n
     return total
+
+
+def watch(interval: float = 0.2, stop: threading.Event | None = None) -> None:
+    """The external worker's loop: drain, then poll every ``interval`` seconds."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            if not drain():
+                stop.wait(interval)
+        except Exception:  # noqa: BLE001 - a worker keeps going; the sweep is the backstop
+            log.exception("lead intake failed; retrying")
+            db.session.rollback()
+            stop.wait(1)
+        finally:
+            db.session.remove()

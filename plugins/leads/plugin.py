@@ -44,6 +44,10 @@ def register_settings() -> list[Setting]:
                 "Rows per short write transaction while the lead processor stages a file."),
         Setting("leads.import_inline", False, bool,
                 "Run lead-processor jobs in the request instead of a background thread."),
+        Setting("leads.intake", "thread", str,
+                "Where web captures are finished (dedupe, linking, rules): thread (in each app "
+                "process), external (a worker runs `conveyor leads intake --watch`) or inline.",
+                choices=("thread", "external", "inline")),
         Setting("leads.process_inline", False, bool,
                 "Finish web captures (dedupe, linking, rules) inside the request instead of the "
                 "intake thread: for tests and single-user set-ups."),

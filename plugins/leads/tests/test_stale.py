@@ -179,3 +179,19 @@ def test_concurrent_sweeps_assign_each_lead_once(app, make_rule, users):
         assert len(counts) == 12 and all(c == 1 for _, c in counts)
         assert db.session.scalar(select(func.count()).select_from(Lead)
                                  .where(Lead.owner_id.is_(None))) == 0
+
+
+def test_external_intake_worker_command(app, client, make_rule, make_form, users):
+    """With leads.intake = "external" web processes only store; `conveyor leads intake`
+    (the worker, or its --watch loop) finishes the captures."""
+    make_form(rule_id=make_rule("RR", ["seller3"]))
+    settings = app.extensions["conveyor"].settings
+    settings["leads.process_inline"], settings["leads.intake"] = False, "external"
+    assert client.post("/public/leads/website", json={"email": "ext@x.co"}).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(Lead.owner_id)) is None
+        db.session.remove()
+    result = app.test_cli_runner().invoke(args=["leads", "intake"])
+    assert "captures finished: 1" in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(select(Lead.owner_id)) == users["seller3"]
