@@ -5,8 +5,9 @@ Interface (kept stable for bench_core, bench_leads, bench_funnel, bench_relation
 - ``DATA_DIR`` — ``bench/data/`` (git-ignored): cached generated SQLite databases.
 - ``bench_database(scale, url=None, plugins=(), seed=1, fresh=False) -> (url, info)`` — a database
   holding ``generate.generate()``'s company at ``scale`` (1.0 = 100k customers, 1M deals). Without
-  ``url`` a SQLite file in ``DATA_DIR`` is reused when it was built with the same scale, seed and
-  plugins (``info`` is the generator's result, read back from a ``.json`` next to the file).
+  ``url`` a SQLite file in ``DATA_DIR`` is reused when it was built with the same scale, seed,
+  plugins and migration revisions (``schema_tag``); ``info`` is the generator's result, read
+  back from a ``.json`` next to the file.
 - ``throwaway_postgres() -> context manager yielding a URL`` — initdb + pg_ctl start on a free
   loopback port as user ``postgres`` (stack-notes.md), removed on exit.
 - ``make_bench_app(url, plugins=()) -> Flask`` — the real app (``create_app``) on that database,
@@ -70,15 +71,27 @@ def bench_database(scale: float, url: str | None = None, plugins: Sequence[str] 
     meta = path.with_suffix(".json")
     if not fresh and path.exists() and meta.exists():
         info = json.loads(meta.read_text())
-        if info.get("params") == [customers, deals, seed, sorted(plugins)]:
+        if info.get("params") == [customers, deals, seed, sorted(plugins)] and \
+                info.get("schema") == schema_tag(plugins):
             return f"sqlite:///{path}", info
     for old in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), meta):
         old.unlink(missing_ok=True)
     url = f"sqlite:///{path}"
     info = generate(url, customers, deals, seed, plugins=plugins)
     info["params"] = [customers, deals, seed, sorted(plugins)]
+    info["schema"] = schema_tag(plugins)
     meta.write_text(json.dumps(info, indent=1, default=str))
     return url, info
+
+
+def schema_tag(plugins: Sequence[str] = ()) -> list[str]:
+    """The migration revisions of the core and ``plugins`` (file names): a cached database built
+    before a schema change (a new revision) is generated again instead of being reused."""
+    root = BENCH_DIR.parent
+    folders = [root / "core" / "migrations" / "versions"]
+    folders += [root / "plugins" / name / "migrations" / "versions" for name in sorted(plugins)]
+    return sorted(f"{folder.parent.parent.name}/{path.name}" for folder in folders
+                  if folder.is_dir() for path in folder.glob("*.py") if path.name != "__init__.py")
 
 
 def _free_port() -> int:

@@ -1,14 +1,16 @@
 """Sign-in: sessions for people (Flask-Login), bearer tokens for machines (a hook)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, current_app, flash, jsonify, redirect, render_template,
+from flask import (Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template,
                    request, url_for)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
+from sqlalchemy.orm import joinedload
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -16,6 +18,7 @@ from .extensions import db, limiter, login_manager
 from .i18n import _, _l
 from .models import User
 from .permissions import login_required, public
+from .role_layers import settings_stamp_columns
 
 bp = Blueprint("auth", __name__)
 
@@ -27,9 +30,28 @@ class LoginForm(FlaskForm):
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+    """The signed-in user and their roles, plus what every page's layout needs, in one statement:
+    the role settings' freshness stamp (conveyor.role_layers caches the roles per process) and
+    the unread notifications count for the header."""
+    if not user_id.isdigit() or len(user_id) > 10:
         return None
-    return db.session.get(User, int(user_id))
+    row = db.session.execute(_user_statement(), {"uid": int(user_id)}).unique().first()
+    if row is None:
+        return None
+    user, settings_count, settings_at, unread = row
+    g.conveyor_roles_stamp = (settings_count, settings_at)
+    g.unread_notifications = unread or 0
+    return user
+
+
+@lru_cache(maxsize=1)
+def _user_statement() -> Any:
+    """Built once: constructing a statement costs about as much as running this one."""
+    from .web.notifications import unread_count_column
+
+    uid = bindparam("uid", type_=Integer)
+    return (select(User, *settings_stamp_columns(), unread_count_column(uid))
+            .where(User.id == uid).options(joinedload(User.role_grants)))
 
 
 @login_manager.request_loader

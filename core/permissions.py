@@ -134,11 +134,13 @@ def scoped(model: type, user: Any, permission: str | None = None) -> Select[Any]
     return select(model).where(scope(model, user, permission))
 
 
-def get_visible_or_404(model: type, ident: int, user: Any) -> Any:
-    """The row if it exists and the user may see it; otherwise 404, never a hint it exists."""
+def get_visible_or_404(model: type, ident: int, user: Any, options: Any = ()) -> Any:
+    """The row if it exists and the user may see it; otherwise 404, never a hint it exists.
+    ``options``: loader options (e.g. ``joinedload`` of what the page shows, same statement)."""
     from .extensions import db
 
-    obj = db.session.scalar(scoped(model, user).where(model.id == ident))  # type: ignore[attr-defined]
+    query = scoped(model, user).where(model.id == ident)  # type: ignore[attr-defined]
+    obj = db.session.scalars(query.options(*options)).unique().first()
     if obj is None:
         abort(404)
     return obj

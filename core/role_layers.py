@@ -80,18 +80,40 @@ def _apply(role: Role, data: dict[str, Any], replace: bool = True) -> None:
                                                           if w not in given_w]
 
 
+def settings_stamp_columns() -> list[Any]:
+    """Two scalar subqueries (number of admin role edits, latest edit time) that change whenever
+    an edit is saved or removed: the freshness check of the per-process roles cache, cheap
+    enough to ride along the signed-in user's own statement (conveyor.auth)."""
+    from sqlalchemy import func
+
+    from .models import RoleSetting
+
+    return [select(func.count(RoleSetting.id)).scalar_subquery(),
+            select(func.max(RoleSetting.updated_at)).scalar_subquery()]
+
+
 def current_roles() -> dict[str, Role]:
-    """Roles with admin edits applied, read once per request (one small query)."""
+    """Roles with admin edits applied. Built once per process and reused while the edits'
+    stamp is unchanged (several workers each see an edit on their next request); the stamp comes
+    with the user's load, else from one small query. Treat the result as read-only."""
     if "conveyor_roles" in g:
         return g.conveyor_roles
     from .models import RoleSetting
 
+    stamp = g.get("conveyor_roles_stamp")
+    if stamp is None:
+        stamp = tuple(db.session.execute(select(*settings_stamp_columns())).one())
+    cached = current_app.extensions.get("conveyor_roles_cache")
+    if cached is not None and cached[0] == stamp:
+        g.conveyor_roles = cached[1]
+        return cached[1]
     state = current_app.extensions["conveyor"]
     roles = {n: _copy(r) for n, r in state.roles.items()}
     for row in db.session.scalars(select(RoleSetting)):
         role = roles.setdefault(row.role, Role(name=row.role, title=row.role.title()))
         _apply(role, row.data or {})
         role.permissions &= set(state.permissions)
+    current_app.extensions["conveyor_roles_cache"] = (tuple(stamp), roles)
     g.conveyor_roles = roles
     return roles
 

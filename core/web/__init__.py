@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import logging
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+
+from babel import Locale, numbers
 
 from flask import (Flask, before_render_template, current_app, g, has_request_context, jsonify,
                    render_template, request)
 from flask_babel import (format_currency, format_date, format_datetime, format_timedelta,
-                         get_locale)
+                         get_locale, get_translations)
 from flask_login import current_user
 from markupsafe import Markup, escape
 
@@ -25,10 +31,34 @@ def init_web(app: Flask) -> None:
     app.context_processor(_shell_context)
     before_render_template.connect(_plugin_template_vars, app)
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,
-                                 can=lambda perm: can(current_user, perm))
+                                 can=lambda perm: can(current_user, perm), url_maker=url_maker)
     app.jinja_env.filters.update(money=_money, date=_date, datetime=_datetime, duration=_duration)
+    app.jinja_env.install_gettext_callables(  # Flask-Babel's, with the catalog kept per request
+        gettext=lambda s: _translations().ugettext(s),
+        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
+        pgettext=lambda c, s: _translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        newstyle=True)
     for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, _error_page)
+
+
+def _translations() -> Any:
+    """The request's catalog, looked up once and reused while the locale stays the same object
+    (``force_locale`` swaps it, and then the lookup runs again). Flask-Babel's own lookup walks
+    the domain, locale and cache on each of a page's hundreds of ``_()`` calls."""
+    if not has_request_context():
+        return get_translations()
+    app_g = g._get_current_object()  # type: ignore[attr-defined]
+    babel_ctx = getattr(app_g, "_flask_babel", None)
+    locale = getattr(babel_ctx, "babel_locale", None)
+    cached = getattr(app_g, "conveyor_translations", None)
+    if cached is not None and locale is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    babel_ctx = getattr(app_g, "_flask_babel", None)
+    app_g.conveyor_translations = (getattr(babel_ctx, "babel_locale", None), translations)
+    return translations
 
 
 def _shell_context() -> dict[str, Any]:
@@ -91,13 +121,88 @@ def panels_for(target: str) -> list[Any]:
 
 
 def _money(value: Any, currency: str = "USD") -> str:
+    """An amount in the page's locale, as Babel's ``format_currency`` writes it, but cheaper:
+    the locale's currency shape is worked out once per (locale, currency) and then applied with
+    plain string formatting (Babel takes ~0.1 ms a call; a list shows fifty)."""
     if value is None:
         return ""
-    return format_currency(value, currency)
+    locale = _locale_name()
+    shape = _money_shape(locale, currency)
+    if shape is None:
+        return format_currency(value, currency)
+    return _apply_shape(shape, Decimal(value))
+
+
+def _locale_name() -> str:
+    if "conveyor_locale" not in g:
+        g.conveyor_locale = str(get_locale() or "en")
+    return g.conveyor_locale
+
+
+_SAMPLES = [Decimal(v) for v in ("0", "5", "-5", "0.5", "999.995", "1234.5", "1234567.891",
+                                 "-1234.56", "1000000", "12.345", "-0.004", "-0")]
+
+
+@lru_cache(maxsize=512)
+def _money_shape(locale_name: str, currency: str) -> tuple[str, str, str, str, int, str] | None:
+    """(prefix, suffix, group separator, decimal separator, digits, minus sign) of ``currency``
+    in ``locale_name``, or None when plain formatting can't reproduce Babel exactly (then Babel
+    formats every amount of that pair). Checked against Babel on sample amounts."""
+    try:
+        locale = Locale.parse(locale_name)
+        babel = lambda v: numbers.format_currency(v, currency, locale=locale)  # noqa: E731
+        digits = numbers.get_currency_precision(currency)
+        sample = babel(Decimal("1234567"))  # e.g. "$1,234,567.00", "1 234 567,00 ₽", "¥1,234,567"
+        found = re.search(r"1(\D?)234(\D?)567((\D)0+)?", sample)
+        if found is None:
+            return None
+        group, decimal = found.group(1), found.group(4) or ""
+        shape = (sample[:found.start()], sample[found.end():], group, decimal, digits,
+                 numbers.get_minus_sign_symbol(locale))
+        if all(_apply_shape(shape, v) == babel(v) for v in _SAMPLES):
+            return shape
+    except Exception:  # noqa: BLE001 - any surprise: leave it to Babel
+        log.debug("no fast money format for %s/%s", locale_name, currency, exc_info=True)
+    return None
+
+
+def _apply_shape(shape: tuple[str, str, str, str, int, str], value: Decimal) -> str:
+    prefix, suffix, group, decimal, digits, minus = shape
+    text = f"{abs(value):,.{digits}f}".replace(",", "\0").replace(".", decimal)
+    return f"{minus if value.is_signed() else ''}{prefix}{text.replace(chr(0), group)}{suffix}"
 
 
 def _date(value: Any) -> str:
-    return format_date(value, "medium") if value else ""
+    if not value:
+        return ""
+    if isinstance(value, date) and not isinstance(value, datetime):  # no time zone to apply
+        return _plain_date(_locale_name(), value)
+    return format_date(value, "medium")
+
+
+@lru_cache(maxsize=8192)
+def _plain_date(locale_name: str, value: date) -> str:
+    from babel.dates import format_date as babel_date
+
+    return babel_date(value, "medium", locale=locale_name)
+
+
+class url_maker:  # noqa: N801 - used like a function in templates
+    """``url_for(endpoint, **{key: id})`` for many ids at the cost of one: the URL is built once
+    with a placeholder id, then filled in (url_for takes ~20 µs; a board has hundreds of links)."""
+
+    PLACEHOLDER = 2147483647
+
+    def __init__(self, endpoint: str, key: str, **values: Any) -> None:
+        from flask import url_for
+
+        url = url_for(endpoint, **{key: self.PLACEHOLDER}, **values)
+        head, _, tail = url.partition(str(self.PLACEHOLDER))
+        self.head, self.tail = str(escape(head)), str(escape(tail))
+
+    def __call__(self, ident: int) -> Markup:
+        """The URL, already HTML-escaped (the template's autoescape has nothing left to do)."""
+        return Markup(f"{self.head}{int(ident)}{self.tail}")
 
 
 def _datetime(value: Any) -> str:

@@ -1,36 +1,45 @@
 """Customers: list with search and filters, card, create/edit, contacts."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, joinedload
 
 from .. import crm
 from ..extensions import db
 from ..i18n import _
-from ..models import Contact, Customer, Deal, TimelineEntry, User
+from ..models import Contact, Customer, Deal, Stage, TimelineEntry, User
 from ..permissions import get_visible_or_404, owner_ids, require, scope, scope_of, scoped
 from . import panels_for
 from .forms import ContactForm, CustomerForm
-from .listing import before_arg, keyset_page
+from .listing import before_arg, keyset_rows
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 ID = "<int(max=2147483647):customer_id>"
+CARD_DEALS = 100  # the newest deals shown on a customer's card; the heading counts them all
 
 
 def list_filters(target: str) -> list[Any]:
     return [f for f in current_app.extensions["conveyor"].list_filters if f.model == target]
 
 
-def assignable_users(user: Any) -> list[User]:
-    """Whom this user may hand a record to: themselves, their team, or anyone (scope all)."""
-    query = select(User).where(User.active.is_(True)).order_by(User.username)
+class Person(NamedTuple):
+    id: int
+    label: str
+
+
+def assignable_users(user: Any) -> list[Person]:
+    """Whom this user may hand a record to: themselves, their team, or anyone (scope all).
+    Ids and names only (for a select): no User objects to build."""
+    query = (select(User.id, User.display_name, User.username).where(User.active.is_(True))
+             .order_by(User.username))
     if scope_of(user) != "all":
         query = query.where(User.id.in_(owner_ids(user)))
-    return list(db.session.scalars(query))
+    return [Person(uid, display or username) for uid, display, username in
+            db.session.execute(query)]
 
 
 @bp.get("/")
@@ -55,20 +64,36 @@ def index() -> Any:
         value = request.args.get(f.name, "")
         if value:
             query = f.apply(query, value)
-    page = keyset_page(query, Customer.id, before_arg())
+    owner_label = aliased(User, name="list_owner")
+    page = keyset_rows(query.with_only_columns(
+        Customer.id, Customer.name, Customer.industry, Customer.region, Customer.size,
+        owner_label.display_name.label("owner_display"),
+        owner_label.username.label("owner_username"))
+        .outerjoin(owner_label, owner_label.id == Customer.owner_id), Customer.id, before_arg())
     args = {k: v for k, v in request.args.items() if k != "before"}
-    facets = {
-        key: [v for (v,) in db.session.execute(
-            select(getattr(Customer, key)).where(scope(Customer, current_user))
-            .where(getattr(Customer, key) != "").group_by(getattr(Customer, key))
-            .order_by(getattr(Customer, key)).limit(200))]
-        for key in ("industry", "region")
-    }
-    owners = {u.id: u for u in db.session.scalars(
-        select(User).where(User.id.in_({c.owner_id for c in page.items if c.owner_id})))}
-    return render_template("customers/index.html", page=page, args=args, q=q, facets=facets,
-                           filters=filters, owners=owners,
+    return render_template("customers/index.html", page=page, args=args, q=q,
+                           suggestions=facet_suggestions(current_user), filters=filters,
                            assignable=assignable_users(current_user))
+
+
+SUGGESTION_SOURCE = 1000  # the newest visible customers whose industries and regions are offered
+
+
+def facet_suggestions(user: Any) -> dict[str, list[str]]:
+    """Industries and regions to offer while typing a filter (an HTML datalist): those of the
+    user's newest ``SUGGESTION_SOURCE`` visible customers, at most 200 each. A bounded read down
+    the primary key, where a DISTINCT over every visible customer would scan them all (100k);
+    any value can still be typed and filters exactly."""
+    recent = (select(Customer.industry, Customer.region).where(scope(Customer, user))
+              .order_by(Customer.id.desc()).limit(SUGGESTION_SOURCE))
+    industries: set[str] = set()
+    regions: set[str] = set()
+    for industry, region in db.session.execute(recent):
+        if industry:
+            industries.add(industry)
+        if region:
+            regions.add(region)
+    return {"industry": sorted(industries)[:200], "region": sorted(regions)[:200]}
 
 
 def _owner_choices(form: CustomerForm) -> None:
@@ -101,26 +126,34 @@ def _customer_data(form: CustomerForm) -> dict[str, Any]:
 @bp.get(f"/{ID}")
 @require("customers.view")
 def card(customer_id: int) -> Any:
-    customer = get_visible_or_404(Customer, customer_id, current_user)
-    deals = list(db.session.scalars(
-        select(Deal).options(selectinload(Deal.stage))
-        .where(Deal.customer_id == customer.id).where(scope(Deal, current_user))
-        .order_by(Deal.id.desc()).limit(100)))
+    customer = get_visible_or_404(Customer, customer_id, current_user,
+                                  options=[joinedload(Customer.contacts),
+                                           joinedload(Customer.owner)])
+    deals, deal_count = card_deals(customer)
     timeline = list(db.session.scalars(
-        select(TimelineEntry).options(selectinload(TimelineEntry.by))
+        select(TimelineEntry).options(joinedload(TimelineEntry.by))
         .where(TimelineEntry.customer_id == customer.id)
         # Entries about a deal show only to those who may see that deal.
         .where(or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
             select(Deal.id).where(scope(Deal, current_user)))))
         .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc()).limit(50)))
-    deal_count = db.session.scalar(select(func.count()).select_from(Deal)
-                                   .where(Deal.customer_id == customer.id)
-                                   .where(scope(Deal, current_user)))
     actions = [a for group in current_app.extensions["conveyor"].hook.customer_actions(
         customer=customer, user=current_user, request=request) for a in (group or ())]
     return render_template("customers/card.html", customer=customer, deals=deals,
                            deal_count=deal_count, timeline=timeline, contact_form=ContactForm(),
                            panels=panels_for("customer"), actions=actions)
+
+
+def card_deals(customer: Customer) -> tuple[list[Any], int]:
+    """The newest ``CARD_DEALS`` visible deals of a customer with their stage, and how many
+    there are in all: one statement (the count is a window over the rows before the LIMIT)."""
+    rows = list(db.session.execute(
+        select(Deal.id, Deal.title, Deal.amount, Deal.currency, Stage.percent, Stage.name,
+               Stage.is_won, Stage.is_lost, func.count().over().label("total"))
+        .join(Stage, Stage.id == Deal.stage_id)
+        .where(Deal.customer_id == customer.id).where(scope(Deal, current_user))
+        .order_by(Deal.id.desc()).limit(CARD_DEALS)))
+    return rows, rows[0].total if rows else 0
 
 
 @bp.route(f"/{ID}/edit", methods=["GET", "POST"])
@@ -156,10 +189,9 @@ def add_contact(customer_id: int) -> Any:
         db.session.commit()
         flash(_("Contact added."), "success")
         return redirect(url_for(".card", customer_id=customer.id))
-    deals = list(db.session.scalars(select(Deal).where(Deal.customer_id == customer.id)
-                                    .where(scope(Deal, current_user)).limit(100)))
+    deals, deal_count = card_deals(customer)
     return render_template("customers/card.html", customer=customer, deals=deals,
-                           deal_count=len(deals), timeline=[], contact_form=form,
+                           deal_count=deal_count, timeline=[], contact_form=form,
                            panels=panels_for("customer"), actions=[]), 400
 
 

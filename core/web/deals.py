@@ -8,31 +8,33 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    url_for)
 from flask_login import current_user
-from sqlalchemy import func, or_, select, union_all
+from markupsafe import Markup, escape
+from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import crm
 from ..extensions import db
 from ..i18n import _
-from ..models import Customer, Deal, Pipeline, Stage, StageHistory, TimelineEntry
+from ..models import Customer, Deal, Pipeline, Stage, StageHistory, TimelineEntry, User
 from ..models.deals import DealStageTotal
 from ..permissions import owner_ids, plugin_filters, require, scope, scope_of, scoped
 from ..types import utcnow
 from . import panels_for
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, StageForm
-from .listing import before_arg, keyset_page
+from .listing import before_arg, keyset_rows
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 ID = "<int(max=2147483647):deal_id>"
-BOARD_CARDS = 20
+BOARD_CARDS = 10  # per column; the column links to the full list of its stage
 HISTORY_ROWS = 200
 
 
@@ -118,11 +120,37 @@ def _visible_customer(customer_id: int | None) -> Customer | None:
 # --- list --------------------------------------------------------------------------------------
 
 
+def deal_rows(query: Select[Any]) -> Select[Any]:
+    """What a deal's row shows (list, board): its own columns plus the customer's name and the
+    owner's names, joined in one statement and returned as plain rows (no ORM objects to build).
+    ``query`` is a ``select(Deal)`` already scoped and filtered."""
+    columns, customer, on_customer, owner, on_owner = _row_parts()
+    return (query.with_only_columns(*columns).join(customer, on_customer)
+            .outerjoin(owner, on_owner))
+
+
+@lru_cache(maxsize=1)
+def _row_parts() -> tuple[Any, ...]:
+    """Built once: these expressions cost more to construct than the query takes to run."""
+    customer = aliased(Customer, name="row_customer")
+    owner = aliased(User, name="row_owner")
+    columns = (Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.expected_close,
+               Deal.stage_id, Deal.owner_id, Deal.version, customer.name.label("customer_name"),
+               owner.display_name.label("owner_display"),
+               owner.username.label("owner_username"))
+    return (columns, customer, customer.id == Deal.customer_id, owner,
+            owner.id == Deal.owner_id)
+
+
+def stage_labels(stages: list[Stage]) -> dict[int, str]:
+    """Each stage's label, translated once per page instead of once per row."""
+    return {s.id: stage_label(s) for s in stages}
+
+
 @bp.get("/")
 @require("deals.view")
 def index() -> Any:
-    query = scoped(Deal, current_user).options(
-        selectinload(Deal.stage), selectinload(Deal.customer), selectinload(Deal.owner))
+    query = scoped(Deal, current_user)
     q = request.args.get("q", "").strip()[:100]
     if q:
         like = f"%{q}%"
@@ -146,12 +174,14 @@ def index() -> Any:
         value = request.args.get(f.name, "")[:200]
         if value:
             query = f.apply(query, value)
-    page = keyset_page(query, Deal.id, before_arg())
+    page = keyset_rows(deal_rows(query), Deal.id, before_arg())
     stages = list(db.session.scalars(select(Stage).order_by(Stage.pipeline_id, Stage.position)))
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("deals/index.html", page=page, args=args, q=q, stages=stages,
                            status=status, filters=filters, assignable=assignable,
-                           stage_label=stage_label)
+                           labels=stage_labels(stages),
+                           kinds={s.id: "won" if s.is_won else "lost" if s.is_lost else ""
+                                  for s in stages})
 
 
 # --- board -------------------------------------------------------------------------------------
@@ -160,23 +190,30 @@ def index() -> Any:
 @bp.get("/board")
 @require("deals.view")
 def board() -> Any:
+    """Columns of the pipeline's stages: totals of the open ones (``open_totals``) and the newest
+    ``BOARD_CARDS`` deals of each, fetched by one UNION ALL of per-stage index scans."""
     pipeline = pipeline_or_404(int_arg("pipeline"))
     stages = list(pipeline.stages)
     totals = open_totals(current_user, [s.id for s in stages if not s.is_closed])
-    cards: dict[int, list[Deal]] = {s.id: [] for s in stages}
+    cards: dict[int, list[Any]] = {s.id: [] for s in stages}
     if stages:
         criteria = scope(Deal, current_user)
         newest = [select(Deal.id).where(criteria).where(Deal.stage_id == s.id)
                   .order_by(Deal.id.desc()).limit(BOARD_CARDS).subquery() for s in stages]
         ids = union_all(*[select(sub.c.id) for sub in newest])
-        for deal in db.session.scalars(
-                select(Deal).where(Deal.id.in_(ids)).order_by(Deal.id.desc())
-                .options(selectinload(Deal.customer), selectinload(Deal.owner))):
-            cards[deal.stage_id].append(deal)
+        for row in db.session.execute(deal_rows(select(Deal).where(Deal.id.in_(ids)))
+                                      .order_by(Deal.id.desc())):
+            cards[row.stage_id].append(row)
     pipelines = list(db.session.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.id)))
+    labels = stage_labels(stages)
+    # The move form's <select>, once per column (a column's cards share their stage).
+    escaped = {sid: str(escape(label)) for sid, label in labels.items()}
+    options = {s.id: Markup("".join(
+        f'<option value="{other.id}"{" selected" if other.id == s.id else ""}>'
+        f'{escaped[other.id]}</option>' for other in stages)) for s in stages}
     return render_template("deals/board.html", pipeline=pipeline, pipelines=pipelines,
-                           stages=stages, totals=totals, cards=cards,
-                           choices=[(s.id, stage_label(s)) for s in stages],
+                           stages=stages, totals=totals, cards=cards, labels=labels,
+                           options=options, board_cards=BOARD_CARDS,
                            back=request.full_path.rstrip("?"))
 
 

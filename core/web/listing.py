@@ -32,3 +32,15 @@ def keyset_page(query: Select[Any], id_column: Any, before: int | None = None,
 def before_arg() -> int | None:
     raw = request.args.get("before", "")
     return int(raw) if raw.isdigit() and len(raw) < 18 else None
+
+
+def keyset_rows(query: Select[Any], id_column: Any, before: int | None = None,
+                size: int | None = None) -> Page:
+    """:func:`keyset_page` for a column select: plain rows (each with an ``id``), no ORM objects."""
+    size = size or current_app.config["CONVEYOR"]["page_size"]
+    if before is not None:
+        query = query.where(id_column < before)
+    rows = list(db.session.execute(query.order_by(id_column.desc()).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, rows[-1].id if more and rows else None, before is None)

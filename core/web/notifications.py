@@ -30,6 +30,13 @@ def unread_count(user: Any) -> int:
     return db.session.scalar(select(func.count()).select_from(capped)) or 0
 
 
+def unread_count_column(user_id: Any) -> Any:
+    """:func:`unread_count` as a scalar subquery, so the user's own load can carry it."""
+    capped = (select(Notification.id).where(Notification.user_id == user_id)
+              .where(Notification.read_at.is_(None)).limit(UNREAD_CAP).subquery())
+    return select(func.count()).select_from(capped).scalar_subquery()
+
+
 def _own(note_id: int) -> Notification:
     note = db.session.scalar(select(Notification).where(
         Notification.id == note_id, Notification.user_id == current_user.id))
