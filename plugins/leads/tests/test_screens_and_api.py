@@ -230,3 +230,23 @@ def test_funnel_and_relationship_hooks(app, users):
         rows = db.session.execute(query).all()
         assert [r[0] for r in rows] == [customer.id]
         assert len(db.session.execute(plugin.relationship_interest(None)[0]).all()) == 1
+
+
+def test_demo_seeds_the_website_form_with_round_robin_over_the_sellers(app, users):
+    import random
+
+    from conveyor.models import User
+    from conveyor.plugins.leads import plugin
+    from conveyor.plugins.leads.models import LeadForm, LeadRule
+    with app.app_context():
+        people = {name: db.session.get(User, uid) for name, uid in users.items()}
+        sellers = [people[n] for n in ("seller", "seller2", "seller3")]
+        plugin.seed_demo_data(session=db.session, users={**people, "sellers": sellers},
+                              rng=random.Random(1))
+        db.session.commit()
+        form = db.session.scalar(select(LeadForm).where(LeadForm.key == "website"))
+        rule = db.session.get(LeadRule, form.rule_id)
+        assert rule.strategy == "round_robin"
+        assert sorted(s.user_id for s in rule.sellers) == sorted(u.id for u in sellers)
+        owners = list(db.session.scalars(select(Lead.owner_id).order_by(Lead.id)))
+        assert len(owners) == 8 and set(owners) == {u.id for u in sellers}
