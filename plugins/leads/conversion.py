@@ -77,8 +77,8 @@ def _history_to_timeline(lead: Lead, customer: Customer, by: Any) -> None:
     entry.at = lead.created_at
     rows: list[tuple[Any, str, str]] = []
     for a in assignments:
-        rows.append((a.at, "lead.assigned",
-                     f"{names.get(a.owner_id, '—')} ({a.reason}{': ' + a.detail if a.detail else ''})"))
+        detail = f"{a.reason}: {a.detail}" if a.detail else a.reason
+        rows.append((a.at, "lead.assigned", f"{names.get(a.owner_id, '—')} ({detail})"))
     for act in db.session.scalars(select(LeadActivity).where(LeadActivity.lead_id == lead.id)
                                   .order_by(LeadActivity.at).limit(HISTORY_LIMIT)):
         rows.append((act.at, f"lead.{act.kind}", act.note[:1000]))

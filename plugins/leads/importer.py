@@ -107,7 +107,8 @@ class Lookup:
         if row["email_normalized"] in self.contact_email:
             return self.contact_email[row["email_normalized"]]
         if row["phone_e164"]:
-            for customer_id, cid, phone in self.contact_phone.get(phone_tail(row["phone_e164"]), ()):
+            tail = phone_tail(row["phone_e164"])
+            for customer_id, cid, phone in self.contact_phone.get(tail, ()):
                 if normalize_phone(phone, self.region) == row["phone_e164"]:
                     return customer_id, cid
         if row["tax_id"] and row["tax_id"] in self.customer_tax:

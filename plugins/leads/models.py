@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import g
 from sqlalchemy import (JSON, Boolean, ColumnElement, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint, and_, or_)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -271,7 +270,3 @@ def open_criteria() -> ColumnElement[bool]:
 def unassigned_open() -> ColumnElement[bool]:
     return and_(Lead.owner_id.is_(None), open_criteria())
 
-
-def request_cache() -> dict[str, Any]:
-    """A per-request scratch dict (rules, pools) so a bulk action reads them once."""
-    return g.setdefault("leads_cache", {})

@@ -177,6 +177,15 @@ def _success(form: FormInfo) -> Any:
     return render_template("leads/public_thanks.html", form=form)
 
 
+@bp.errorhandler(413)
+@bp.errorhandler(429)
+def _limits(error: Any) -> Any:
+    """Too big or too many: answered in the caller's format (JSON for a script)."""
+    if error.code == 429:
+        return _error(429, _("Too many submissions from your address. Please wait a minute."))
+    return _error(413, _("The form sent too much data."))
+
+
 @bp.after_request
 def _cors(response: Any) -> Any:
     """CORS headers for the form's allowed origins only — on errors (422, 429) as well, so the

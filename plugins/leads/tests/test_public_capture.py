@@ -146,8 +146,10 @@ def test_rate_limit_answers_429(make_app, make_form):
                                 allowed_origins=[ORIGIN]))
         db.session.commit()
     client = app.test_client()
-    codes = [post(client, email=f"p{i}@example.com").status_code for i in range(5)]
-    assert codes == [200, 200, 200, 429, 429]
+    answers = [post(client, email=f"p{i}@example.com") for i in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert "Too many submissions" in answers[-1].get_json()["message"]  # JSON for a script
+    assert answers[-1].headers["Access-Control-Allow-Origin"] == ORIGIN
 
 
 def test_public_endpoint_needs_no_csrf_token_and_no_login(make_app, make_form):

@@ -15,8 +15,9 @@ from conveyor.plugins.leads.services import LeadError, add_activity, change_stat
 @pytest.fixture
 def lead_id(app, users):
     with app.app_context():
-        lead = create_lead({"company": "Acme LLC", "name": "John Smith", "email": "john@acme.example",
-                            "phone": "+1 202 555 0143", "industry": "IT", "products": "CRM"},
+        lead = create_lead({"company": "Acme LLC", "name": "John Smith",
+                            "email": "john@acme.example", "phone": "+1 202 555 0143",
+                            "industry": "IT", "products": "CRM"},
                            source="website", owner_id=users["seller"])
         db.session.commit()
         return lead.id
