@@ -48,3 +48,20 @@ def test_user_setting_beats_the_browser(app, login_as):
     html = login_as("seller").get("/customers/", headers={"Accept-Language": "ru"}).get_data(
         as_text=True)
     assert "客户" in html
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_translations_keep_the_placeholders_of_the_english(lang):
+    import re
+
+    tokens = re.compile(r"%\(\w+\)[sd]|\{\d*\}|</?[a-zA-Z][^>]*>")
+    wrong = [str(message.id) for message, errors in load(lang).check() if errors]
+    for message in load(lang):
+        if not message.id or not message.string:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        expected = set(tokens.findall(ids[-1]))
+        if any(set(tokens.findall(s)) != expected for s in strings):
+            wrong.append(str(message.id))
+    assert not wrong, f"{lang}: placeholders or tags differ from the English in {wrong[:10]}"
