@@ -152,3 +152,25 @@ def test_pipeline_board_queries_do_not_grow_with_deals(app, users, login_as, cou
     small = statements(client, "/deals/board", count_queries)
     add_deals(app, customers, sellers(users), LARGE - SMALL)
     assert statements(client, "/deals/board", count_queries) == small
+
+
+def test_the_signed_in_layout_costs_one_statement(app, users, login_as, count_queries):
+    """User, roles, the role settings' freshness and the unread count come in one statement;
+    the roles themselves are cached per process while no admin edit changes them."""
+    from flask import render_template_string
+
+    from conveyor.permissions import login_required
+
+    @login_required
+    def shell() -> str:
+        return render_template_string('{% extends "base.html" %}{% block title %}x{% endblock %}')
+
+    app.add_url_rule("/_test/shell", "test_shell", shell)
+    client = login_as("seller")
+    client.get("/_test/shell")
+    with count_queries() as seen:
+        page = client.get("/_test/shell")
+    assert page.status_code == 200 and b"Sign out" in page.data
+    selects = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    others = [s for s in seen if s not in selects and s.strip().upper() != "BEGIN"]
+    assert len(selects) == 1 and not others, seen

@@ -255,3 +255,30 @@ def test_non_admins_cannot_post_to_admin_forms(app, login_as):
     assert user_by_name(app, "evil") is None
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Deal)) == 0
+
+
+def test_role_edits_apply_on_the_next_request_though_roles_are_cached_per_process(app, login_as):
+    """Roles are built once per process and reused while the role settings' stamp (how many,
+    latest edit) is unchanged: adding, changing and removing an edit each show at once."""
+    seller = login_as("seller")
+    assert seller.get("/deals/").status_code == 200
+
+    def edit(data: dict | None) -> None:
+        with app.app_context():
+            setting = db.session.scalar(select(RoleSetting).where(RoleSetting.role == "seller"))
+            if data is None:
+                db.session.delete(setting)
+            elif setting is None:
+                db.session.add(RoleSetting(role="seller", data=data))
+            else:
+                setting.data = data
+            db.session.commit()
+
+    edit({"remove_permissions": ["deals.view"]})
+    assert seller.get("/deals/").status_code == 403
+    edit({"scope": "own"})
+    assert seller.get("/deals/").status_code == 200
+    edit({"remove_permissions": ["deals.view"]})
+    assert seller.get("/deals/").status_code == 403
+    edit(None)
+    assert seller.get("/deals/").status_code == 200

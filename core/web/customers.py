@@ -64,16 +64,20 @@ def index() -> Any:
         value = request.args.get(f.name, "")
         if value:
             query = f.apply(query, value)
-    owner_label = aliased(User, name="list_owner")
-    page = keyset_rows(query.with_only_columns(
-        Customer.id, Customer.name, Customer.industry, Customer.region, Customer.size,
-        owner_label.display_name.label("owner_display"),
-        owner_label.username.label("owner_username"))
-        .outerjoin(owner_label, owner_label.id == Customer.owner_id), Customer.id, before_arg())
+    page = keyset_rows(query, Customer.id, before_arg(), rows=customer_rows)
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("customers/index.html", page=page, args=args, q=q,
                            suggestions=facet_suggestions(current_user), filters=filters,
                            assignable=assignable_users(current_user))
+
+
+def customer_rows(ids: Any) -> Any:
+    """A customers list row for the customers ``ids`` selects, the owner's names joined in."""
+    owner = aliased(User, name="list_owner")
+    return (select(Customer.id, Customer.name, Customer.industry, Customer.region,
+                   Customer.size, owner.display_name.label("owner_display"),
+                   owner.username.label("owner_username"))
+            .outerjoin(owner, owner.id == Customer.owner_id).where(Customer.id.in_(ids)))
 
 
 SUGGESTION_SOURCE = 1000  # the newest visible customers whose industries and regions are offered

@@ -17,7 +17,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import crm
@@ -88,17 +88,24 @@ def open_totals(user: Any, stage_ids: list[int]) -> dict[int, dict[str, Any]]:
 
 
 def pipeline_or_404(pipeline_id: int | None) -> Pipeline:
-    """The asked pipeline, else the default one, with its stages loaded."""
-    query = select(Pipeline).options(selectinload(Pipeline.stages))
+    """The asked pipeline, else the default one, with its stages loaded (one statement)."""
+    return _pipeline(pipeline_id)[0]
+
+
+def _pipeline(pipeline_id: int | None) -> tuple[Pipeline, int]:
+    """:func:`pipeline_or_404` and how many pipelines there are, in the same statement."""
+    other = aliased(Pipeline)
+    query = (select(Pipeline, select(func.count(other.id)).scalar_subquery())
+             .options(joinedload(Pipeline.stages)))
     if pipeline_id is not None:
-        pipeline = db.session.scalar(query.where(Pipeline.id == pipeline_id))
-        if pipeline is None:
-            abort(404)
-        return pipeline
-    pipeline = db.session.scalar(query.order_by(Pipeline.is_default.desc(), Pipeline.id))
-    if pipeline is None:
+        query = query.where(Pipeline.id == pipeline_id)
+    else:
+        query = query.where(Pipeline.id == select(other.id).order_by(
+            other.is_default.desc(), other.id).limit(1).scalar_subquery())
+    row = db.session.execute(query).unique().first()
+    if row is None:
         abort(404)
-    return pipeline
+    return row[0], row[1]
 
 
 def _visible_deal(deal_id: int) -> Deal:
@@ -120,13 +127,13 @@ def _visible_customer(customer_id: int | None) -> Customer | None:
 # --- list --------------------------------------------------------------------------------------
 
 
-def deal_rows(query: Select[Any]) -> Select[Any]:
-    """What a deal's row shows (list, board): its own columns plus the customer's name and the
-    owner's names, joined in one statement and returned as plain rows (no ORM objects to build).
-    ``query`` is a ``select(Deal)`` already scoped and filtered."""
+def deal_rows(ids: Any) -> Select[Any]:
+    """What a deal's row shows (list, board) for the deals whose ids ``ids`` selects: its own
+    columns plus the customer's name and the owner's names, joined in one statement and returned
+    as plain rows (no ORM objects to build)."""
     columns, customer, on_customer, owner, on_owner = _row_parts()
-    return (query.with_only_columns(*columns).join(customer, on_customer)
-            .outerjoin(owner, on_owner))
+    return (select(*columns).join(customer, on_customer).outerjoin(owner, on_owner)
+            .where(Deal.id.in_(ids)))
 
 
 @lru_cache(maxsize=1)
@@ -174,7 +181,7 @@ def index() -> Any:
         value = request.args.get(f.name, "")[:200]
         if value:
             query = f.apply(query, value)
-    page = keyset_rows(deal_rows(query), Deal.id, before_arg())
+    page = keyset_rows(query, Deal.id, before_arg(), rows=deal_rows)
     stages = list(db.session.scalars(select(Stage).order_by(Stage.pipeline_id, Stage.position)))
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("deals/index.html", page=page, args=args, q=q, stages=stages,
@@ -187,24 +194,43 @@ def index() -> Any:
 # --- board -------------------------------------------------------------------------------------
 
 
+_CARD_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def _cards_statement(user: Any, stage_ids: list[int]) -> Select[Any]:
+    """The newest ``BOARD_CARDS`` visible deals of each stage: a UNION ALL of per-stage index
+    scans, with the rows' names joined. Building it costs more than running it, so it is kept
+    per (stages, user, record scope) when the role's rule alone decides what the user sees."""
+    key = (tuple(stage_ids), getattr(user, "id", None), scope_of(user), BOARD_CARDS)
+    cacheable = not plugin_filters(Deal, user) and not getattr(Deal, "__record_rule__", None)
+    if cacheable and key in _CARD_STATEMENTS:
+        return _CARD_STATEMENTS[key]
+    criteria = scope(Deal, user)
+    newest = [select(Deal.id).where(criteria).where(Deal.stage_id == sid)
+              .order_by(Deal.id.desc()).limit(BOARD_CARDS).subquery() for sid in stage_ids]
+    statement = deal_rows(union_all(*[select(sub.c.id) for sub in newest])).order_by(
+        Deal.id.desc())
+    if cacheable:
+        if len(_CARD_STATEMENTS) >= 1000:
+            _CARD_STATEMENTS.clear()
+        _CARD_STATEMENTS[key] = statement
+    return statement
+
+
 @bp.get("/board")
 @require("deals.view")
 def board() -> Any:
     """Columns of the pipeline's stages: totals of the open ones (``open_totals``) and the newest
     ``BOARD_CARDS`` deals of each, fetched by one UNION ALL of per-stage index scans."""
-    pipeline = pipeline_or_404(int_arg("pipeline"))
+    pipeline, pipeline_count = _pipeline(int_arg("pipeline"))
     stages = list(pipeline.stages)
     totals = open_totals(current_user, [s.id for s in stages if not s.is_closed])
     cards: dict[int, list[Any]] = {s.id: [] for s in stages}
     if stages:
-        criteria = scope(Deal, current_user)
-        newest = [select(Deal.id).where(criteria).where(Deal.stage_id == s.id)
-                  .order_by(Deal.id.desc()).limit(BOARD_CARDS).subquery() for s in stages]
-        ids = union_all(*[select(sub.c.id) for sub in newest])
-        for row in db.session.execute(deal_rows(select(Deal).where(Deal.id.in_(ids)))
-                                      .order_by(Deal.id.desc())):
+        for row in db.session.execute(_cards_statement(current_user, [s.id for s in stages])):
             cards[row.stage_id].append(row)
-    pipelines = list(db.session.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.id)))
+    pipelines = list(db.session.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.id))
+                     ) if pipeline_count > 1 else []
     labels = stage_labels(stages)
     # The move form's <select>, once per column (a column's cards share their stage).
     escaped = {sid: str(escape(label)) for sid, label in labels.items()}

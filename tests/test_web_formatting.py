@@ -1,0 +1,51 @@
+"""The web layer's shortcuts produce exactly what the slow paths would.
+
+Pages format amounts with a shape worked out once per (locale, currency) instead of Babel's
+``format_currency`` per row, build row links with ``url_maker`` instead of ``url_for`` per row,
+and look the translation catalog up once per request. Each must agree with the original.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from flask import render_template_string, url_for
+from flask_babel import force_locale, format_currency
+
+from conveyor.web import _money, url_maker
+
+AMOUNTS = [Decimal(v) for v in ("0", "0.5", "-0.004", "7", "-7", "999.995", "1234.5",
+                                "1234567.891", "-98765.43", "100000000")]
+
+
+@pytest.mark.parametrize("locale", ["en", "ru", "zh_Hans", "de", "hi_IN"])
+@pytest.mark.parametrize("currency", ["USD", "EUR", "RUB", "CNY", "JPY", "GBP", "KWD"])
+def test_money_matches_babels_format_currency(app, locale, currency):
+    with app.test_request_context("/"), force_locale(locale):
+        for amount in AMOUNTS:
+            assert _money(amount, currency) == format_currency(amount, currency), amount
+
+
+def test_money_of_nothing_is_empty(app):
+    with app.test_request_context("/"):
+        assert _money(None, "USD") == ""
+
+
+def test_url_maker_builds_what_url_for_builds(app):
+    with app.test_request_context("/"):
+        card = url_maker("deals.card", "deal_id")
+        assert [card(i) for i in (1, 42, 2147483646)] == [
+            url_for("deals.card", deal_id=i) for i in (1, 42, 2147483646)]
+        filtered = url_maker("deals.index", "stage", q="a&b")
+        assert filtered(5) == url_for("deals.index", stage=5, q="a&b").replace("&", "&amp;")
+
+
+def test_template_translations_follow_a_forced_locale_within_one_request(app):
+    source = "{{ _('Sign out') }}"
+    with app.test_request_context("/"):
+        english = render_template_string(source)
+        with force_locale("ru"):
+            russian = render_template_string(source)
+        again = render_template_string(source)
+    assert english == again == "Sign out"
+    assert russian == "Выйти"
