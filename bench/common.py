@@ -226,8 +226,12 @@ def measure(cases: dict[str, Callable[[], Any]], rounds: int = 30, warmup: int =
     return out
 
 
+TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}
+
+
 def capture_queries(app: Flask, fn: Callable[[], Any]) -> list[tuple[str, Any, float]]:
-    """Run ``fn`` once and return each SQL statement it ran, its parameters and its time in ms."""
+    """Run ``fn`` once and return each SQL statement it ran, its parameters and its time in ms
+    (transaction control — the BEGIN the app emits on SQLite, savepoints — left out)."""
     from sqlalchemy import event
 
     from conveyor.extensions import db
@@ -241,7 +245,9 @@ def capture_queries(app: Flask, fn: Callable[[], Any]) -> list[tuple[str, Any, f
         started.append(time.perf_counter())
 
     def after(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        seen.append((statement, params, (time.perf_counter() - started.pop()) * 1000))
+        elapsed = (time.perf_counter() - started.pop()) * 1000
+        if statement.split(None, 1)[0].upper() not in TRANSACTION_CONTROL:
+            seen.append((statement, params, elapsed))
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)

@@ -247,3 +247,33 @@ def test_the_demo_company_starts_with_right_totals(make_app):
     with app.app_context():
         assert seed_demo(app, db.session, seed=3) is not None
         assert kept() == group_by() and kept()
+
+
+def test_the_benchmark_generator_fills_the_totals_of_its_bulk_load(tmp_path):
+    """bench/generate.py writes deals with COPY / multi-row INSERTs, past the ORM: it fills
+    deal_stage_totals itself, and must agree with the deals it wrote."""
+    import os
+    import sys
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from sqlalchemy import create_engine, text
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from generate import generate
+
+    url = os.environ.get("CONVEYOR_TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/gen.db"
+    generate(url, 30, 400, seed=5, end=datetime(2026, 1, 1, tzinfo=timezone.utc), reset=True)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            kept_rows = set(conn.execute(text(
+                "SELECT stage_id, owner_id, currency, count, CAST(ROUND(amount * 100) AS BIGINT) "
+                "FROM deal_stage_totals")))
+            fresh = set(conn.execute(text(
+                "SELECT stage_id, COALESCE(owner_id, 0), currency, COUNT(*), "
+                "CAST(ROUND(SUM(amount) * 100) AS BIGINT) FROM deals "
+                "GROUP BY stage_id, COALESCE(owner_id, 0), currency")))
+    finally:
+        engine.dispose()
+    assert kept_rows == fresh and sum(row[3] for row in fresh) == 400

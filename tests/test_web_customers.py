@@ -134,3 +134,16 @@ def test_csrf_is_enforced_on_customer_forms(make_app):
     assert seller.post("/customers/new", data={"name": "No token"}).status_code == 400
     assert post(seller, "/customers/new", {"name": "With token"}).status_code == 302
     assert count(app, Customer) == 1
+
+
+def test_filter_suggestions_come_only_from_customers_the_user_may_see(app, login_as):
+    make_customer(app, "seller", "Mine", industry="Retail", region="North")
+    make_customer(app, "seller3", "Theirs", industry="Secret mining", region="Far south")
+    page = login_as("seller").get("/customers/").get_data(as_text=True)
+    industries = re.search(r'<datalist id="industry-values">(.*?)</datalist>', page).group(1)
+    regions = re.search(r'<datalist id="region-values">(.*?)</datalist>', page).group(1)
+    assert '<option value="Retail">' in industries and "Secret mining" not in page
+    assert '<option value="North">' in regions and "Far south" not in page
+    admin = login_as("admin").get("/customers/?industry=Secret+mining").get_data(as_text=True)
+    assert "Theirs" in admin and "Mine" not in admin
+    assert 'name="industry" value="Secret mining"' in admin

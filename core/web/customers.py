@@ -1,6 +1,7 @@
 """Customers: list with search and filters, card, create/edit, contacts."""
 from __future__ import annotations
 
+import time
 from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -80,14 +81,21 @@ def customer_rows(ids: Any) -> Any:
             .outerjoin(owner, owner.id == Customer.owner_id).where(Customer.id.in_(ids)))
 
 
-SUGGESTION_SOURCE = 1000  # the newest visible customers whose industries and regions are offered
+SUGGESTION_SOURCE = 500  # the newest visible customers whose industries and regions are offered
+SUGGESTION_SECONDS = 120  # how long a user's suggestions are reused (per process)
 
 
 def facet_suggestions(user: Any) -> dict[str, list[str]]:
     """Industries and regions to offer while typing a filter (an HTML datalist): those of the
-    user's newest ``SUGGESTION_SOURCE`` visible customers, at most 200 each. A bounded read down
-    the primary key, where a DISTINCT over every visible customer would scan them all (100k);
-    any value can still be typed and filters exactly."""
+    user's newest ``SUGGESTION_SOURCE`` visible customers, kept a couple of minutes per user.
+    A bounded read down the primary key, where a DISTINCT over every visible customer would
+    scan them all (100k); any value can still be typed and filters exactly."""
+    cache = current_app.extensions.setdefault("conveyor_facet_suggestions", {})
+    key = (getattr(user, "id", None), scope_of(user))
+    now = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and now - hit[0] < SUGGESTION_SECONDS:
+        return hit[1]
     recent = (select(Customer.industry, Customer.region).where(scope(Customer, user))
               .order_by(Customer.id.desc()).limit(SUGGESTION_SOURCE))
     industries: set[str] = set()
@@ -97,7 +105,11 @@ def facet_suggestions(user: Any) -> dict[str, list[str]]:
             industries.add(industry)
         if region:
             regions.add(region)
-    return {"industry": sorted(industries)[:200], "region": sorted(regions)[:200]}
+    found = {"industry": sorted(industries)[:200], "region": sorted(regions)[:200]}
+    if len(cache) >= 5000:
+        cache.clear()
+    cache[key] = (now, found)
+    return found
 
 
 def _owner_choices(form: CustomerForm) -> None:

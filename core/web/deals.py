@@ -1,8 +1,9 @@
 """Deals: list, pipeline board, card with stage change and history, create / edit / delete.
 
 Every query is scoped in SQL (``scope(Deal, user)``) and every page runs a fixed number of
-queries, whatever the number of deals: related rows come through ``selectinload``, the board's
-totals from one GROUP BY and its cards from one UNION ALL of per-stage index scans.
+queries, whatever the number of deals: related rows are joined in (``joinedload``, or plain
+columns for list rows), the board's totals come from ``deal_stage_totals`` (kept by
+``conveyor.crm``) and its cards from one UNION ALL of per-stage index scans.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import crm
@@ -109,10 +110,12 @@ def _pipeline(pipeline_id: int | None) -> tuple[Pipeline, int]:
 
 
 def _visible_deal(deal_id: int) -> Deal:
-    deal = db.session.scalar(
+    """The deal with what its card shows (stage, customer, owner, the pipeline's stages), joined
+    in one statement; 404 unless the user may see it."""
+    deal = db.session.scalars(
         scoped(Deal, current_user).where(Deal.id == deal_id).options(
-            selectinload(Deal.stage), selectinload(Deal.customer), selectinload(Deal.owner),
-            selectinload(Deal.pipeline).selectinload(Pipeline.stages)))
+            joinedload(Deal.stage), joinedload(Deal.customer), joinedload(Deal.owner),
+            joinedload(Deal.pipeline).joinedload(Pipeline.stages))).unique().first()
     if deal is None:
         abort(404)
     return deal
@@ -361,7 +364,7 @@ def _history(deal: Deal) -> list[dict[str, Any]]:
     """The stages the deal went through, with the time spent in each (the last is ongoing)."""
     rows = list(db.session.scalars(
         select(StageHistory).where(StageHistory.deal_id == deal.id)
-        .options(selectinload(StageHistory.by))
+        .options(joinedload(StageHistory.by))
         .order_by(StageHistory.at.desc(), StageHistory.id.desc()).limit(HISTORY_ROWS)))
     rows.reverse()
     # History stays inside the deal's pipeline (move_deal enforces it): no per-row stage loads.
@@ -378,7 +381,7 @@ def _history(deal: Deal) -> list[dict[str, Any]]:
 
 def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 200) -> Any:
     timeline = list(db.session.scalars(
-        select(TimelineEntry).options(selectinload(TimelineEntry.by))
+        select(TimelineEntry).options(joinedload(TimelineEntry.by))
         .where(TimelineEntry.deal_id == deal.id)
         .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc()).limit(50)))
     actions = [a for group in current_app.extensions["conveyor"].hook.deal_actions(
