@@ -15,6 +15,7 @@ from typing import Any
 from flask import after_this_request, current_app, has_request_context
 from werkzeug.local import LocalProxy
 from sqlalchemy import event as sa_event
+from sqlalchemy import select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.orm import Session
@@ -148,10 +149,8 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(PENDING, None)
 
 
-def _reloaded(event: Event, session: Session) -> Event:
-    """The event with its ORM objects fetched again in the tracker's own session: the request's
-    session is gone by now, and its objects were expired by the commit."""
-    changes = {}
+def _identities(event: Event) -> dict[str, tuple[type, Any]]:
+    out = {}
     for f in fields(event):
         value = getattr(event, f.name)
         try:
@@ -159,21 +158,47 @@ def _reloaded(event: Event, session: Session) -> Event:
         except NoInspectionAvailable:
             continue
         if getattr(state, "identity", None) is not None:
-            changes[f.name] = session.get(type(value), state.identity)
-    if not changes:
-        return event
-    fresh = replace(event, **changes)
-    fresh.at = event.at
-    return fresh
+            out[f.name] = (state.mapper.class_, state.identity)
+    return out
+
+
+def _reloaded(events: list[Event], session: Session) -> list[Event]:
+    """The events with their ORM objects fetched again in the tracker's own session — the
+    request's session is gone by now and the commit expired its objects. One query per class
+    for the whole batch, not one per object."""
+    wanted = [_identities(ev) for ev in events]
+    by_class: dict[type, set[Any]] = {}
+    for idents in wanted:
+        for cls, identity in idents.values():
+            by_class.setdefault(cls, set()).add(identity)
+    loaded: dict[tuple[type, Any], Any] = {}
+    for cls, identities in by_class.items():
+        pk = sa_inspect(cls).primary_key
+        if len(pk) != 1:
+            loaded.update({(cls, i): session.get(cls, i) for i in identities})
+            continue
+        for obj in session.scalars(select(cls).where(pk[0].in_([i[0] for i in identities]))):
+            loaded[(cls, sa_inspect(obj).identity)] = obj
+    fresh_events = []
+    for ev, idents in zip(events, wanted, strict=True):
+        if not idents:
+            fresh_events.append(ev)
+            continue
+        fresh = replace(ev, **{name: loaded.get(key) for name, key in idents.items()})
+        fresh.at = ev.at
+        fresh_events.append(fresh)
+    return fresh_events
 
 
 def _run_tracked(app: Any, events: list[Event]) -> None:
     from .extensions import db
 
     with app.app_context():
-        pm = app.extensions["conveyor"].pm
-        for ev in (_reloaded(e, db.session) for e in events):
-            for impl in pm.hook.track_event.get_hookimpls():
+        impls = app.extensions["conveyor"].pm.hook.track_event.get_hookimpls()
+        if not impls:
+            return  # nobody tracks: don't reload anything
+        for ev in _reloaded(events, db.session):
+            for impl in impls:
                 for attempt in range(1, TRACK_ATTEMPTS + 1):
                     try:
                         impl.function(**_args(impl, ev))

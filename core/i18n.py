@@ -1,7 +1,7 @@
 """Locale selection and lazy strings; the catalogs live in core/translations."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, has_request_context, request
 from flask_babel import gettext, lazy_gettext, ngettext
 from flask_login import current_user
 
@@ -14,6 +14,8 @@ LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "zh_Hans": "简体中
 def select_locale() -> str | None:
     """The user's own setting, then ``?lang=``, then the browser's Accept-Language."""
     languages = current_app.config["CONVEYOR"]["languages"]
+    if not has_request_context():  # CLI, workers: the configured default
+        return current_app.config["CONVEYOR"]["default_locale"]
     if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     asked = request.args.get("lang") or request.cookies.get("lang")

@@ -196,9 +196,8 @@ def connection(app: Flask) -> Iterator[Connection]:
         engine = db.engine
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
-        if sqlite:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            conn.commit()
+        if sqlite:  # outside any transaction, or SQLite ignores it: straight to the driver
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         try:
             yield conn
             conn.commit()
@@ -207,8 +206,7 @@ def connection(app: Flask) -> Iterator[Connection]:
             raise
         finally:
             if sqlite:
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-                conn.commit()
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 def current_heads(conn: Connection, history: History) -> tuple[str, ...]:
