@@ -34,16 +34,16 @@ def init_web(app: Flask) -> None:
                                  can=lambda perm: can(current_user, perm), url_maker=url_maker)
     app.jinja_env.filters.update(money=_money, date=_date, datetime=_datetime, duration=_duration)
     app.jinja_env.install_gettext_callables(  # Flask-Babel's, with the catalog kept per request
-        gettext=lambda s: _translations().ugettext(s),
-        ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
-        pgettext=lambda c, s: _translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _translations().unpgettext(c, s, p, n),
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
         newstyle=True)
     for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, _error_page)
 
 
-def _translations() -> Any:
+def request_translations() -> Any:
     """The request's catalog, looked up once and reused while the locale stays the same object
     (``force_locale`` swaps it, and then the lookup runs again). Flask-Babel's own lookup walks
     the domain, locale and cache on each of a page's hundreds of ``_()`` calls."""

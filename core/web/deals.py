@@ -28,7 +28,7 @@ from ..models import Customer, Deal, Pipeline, Stage, StageHistory, TimelineEntr
 from ..models.deals import DealStageTotal
 from ..permissions import owner_ids, plugin_filters, require, scope, scope_of, scoped
 from ..types import utcnow
-from . import panels_for
+from . import panels_for, request_translations
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, StageForm
 from .listing import before_arg, keyset_rows
@@ -53,7 +53,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def stage_label(stage: Stage) -> str:
-    return f"{stage.percent}% · {_(stage.name)}"
+    """"40% · Negotiation", the name translated (the request's catalog, looked up once)."""
+    return f"{stage.percent}% · {request_translations().ugettext(stage.name)}"
 
 
 def open_stage_ids() -> Any:
