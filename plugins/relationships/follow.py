@@ -1,0 +1,74 @@
+"""Which events move a customer's type, and the refresh each one triggers (in its transaction)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, object_session
+
+from conveyor.models import Deal
+
+from .services import refresh_customers
+
+PENDING_DELETES = "relationships_deleted_deal_customers"
+DEAL_EVENTS = {"DealCreated", "DealWon", "DealLost", "DealReopened", "DealDeleted"}
+LEAD_EVENTS = {"LeadCaptured", "LeadConverted", "LeadStatusChanged"}
+# Fields of a deal whose change can move its customer's type (through DealUpdated).
+DEAL_FIELDS = {"customer_id", "stage_id", "closed_at", "stage_entered_at"}
+
+
+def customers_touched(event: Any) -> set[int]:
+    """The customers whose type ``event`` may change; empty for events that cannot.
+
+    DealStageChanged between two open stages cannot change a type, and into or out of a closed
+    stage it is always followed by DealWon / DealLost / DealReopened, which do the work once.
+    """
+    name = type(event).__name__
+    ids: set[int | None] = set()
+    if name == "CustomerCreated":
+        ids.add(event.customer.id)
+    elif name in DEAL_EVENTS:
+        deal = getattr(event, "deal", None)
+        ids.add(getattr(deal, "customer_id", None) if deal is not None
+                else getattr(event, "customer_id", None))
+    elif name == "DealUpdated":
+        changes = getattr(event, "changes", {}) or {}
+        if "customer_id" in changes:
+            ids.update(changes["customer_id"])
+        elif DEAL_FIELDS & set(changes):
+            ids.add(event.deal.customer_id)
+    elif name in LEAD_EVENTS:
+        customer = getattr(event, "customer", None)
+        ids.add(customer.id if customer is not None
+                else getattr(getattr(event, "lead", None), "customer_id", None))
+    elif name == "CallLogged":
+        customer = getattr(event, "customer", None)
+        ids.add(customer.id if customer is not None
+                else getattr(getattr(event, "call", None), "customer_id", None))
+    return {i for i in ids if i is not None}
+
+
+def handle(event: Any, session: Session) -> None:
+    ids = customers_touched(event)
+    if ids:
+        refresh_customers(session, ids, type(event).__name__, getattr(event, "by", None))
+
+
+def _enabled() -> bool:
+    return has_app_context() and current_app.extensions["conveyor"].enabled("relationships")
+
+
+# A deleted deal emits no core event (yet): catch it at the ORM and refresh after the flush.
+@sa_event.listens_for(Deal, "after_delete")
+def _deal_deleted(mapper: Any, connection: Any, target: Deal) -> None:
+    session = object_session(target)
+    if session is not None and _enabled():
+        session.info.setdefault(PENDING_DELETES, set()).add(target.customer_id)
+
+
+@sa_event.listens_for(Session, "after_flush_postexec")
+def _after_flush(session: Session, flush_context: Any) -> None:
+    ids = session.info.pop(PENDING_DELETES, None)
+    if ids and _enabled():
+        refresh_customers(session, ids, "DealDeleted", flush=False)

@@ -1,0 +1,131 @@
+"""The reports as SQL aggregates: types per seller, moves up and down (the KPI), activities.
+
+Visibility is the core's record rule on customers (``scope(Customer, user)``); Python only
+arranges the grouped rows, which number sellers × types, never customers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from conveyor import db, scope, scope_of
+from conveyor.models import Customer, TeamMember, User
+
+from .models import TYPES, RelationshipState, RelationshipTransition
+from .rules import is_down, is_up
+
+STATE_TYPE = func.coalesce(RelationshipState.type, "cold")
+
+
+@dataclass
+class SellerRow:
+    owner_id: int | None
+    label: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TYPES, 0))
+    up: int = 0
+    down: int = 0
+    moves: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _labels(owner_ids: set[int | None]) -> dict[int, str]:
+    ids = {i for i in owner_ids if i is not None}
+    if not ids:
+        return {}
+    return {u.id: u.label for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def seller_rows(keys: set[int | None]) -> dict[int | None, SellerRow]:
+    labels = _labels(keys)
+    return {k: SellerRow(k, labels.get(k, "") if k is not None else "") for k in keys}
+
+
+def type_counts(user: Any, owner_id: int | None = None) -> dict[int | None, SellerRow]:
+    """Customers per type per owner among the customers ``user`` may see (one GROUP BY)."""
+    query = (select(Customer.owner_id, STATE_TYPE, func.count())
+             .select_from(Customer)
+             .outerjoin(RelationshipState, RelationshipState.customer_id == Customer.id)
+             .where(scope(Customer, user)).group_by(Customer.owner_id, STATE_TYPE))
+    if owner_id is not None:
+        query = query.where(Customer.owner_id == owner_id)
+    grouped = db.session.execute(query).all()
+    rows = seller_rows({r[0] for r in grouped})
+    for owner, kind, count in grouped:
+        rows[owner].counts[kind] = rows[owner].counts.get(kind, 0) + count
+    return rows
+
+
+def this_month(now: datetime) -> tuple[date, date]:
+    """The first and last day of ``now``'s month: the default report period."""
+    first = now.date().replace(day=1)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    return first, nxt - timedelta(days=1)
+
+
+def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """Dates (inclusive) to UTC datetimes ``[start 00:00, day after end 00:00)``."""
+    low = datetime.combine(start, time.min, tzinfo=timezone.utc)
+    high = datetime.combine(end, time.min, tzinfo=timezone.utc)
+    return low, high + timedelta(days=1)
+
+
+def transition_counts(user: Any, start: datetime, end: datetime,
+                      owner_id: int | None = None) -> dict[int | None, SellerRow]:
+    """Moves in ``[start, end)`` per seller (the customer's owner when it moved), up and down.
+
+    A customer's first type (no ``from``) is not a move.
+    """
+    T = RelationshipTransition
+    query = (select(T.owner_id, T.from_type, T.to_type, func.count())
+             .select_from(T).join(Customer, Customer.id == T.customer_id)
+             .where(scope(Customer, user), T.at >= start, T.at < end, T.from_type.is_not(None))
+             .group_by(T.owner_id, T.from_type, T.to_type))
+    if owner_id is not None:
+        query = query.where(T.owner_id == owner_id)
+    grouped = db.session.execute(query).all()
+    rows = seller_rows({r[0] for r in grouped})
+    for owner, old, new, count in grouped:
+        row = rows[owner]
+        row.moves[(old, new)] = count
+        row.up += count if is_up(old, new) else 0
+        row.down += count if is_down(old, new) else 0
+    return rows
+
+
+def visible_owner_ids(user: Any) -> list[int] | None:
+    """Sellers whose numbers ``user`` may see: ``None`` for everyone, else ids (own / team)."""
+    kind = scope_of(user)
+    if kind == "all":
+        return None
+    if kind == "own":
+        return [user.id]
+    teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
+    ids = set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id.in_(teams))))
+    return sorted(ids | {user.id})
+
+
+def activities_available() -> bool:
+    hook = current_app.extensions["conveyor"].hook
+    return hasattr(hook, "relationship_activities") and bool(
+        hook.relationship_activities.get_hookimpls())
+
+
+def activities(user: Any, start: datetime, end: datetime) -> list[dict[str, Any]] | None:
+    """Activity counts per type (``relationship_activities``); ``None`` if nobody provides them."""
+    if not activities_available():
+        return None
+    hook = current_app.extensions["conveyor"].hook
+    rows = [r for group in hook.relationship_activities(
+        start=start, end=end, owner_ids=visible_owner_ids(user)) for r in (group or ())]
+    return sorted(rows, key=lambda r: (str(r.get("activity", "")), str(r.get("type", ""))))
+
+
+def sorted_rows(rows: dict[int | None, SellerRow]) -> list[SellerRow]:
+    return sorted(rows.values(), key=lambda r: (r.owner_id is None, r.label.lower()))
