@@ -1,12 +1,12 @@
 """The core's tables. Plugins own theirs, prefixed with the plugin's name."""
 from .customers import COMPANY_SIZES, Contact, Customer
-from .deals import AppendOnlyError, Deal, Pipeline, Stage, StageHistory
+from .deals import AppendOnlyError, Deal, DealStageTotal, Pipeline, Stage, StageHistory
 from .notifications import Notification
 from .timeline import TimelineEntry
 from .users import ApiToken, RoleSetting, Team, TeamMember, User, UserRole
 
 __all__ = [
-    "COMPANY_SIZES", "ApiToken", "AppendOnlyError", "Contact", "Customer", "Deal", "Notification", "Pipeline",
+    "COMPANY_SIZES", "ApiToken", "AppendOnlyError", "Contact", "Customer", "Deal", "DealStageTotal", "Notification", "Pipeline",
     "RoleSetting", "Stage", "StageHistory", "Team", "TeamMember", "TimelineEntry", "User",
     "UserRole",
 ]

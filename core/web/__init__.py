@@ -227,7 +227,7 @@ def _error_page(error: Any) -> Any:
             if name.lower() in ("allow", "retry-after", "www-authenticate"):
                 response.headers[name] = value  # smorest's handler drops them
         return response
-    if request.accept_mimetypes.best == "application/json":
+    if request.is_json or request.accept_mimetypes.best == "application/json":
         return jsonify(code=code, status=getattr(error, "name", "Error"),
                        message=getattr(error, "description", "")), code
     return render_template("error.html", code=code,
