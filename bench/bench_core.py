@@ -37,9 +37,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (Timing, bench_database, capture_queries, client_for,  # noqa: E402
-                    database_label, explain, make_bench_app, measure, replay, table,
-                    throwaway_postgres, write_results)
+from common import (  # noqa: E402
+    Timing,
+    bench_database,
+    capture_queries,
+    client_for,
+    database_label,
+    explain,
+    make_bench_app,
+    measure,
+    replay,
+    table,
+    throwaway_postgres,
+    write_results,
+)
 
 GOAL = 3.0
 USERS = ("seller", "manager", "admin")

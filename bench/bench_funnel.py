@@ -33,8 +33,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (bench_database, database_label, measure, make_bench_app,  # noqa: E402
-                    throwaway_postgres, write_results)
+from common import (  # noqa: E402
+    bench_database,
+    database_label,
+    make_bench_app,
+    measure,
+    throwaway_postgres,
+    write_results,
+)
 from sqlalchemy import text  # noqa: E402
 
 GOAL = 1.5

@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -351,7 +351,7 @@ def write_results(name: str, meta: dict[str, Any], headers: Sequence[str],
                   extra_json: dict[str, Any] | None = None) -> Path:
     """``bench/results/<name>.md`` and ``.json``: date, machine, the parameters and the table."""
     RESULTS_DIR.mkdir(exist_ok=True)
-    meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    meta = {"date": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine_info(), **meta}
     head = "\n".join(f"- **{k}**: {v}" for k, v in meta.items() if k != "machine")
     machine = ", ".join(f"{k}={v}" for k, v in meta["machine"].items())

@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 DAY = 86_400
@@ -78,7 +78,7 @@ class Clock:
         day, sec = divmod(ts, DAY)
         prefix = self.days.get(day)
         if prefix is None:
-            prefix = self.days[day] = datetime.fromtimestamp(day * DAY, timezone.utc).strftime(
+            prefix = self.days[day] = datetime.fromtimestamp(day * DAY, UTC).strftime(
                 "%Y-%m-%d ")
         return prefix + self.tod[sec]
 
@@ -337,7 +337,7 @@ def generate(url: str, customers: int, deals: int, seed: int = 1, plugins: Seque
 
     from conveyor.extensions import db
 
-    end = end or datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = end or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     end_ts = int(end.timestamp())
     began = time.perf_counter()
     app = _build_schema(url, plugins, reset)
@@ -426,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--reset", action="store_true", help="drop the app's tables first")
     parser.add_argument("--password", help="give every generated user this password")
     args = parser.parse_args(argv)
-    end = (datetime.strptime(args.end, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+    end = (datetime.strptime(args.end, "%Y-%m-%d").replace(tzinfo=UTC)
            if args.end else None)
     result = generate(args.url, args.customers, args.deals, args.seed,
                       plugins=args.plugins.replace(",", " ").split(), timeline=args.timeline,

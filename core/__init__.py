@@ -8,15 +8,44 @@ namespace: ``conveyor`` is ``core/``, ``conveyor.plugins`` is ``plugins/``, ``co
 from __future__ import annotations
 
 from .contrib import Action, ListFilter, Manifest, NavItem, Panel, Permission, Setting, Widget
-from .settings import setting
-from .crm import (create_customer, create_deal, move_deal, notify, post_timeline, update_customer,
-                  update_deal)
-from .events import (CustomerCreated, CustomerUpdated, DealCreated, DealLost, DealReopened,
-                     DealStageChanged, DealUpdated, DealWon, Event, UserCreated, emit)
+from .crm import (
+    create_customer,
+    create_deal,
+    move_deal,
+    notify,
+    post_timeline,
+    update_customer,
+    update_deal,
+)
+from .events import (
+    CustomerCreated,
+    CustomerUpdated,
+    DealCreated,
+    DealLost,
+    DealReopened,
+    DealStageChanged,
+    DealUpdated,
+    DealWon,
+    Event,
+    UserCreated,
+    emit,
+)
 from .extensions import csrf, db, limiter
 from .hookspecs import hookimpl, hookspec
-from .permissions import (can, colleagues, get_visible_or_404, login_required, owner_ids, public,
-                          require, roles_holding, scope, scope_of, scoped)
+from .permissions import (
+    can,
+    colleagues,
+    get_visible_or_404,
+    login_required,
+    owner_ids,
+    public,
+    require,
+    roles_holding,
+    scope,
+    scope_of,
+    scoped,
+)
+from .settings import setting
 
 __version__ = "0.1.0"
 
@@ -29,9 +58,11 @@ def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "Action", "colleagues", "owner_ids", "roles_holding", "CustomerCreated", "CustomerUpdated", "DealCreated", "DealLost", "DealReopened",
-    "DealStageChanged", "DealUpdated", "DealWon", "Event", "ListFilter", "Manifest", "NavItem",
-    "Panel", "Permission", "Setting", "UserCreated", "Widget", "can", "create_app", "csrf", "db",
-    "emit", "create_customer", "create_deal", "get_visible_or_404", "hookimpl", "hookspec", "limiter", "login_required", "notify", "post_timeline", "public", "require", "scope",
-    "move_deal", "scope_of", "scoped", "setting", "update_customer", "update_deal",
+    "Action", "can", "colleagues", "create_app", "create_customer", "create_deal", "csrf",
+    "CustomerCreated", "CustomerUpdated", "db", "DealCreated", "DealLost", "DealReopened",
+    "DealStageChanged", "DealUpdated", "DealWon", "emit", "Event", "get_visible_or_404",
+    "hookimpl", "hookspec", "limiter", "ListFilter", "login_required", "Manifest", "move_deal",
+    "NavItem", "notify", "owner_ids", "Panel", "Permission", "post_timeline", "public",
+    "require", "roles_holding", "scope", "scope_of", "scoped", "Setting", "setting",
+    "update_customer", "update_deal", "UserCreated", "Widget",
 ]

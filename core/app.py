@@ -9,11 +9,11 @@ from flask import Flask
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
-from .settings import apply_flask_config, load_config, resolve_settings
 from .extensions import babel, csrf, db, limiter, login_manager, make_api
 from .i18n import select_locale
 from .plugin_loading import PluginError, State, build_plugin_manager
 from .role_layers import build_base_roles
+from .settings import apply_flask_config, load_config, resolve_settings
 
 log = logging.getLogger("conveyor")
 

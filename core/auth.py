@@ -5,8 +5,18 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template,
-                   request, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import Integer, bindparam, select

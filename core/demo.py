@@ -20,8 +20,17 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from .events import UserCreated, emit
-from .models import (COMPANY_SIZES, Contact, Customer, Deal, Stage, StageHistory, Team, TeamMember,
-                     User)
+from .models import (
+    COMPANY_SIZES,
+    Contact,
+    Customer,
+    Deal,
+    Stage,
+    StageHistory,
+    Team,
+    TeamMember,
+    User,
+)
 from .stages import ensure_default_pipeline
 from .types import utcnow
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from flask import after_this_request, current_app, has_request_context
-from werkzeug.local import LocalProxy
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
 from sqlalchemy.exc import NoInspectionAvailable
 from sqlalchemy.orm import Session
+from werkzeug.local import LocalProxy
 
 from .types import utcnow
 

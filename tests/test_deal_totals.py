@@ -8,6 +8,7 @@ over the deals says. Runs on PostgreSQL too when CONVEYOR_TEST_DATABASE_URL is s
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -254,7 +255,7 @@ def test_the_benchmark_generator_fills_the_totals_of_its_bulk_load(tmp_path):
     deal_stage_totals itself, and must agree with the deals it wrote."""
     import os
     import sys
-    from datetime import datetime, timezone
+    from datetime import datetime
     from pathlib import Path
 
     from sqlalchemy import create_engine, text
@@ -263,7 +264,7 @@ def test_the_benchmark_generator_fills_the_totals_of_its_bulk_load(tmp_path):
     from generate import generate
 
     url = os.environ.get("CONVEYOR_TEST_DATABASE_URL") or f"sqlite:///{tmp_path}/gen.db"
-    generate(url, 30, 400, seed=5, end=datetime(2026, 1, 1, tzinfo=timezone.utc), reset=True)
+    generate(url, 30, 400, seed=5, end=datetime(2026, 1, 1, tzinfo=UTC), reset=True)
     engine = create_engine(url)
     try:
         with engine.connect() as conn:

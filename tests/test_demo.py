@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def test_demo_builds_the_database_and_seeds_a_company(demo_app):
 def test_demo_deals_cover_every_stage_with_a_consistent_year_of_history(demo_app):
     app = demo_app()
     demo(app)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with app.app_context():
         stages = {s.id: s for s in db.session.scalars(select(Stage))}
         deals = db.session.scalars(select(Deal)).all()
@@ -146,7 +146,7 @@ def snapshot(app: Any, seed: int, now: datetime) -> tuple[list[Any], list[Any], 
 
 
 def test_demo_data_is_deterministic_for_a_seed(demo_app):
-    now = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
     first = snapshot(demo_app("one"), 7, now)
     assert snapshot(demo_app("two"), 7, now) == first
     assert snapshot(demo_app("three"), 8, now)[0] != first[0]

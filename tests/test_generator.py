@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from generate import generate  # noqa: E402
 
-END = datetime(2026, 1, 1, tzinfo=timezone.utc)
+END = datetime(2026, 1, 1, tzinfo=UTC)
 CUSTOMERS, DEALS = 40, 600
 
 

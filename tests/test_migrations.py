@@ -17,8 +17,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
 
-from conveyor import create_app
-from conveyor import migrate
+from conveyor import create_app, migrate
 from conveyor.cli import db_cli
 from conveyor.extensions import db
 from conveyor.plugin_loading import installed_plugins

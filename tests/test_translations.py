@@ -1,7 +1,6 @@
 """English, Russian and Simplified Chinese, complete: every string in the code is translated."""
 from __future__ import annotations
 
-
 import pytest
 from babel.support import Translations
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import decimal
 import re
-from http import HTTPStatus
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 

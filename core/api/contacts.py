@@ -17,8 +17,13 @@ from ..models import Contact
 from ..permissions import require, scoped
 from .common import acting_user, errors, id_rule, keyset_page, not_found, saving, with_extra_fields
 from .customers import visible_customer
-from .schemas import (ContactCreateSchema, ContactPageSchema, ContactPatchSchema,
-                      ContactQuerySchema, ContactSchema)
+from .schemas import (
+    ContactCreateSchema,
+    ContactPageSchema,
+    ContactPatchSchema,
+    ContactQuerySchema,
+    ContactSchema,
+)
 
 blp = Blueprint("api_contacts", __name__, url_prefix="/api/v1",
                 description="The people who work at a customer.")

@@ -12,10 +12,23 @@ from .. import crm
 from ..extensions import db
 from ..models import Contact, Customer, Deal, User
 from ..permissions import owner_ids, require, scope_of, scoped
-from .common import (acting_user, errors, field_error, id_rule, keyset_page, not_found, saving,
-                     with_extra_fields)
-from .schemas import (CustomerCreateSchema, CustomerPageSchema, CustomerPatchSchema,
-                      CustomerQuerySchema, CustomerSchema)
+from .common import (
+    acting_user,
+    errors,
+    field_error,
+    id_rule,
+    keyset_page,
+    not_found,
+    saving,
+    with_extra_fields,
+)
+from .schemas import (
+    CustomerCreateSchema,
+    CustomerPageSchema,
+    CustomerPatchSchema,
+    CustomerQuerySchema,
+    CustomerSchema,
+)
 
 blp = Blueprint("api_customers", __name__, url_prefix="/api/v1/customers",
                 description="Companies the team sells to. A seller sees their own, a manager "

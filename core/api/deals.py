@@ -19,11 +19,26 @@ from .. import crm
 from ..extensions import db
 from ..models import Customer, Deal, Stage, StageHistory
 from ..permissions import require, scoped
-from .common import (acting_user, errors, field_error, id_rule, keyset_page, not_found, saving,
-                     with_extra_fields)
+from .common import (
+    acting_user,
+    errors,
+    field_error,
+    id_rule,
+    keyset_page,
+    not_found,
+    saving,
+    with_extra_fields,
+)
 from .customers import check_assignable
-from .schemas import (DealCreateSchema, DealPageSchema, DealPatchSchema, DealQuerySchema,
-                      DealSchema, HistorySchema, StageMoveSchema)
+from .schemas import (
+    DealCreateSchema,
+    DealPageSchema,
+    DealPatchSchema,
+    DealQuerySchema,
+    DealSchema,
+    HistorySchema,
+    StageMoveSchema,
+)
 
 blp = Blueprint("api_deals", __name__, url_prefix="/api/v1/deals",
                 description="Deals and their way through the pipeline. Changes are "

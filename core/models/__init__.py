@@ -6,7 +6,7 @@ from .timeline import TimelineEntry
 from .users import ApiToken, RoleSetting, Team, TeamMember, User, UserRole
 
 __all__ = [
-    "COMPANY_SIZES", "ApiToken", "AppendOnlyError", "Contact", "Customer", "Deal", "DealStageTotal", "Notification", "Pipeline",
-    "RoleSetting", "Stage", "StageHistory", "Team", "TeamMember", "TimelineEntry", "User",
-    "UserRole",
+    "ApiToken", "AppendOnlyError", "COMPANY_SIZES", "Contact", "Customer", "Deal",
+    "DealStageTotal", "Notification", "Pipeline", "RoleSetting", "Stage", "StageHistory",
+    "Team", "TeamMember", "TimelineEntry", "User", "UserRole",
 ]

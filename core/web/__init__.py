@@ -9,11 +9,24 @@ from functools import lru_cache
 from typing import Any
 
 from babel import Locale, numbers
-
-from flask import (Flask, before_render_template, current_app, g, has_request_context, jsonify,
-                   render_template, request)
-from flask_babel import (format_currency, format_date, format_datetime, format_timedelta,
-                         get_locale, get_translations)
+from flask import (
+    Flask,
+    before_render_template,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+)
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_datetime,
+    format_timedelta,
+    get_locale,
+    get_translations,
+)
 from flask_login import current_user
 from markupsafe import Markup, escape
 

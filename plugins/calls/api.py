@@ -10,12 +10,17 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
 from conveyor import csrf, db, require
+from conveyor.api.common import keyset_page
 from conveyor.types import utcnow
 
 from .models import Call
-from conveyor.api.common import keyset_page
-from .schemas import (CallPageSchema, CallQuerySchema, CallSchema, CallStatsQuerySchema,
-                      CallStatsSchema)
+from .schemas import (
+    CallPageSchema,
+    CallQuerySchema,
+    CallSchema,
+    CallStatsQuerySchema,
+    CallStatsSchema,
+)
 from .services import CallError, log_call, visible_calls
 from .stats import call_stats
 

@@ -1,19 +1,25 @@
 """WTForms of the calls screens; times typed in the company's time zone, stored in UTC."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DateTimeLocalField, IntegerField, SelectField,
-                     StringField, TextAreaField)
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import HiddenInput
 
 from conveyor.i18n import _l
-
 
 MAX_ID = 2147483647
 PHONE = Regexp(r"^[0-9+()\-. ]*$", message=_l("Digits, spaces and + ( ) - only."))
@@ -31,7 +37,7 @@ def to_utc(value: datetime | None) -> datetime | None:
     """A naive datetime typed in a form, read in the company's time zone."""
     if value is None:
         return None
-    return value.replace(tzinfo=company_zone()).astimezone(timezone.utc)
+    return value.replace(tzinfo=company_zone()).astimezone(UTC)
 
 
 def to_local(value: datetime | None) -> datetime | None:

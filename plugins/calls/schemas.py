@@ -5,8 +5,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .models import RESULTS
 from conveyor.api.common import PageInfo, PageQuery
+
+from .models import RESULTS
 from .stats import PERIODS
 
 MAX_ID = 2147483647

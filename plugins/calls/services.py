@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, select
 
 from conveyor import can, colleagues, db, emit, post_timeline, scope
-from conveyor.models import Contact, Customer
 from conveyor.i18n import _
+from conveyor.models import Contact, Customer
 from conveyor.types import utcnow
 
 from .events import CallLogged

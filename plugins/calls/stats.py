@@ -7,7 +7,7 @@ call is ever loaded into Python to be counted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
@@ -52,8 +52,8 @@ def period_expr(column: Any, period: str) -> ColumnElement[str]:
 
 def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00, end + 1 day 00:00) in UTC: ``end`` is inclusive, as people read it."""
-    return (datetime.combine(start, time.min, timezone.utc),
-            datetime.combine(end + timedelta(days=1), time.min, timezone.utc))
+    return (datetime.combine(start, time.min, UTC),
+            datetime.combine(end + timedelta(days=1), time.min, UTC))
 
 
 def call_stats(user: Any, period: str, start: date, end: date,

@@ -15,8 +15,16 @@ from conveyor.types import utcnow
 
 from .forms import RESULT_LABELS, HistoryForm, LogCallForm, QueueItemForm, StatsForm, to_utc
 from .models import Call, QueueItem
-from .services import (CallError, add_queue_item, callable_customer, log_call, my_queue,
-                       open_queue_item, skip_queue_item, visible_calls)
+from .services import (
+    CallError,
+    add_queue_item,
+    callable_customer,
+    log_call,
+    my_queue,
+    open_queue_item,
+    skip_queue_item,
+    visible_calls,
+)
 from .stats import call_stats, day_bounds, totals
 from .tables import stats_csv_response, users_by_id, visible_people
 

@@ -19,8 +19,18 @@ from .metrics import conversion_from, funnel, outcomes, reached_counts
 from .models import FunnelTarget
 from .periods import Period
 from .plan import fulfilment_source, plan, plan_subjects
-from .schemas import (FunnelConversionSchema, FunnelDwellSchema, FunnelFiveSchema, FunnelFiguresSchema, FunnelPlanSchema,
-                      FunnelScopeArgs, FunnelStalledSchema, FunnelTargetInSchema, FunnelTargetSchema, FunnelTargetUpdateSchema)
+from .schemas import (
+    FunnelConversionSchema,
+    FunnelDwellSchema,
+    FunnelFiguresSchema,
+    FunnelFiveSchema,
+    FunnelPlanSchema,
+    FunnelScopeArgs,
+    FunnelStalledSchema,
+    FunnelTargetInSchema,
+    FunnelTargetSchema,
+    FunnelTargetUpdateSchema,
+)
 from .scopes import ScopeDenied, ScopeNotFound
 from .targets import TargetError, delete_target, set_team_target, set_user_target
 

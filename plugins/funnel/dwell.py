@@ -21,7 +21,16 @@ from conveyor.models import User
 from conveyor.types import utcnow
 
 from .periods import Period
-from .sqlparts import D, H, PipelineInfo, StageInfo, money, owner_filter, percentile_select, seconds_between
+from .sqlparts import (
+    D,
+    H,
+    PipelineInfo,
+    StageInfo,
+    money,
+    owner_filter,
+    percentile_select,
+    seconds_between,
+)
 
 DAY = 86400.0
 CACHE_KEY = "funnel_thresholds"

@@ -13,8 +13,18 @@ from sqlalchemy import and_, case, func, or_, select
 from conveyor import db
 
 from .periods import Period
-from .sqlparts import (D, H, S, PipelineInfo, StageInfo, money, owner_filter, percentile_select,
-                       seconds_between, weighted)
+from .sqlparts import (
+    D,
+    H,
+    PipelineInfo,
+    S,
+    StageInfo,
+    money,
+    owner_filter,
+    percentile_select,
+    seconds_between,
+    weighted,
+)
 
 DAY = 86400.0
 

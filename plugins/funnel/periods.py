@@ -6,7 +6,7 @@ half-open so adjacent periods never count a moment twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from conveyor.i18n import _l
 from conveyor.types import utcnow
@@ -41,11 +41,11 @@ class Period:
 
     @property
     def start_dt(self) -> datetime:
-        return datetime.combine(self.start, time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.start, time.min, tzinfo=UTC)
 
     @property
     def end_dt(self) -> datetime:
-        return datetime.combine(self.end, time.min, tzinfo=timezone.utc)
+        return datetime.combine(self.end, time.min, tzinfo=UTC)
 
     @property
     def last_day(self) -> date:

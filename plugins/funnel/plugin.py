@@ -100,12 +100,12 @@ def register_api_blueprints(api: Any) -> list[Any]:
 @hookimpl
 def seed_demo_data(session: Any, users: dict[str, Any], rng: Any) -> None:
     """This month's team targets (split evenly) and this quarter's per-seller targets."""
+    from flask import current_app
+
     from conveyor.models import TeamMember
 
     from .periods import current
     from .targets import set_team_target, set_user_target
-
-    from flask import current_app
 
     sellers = list(users.get("sellers") or ([users["seller"]] if "seller" in users else []))
     by = users.get("manager")

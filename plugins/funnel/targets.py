@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from conveyor import can, db
-from conveyor.models import Team, TeamMember, User
 from conveyor.i18n import _l
+from conveyor.models import Team, TeamMember, User
 from conveyor.types import utcnow
 
 from .models import PERIOD_KINDS, FunnelTarget

@@ -9,14 +9,28 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
 from conveyor import csrf, db, get_visible_or_404, require, scoped
+from conveyor.api.common import PageQuery, envelope, keyset_page, page_size
 
 from .export import csv_response, request_push
 from .models import Group, Unsubscribe
-from conveyor.api.common import PageQuery, envelope, keyset_page, page_size
-from .schemas import (GroupPageSchema, GroupSchema, GroupMemberAddSchema, GroupMemberPageSchema,
-                      GroupPushSchema, UnsubscribePageSchema, UnsubscribeSchema)
-from .services import (GroupError, add_member, leads_enabled, member_page, remove_member,
-                       save_group, unsubscribe)
+from .schemas import (
+    GroupMemberAddSchema,
+    GroupMemberPageSchema,
+    GroupPageSchema,
+    GroupPushSchema,
+    GroupSchema,
+    UnsubscribePageSchema,
+    UnsubscribeSchema,
+)
+from .services import (
+    GroupError,
+    add_member,
+    leads_enabled,
+    member_page,
+    remove_member,
+    save_group,
+    unsubscribe,
+)
 
 blp = Blueprint("groups_api", __name__, url_prefix="/api/v1/groups",
                 description="Segments of customers or leads for mailing services.")

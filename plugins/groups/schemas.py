@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from .models import KINDS, MODES
 from conveyor.api.common import PageInfo
+
+from .models import KINDS, MODES
 
 MAX_ID = 2147483647
 

@@ -7,7 +7,7 @@ webhook push — both built on :func:`export_select` — can never leak one.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -153,7 +153,7 @@ def save_group(group: Group | None, data: dict[str, Any], *, by: Any) -> Group:
 
 
 def _bounds(day: str) -> datetime:
-    return datetime.combine(date.fromisoformat(day), time.min, timezone.utc)
+    return datetime.combine(date.fromisoformat(day), time.min, UTC)
 
 
 def filter_criteria(model: Any, filters: dict[str, Any]) -> list[ColumnElement[bool]]:

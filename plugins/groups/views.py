@@ -14,8 +14,16 @@ from conveyor.models import Customer, User
 from .export import csv_response, request_push
 from .forms import FILTER_LABELS, KIND_LABELS, MODE_LABELS, PUSH_LABELS, EntityForm, GroupForm
 from .models import Group, GroupPush
-from .services import (GroupError, add_member, export_counts, lead_model, leads_enabled,
-                       member_page, remove_member, save_group)
+from .services import (
+    GroupError,
+    add_member,
+    export_counts,
+    lead_model,
+    leads_enabled,
+    member_page,
+    remove_member,
+    save_group,
+)
 
 bp = Blueprint("groups", __name__, url_prefix="/groups", template_folder="templates")
 ID = "<int(max=2147483647):group_id>"

@@ -16,9 +16,18 @@ from conveyor.api.common import errors, field_error, id_rule, keyset_page
 from .assignment import AssignError, assign_lead
 from .conversion import convert_lead
 from .models import Lead, LeadActivity, LeadAssignment
-from .schemas import (AssignSchema, ConversionSchema, ConvertSchema, LeadCreateSchema,
-                      LeadHistorySchema, LeadPageSchema, LeadPatchSchema, LeadQuerySchema,
-                      LeadSchema, PublicLeadSchema)
+from .schemas import (
+    AssignSchema,
+    ConversionSchema,
+    ConvertSchema,
+    LeadCreateSchema,
+    LeadHistorySchema,
+    LeadPageSchema,
+    LeadPatchSchema,
+    LeadQuerySchema,
+    LeadSchema,
+    PublicLeadSchema,
+)
 from .services import LeadError, change_status, create_lead, update_lead
 from .views import filtered_leads
 
@@ -74,8 +83,9 @@ class Leads(MethodView):
                 and owner_id != current_user.id:
             field_error("owner_id", "Only someone who may assign leads can choose the owner.")
         if owner_id is not None:
-            from .assignment import assignable_ids
             from conveyor.models import User
+
+            from .assignment import assignable_ids
 
             if db.session.scalar(assignable_ids(current_user).where(User.id == owner_id)) is None:
                 field_error("owner_id", "Unknown user, or one you may not assign leads to.")

@@ -26,8 +26,15 @@ from conveyor.models import User
 from conveyor.types import utcnow
 
 from .events import LeadAssigned
-from .models import (OPEN_STATUSES, Lead, LeadAssignment, LeadForm, LeadRule, LeadRuleSeller,
-                     open_criteria)
+from .models import (
+    OPEN_STATUSES,
+    Lead,
+    LeadAssignment,
+    LeadForm,
+    LeadRule,
+    LeadRuleSeller,
+    open_criteria,
+)
 
 log = logging.getLogger("conveyor.leads")
 RULE_FIELDS = ("industry", "region", "size", "source")

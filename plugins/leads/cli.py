@@ -44,7 +44,8 @@ def reassign_stale(days: int | None, dry_run: bool) -> None:
 def intake_command(watch: bool, interval: float) -> None:
     """Finish stored web captures: dedupe, link known customers, assign by the rules. With
     --watch this is the worker for `leads.intake = "external"`; safe to run several."""
-    from .intake import drain, watch as watch_loop
+    from .intake import drain
+    from .intake import watch as watch_loop
 
     if watch:
         click.echo("lead intake: watching (Ctrl+C to stop)")

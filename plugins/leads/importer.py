@@ -34,10 +34,16 @@ from conveyor.types import utcnow
 
 from .assignment import assign_batch
 from .csvread import EMAIL_RE, ReadError, decode, read_rows, too_long
-from .models import (OPEN_STATUSES, Lead, LeadActivity, LeadAssignment, LeadImport,
-                     LeadImportRow)
-from .normalize import (clean_multiline, clean_text, dedupe_key, normalize_company,
-                        normalize_email, normalize_phone, phone_tail)
+from .models import OPEN_STATUSES, Lead, LeadActivity, LeadAssignment, LeadImport, LeadImportRow
+from .normalize import (
+    clean_multiline,
+    clean_text,
+    dedupe_key,
+    normalize_company,
+    normalize_email,
+    normalize_phone,
+    phone_tail,
+)
 
 log = logging.getLogger("conveyor.leads.import")
 STALLED_AFTER = timedelta(minutes=5)

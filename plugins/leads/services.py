@@ -17,8 +17,15 @@ from conveyor.types import utcnow
 from .assignment import assign_lead, pick_owner, record_assignment
 from .events import LeadCaptured, LeadStatusChanged
 from .models import FIELD_NAMES, LIMITS, OPEN_STATUSES, Lead, LeadActivity, LeadForm
-from .normalize import (clean_multiline, clean_text, dedupe_key, normalize_company,
-                        normalize_email, normalize_phone, phone_tail)
+from .normalize import (
+    clean_multiline,
+    clean_text,
+    dedupe_key,
+    normalize_company,
+    normalize_email,
+    normalize_phone,
+    phone_tail,
+)
 from .texts import _
 
 IDENTITY = ("company", "name", "email", "phone")

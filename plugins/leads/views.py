@@ -15,8 +15,15 @@ from conveyor.web.listing import before_arg, keyset_page
 
 from .assignment import AssignError, assign_lead, assignable_ids
 from .conversion import convert_lead
-from .forms import (ACTIVITY_LABELS, STATUS_LABELS, ActivityForm, AssignForm, ConvertForm,
-                    LeadForm, StatusForm)
+from .forms import (
+    ACTIVITY_LABELS,
+    STATUS_LABELS,
+    ActivityForm,
+    AssignForm,
+    ConvertForm,
+    LeadForm,
+    StatusForm,
+)
 from .models import STATUSES, Lead, LeadActivity, LeadAssignment
 from .normalize import normalize_phone
 from .services import TRANSITIONS, LeadError, add_activity, change_status, create_lead, update_lead

@@ -11,8 +11,7 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from conveyor import (Manifest, NavItem, Permission, Setting, db, hookimpl, require, scoped,
-                      setting)
+from conveyor import Manifest, NavItem, Permission, Setting, db, hookimpl, require, scoped, setting
 from conveyor.i18n import _l
 from conveyor.models import Customer
 

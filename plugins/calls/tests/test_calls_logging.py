@@ -1,7 +1,7 @@
 """Logging calls: results, call backs booked in the queue, interest becoming a lead."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -62,7 +62,7 @@ def test_call_back_books_a_queue_item_at_that_time(app, login_as):
     with app.app_context():
         item = db.session.scalar(select(QueueItem))
         assert item.customer_id == customer_id and item.done_at is None
-        assert item.due_at == datetime(2030, 5, 4, 10, 30, tzinfo=timezone.utc)
+        assert item.due_at == datetime(2030, 5, 4, 10, 30, tzinfo=UTC)
         assert item.owner_id == app.config["TEST_USER_IDS"]["telemarketer"]
         entry = db.session.scalar(select(TimelineEntry).where(TimelineEntry.kind == "call.logged"))
         assert entry.customer_id == customer_id and "Busy" in entry.message

@@ -1,7 +1,7 @@
 """Statistics per telemarketer per period (SQL GROUP BY), CSV export, and /api/v1/calls."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +12,7 @@ from conveyor.plugins.calls.plugin import relationship_interest
 
 
 def _at(day, hour=10):
-    return datetime(2026, 11, day, hour, tzinfo=timezone.utc)
+    return datetime(2026, 11, day, hour, tzinfo=UTC)
 
 
 def _seed(app):

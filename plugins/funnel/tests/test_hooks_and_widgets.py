@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -33,12 +33,12 @@ def test_leads_and_visits_appear_when_a_plugin_answers(make_app, users):
     app = make_app(plugins=["funnel"], extra_plugins=[("crm_extras", impl)])
     with app.test_request_context():
         period = Period(date(2026, 1, 1), date(2026, 2, 1), "month")
-        result = five_numbers(load_pipeline(), period, [5], now=datetime.now(timezone.utc))
+        result = five_numbers(load_pipeline(), period, [5], now=datetime.now(UTC))
         assert result.leads_available and result.visits_available
         assert result.current[5].leads == 7 and 6 not in result.current
         assert (result.current[5].visits_first, result.current[5].visits_follow_up) == (3, 4)
         assert impl.calls[0] == (period.start_dt, period.end_dt, [5])
-        assert impl.calls[1][0] == datetime(2025, 12, 1, tzinfo=timezone.utc)
+        assert impl.calls[1][0] == datetime(2025, 12, 1, tzinfo=UTC)
     from conveyor.testing import client_as
 
     html = client_as(app, "admin").get("/funnel/five?owner=all").get_data(as_text=True)

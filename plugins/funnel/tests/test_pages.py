@@ -37,8 +37,9 @@ def test_funnel_page_draws_stages_linked_to_their_deals(world, login_as, users, 
 
 
 def test_reached_drilldown_lists_the_deals_counted(world, login_as, users, brute):
-    from conveyor.plugins.funnel.periods import Period
     from datetime import date
+
+    from conveyor.plugins.funnel.periods import Period
 
     client = login_as("admin")
     pipe = brute.pipe

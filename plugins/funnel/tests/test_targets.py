@@ -12,8 +12,13 @@ from conveyor import db, hookimpl
 from conveyor.plugins.funnel.models import FunnelTarget
 from conveyor.plugins.funnel.periods import current, period_of
 from conveyor.plugins.funnel.plan import plan
-from conveyor.plugins.funnel.targets import (TargetError, even_split, set_team_target,
-                                             set_user_target, targets_for)
+from conveyor.plugins.funnel.targets import (
+    TargetError,
+    even_split,
+    set_team_target,
+    set_user_target,
+    targets_for,
+)
 
 D = Decimal
 

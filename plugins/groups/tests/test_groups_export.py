@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
@@ -61,7 +61,7 @@ def test_saved_filters_select_in_sql(app, api, make_customer, count_queries):
                                                       Stage.is_lost.is_(False)))
         crm.create_deal({"title": "Open", "customer_id": a, "stage": stage}, seller)
         db.session.execute(update(Customer).where(Customer.name == "Gamma").values(
-            created_at=datetime(2025, 3, 1, tzinfo=timezone.utc)))
+            created_at=datetime(2025, 3, 1, tzinfo=UTC)))
         db.session.commit()
 
     def emails(**filters):

@@ -2,7 +2,7 @@
 manual and bulk assignment by a manager, every change recorded with its reason."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -62,9 +62,9 @@ def test_time_of_day_window(app, make_rule, users):
     make_rule("Night shift", ["seller3"], position=1, hour_from=22, hour_to=6)
     make_rule("Day", ["seller"], position=2)
     with app.app_context():  # default_timezone is UTC in the test config
-        night = pick_owner({}, now=datetime(2026, 1, 5, 23, 30, tzinfo=timezone.utc))
-        early = pick_owner({}, now=datetime(2026, 1, 5, 5, 59, tzinfo=timezone.utc))
-        day = pick_owner({}, now=datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc))
+        night = pick_owner({}, now=datetime(2026, 1, 5, 23, 30, tzinfo=UTC))
+        early = pick_owner({}, now=datetime(2026, 1, 5, 5, 59, tzinfo=UTC))
+        day = pick_owner({}, now=datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
         db.session.rollback()
     assert night[0] == early[0] == users["seller3"]
     assert day[0] == users["seller"]

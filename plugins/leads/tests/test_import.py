@@ -66,13 +66,13 @@ def marketer(make_app, login_as):
 
 def test_preview_shows_row_errors_and_writes_no_lead(app, login_as):
     client = login_as("marketer")
-    raw = ("Company,Email,Phone,Size\n"
-           "Good Co,good@x.example,+7 916 000-00-01,11-50\n"
-           "Bad Email Co,not-an-email,,\n"
-           ",,,\n"
-           "Bad Phone Co,,12345,\n"
-           "Good Co Again,good@x.example,,\n"
-           "Huge Co,huge@x.example,,enormous\n").encode()
+    raw = (b"Company,Email,Phone,Size\n"
+           b"Good Co,good@x.example,+7 916 000-00-01,11-50\n"
+           b"Bad Email Co,not-an-email,,\n"
+           b",,,\n"
+           b"Bad Phone Co,,12345,\n"
+           b"Good Co Again,good@x.example,,\n"
+           b"Huge Co,huge@x.example,,enormous\n")
     response = upload(client, raw, encoding="utf-8")
     assert response.status_code == 302
     page = client.get(response.headers["Location"])

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor.plugins.leads.normalize import (dedupe_key, normalize_company, normalize_email,
-                                              normalize_phone)
+from conveyor.plugins.leads.normalize import (
+    dedupe_key,
+    normalize_company,
+    normalize_email,
+    normalize_phone,
+)
 
 
 def test_email_is_trimmed_and_lower_case():
