@@ -10,8 +10,8 @@ The data is ``bench/generate.py``'s company (``bench_database``) with the plugin
 - **one SQL statement** (the reference, the faster of two): a hand-written ``SELECT`` computing
   every customer's type with ``CASE`` over per-customer aggregates of ``deals`` (``text()``), and
   the plugin's own type ``SELECT`` (``rules.type_statement``) run alone; all rows fetched;
-- **recompute, from empty**: ``services.recompute`` with no state yet (writes every state row and
-  a first transition per customer) — what ``conveyor relationships recompute`` does on install;
+- **recompute, from empty**: ``services.recompute`` with no state yet: one ``INSERT … SELECT``
+  writing every state row (a first type is not a transition) — the first run after installing;
 - **recompute, nothing changed**: again, over a correct state (idempotent: writes nothing);
 - **recompute, after a settings change**: ``regular_min_wins`` toggled 2 ↔ 3 between rounds, so
   each round moves the customers with exactly two wins in the window (updates + transitions).
@@ -42,7 +42,8 @@ from common import (bench_database, capture_queries, database_label, make_bench_
 from sqlalchemy import delete, func, select, text  # noqa: E402
 
 GOAL = 2.0
-HEADERS = ["measure", "ms (median)", "reference ms (median)", "ratio", "goal", "rows changed"]
+HEADERS = ["measure", "ms (median)", "reference ms (median)", "ratio", "goal",
+           "customers typed (new) / moved"]
 
 HAND_SQL = """
 SELECT c.id,
@@ -124,7 +125,7 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, wins: int, na
         rules = Rules.from_settings()
         rows = session.execute(type_statement(rules, "all"), type_params(utcnow(), rules)).all()
         session.commit()
-        return {r.customer_id: r.computed for r in rows}
+        return {cid: computed for cid, _owner, computed in rows}
 
     def state() -> dict[int, str]:
         return dict(session.execute(select(RelationshipState.customer_id,
@@ -136,7 +137,7 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, wins: int, na
     reference = hand()
     assert state() == reference, "recompute and the hand-written statement disagree"
     assert plugin_select() == reference
-    assert len(reference) == customers and first.changed == customers
+    assert len(reference) == customers and first.new == customers
     print(f"checked: {customers} customers, types {first.by_type}")
 
     samples: dict[str, list[float]] = {k: [] for k in (
@@ -150,7 +151,7 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, wins: int, na
         reset()
         ms, result = timed(lambda: recompute(session))
         samples["empty"].append(ms)
-        changed["empty"].append(result.changed)
+        changed["empty"].append(result.new)
         ms, result = timed(lambda: recompute(session))
         samples["steady"].append(ms)
         changed["steady"].append(result.changed)
@@ -223,7 +224,12 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, wins: int, na
              "the per-customer lock (PostgreSQL: LOCK TABLE relationships_state IN EXCLUSIVE MODE) "
              "for the batch. Deal win: move_deal + commit in a fresh app context, the plugin's "
              "hook doing SELECT … FOR UPDATE on the state row, the type computation for one "
-             "customer, and an UPDATE + a transition INSERT when the type changed.\n")
+             "customer, and an UPDATE + a transition INSERT when the type changed.\n\n"
+             "From empty writes one state row per customer with the same computation: on "
+             "PostgreSQL the foreign-key check of every new row against customers (one RI "
+             "trigger per row) and the two index insertions make most of the difference to the "
+             "bare SELECT; it runs once, when the plugin is installed. The recurring runs "
+             "(nightly, after a settings change) only compare and write what moved.\n")
     path = write_results(name, meta, HEADERS, rows, extra_md=extra,
                          extra_json={"samples_ms": samples, "changed": changed,
                                      "win_on_ms": on, "win_off_ms": off})

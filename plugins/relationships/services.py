@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (Boolean, Column, Integer, MetaData, String, Table, and_, bindparam, case,
-                        func, insert, literal, select, update)
+                        func, insert, literal, select, true, update)
 from sqlalchemy.orm import Session
 
 from conveyor import emit
@@ -201,17 +201,29 @@ def _lock_for_recompute(session: Session) -> None:
 
 def recompute_batch(session: Session, rules: Rules, now: datetime,
                     id_range: tuple[int, int] | None = None) -> tuple[int, int]:
-    """One batch in the caller's transaction, five statements.
+    """One batch in the caller's transaction: five statements, or one when no customer of the
+    batch has a state row yet (a first run: nothing to compare, nothing to record).
 
     :return: (customers whose type changed, customers typed for the first time).
     """
-    scratch = _scratch_table()
+    mode = "all" if id_range is None else "range"
+    types = type_statement(rules, mode).subquery("t")
+    params = type_params(now, rules, id_range=id_range)
     conn = session.connection()
+    in_batch = STATE.c.customer_id.between(*id_range) if id_range else true()
+    if conn.execute(select(STATE.c.customer_id).where(in_batch).limit(1)).first() is None:
+        first = insert(STATE).from_select(
+            ["customer_id", "type", "computed_type", "since", "cause", "override",
+             "override_reason"],
+            select(types.c.customer_id, types.c.computed, types.c.computed,
+                   literal(now, UTCDateTime()), literal("recompute"), literal(False, Boolean()),
+                   literal("")))
+        return 0, conn.execute(first.execution_options(preserve_rowcount=True), params).rowcount
+    scratch = _scratch_table()
     scratch.create(conn)
     try:
         conn.execute(insert(scratch).from_select(
-            ["customer_id", "owner_id", "computed"], type_statement(rules, "range")),
-            type_params(now, rules, id_range=id_range))
+            ["customer_id", "owner_id", "computed"], type_statement(rules, mode)), params)
         if _dialect(session) == "postgresql":
             conn.exec_driver_sql("ANALYZE relationships_recompute")
         s, n = STATE, scratch
