@@ -37,8 +37,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (bench_database, capture_queries, database_label, make_bench_app,  # noqa: E402
-                    throwaway_postgres, write_results)
+from common import (  # noqa: E402
+    bench_database,
+    capture_queries,
+    database_label,
+    make_bench_app,
+    throwaway_postgres,
+    write_results,
+)
 from sqlalchemy import delete, func, select, text  # noqa: E402
 
 GOAL = 2.0

@@ -18,8 +18,14 @@ from conveyor.types import utcnow
 
 from . import reports as rep
 from .models import TYPES, RelationshipState, RelationshipTransition
-from .schemas import (ActivitiesReportSchema, OverrideArgs, PeriodArgs, StateSchema,
-                      SummarySchema, TransitionsReportSchema)
+from .schemas import (
+    ActivitiesReportSchema,
+    OverrideArgs,
+    PeriodArgs,
+    StateSchema,
+    SummarySchema,
+    TransitionsReportSchema,
+)
 from .services import OverrideError, clear_override, set_override
 
 blp = Blueprint("relationships_api", __name__, url_prefix="/api/v1/relationships",

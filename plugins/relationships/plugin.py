@@ -112,7 +112,8 @@ def _apply_filter(query: Any, value: str) -> Any:
 
     from conveyor.models import Customer
 
-    from .models import TYPES, RelationshipState as S
+    from .models import TYPES
+    from .models import RelationshipState as S
 
     if value not in TYPES:
         return query

@@ -6,7 +6,7 @@ arranges the grouped rows, which number sellers × types, never customers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import current_app
@@ -71,8 +71,8 @@ def this_month(now: datetime) -> tuple[date, date]:
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """Dates (inclusive) to UTC datetimes ``[start 00:00, day after end 00:00)``."""
-    low = datetime.combine(start, time.min, tzinfo=timezone.utc)
-    high = datetime.combine(end, time.min, tzinfo=timezone.utc)
+    low = datetime.combine(start, time.min, tzinfo=UTC)
+    high = datetime.combine(end, time.min, tzinfo=UTC)
     return low, high + timedelta(days=1)
 
 

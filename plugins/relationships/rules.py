@@ -11,8 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import (ColumnElement, Select, and_, bindparam, case, func, or_, select, true,
-                        union_all)
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    true,
+    union_all,
+)
 
 from conveyor import setting
 from conveyor.models import Customer, Deal, Stage

@@ -6,8 +6,12 @@ from sqlalchemy import select
 
 from conveyor import db
 from conveyor.plugins.relationships.models import RelationshipState, RelationshipTransition
-from conveyor.plugins.relationships.services import (OverrideError, clear_override, recompute,
-                                                      set_override)
+from conveyor.plugins.relationships.services import (
+    OverrideError,
+    clear_override,
+    recompute,
+    set_override,
+)
 
 
 def state(cid):
