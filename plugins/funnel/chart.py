@@ -7,6 +7,11 @@ from typing import Any
 from markupsafe import Markup, escape
 
 WIDTH, LABEL_W, BAR_H, GAP = 760, 250, 34, 6
+LABEL_CHARS = 32  # what fits in LABEL_W at 13px; the full label stays in the bar's <title>
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
 
 
 def funnel_svg(bars: Sequence[tuple[str, float, str, str, bool]], title: str,
@@ -30,7 +35,7 @@ def funnel_svg(bars: Sequence[tuple[str, float, str, str, bool]], title: str,
             f'{link_open}<g class="stage{" flagged" if flagged else ""}">'
             f'<title>{escape(label)}: {escape(text)}</title>'
             f'<text x="{LABEL_W - 8}" y="{y + BAR_H / 2 + 5}" text-anchor="end" '
-            f'font-size="13" fill="#1d2430">{escape(label)}</text>'
+            f'font-size="13" fill="#1d2430">{escape(_short(label))}</text>'
             f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{BAR_H}" rx="4" '
             f'fill="{colour}"/>'
             f'<text x="{LABEL_W + area / 2}" y="{y + BAR_H / 2 + 5}" text-anchor="middle" '
