@@ -146,3 +146,19 @@ def test_a_panel_that_raises_shows_an_error_box(make_app, caplog):
     assert response.status_code == 200
     assert 'class="box error"' in html and "Small &lt;Co&gt;" in html
     assert "plugin bug" in caplog.text
+
+
+def test_list_filter_narrows_the_customer_api_and_refuses_unknown_ones(make_app):
+    from conveyor.testing import token_headers
+
+    app = _app(make_app)
+    _customers(app)
+    headers = token_headers(app, "seller")
+    client = app.test_client()
+    names = [c["name"] for c in client.get("/api/v1/customers?filter=big:yes",
+                                           headers=headers).get_json()["items"]]
+    assert names == ["Big Co"]
+    for bad in ("nosuch:yes", "big:maybe", "big"):
+        response = client.get(f"/api/v1/customers?filter={bad}", headers=headers)
+        assert response.status_code == 422, bad
+        assert "filter" in response.get_json()["errors"]["query"]

@@ -255,3 +255,19 @@ def require_json_body() -> None:
 __all__ = ["ExtensibleSchema", "Money", "acting_user", "PageInfo", "PageQuery", "Text", "errors",
            "field_error", "id_rule", "keyset_page", "not_found", "page_schema", "query_id",
            "ref_id", "saving", "with_extra_fields"]
+
+
+def apply_list_filters(query: Any, target: str, given: list[str]) -> Any:
+    """Apply plugin ``ListFilter``s named ``name:value``; an unknown name or value is a 422."""
+    registered = {f.name: f for f in current_app.extensions["conveyor"].list_filters
+                  if f.model == target}
+    for item in given:
+        name, sep, value = item.partition(":")
+        flt = registered.get(name)
+        if not sep or flt is None:
+            field_error("filter", f"Unknown filter {name!r}; known: "
+                        f"{', '.join(sorted(registered)) or 'none'}.", "query")
+        if value not in {str(v) for v, _ in flt.choices()}:
+            field_error("filter", f"Unknown value {value!r} for the filter {name!r}.", "query")
+        query = flt.apply(query, value)
+    return query

@@ -14,6 +14,7 @@ from ..models import Contact, Customer, Deal, User
 from ..permissions import owner_ids, require, scope_of, scoped
 from .common import (
     acting_user,
+    apply_list_filters,
     errors,
     field_error,
     id_rule,
@@ -75,6 +76,7 @@ class Customers(MethodView):
         for key in ("industry", "region", "size", "owner_id"):
             if args.get(key) not in (None, ""):
                 query = query.where(getattr(Customer, key) == args[key])
+        query = apply_list_filters(query, "customer", args.get("filter") or [])
         page, headers = keyset_page(query, Customer.id, args)
         with_extra_fields("customer", page["items"])
         return page, 200, headers

@@ -80,6 +80,9 @@ class CustomerQuerySchema(PageQuery):
     region = Text(validate=validate.Length(max=80))
     size = fields.String(validate=SIZES)
     owner_id = query_id()
+    filter = fields.List(Text(validate=validate.Length(max=120)), metadata={
+        "description": "Plugin list filters as `name:value`, repeatable, e.g. "
+                       "`filter=relationship:current` (the filters enabled plugins register)."})
 
 
 class ContactSchema(ExtensibleSchema):
