@@ -10,9 +10,14 @@ from flask import current_app, g
 from sqlalchemy import select
 
 from .extensions import db
+from .i18n import _l
 
 ROLE_NAMES = ("admin", "manager", "marketer", "telemarketer", "seller", "assistant", "lawyer")
 SCOPES = ("own", "team", "all")
+# The shipped role titles, for the catalogs: titles are data (roles/*.toml) shown through gettext,
+# so a renamed role simply shows its new name.
+_TITLES = [_l("Administrator"), _l("Sales manager"), _l("Marketer"), _l("Telemarketer"),
+           _l("Seller"), _l("Seller's assistant"), _l("Lawyer")]
 
 
 @dataclass
