@@ -159,16 +159,23 @@ def light_user(user_id: int | None) -> User | None:
 def record_assignment(lead: Lead, owner_id: int | None, previous_owner_id: int | None,
                       reason: str, *, detail: str = "", by: Any = None,
                       now: datetime | None = None, bulk: bool = False,
-                      event: bool = True) -> LeadAssignment:
-    """The visible history row, and the LeadAssigned event (notifications follow the commit)."""
+                      event: bool = True,
+                      users: dict[int | None, User | None] | None = None) -> LeadAssignment:
+    """The visible history row, and the LeadAssigned event (notifications follow the commit).
+    ``users`` memoizes the owners across a batch (a ``session.get`` with options per lead cost
+    more than the rest of the row)."""
     row = LeadAssignment(lead_id=lead.id, owner_id=owner_id, previous_owner_id=previous_owner_id,
                          reason=reason, detail=detail[:300], by_id=getattr(by, "id", None),
                          at=now or utcnow())
     db.session.add(row)
     if not event:
         return row
-    emit(LeadAssigned(lead=lead, owner=light_user(owner_id),
-                      previous_owner=light_user(previous_owner_id), reason=reason, by=by,
+    users = {} if users is None else users
+    for uid in (owner_id, previous_owner_id):
+        if uid not in users:
+            users[uid] = light_user(uid)
+    emit(LeadAssigned(lead=lead, owner=users[owner_id],
+                      previous_owner=users[previous_owner_id], reason=reason, by=by,
                       detail=detail[:300], bulk=bulk))
     return row
 
@@ -361,6 +368,7 @@ def assign_batch(leads: list[Lead], *, reason: str, detail: str = "", by: Any = 
     by_id = {r.id: r for r in rules}
     table = LeadRule.__table__
     assigned: list[int] = []
+    users: dict[int | None, User | None] = {}
     for rule_id, items in groups.items():
         rule, n = by_id[rule_id], len(items)
         end = db.session.execute(update(table).where(table.c.id == rule_id).values(
@@ -385,7 +393,7 @@ def assign_batch(leads: list[Lead], *, reason: str, detail: str = "", by: Any = 
             lead.owner_id, lead.assigned_at, lead.last_activity_at = owner, now, None
             record_assignment(lead, owner, previous, reason,
                               detail=f"{rule.name} · {detail}" if detail else rule.name,
-                              by=by, now=now, bulk=True, event=events)
+                              by=by, now=now, bulk=True, event=events, users=users)
             assigned.append(owner)
     db.session.flush()
     return assigned

@@ -42,6 +42,9 @@ from .services import TEXT_FIELDS, _digits, clean_data, merge_into, normalized
 
 log = logging.getLogger("conveyor.leads.intake")
 BATCH = 200
+THREAD_BATCH = 500  # the in-process intake: fewer, fuller batches
+PAUSE = 0.5  # seconds the in-process intake lets captures pile up after a wake-up
+REST = 0.02  # seconds between its batches, for the request thread
 _STATEMENTS: dict[str, Any] = {}
 
 
@@ -214,11 +217,13 @@ def _link_known(leads: list[Lead]) -> None:
     if not todo:
         return
     conds = [Customer.tax_id.in_({lead.tax_id for lead in todo if lead.tax_id})]
-    for lead in todo:
-        if lead.company_normalized:
-            token = max(lead.company_normalized.split(" "), key=len)
-            conds += [func.lower(Customer.name).contains(token, autoescape=True),
-                      Customer.name.contains(token.capitalize(), autoescape=True)]
+    # each distinct token once: a batch's companies share words, and PostgreSQL tests every
+    # pattern against every customer row
+    tokens = {max(lead.company_normalized.split(" "), key=len)
+              for lead in todo if lead.company_normalized}
+    for token in sorted(tokens):
+        conds += [func.lower(Customer.name).contains(token, autoescape=True),
+                  Customer.name.contains(token.capitalize(), autoescape=True)]
     customers = db.session.execute(select(Customer.id, Customer.name, Customer.tax_id)
                                    .where(or_(*conds)).limit(5000)).all()
     by_name = {normalize_company(c.name): c.id for c in customers}
@@ -235,6 +240,7 @@ class _Worker:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.event = threading.Event()
+        self.halt = threading.Event()
         self.stopping = False
         self.thread = threading.Thread(target=self.run, name="leads-intake", daemon=True)
         self.thread.start()
@@ -242,18 +248,23 @@ class _Worker:
     def stop(self, timeout: float = 10) -> None:
         """Finish the current batch and end the thread (tests; a clean shutdown)."""
         self.stopping = True
+        self.halt.set()
         self.event.set()
         self.thread.join(timeout)
 
     def run(self) -> None:
+        """Let captures pile up for ``PAUSE`` seconds, then finish them in full batches with a
+        short rest between batches: the thread shares the GIL with the request thread, and many
+        small back-to-back batches made every request wait for the GIL at each of its I/O calls."""
         while not self.stopping:
             self.event.wait(timeout=5)
+            self.halt.wait(PAUSE)
             self.event.clear()
             try:
                 with self.app.app_context():
                     try:
-                        while process_pending():
-                            pass
+                        while process_pending(THREAD_BATCH) and not self.stopping:
+                            self.halt.wait(REST)
                     finally:
                         db.session.remove()
             except Exception:  # noqa: BLE001 - keep the worker alive; the sweep is the backstop
