@@ -49,3 +49,15 @@ def test_template_translations_follow_a_forced_locale_within_one_request(app):
         again = render_template_string(source)
     assert english == again == "Sign out"
     assert russian == "Выйти"
+
+
+def test_number_and_percent_filters_follow_the_page_locale(app):
+    from flask import render_template_string
+
+    for locale, number, percent in (("en", "1,234.5", "25.7%"), ("ru", "1 234,5", "25,7 %"),
+                                    ("zh_Hans", "1,234.5", "25.7%")):
+        with app.test_request_context(f"/?lang={locale}"):
+            out = render_template_string("{{ 1234.5|number(1) }}|{{ 0.257|percent(1) }}|"
+                                         "{{ none|percent }}")
+            got = out.replace("\xa0", " ").replace("\u202f", " ")
+            assert got == f"{number}|{percent}|—", (locale, out)

@@ -47,7 +47,8 @@ def init_web(app: Flask) -> None:
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,
                                  can=lambda perm: can(current_user, perm), url_maker=url_maker)
     app.jinja_env.filters.update(money=_money_filter, date=_date_filter, datetime=_datetime,
-                                 duration=_duration)
+                                 duration=_duration, number=_number_filter,
+                                 percent=_percent_filter)
     app.jinja_env.install_gettext_callables(  # Flask-Babel's, with the catalog kept per request
         gettext=lambda s: request_translations().ugettext(s),
         ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
@@ -140,6 +141,27 @@ def _money_filter(ctx: Any, value: Any, currency: str = "USD") -> str:
     """The ``money`` filter: the page's locale comes from the template context (a dict lookup),
     not from ``g`` through a proxy on every one of a list's fifty rows."""
     return _money(value, currency, ctx.get("current_locale"))
+
+
+@pass_context
+def _number_filter(ctx: Any, value: Any, digits: int = 1) -> str:
+    """``{{ x|number(1) }}``: a decimal in the page's locale ("25.7", "25,7")."""
+    if value is None:
+        return "—"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return numbers.format_decimal(value, format=pattern, locale=ctx.get("current_locale") or "en")
+
+
+@pass_context
+def _percent_filter(ctx: Any, ratio: Any, digits: int = 1) -> str:
+    """``{{ 0.257|percent(1) }}``: a ratio as a percentage in the page's locale ("25,7 %")."""
+    if ratio is None:
+        return "—"
+    locale = Locale.parse(ctx.get("current_locale") or "en")
+    pattern = locale.percent_formats[None].pattern  # "#,##0%", "#,##0 %": the locale's shape
+    if digits:
+        pattern = pattern.replace("0", "0." + "0" * digits, 1)
+    return numbers.format_percent(ratio, format=pattern, locale=locale)
 
 
 @pass_context
