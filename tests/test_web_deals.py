@@ -219,6 +219,13 @@ def test_the_board_shows_per_stage_counts_sums_and_moves_without_js(app, login_a
     assert "4 open" in column and "$30.00" in column and "€7.00" in column
     assert column.count('class="card"') == 4 and "Other deal" not in column
     deal_id = int(re.search(r'data-deal="(\d+)"', column).group(1))
+    # One click moves a card one step along the conveyor; won and lost are links to the list.
+    step = stages(app)["Meeting or presentation held"][0]
+    assert column.count(f'name="stage_id" value="{step}"') == 4
+    for closed in ("Closed — won", "Closed — lost"):
+        sid = stages(app)[closed][0]
+        closed_column = page.split(f'data-stage="{sid}"')[1].split("</section>")[0]
+        assert 'class="card"' not in closed_column and f"/deals/?stage={sid}" in closed_column
     target = stages(app)["Proposal under review"][0]
     r = post(seller, f"/deals/{deal_id}/stage",
              {"stage_id": target, "version": deal_row(app, deal_id)["version"],
@@ -227,6 +234,19 @@ def test_the_board_shows_per_stage_counts_sums_and_moves_without_js(app, login_a
     assert deal_row(app, deal_id)["stage_id"] == target
     r = post(seller, f"/deals/{deal_id}/stage", {"stage_id": first, "next": "//evil.example"})
     assert r.headers["Location"].endswith(f"/deals/{deal_id}")
+
+
+def test_a_board_step_goes_to_the_next_open_stage_and_from_the_last_to_won_never_lost(app):
+    from conveyor.web.deals import _next_stages
+
+    with app.app_context():
+        ordered = list(db.session.scalars(select(Stage).order_by(Stage.position)))
+        steps = {sid: s.name for sid, s in _next_stages(ordered).items()}
+    names = {s.id: s.name for s in ordered}
+    assert steps[ordered[0].id] == "Meeting or presentation held"
+    closing = next(s.id for s in ordered if s.name == "Closing documents")
+    assert steps[closing] == "Closed — won"
+    assert all(not names[sid].startswith("Closed") for sid in steps)  # closed stages: no step
 
 
 def test_the_deals_list_searches_filters_and_pages_by_keyset(make_app):

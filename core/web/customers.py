@@ -17,6 +17,7 @@ from ..permissions import get_visible_or_404, owner_ids, require, scope, scope_o
 from . import panels_for
 from .forms import ContactForm, CustomerForm
 from .listing import before_arg, keyset_rows
+from .timeline import timeline_rows
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 ID = "<int(max=2147483647):customer_id>"
@@ -146,13 +147,11 @@ def card(customer_id: int) -> Any:
                                   options=[joinedload(Customer.contacts),
                                            joinedload(Customer.owner)])
     deals, deal_count = card_deals(customer)
-    timeline = list(db.session.scalars(
-        select(TimelineEntry).options(joinedload(TimelineEntry.by))
-        .where(TimelineEntry.customer_id == customer.id)
+    timeline = timeline_rows(
+        TimelineEntry.customer_id == customer.id,
         # Entries about a deal show only to those who may see that deal.
-        .where(or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
+        or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
             select(Deal.id).where(scope(Deal, current_user)))))
-        .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc()).limit(50)))
     actions = [a for group in current_app.extensions["conveyor"].hook.customer_actions(
         customer=customer, user=current_user, request=request) for a in (group or ())]
     return render_template("customers/card.html", customer=customer, deals=deals,

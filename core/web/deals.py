@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from markupsafe import Markup, escape
 from sqlalchemy import Select, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
@@ -31,6 +30,7 @@ from . import panels_for, request_translations
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, StageForm
 from .listing import before_arg, keyset_rows
+from .timeline import timeline_rows
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 ID = "<int(max=2147483647):deal_id>"
@@ -223,27 +223,33 @@ def _cards_statement(user: Any, stage_ids: list[int]) -> Select[Any]:
 @bp.get("/board")
 @require("deals.view")
 def board() -> Any:
-    """Columns of the pipeline's stages: totals of the open ones (``open_totals``) and the newest
-    ``BOARD_CARDS`` deals of each, fetched by one UNION ALL of per-stage index scans."""
+    """The open stages as columns: their totals (``open_totals``) and newest ``BOARD_CARDS``
+    deals (one UNION ALL of per-stage index scans), each card with a one-click move to the next
+    stage: the conveyor's usual step. Other moves (back, lost with its reason) are on the deal
+    card; won and lost deals are one link away, in the list filtered by their stage."""
     pipeline, pipeline_count = _pipeline(int_arg("pipeline"))
     stages = list(pipeline.stages)
-    totals = open_totals(current_user, [s.id for s in stages if not s.is_closed])
-    cards: dict[int, list[Any]] = {s.id: [] for s in stages}
-    if stages:
-        for row in db.session.execute(_cards_statement(current_user, [s.id for s in stages])):
+    open_stages = [s for s in stages if not s.is_closed]
+    totals = open_totals(current_user, [s.id for s in open_stages])
+    cards: dict[int, list[Any]] = {s.id: [] for s in open_stages}
+    if open_stages:
+        for row in db.session.execute(_cards_statement(current_user,
+                                                       [s.id for s in open_stages])):
             cards[row.stage_id].append(row)
     pipelines = list(db.session.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.id))
                      ) if pipeline_count > 1 else []
     labels = stage_labels(stages)
-    # The move form's <select>, once per column (a column's cards share their stage).
-    escaped = {sid: str(escape(label)) for sid, label in labels.items()}
-    options = {s.id: Markup("".join(
-        f'<option value="{other.id}"{" selected" if other.id == s.id else ""}>'
-        f'{escaped[other.id]}</option>' for other in stages)) for s in stages}
     return render_template("deals/board.html", pipeline=pipeline, pipelines=pipelines,
-                           stages=stages, totals=totals, cards=cards, labels=labels,
-                           options=options, board_cards=BOARD_CARDS,
-                           back=request.full_path.rstrip("?"))
+                           stages=stages, open_stages=open_stages, totals=totals, cards=cards,
+                           labels=labels, next_stage=_next_stages(stages),
+                           board_cards=BOARD_CARDS, back=request.full_path.rstrip("?"))
+
+
+def _next_stages(stages: list[Stage]) -> dict[int, Stage]:
+    """Each open stage's next step: the following open stage, and after the last one the won
+    stage (never lost: that needs a reason, asked on the card)."""
+    ahead = [s for s in stages if not s.is_lost]
+    return {s.id: ahead[i + 1] for i, s in enumerate(ahead[:-1]) if not s.is_closed}
 
 
 # --- create / edit -----------------------------------------------------------------------------
@@ -362,9 +368,10 @@ def _stage_form(deal: Deal, submitted: bool = False) -> StageForm:
 
 def _history(deal: Deal) -> list[dict[str, Any]]:
     """The stages the deal went through, with the time spent in each (the last is ongoing)."""
-    rows = list(db.session.scalars(
-        select(StageHistory).where(StageHistory.deal_id == deal.id)
-        .options(joinedload(StageHistory.by))
+    rows = list(db.session.execute(
+        select(StageHistory.from_stage_id, StageHistory.to_stage_id, StageHistory.at,
+               func.coalesce(User.display_name, User.username).label("by_label"))
+        .outerjoin(User, User.id == StageHistory.by_id).where(StageHistory.deal_id == deal.id)
         .order_by(StageHistory.at.desc(), StageHistory.id.desc()).limit(HISTORY_ROWS)))
     rows.reverse()
     # History stays inside the deal's pipeline (move_deal enforces it): no per-row stage loads.
@@ -373,17 +380,14 @@ def _history(deal: Deal) -> list[dict[str, Any]]:
     out = []
     for i, row in enumerate(rows):
         until = rows[i + 1].at if i + 1 < len(rows) else (deal.closed_at or now)
-        out.append({"row": row, "from": stage_of.get(row.from_stage_id),
-                    "to": stage_of.get(row.to_stage_id), "at": row.at, "by": row.by,
+        out.append({"from": stage_of.get(row.from_stage_id), "to": stage_of.get(row.to_stage_id),
+                    "at": row.at, "by_label": row.by_label,
                     "spent": max(until - row.at, timedelta(0)), "current": i + 1 == len(rows)})
     return out
 
 
 def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 200) -> Any:
-    timeline = list(db.session.scalars(
-        select(TimelineEntry).options(joinedload(TimelineEntry.by))
-        .where(TimelineEntry.deal_id == deal.id)
-        .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc()).limit(50)))
+    timeline = timeline_rows(TimelineEntry.deal_id == deal.id)
     actions = [a for group in current_app.extensions["conveyor"].hook.deal_actions(
         deal=deal, user=current_user, request=request) for a in (group or ())]
     return render_template("deals/card.html", deal=deal, history=_history(deal),
