@@ -118,3 +118,40 @@ def test_the_history_is_append_only(ops):
     with pytest.raises(AppendOnlyError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_a_large_first_fill_on_postgresql_rebuilds_the_keys_and_index_it_set_aside(
+        ops, monkeypatch):
+    import pytest
+    from sqlalchemy import inspect
+
+    from conveyor.models import Customer
+    from conveyor.plugins.relationships import services
+
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the bulk load is PostgreSQL's (SQLite keeps the plain INSERT … SELECT)")
+
+    def shape() -> tuple[list, list]:
+        insp = inspect(db.session.connection())
+        keys = sorted((k["name"], tuple(k["constrained_columns"]), k["referred_table"],
+                       k["options"].get("ondelete")) for k in
+                      insp.get_foreign_keys("relationships_state"))
+        indexes = sorted((i["name"], tuple(i["column_names"]))
+                         for i in insp.get_indexes("relationships_state"))
+        return keys, indexes
+
+    customers = [ops.customer(f"Bulk {i}") for i in range(5)]
+    ops.win(ops.deal(customers[0]))
+    db.session.execute(delete(RelationshipState))
+    db.session.commit()
+    before = shape()
+    assert len(before[0]) == 3 and before[1]
+    monkeypatch.setattr(services, "BULK_FILL_MIN", 1)
+
+    result = recompute(db.session)
+    assert result.new == 5 and ops.type_of(customers[0]) == "current"
+    assert shape() == before
+    # The rebuilt key still cascades: a deleted customer takes its state row along.
+    db.session.delete(db.session.get(Customer, customers[1].id))
+    db.session.commit()
+    assert db.session.get(RelationshipState, customers[1].id) is None
