@@ -276,8 +276,9 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
     scratch = _scratch_table()
     scratch.create(conn)
     try:
-        conn.execute(insert(scratch).from_select(
-            ["customer_id", "owner_id", "computed"], type_statement(rules, mode)), params)
+        computed = conn.execute(insert(scratch).from_select(
+            ["customer_id", "owner_id", "computed"], type_statement(rules, mode))
+            .execution_options(preserve_rowcount=True), params).rowcount
         if _dialect(session) == "postgresql":
             conn.exec_driver_sql("ANALYZE relationships_recompute")
         s, n = STATE, scratch
@@ -300,7 +301,10 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
                              override_reason=case((keeps, s.c.override_reason), else_=""),
                              override_by_id=case((keeps, s.c.override_by_id), else_=None),
                              override_at=case((keeps, s.c.override_at), else_=None)))
-        new = conn.execute(insert(s).from_select(
+        # State rows reference customers, so as many of them in the batch as computed types
+        # means none is missing: a count on the primary key instead of an anti-join.
+        have = conn.execute(select(func.count()).select_from(s).where(in_batch)).scalar_one()
+        new = 0 if have >= computed else conn.execute(insert(s).from_select(
             ["customer_id", "type", "computed_type", "since", "cause", "override",
              "override_reason"],
             select(n.c.customer_id, n.c.computed, n.c.computed, literal(now, UTCDateTime()),

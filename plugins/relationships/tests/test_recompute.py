@@ -37,6 +37,16 @@ def test_recompute_rebuilds_lost_state_and_a_second_run_changes_nothing(ops):
     assert _history_count() == before
 
 
+def test_recompute_fills_in_the_one_state_row_that_went_missing(ops):
+    a, b, c = (ops.customer(n) for n in "ABC")
+    ops.win(ops.deal(b))
+    db.session.execute(delete(RelationshipState).where(RelationshipState.customer_id == b.id))
+    db.session.commit()
+    result = recompute(db.session)
+    assert (result.new, result.changed, result.customers) == (1, 0, 3)
+    assert ops.type_of(b) == "current"
+
+
 def test_recompute_in_batches_gives_the_same_result(ops):
     customers = [ops.customer(f"C{i}") for i in range(7)]
     for c in customers[::2]:
