@@ -77,8 +77,9 @@ def targets(app: Any, info: dict[str, Any]) -> dict[str, Any]:
             out[f"{who}_deals"] = n
             out[f"{who}_deep"] = q(f"SELECT id FROM deals {where} ORDER BY id DESC "
                                    f"LIMIT 1 OFFSET :o", u=out[who], o=int(n * 0.9))
-        out["customer"] = q("SELECT customer_id FROM deals WHERE owner_id = :u GROUP BY customer_id "
-                            "ORDER BY count(*) DESC, customer_id LIMIT 1", u=seller)
+        out["customer"] = q("SELECT customer_id FROM deals WHERE owner_id = :u "
+                            "GROUP BY customer_id ORDER BY count(*) DESC, customer_id LIMIT 1",
+                            u=seller)
         out["customer_deals"] = q("SELECT count(*) FROM deals WHERE customer_id = :c",
                                   c=out["customer"])
         out["deal"] = q("SELECT id FROM deals WHERE owner_id = :u AND stage_id = :w "

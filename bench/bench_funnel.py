@@ -164,7 +164,8 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, warmup: int,
         source = "stage_history h"
         if join:
             source = ("deals d CROSS JOIN stage_history h ON h.deal_id = d.id"
-                      if dialect == "sqlite" else "stage_history h JOIN deals d ON d.id = h.deal_id")
+                      if dialect == "sqlite"
+                      else "stage_history h JOIN deals d ON d.id = h.deal_id")
             source += " AND d.owner_id = :o"
         per_pos = dict(db.session.execute(
             text(sql["reached"].format(history_and_deals=source, forward=forward_ids)),

@@ -67,8 +67,9 @@ MEAN_GAP = 12 * DAY
 
 
 class Clock:
-    """Formats epoch seconds as the naive-UTC text SQLAlchemy stores (``YYYY-MM-DD HH:MM:SS.ffffff``),
-    from two small lookup tables: strftime per row would dominate the load."""
+    """Formats epoch seconds as the naive-UTC text SQLAlchemy stores
+    (``YYYY-MM-DD HH:MM:SS.ffffff``), from two small lookup tables: strftime per row would
+    dominate the load."""
 
     def __init__(self) -> None:
         self.tod = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}.000000" for s in range(DAY)]
@@ -421,7 +422,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--deals", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--plugins", default="", help="plugins whose tables to create")
-    parser.add_argument("--timeline", action="store_true", help="one timeline entry per history row")
+    parser.add_argument("--timeline", action="store_true",
+                        help="one timeline entry per history row")
     parser.add_argument("--end", help="anchor date (YYYY-MM-DD, UTC); default: today")
     parser.add_argument("--reset", action="store_true", help="drop the app's tables first")
     parser.add_argument("--password", help="give every generated user this password")
