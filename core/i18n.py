@@ -16,7 +16,8 @@ def select_locale() -> str | None:
     languages = current_app.config["CONVEYOR"]["languages"]
     if not has_request_context():  # CLI, workers: the configured default
         return current_app.config["CONVEYOR"]["default_locale"]
-    if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+    if _may_be_signed_in() and getattr(current_user, "is_authenticated", False) and \
+            current_user.locale in languages:
         return current_user.locale
     asked = request.args.get("lang") or request.cookies.get("lang")
     if asked in languages:
@@ -27,6 +28,15 @@ def select_locale() -> str | None:
     if best in ("zh-CN", "zh-Hans"):
         best = "zh"
     return matches.get(best or "", current_app.config["CONVEYOR"]["default_locale"])
+
+
+def _may_be_signed_in() -> bool:
+    """Without a session or remember cookie or an Authorization header nobody is signed in:
+    public endpoints (web-to-lead) then skip loading a user just to pick a language."""
+    config, cookies = current_app.config, request.cookies
+    return bool(request.headers.get("Authorization")
+                or config.get("SESSION_COOKIE_NAME", "session") in cookies
+                or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies)
 
 
 __all__ = ["LANGUAGE_NAMES", "_", "_l", "gettext", "lazy_gettext", "ngettext", "select_locale"]

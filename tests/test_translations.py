@@ -12,6 +12,20 @@ def template():
     return extract()
 
 
+def test_a_request_without_session_or_token_picks_its_language_without_loading_a_user(
+        app, monkeypatch):
+    import flask_login
+
+    from conveyor.i18n import select_locale
+
+    def no_user_expected(*_):
+        raise AssertionError("loaded a user for an anonymous request")
+
+    monkeypatch.setattr(flask_login.utils, "_get_user", no_user_expected)
+    with app.test_request_context("/public/leads/x", headers={"Accept-Language": "ru"}):
+        assert select_locale() == "ru"
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_catalog_has_every_string_and_all_are_translated(template, lang):
     catalog = load(lang)

@@ -2,6 +2,7 @@
 processor in the foreground."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,16 +42,23 @@ def reassign_stale(days: int | None, dry_run: bool) -> None:
 @click.option("--watch", is_flag=True, help="Keep running: poll for new captures (a worker).")
 @click.option("--interval", type=click.FloatRange(min=0.05, max=60), default=0.2,
               show_default=True, help="Seconds between polls when idle.")
-def intake_command(watch: bool, interval: float) -> None:
+@click.option("--linger", type=click.FloatRange(min=0, max=60), default=1.0, show_default=True,
+              help="Seconds to let captures pile up once some are waiting (fuller batches).")
+@click.option("--nice", "niceness", type=click.IntRange(min=0, max=19), default=10,
+              show_default=True, help="Lower this worker's CPU priority by this much, so that a "
+              "burst of captures goes to the web processes first.")
+def intake_command(watch: bool, interval: float, linger: float, niceness: int) -> None:
     """Finish stored web captures: dedupe, link known customers, assign by the rules. With
     --watch this is the worker for `leads.intake = "external"`; safe to run several."""
     from .intake import drain
     from .intake import watch as watch_loop
 
     if watch:
+        if niceness and hasattr(os, "nice"):
+            os.nice(niceness)
         click.echo("lead intake: watching (Ctrl+C to stop)")
         try:
-            watch_loop(interval)
+            watch_loop(interval, linger=linger)
         except KeyboardInterrupt:
             pass
         return

@@ -2,6 +2,7 @@
 did not follow up within leads.stale_days go to another seller; idempotent, both owners told."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -195,3 +196,47 @@ def test_external_intake_worker_command(app, client, make_rule, make_form, users
     assert "captures finished: 1" in result.output, result.output
     with app.app_context():
         assert db.session.scalar(select(Lead.owner_id)) == users["seller3"]
+
+
+def test_the_watching_worker_lingers_then_finishes_a_burst_in_one_batch(
+        app, client, make_rule, make_form, users, monkeypatch):
+    """`intake --watch`: once captures wait, it lets more arrive for --linger seconds, then
+    takes them together (one claim), and stops cleanly."""
+    import threading
+
+    from conveyor.plugins.leads import intake
+
+    make_form(rule_id=make_rule("RR", ["seller3"]))
+    settings = app.extensions["conveyor"].settings
+    settings["leads.process_inline"], settings["leads.intake"] = False, "external"
+    batches: list[int] = []
+    real = intake.process_pending
+    monkeypatch.setattr(intake, "process_pending",
+                        lambda limit=intake.BATCH: batches.append(real(limit)) or batches[-1])
+    stop = threading.Event()
+
+    def worker() -> None:
+        with app.app_context():
+            intake.watch(interval=0.05, stop=stop, linger=0.6)
+
+    assert client.post("/public/leads/website", json={"email": "first@x.co"}).status_code == 200
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        for i in range(4):  # arriving while the worker lingers
+            assert client.post("/public/leads/website",
+                               json={"email": f"later{i}@x.co"}).status_code == 200
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with app.app_context():
+                left = db.session.scalar(select(func.count()).select_from(Lead)
+                                         .where(Lead.owner_id.is_(None)))
+                db.session.remove()
+            if not left:
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive() and left == 0
+    assert batches[0] == 5  # all five in the first batch
