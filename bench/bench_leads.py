@@ -406,9 +406,12 @@ def run(url: str, args: argparse.Namespace) -> None:
             "the client, the servers, the intake and PostgreSQL share the machine's cores. A "
             "capture answers after one INSERT and the commit; the intake then dedupes against "
             "leads, contacts and customers, assigns by the rule's atomic turn and notifies the "
-            "seller, in batches. The posts/s figures are the visitors' view (answers per second); "
-            "the ratio 'counting the time until all were assigned' also charges the intake's "
-            "tail after the last answer. The bare endpoint inserts one row.")
+            "seller, in batches. The intake (thread or worker) waits for a burst to end — 0.5 s "
+            "without a new capture, 5 s at most — and then takes it in full batches, so during "
+            "the burst the cores serve the captures. The posts/s figures are the visitors' view "
+            "(answers per second), the goal's measure; the ratio 'counting the time until all "
+            "were assigned' also charges the intake's tail after the last answer (that wait "
+            "plus the batches). The bare endpoint inserts one row.")
     out = write_results("leads", meta, ["measure", "value", "detail"], rows, note,
                         {"rounds_detail": rounds, "counts": counts, "import": imported,
                          "ratios": ratios, "ratios_end_to_end": end_to_end})

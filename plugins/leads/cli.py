@@ -42,12 +42,15 @@ def reassign_stale(days: int | None, dry_run: bool) -> None:
 @click.option("--watch", is_flag=True, help="Keep running: poll for new captures (a worker).")
 @click.option("--interval", type=click.FloatRange(min=0.05, max=60), default=0.2,
               show_default=True, help="Seconds between polls when idle.")
-@click.option("--linger", type=click.FloatRange(min=0, max=60), default=1.0, show_default=True,
-              help="Seconds to let captures pile up once some are waiting (fuller batches).")
+@click.option("--linger", type=click.FloatRange(min=0, max=60), default=0.5, show_default=True,
+              help="Once captures wait, start when none arrived for this many seconds.")
+@click.option("--max-wait", type=click.FloatRange(min=0, max=600), default=5.0,
+              show_default=True, help="Seconds a waiting capture is left at most.")
 @click.option("--nice", "niceness", type=click.IntRange(min=0, max=19), default=10,
               show_default=True, help="Lower this worker's CPU priority by this much, so that a "
               "burst of captures goes to the web processes first.")
-def intake_command(watch: bool, interval: float, linger: float, niceness: int) -> None:
+def intake_command(watch: bool, interval: float, linger: float, max_wait: float,
+                   niceness: int) -> None:
     """Finish stored web captures: dedupe, link known customers, assign by the rules. With
     --watch this is the worker for `leads.intake = "external"`; safe to run several."""
     from .intake import drain
@@ -58,7 +61,7 @@ def intake_command(watch: bool, interval: float, linger: float, niceness: int) -
             os.nice(niceness)
         click.echo("lead intake: watching (Ctrl+C to stop)")
         try:
-            watch_loop(interval, linger=linger)
+            watch_loop(interval, linger=linger, max_wait=max_wait)
         except KeyboardInterrupt:
             pass
         return

@@ -43,10 +43,11 @@ from .services import TEXT_FIELDS, _digits, clean_data, merge_into, normalized
 log = logging.getLogger("conveyor.leads.intake")
 BATCH = 200
 THREAD_BATCH = 500  # the in-process intake: fewer, fuller batches
-PAUSE = 0.5  # seconds the in-process intake lets captures pile up after a wake-up
+PAUSE = 0.5  # seconds without a new capture after which the in-process intake starts
 REST = 0.02  # seconds between its batches, for the request thread
 WORKER_BATCH = 1000  # the external worker (``watch``): leads per transaction
-LINGER = 1.0  # seconds the external worker lets captures pile up once some are waiting
+LINGER = 0.5  # seconds without a new capture after which the external worker starts
+MAX_WAIT = 5.0  # seconds a waiting capture is left at most, however long a burst lasts
 _STATEMENTS: dict[str, Any] = {}
 
 
@@ -91,7 +92,8 @@ def store(data: dict[str, Any], form: FormInfo) -> int:
     values = {**{k: "" for k in TEXT_FIELDS}, **clean, **norm, "source": form.source,
               "form_id": form.id, "status": "new", "created_at": now, "updated_at": now}
     table = Lead.__table__
-    dialect = db.session.get_bind().dialect.name
+    engine = db.engine
+    dialect = engine.dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -100,8 +102,11 @@ def store(data: dict[str, Any], form: FormInfo) -> int:
     if statement is None:  # built once: only the parameters change between captures
         statement = _STATEMENTS[dialect] = insert(table).on_conflict_do_nothing(
             index_elements=["dedupe_key"]).returning(table.c.id)
-    lead_id = db.session.execute(statement, values).scalar()
-    if lead_id is None:
+    # The usual case is one statement and its commit, on a pooled connection of its own: no ORM
+    # session work for a row nobody reads back in this request.
+    with engine.begin() as conn:
+        lead_id = conn.execute(statement, values).scalar()
+    if lead_id is None:  # an open lead with the same identity exists: merge into it
         twin = db.session.scalar(select(Lead).where(Lead.dedupe_key == norm["dedupe_key"]))
         if twin is None:  # the twin was closed meanwhile: store it anew
             values["dedupe_key"] = None
@@ -109,7 +114,7 @@ def store(data: dict[str, Any], form: FormInfo) -> int:
                                          .returning(table.c.id)).scalar()
         else:
             lead_id = merge_into(twin, clean, norm, source=form.source, form=form).id
-    db.session.commit()
+        db.session.commit()
     mode = setting("leads.intake")
     if setting("leads.process_inline") or mode == "inline":
         process_pending()
@@ -255,13 +260,18 @@ class _Worker:
         self.thread.join(timeout)
 
     def run(self) -> None:
-        """Let captures pile up for ``PAUSE`` seconds, then finish them in full batches with a
-        short rest between batches: the thread shares the GIL with the request thread, and many
-        small back-to-back batches made every request wait for the GIL at each of its I/O calls."""
+        """Wait until captures stop arriving (``PAUSE`` seconds without a wake-up, ``MAX_WAIT``
+        at most), then finish them in full batches with a short rest between batches. The
+        thread shares the GIL and the cores with the request threads: during a burst it keeps
+        out of their way, and many small back-to-back batches cost more than a few full ones."""
         while not self.stopping:
             self.event.wait(timeout=5)
-            self.halt.wait(PAUSE)
-            self.event.clear()
+            started = time.monotonic()
+            while not self.stopping:
+                self.event.clear()
+                self.halt.wait(PAUSE)
+                if not self.event.is_set() or time.monotonic() - started >= MAX_WAIT:
+                    break
             try:
                 with self.app.app_context():
                     try:
@@ -296,28 +306,39 @@ def drain(limit: int = BATCH) -> int:
     return total
 
 
-def _pending() -> bool:
-    return db.session.scalar(select(Lead.id).where(Lead.processed_at.is_(None)).limit(1)) \
-        is not None
+def _pending_count() -> int:
+    count = db.session.scalar(select(func.count()).select_from(Lead)
+                              .where(Lead.processed_at.is_(None)))
+    db.session.rollback()  # no snapshot held open while waiting
+    return int(count or 0)
+
+
+def _settle(waiting: int, stop: threading.Event, linger: float, max_wait: float) -> None:
+    """Return once no capture arrived for ``linger`` seconds, or after ``max_wait``."""
+    started = time.monotonic()
+    while linger and not stop.is_set() and time.monotonic() - started < max_wait:
+        stop.wait(min(linger, max(0.0, max_wait - (time.monotonic() - started))))
+        now = _pending_count()
+        if now <= waiting:
+            return
+        waiting = now
 
 
 def watch(interval: float = 0.2, stop: threading.Event | None = None,
-          linger: float = LINGER) -> None:
+          linger: float = LINGER, max_wait: float = MAX_WAIT) -> None:
     """The external worker's loop: poll every ``interval`` seconds; once captures are waiting,
-    let more arrive for ``linger`` seconds, then finish them all in batches of
-    ``WORKER_BATCH``. A burst is then a few full batches rather than one small batch per poll:
-    a batch's statements cost about the same for 50 leads as for 500, and that work shares the
-    cores with the web processes taking the burst."""
+    wait until none arrived for ``linger`` seconds (``max_wait`` at most), then finish them all
+    in batches of ``WORKER_BATCH``. A burst is then answered first and finished right after in
+    a few full batches, instead of one small batch per poll competing with it for the cores (a
+    batch's statements cost about the same for 50 leads as for 500)."""
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            if _pending():
-                db.session.rollback()  # no snapshot held open while lingering
-                if linger:
-                    stop.wait(linger)
+            waiting = _pending_count()
+            if waiting:
+                _settle(waiting, stop, linger, max_wait)
                 drain(WORKER_BATCH)
             else:
-                db.session.rollback()
                 stop.wait(interval)
         except Exception:  # noqa: BLE001 - a worker keeps going; the sweep is the backstop
             log.exception("lead intake failed; retrying")

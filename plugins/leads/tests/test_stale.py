@@ -240,3 +240,20 @@ def test_the_watching_worker_lingers_then_finishes_a_burst_in_one_batch(
         thread.join(10)
     assert not thread.is_alive() and left == 0
     assert batches[0] == 5  # all five in the first batch
+
+
+def test_the_worker_waits_for_a_burst_to_quiet_but_never_longer_than_max_wait(monkeypatch):
+    import threading
+
+    from conveyor.plugins.leads import intake
+
+    arriving = iter(range(10, 10_000, 10))  # a burst that never ends
+    monkeypatch.setattr(intake, "_pending_count", lambda: next(arriving))
+    start = time.monotonic()
+    intake._settle(5, threading.Event(), linger=0.05, max_wait=0.4)
+    assert 0.35 <= time.monotonic() - start < 2
+
+    monkeypatch.setattr(intake, "_pending_count", lambda: 5)  # nothing new: one linger
+    start = time.monotonic()
+    intake._settle(5, threading.Event(), linger=0.05, max_wait=10)
+    assert time.monotonic() - start < 1
