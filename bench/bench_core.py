@@ -15,11 +15,13 @@ median of ``/_bench/bare/<id>`` (one primary-key SELECT, no template, see
 customer card and the board). ``--repeat`` runs (default 3) of ``--rounds`` rounds: each ratio is
 the median of the runs' ratios, so one noisy minute on the shared machine doesn't decide it.
 
-Requests go through Flask's test client, in-process: no socket, HTTP parser or server threads to
-add noise, so the ratio compares the app's own work (routing, login, permission scopes, SQL,
-templates) with the cheapest route the same app can serve; a real server would add the same
-fixed cost to both sides and only flatter the ratio. Rounds are round-robin, so load from other
-processes on the machine hits every row alike.
+Each page is measured twice, in the same run: **over HTTP**, the app served by gunicorn (one
+sync worker, loopback, a new connection per request as that worker closes each) — what a browser
+waits for, and the measure the goal is judged on — and **in-process** through Flask's test
+client, the app's own work alone (routing, login, permission scopes, SQL, templates). The server's
+fixed cost per request (accept, parse, write) is added to both sides over HTTP, which lowers the
+ratio; the in-process ratio is the stricter figure and is printed next to it. Rounds are
+round-robin, so load from other processes on the machine hits every row alike.
 
 Writes ``bench/results/core[-pg][-s<scale>].md`` and ``.json``: date, machine, scale, database,
 the table, each page's SQL statement count and slowest statement, the plans of the statements
@@ -32,6 +34,7 @@ import argparse
 import statistics
 import sys
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,7 @@ from common import (  # noqa: E402
     make_bench_app,
     measure,
     replay,
+    served,
     table,
     throwaway_postgres,
     write_results,
@@ -54,8 +58,28 @@ from common import (  # noqa: E402
 
 GOAL = 3.0
 USERS = ("seller", "manager", "admin")
-HEADERS = ["page", "as", "median ms", "p90 ms", "ratio", "goal", "pass", "× layout", "SQL",
-           "SQL ms", "slowest SQL ms"]
+HEADERS = ["page", "as", "HTTP ms", "HTTP ratio", "goal", "pass", "in-process ms",
+           "in-process ratio", "× layout", "SQL", "SQL ms", "slowest SQL ms"]
+
+
+@dataclass
+class Summary:
+    """Several runs of ``measure``: each case's median of the runs' medians, and the median of
+    the runs' ratios to the bare route (one noisy minute doesn't decide a ratio)."""
+
+    median: dict[str, float]
+    ratio: dict[str, float]
+    run_ratios: dict[str, list[float]]
+    samples: dict[str, list[float]]
+
+
+def summarize(runs: list[dict[str, Timing]]) -> Summary:
+    keys = list(runs[0])
+    run_ratios = {k: [round(r[k].median / r["bare"].median, 3) for r in runs] for k in keys}
+    return Summary(median={k: statistics.median(r[k].median for r in runs) for k in keys},
+                   ratio={k: statistics.median(v) for k, v in run_ratios.items()},
+                   run_ratios=run_ratios,
+                   samples={k: [ms for r in runs for ms in r[k].samples_ms] for k in keys})
 
 
 def targets(app: Any, info: dict[str, Any]) -> dict[str, Any]:
@@ -124,21 +148,27 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, warmup: int, 
         status = clients[who].get(path).status_code
         if status != 200:
             raise SystemExit(f"{path} as {who} answered {status}")
-    runs = [measure(cases, rounds=rounds, warmup=warmup) for _ in range(repeat)]
-    timings = {key: Timing([ms for run in runs for ms in run[key].samples_ms]) for key in cases}
-    median = {key: statistics.median(run[key].median for run in runs) for key in cases}
-    # Each run's page median over that run's bare median, then the median of those ratios.
-    ratios = {key: statistics.median(run[key].median / run["bare"].median for run in runs)
-              for key in cases}
-    bare = median["bare"]
-    rows: list[list[Any]] = [["bare route (1 indexed query)", "seller", f"{bare:.2f}",
-                              f"{timings['bare'].p90:.2f}", "1.0", "", "", "", 1, "", ""]]
+    inproc = summarize([measure(cases, rounds=rounds, warmup=warmup) for _ in range(repeat)])
+    with served(url) as server:
+        over_http = {who: server.client(app, t[who]) for who in USERS}
+        http_cases: dict[str, Any] = {
+            "bare": lambda: over_http["seller"](bare_path),
+            "shell": lambda: over_http["seller"]("/_bench/shell")}
+        for key, (_label, who, path) in labels.items():
+            http_cases[key] = (lambda c=over_http[who], p=path: c(p))
+        for key, fn in http_cases.items():
+            if fn().status_code != 200:
+                raise SystemExit(f"{key} over HTTP answered {fn().status_code}")
+        http = summarize([measure(http_cases, rounds=rounds, warmup=warmup)
+                          for _ in range(repeat)])
+    bare, http_bare = inproc.median["bare"], http.median["bare"]
+    rows: list[list[Any]] = [["bare route (1 indexed query)", "seller", f"{http_bare:.2f}",
+                              "1.0", "", "", f"{bare:.2f}", "1.0", "", 1, "", ""]]
     plans: list[str] = []
     queries: dict[str, Any] = {}
     all_pass = True
     for key, (label, who, path) in labels.items():
-        timing = timings[key]
-        ratio = ratios[key]
+        ratio = http.ratio[key]
         ok = ratio <= GOAL
         seen = capture_queries(app, lambda c=clients[who], p=path: c.get(p))
         db_ms = replay(app, seen)
@@ -148,17 +178,18 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, warmup: int, 
             verdict = "(reference)"
         else:
             all_pass &= ok
-        rows.append([label, who, f"{median[key]:.2f}", f"{timing.p90:.2f}", f"{ratio:.1f}",
-                     f"≤ {GOAL:g}×", verdict, f"{ratios[key] / ratios['shell']:.1f}", len(seen),
-                     f"{sum(db_ms):.1f}", f"{max(db_ms):.1f}"])
+        rows.append([label, who, f"{http.median[key]:.2f}", f"{ratio:.1f}", f"≤ {GOAL:g}×",
+                     verdict, f"{inproc.median[key]:.2f}", f"{inproc.ratio[key]:.1f}",
+                     f"{ratio / http.ratio['shell']:.1f}", len(seen), f"{sum(db_ms):.1f}",
+                     f"{max(db_ms):.1f}"])
         if not ok and max(db_ms) > bare:
             worst = sorted(zip(seen, db_ms), key=lambda x: -x[1])[:1]
             for (sql, params, _), ms in worst:
                 plans.append(f"### {label} as {who}: {ms:.1f} ms\n\n```sql\n{sql.strip()}\n```\n"
                              f"params: `{params}`\n\n```\n{explain(app, sql, params)}\n```\n")
     for label, who, endpoint in missing:
-        rows.append([label, who, "", "", "", f"≤ {GOAL:g}×", f"missing ({endpoint})", "", "", "",
-                     ""])
+        rows.append([label, who, "", "", f"≤ {GOAL:g}×", f"missing ({endpoint})", "", "", "", "",
+                     "", ""])
         all_pass = False
     print(table(HEADERS, rows))
     extra = ""
@@ -178,16 +209,23 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, warmup: int, 
             "deals", "admin sees": f"{t['admin_deals']} deals",
             "customer card": f"customer {t['customer']} ({t['customer_deals']} deals)",
             "rounds": f"{repeat} runs of {rounds} rounds (+{warmup} warm-up each), round-robin, "
-                      "Flask test client; median ms = median of the runs' medians, ratio = "
-                      "median of the runs' (page median / bare median), p90 over all samples",
+                      "over HTTP and then in-process; median ms = median of the runs' medians, "
+                      "ratio = median of the runs' (page median / bare median)",
+            "HTTP": "gunicorn -w 1 (sync worker) on 127.0.0.1 serving the same app, one request "
+                    "at a time with a new connection each (http.client): what a browser waits "
+                    "for, the goal's measure",
+            "in-process": "Flask test client, no socket or HTTP parsing: the app's own work "
+                          "alone, a stricter ratio (both sides lose the same fixed cost)",
             "generator": f"{info['rows']} rows at {info['rows_per_s']} rows/s",
             "SQL ms": "sum of the page's statements re-run and fetched alone (best of 3)",
-            "× layout": "ratio / ratio of the empty signed-in page (the floor of any page)"}
+            "× layout": "HTTP ratio / HTTP ratio of the empty signed-in page (the floor of any "
+                        "page)"}
     path = write_results(name, meta, HEADERS, rows, extra_md=extra,
                          extra_json={"targets": t, "queries": queries, "board_options": board,
-                                     "run_ratios": {k: [round(r[k].median / r["bare"].median, 2)
-                                                        for r in runs] for k in cases},
-                                     "samples_ms": {k: v.samples_ms for k, v in timings.items()}})
+                                     "run_ratios": {"http": http.run_ratios,
+                                                    "in_process": inproc.run_ratios},
+                                     "samples_ms": {"http": http.samples,
+                                                    "in_process": inproc.samples}})
     print(f"\nwritten: {path}")
     return all_pass
 

@@ -14,6 +14,11 @@ Interface (kept stable for bench_core, bench_leads, bench_funnel, bench_relation
   with the reference route ``/_bench/bare/<id>`` added (see ``add_bare_route``) and an empty
   signed-in page ``/_bench/shell`` (``add_shell_route``): the layout's fixed cost.
 - ``client_for(app, user_id) -> FlaskClient`` — a test client signed in as that user.
+- ``served(url, plugins=()) -> context manager yielding an HttpServer`` — ``make_bench_app``
+  served by gunicorn (one sync worker, loopback), the way a deployment serves it;
+  ``HttpServer.client(app, user_id)`` gives a callable ``get(path) -> HttpResponse`` carrying
+  that user's signed session cookie (a new connection per request, as gunicorn's sync worker
+  closes each one).
 - ``measure(cases, rounds, warmup) -> {name: Timing}`` — round-robin: every round requests each
   case once, so background load on the shared machine hits every row alike.
 - ``capture_queries(app, fn) -> list[(sql, params, ms)]`` — statements one call runs, with times.
@@ -186,6 +191,79 @@ def client_for(app: Flask, user_id: int) -> FlaskClient:
         session["_user_id"] = str(user_id)
         session["_fresh"] = True
     return client
+
+
+def bench_wsgi_app() -> Flask:
+    """gunicorn's entry point (``common:bench_wsgi_app()``): ``make_bench_app`` on the database
+    and plugins given in ``BENCH_APP_URL`` / ``BENCH_APP_PLUGINS``."""
+    plugins = [p for p in os.environ.get("BENCH_APP_PLUGINS", "").split(",") if p]
+    return make_bench_app(os.environ["BENCH_APP_URL"], plugins=plugins)
+
+
+@dataclass
+class HttpResponse:
+    status_code: int
+    body: bytes
+
+    def get_data(self) -> bytes:
+        return self.body
+
+
+class HttpServer:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def client(self, app: Flask, user_id: int | None) -> Callable[[str], HttpResponse]:
+        """GET over loopback with ``user_id``'s session cookie (signed as Flask-Login stores
+        it); anonymous for ``None``."""
+        import http.client
+
+        headers = {}
+        if user_id is not None:
+            cookie = app.session_interface.get_signing_serializer(app).dumps(  # type: ignore
+                {"_user_id": str(user_id), "_fresh": True})
+            headers["Cookie"] = f"{app.config['SESSION_COOKIE_NAME']}={cookie}"
+
+        def get(path: str) -> HttpResponse:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                return HttpResponse(response.status, response.read())
+            finally:
+                conn.close()
+
+        return get
+
+
+@contextmanager
+def served(url: str, plugins: Sequence[str] = ()) -> Iterator[HttpServer]:
+    """The bench app under gunicorn (``-w 1``, sync worker) on a free loopback port."""
+    import sys
+
+    port = _free_port()
+    env = {**os.environ, "BENCH_APP_URL": url, "BENCH_APP_PLUGINS": ",".join(plugins)}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "1",
+                             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--chdir",
+                             str(BENCH_DIR), "common:bench_wsgi_app()"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()[-3000:])  # type: ignore[union-attr]
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        yield HttpServer(port)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        proc.stderr.close()  # type: ignore[union-attr]
 
 
 # --- timing ------------------------------------------------------------------------------------

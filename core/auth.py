@@ -73,7 +73,8 @@ def _load_from_request(req: Any) -> User | None:
 def _unauthorized() -> Any:
     if request.path.startswith("/api/"):
         response = jsonify(code=401, status="Unauthorized",
-                           message="Send Authorization: Bearer <token> (see `conveyor token create`)")
+                           message="Send Authorization: Bearer <token> "
+                                   "(see `conveyor token create`)")
         response.status_code = 401
         response.headers["WWW-Authenticate"] = 'Bearer realm="conveyor"'
         return response

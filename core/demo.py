@@ -89,7 +89,8 @@ RU_SURNAMES = [("Иванов", "ivanov"), ("Смирнов", "smirnov"), ("Ку
 RU_STREETS = ["Ленина", "Гагарина", "Пушкина", "Садовая", "Мира", "Советская", "Заводская"]
 ZH_CORES = [("华信", "huaxin"), ("中科", "zhongke"), ("宏达", "hongda"), ("鑫源", "xinyuan"),
             ("瑞丰", "ruifeng"), ("博远", "boyuan"), ("天合", "tianhe"), ("联创", "lianchuang"),
-            ("恒通", "hengtong"), ("盛世", "shengshi"), ("东方", "dongfang"), ("长城", "changcheng")]
+            ("恒通", "hengtong"), ("盛世", "shengshi"), ("东方", "dongfang"),
+            ("长城", "changcheng")]
 ZH_SURNAMES = [("王", "wang"), ("李", "li"), ("张", "zhang"), ("刘", "liu"), ("陈", "chen"),
                ("杨", "yang"), ("赵", "zhao"), ("黄", "huang"), ("周", "zhou"), ("吴", "wu")]
 ZH_GIVEN = [("伟", "wei"), ("芳", "fang"), ("娜", "na"), ("敏", "min"), ("静", "jing"),

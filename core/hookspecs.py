@@ -24,7 +24,8 @@ def register_settings() -> list[Any]:
     """Declare configuration keys the plugin reads.
 
     :return: a list of :class:`conveyor.Setting` (key, default, type, doc). Keys are
-        ``<plugin>.<name>``; a value in config or ``CONVEYOR_<PLUGIN>_<NAME>`` overrides the default.
+        ``<plugin>.<name>``; a value in config or ``CONVEYOR_<PLUGIN>_<NAME>`` overrides the
+        default.
     """
 
 

@@ -82,7 +82,8 @@ def login_required(view: F) -> F:
 
 
 def owner_ids(user: Any) -> Any:
-    """The user ids (a list, or a SELECT for teams) whose records ``user`` may see, per the record scope."""
+    """The user ids (a list, or a SELECT for teams) whose records ``user`` may see, per the
+    record scope."""
     from .models import TeamMember
 
     kind = scope_of(user)

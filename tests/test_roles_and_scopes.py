@@ -87,5 +87,6 @@ def test_inactive_user_cannot_sign_in(app):
         user.active = False
         db.session.commit()
     app.config["WTF_CSRF_ENABLED"] = False
-    response = app.test_client().post("/login", data={"username": "seller", "password": "pw-123456"})
+    response = app.test_client().post("/login",
+                                      data={"username": "seller", "password": "pw-123456"})
     assert response.status_code == 401

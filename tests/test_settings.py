@@ -31,7 +31,8 @@ class Greeter:
 
 def test_plugin_settings_default_config_and_env(make_app, monkeypatch):
     monkeypatch.setenv("CONVEYOR_GREETER_TIMES", "3")
-    app = make_app(config={"greeter": {"greeting": "Привет"}}, extra_plugins=[("greeter", Greeter())])
+    app = make_app(config={"greeter": {"greeting": "Привет"}},
+                   extra_plugins=[("greeter", Greeter())])
     with app.app_context():
         assert setting("greeter.greeting") == "Привет"
         assert setting("greeter.times") == 3

@@ -36,9 +36,12 @@ class Person(NamedTuple):
 def assignable_users(user: Any) -> list[Person]:
     """Whom this user may hand a record to: themselves, their team, or anyone (scope all).
     Ids and names only (for a select): no User objects to build."""
+    kind = scope_of(user)
+    if kind == "own":  # only themselves: no query
+        return [Person(user.id, user.label)] if user.active else []
     query = (select(User.id, User.display_name, User.username).where(User.active.is_(True))
              .order_by(User.username))
-    if scope_of(user) != "all":
+    if kind != "all":
         query = query.where(User.id.in_(owner_ids(user)))
     return [Person(uid, display or username) for uid, display, username in
             db.session.execute(query)]

@@ -96,7 +96,8 @@ def configured_days() -> dict[str, float]:
 def thresholds(pipe: PipelineInfo) -> dict[int, tuple[float, str]]:
     """Seconds after which a deal in each open stage counts as stalled, and where the figure
     comes from ("setting" or "p90"). The p90 is everyone's, over the completed stays of the last
-    ``funnel.stalled_history_days``; it is cached per process for ``funnel.threshold_cache_seconds``."""
+    ``funnel.stalled_history_days``; it is cached per process for
+    ``funnel.threshold_cache_seconds``."""
     configured = configured_days()
     ttl = float(setting("funnel.threshold_cache_seconds"))
     cache = current_app.extensions.setdefault(CACHE_KEY, {})

@@ -55,7 +55,8 @@ def fulfilment_source() -> str:
     return "invoices" if wanted == "invoices" and invoices_available() else "deals"
 
 
-def _signed(period: Period, owners: list[int] | None) -> dict[tuple[int | None, str], tuple[Decimal, Decimal]]:
+def _signed(period: Period, owners: list[int] | None
+            ) -> dict[tuple[int | None, str], tuple[Decimal, Decimal]]:
     if fulfilment_source() == "invoices":
         out: dict[tuple[int | None, str], tuple[Decimal, Decimal]] = {}
         for answer in current_app.extensions["conveyor"].hook.funnel_fulfilment(
@@ -63,7 +64,8 @@ def _signed(period: Period, owners: list[int] | None) -> dict[tuple[int | None, 
             for owner, figures in (answer or {}).items():
                 key = (owner, "*")
                 v, m = out.get(key, (ZERO, ZERO))
-                out[key] = (v + Decimal(figures.get("volume", 0)), m + Decimal(figures.get("margin", 0)))
+                out[key] = (v + Decimal(figures.get("volume", 0)),
+                            m + Decimal(figures.get("margin", 0)))
         return out
     won = select(Stage.id).where(Stage.is_won.is_(True))
     query = (select(D.c.owner_id, D.c.currency, func.sum(D.c.amount), func.sum(D.c.margin))
@@ -94,8 +96,10 @@ def plan(period: Period, user_ids: list[int], team_ids: list[int]) -> list[PlanR
             .where(TeamMember.team_id.in_(team_ids or [0])).order_by(TeamMember.user_id)):
         members[team_id].append(user_id)
     everyone = sorted(set(user_ids) | {u for ms in members.values() for u in ms})
-    labels = {u.id: u.label for u in db.session.scalars(select(User).where(User.id.in_(everyone or [0])))}
-    team_names = dict(db.session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids or [0]))).all())
+    labels = {u.id: u.label for u in db.session.scalars(
+        select(User).where(User.id.in_(everyone or [0])))}
+    team_names = dict(db.session.execute(
+        select(Team.id, Team.name).where(Team.id.in_(team_ids or [0]))).all())
     user_targets, team_targets = targets_for(everyone, team_ids, period)
     signed = _signed(period, everyone)
     pipeline = _pipeline(everyone)

@@ -114,7 +114,8 @@ class FunnelShareSchema(Schema):
 class FunnelTargetInSchema(Schema):
     user_id = fields.Integer(load_default=None, validate=validate.Range(1, 2147483647))
     team_id = fields.Integer(load_default=None, validate=validate.Range(1, 2147483647))
-    period_kind = fields.String(required=True, validate=validate.OneOf(["month", "quarter", "year"]))
+    period_kind = fields.String(required=True,
+                                validate=validate.OneOf(["month", "quarter", "year"]))
     period_start = fields.Date(required=True, metadata={"description": "any day of the period"})
     volume = fields.Decimal(required=True, **MONEY_IN)
     margin = fields.Decimal(required=True, **MONEY_IN)

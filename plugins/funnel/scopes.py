@@ -82,7 +82,8 @@ def default_scope(user: Any) -> FunnelScope:
     return _me(user)
 
 
-def resolve_scope(user: Any, owner: str | None = None, team: str | int | None = None) -> FunnelScope:
+def resolve_scope(user: Any, owner: str | None = None, team: str | int | None = None
+                  ) -> FunnelScope:
     """The scope named by ``owner`` (``me`` | ``all`` | a user id) or ``team`` (a team id)."""
     owner = (str(owner).strip() if owner is not None else "")
     team = (str(team).strip() if team is not None else "")

@@ -66,5 +66,6 @@ def test_api_refuses_other_sellers_numbers(world, app, api_headers, users):
 
 
 def test_marketer_without_funnel_permission_is_refused(world, app, api_headers, login_as):
-    assert app.test_client().get("/api/v1/funnel", headers=api_headers("marketer")).status_code == 403
+    client = app.test_client()
+    assert client.get("/api/v1/funnel", headers=api_headers("marketer")).status_code == 403
     assert login_as("marketer").get("/funnel/").status_code == 403
