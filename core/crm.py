@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import LazyString, force_locale
 from sqlalchemy import Connection, delete, event, func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -36,12 +37,30 @@ def post_timeline(kind: str, message: str = "", *, customer: Customer | int | No
     return entry
 
 
-def notify(user: Any, message: str, url: str = "", kind: str = "") -> Notification:
-    """Leave an in-app notification for ``user`` (a User or an id); shown in their header."""
+def notify(user: Any, message: Any, url: str = "", kind: str = "") -> Notification:
+    """Leave an in-app notification for ``user`` (a User or an id); shown in their header.
+
+    ``message`` is stored as text. Give a lazy string (``_l("Lead %(label)s is yours now.",
+    label=...)``) and it is written in the recipient's language — their setting, else the
+    configured default — not in the language of whoever (or whatever job) caused it."""
     user_id = user if isinstance(user, int) else user.id
-    note = Notification(user_id=user_id, message=message[:500], url=url[:500], kind=kind[:60])
+    if isinstance(message, LazyString):
+        with force_locale(recipient_locale(user)):
+            message = str(message)
+    note = Notification(user_id=user_id, message=str(message)[:500], url=url[:500],
+                        kind=kind[:60])
     db.session.add(note)
     return note
+
+
+def recipient_locale(user: Any) -> str:
+    """The language to write to ``user`` (a User or an id) in."""
+    from .models import User
+
+    locale = user.locale if isinstance(user, User) else db.session.scalar(
+        select(User.locale).where(User.id == int(user)))
+    config = current_app.config["CONVEYOR"]
+    return locale if locale in config["languages"] else config["default_locale"]
 
 
 def default_pipeline() -> Pipeline:

@@ -146,3 +146,20 @@ def test_the_unread_badge_is_capped_and_costs_one_query(app, login_as, count_que
     assert len(after) == len(before)
     assert sum("notifications" in q for q in after) == 1
     assert re.search(r'class="badge"[^>]*>99\+<', page)
+
+
+def test_a_lazy_notification_is_written_in_the_recipients_language(app):
+    from conveyor.i18n import _l
+
+    ids = app.config["TEST_USER_IDS"]
+    with app.app_context():
+        db.session.get(User, ids["seller"]).locale = "zh_Hans"
+        db.session.commit()
+    with app.test_request_context("/", headers={"Accept-Language": "ru"}):  # the actor's
+        for who in ("seller", "seller2"):
+            notify(ids[who], _l("Customer saved."))
+        db.session.commit()
+        messages = dict(db.session.execute(select(Notification.user_id,
+                                                  Notification.message)).all())
+    assert messages[ids["seller"]] == "客户已保存。"
+    assert messages[ids["seller2"]] == "Customer saved."  # no setting: the configured default

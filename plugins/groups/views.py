@@ -60,9 +60,10 @@ def _owner_choices(form: GroupForm) -> None:
     form.owner_id.choices = [("", _("Anyone"))] + [(u.id, u.label)
                                                    for u in db.session.scalars(query)]
     if leads_enabled():
+        from conveyor.plugins.leads.forms import STATUS_LABELS
         from conveyor.plugins.leads.models import STATUSES
 
-        form.status.choices = [("", _("Any"))] + [(s, s.replace("_", " ")) for s in STATUSES]
+        form.status.choices = [("", _("Any"))] + [(s, STATUS_LABELS.get(s, s)) for s in STATUSES]
     else:
         form.kind.choices = [c for c in form.kind.choices if c[0] != "leads"]
         form.status.choices = [("", _("Any"))]

@@ -44,6 +44,14 @@ STATUS_LABELS = {
 }
 ACTIVITY_LABELS = {"note": _l("Note"), "call": _l("Call"), "email": _l("Email"),
                    "meeting": _l("Meeting")}
+# What the plugin itself records on a lead's activity list (never chosen in the form).
+SYSTEM_ACTIVITY_LABELS = {"merged": _l("Repeat submission"), "converted": _l("Converted"),
+                          "status": _l("Status changed")}
+ASSIGNMENT_REASONS = {"rule": _l("by the rules"), "manual": _l("by hand"),
+                      "stale": _l("not followed up in time"),
+                      "sweep": _l("left unassigned")}
+# Sources the plugins set themselves; a form's or an import's source is the admin's own text.
+SOURCE_LABELS = {"call": _l("Phone call")}
 
 
 class MultiCheckboxField(SelectMultipleField):

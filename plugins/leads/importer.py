@@ -44,6 +44,7 @@ from .normalize import (
     normalize_phone,
     phone_tail,
 )
+from .texts import _l
 
 log = logging.getLogger("conveyor.leads.import")
 STALLED_AFTER = timedelta(minutes=5)
@@ -322,7 +323,8 @@ def _assign_imported(job: LeadImport, progress: Callable[[LeadImport], Any] | No
             progress(job)
     if setting("leads.notify_on_assign"):
         for owner_id, count in per_owner.items():
-            notify(owner_id, f"{count} leads from import #{job.id} ({job.source}) are yours now.",
+            notify(owner_id, _l("Leads from list #%(id)s (%(source)s) given to you: %(count)s.",
+                                id=job.id, source=job.source, count=count),
                    f"/leads/?owner={owner_id}&status=new", "leads.assigned")
         db.session.commit()
 

@@ -36,9 +36,11 @@ from conveyor.types import utcnow
 
 from .assignment import assign_batch
 from .events import LeadCaptured
+from .forms import ASSIGNMENT_REASONS
 from .models import OPEN_STATUSES, Lead, LeadForm
 from .normalize import normalize_company, normalize_email, normalize_phone, phone_tail
 from .services import TEXT_FIELDS, _digits, clean_data, merge_into, normalized
+from .texts import _l
 
 log = logging.getLogger("conveyor.leads.intake")
 BATCH = 200
@@ -158,7 +160,8 @@ def process_pending(limit: int = BATCH) -> int:
     if setting("leads.notify_on_assign"):
         for lead in unassigned:
             if lead.owner_id:
-                notify(lead.owner_id, f"Lead {lead.label} is yours now (rule).",
+                notify(lead.owner_id, _l("Lead %(label)s is yours now (%(reason)s).",
+                                         label=lead.label, reason=ASSIGNMENT_REASONS["rule"]),
                        f"/leads/{lead.id}", "leads.assigned")
     db.session.commit()
     return len(leads)

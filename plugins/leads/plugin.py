@@ -141,7 +141,8 @@ def track_event(event: Any) -> None:
         return
     from conveyor import setting
 
-    from .texts import _
+    from .forms import ASSIGNMENT_REASONS
+    from .texts import _l
 
     if not setting("leads.notify_on_assign") or event.lead is None:
         return
@@ -150,15 +151,16 @@ def track_event(event: Any) -> None:
     by_id = getattr(event.by, "id", None)
     owner_id = getattr(event.owner, "id", None)
     previous_id = getattr(event.previous_owner, "id", None)
+    reason = ASSIGNMENT_REASONS.get(event.reason, event.reason)  # in the recipient's language
     sent = False
     if owner_id and owner_id != by_id:
-        notify(owner_id, _("Lead %(label)s is yours now (%(reason)s).", label=lead.label,
-                           reason=event.reason), url, "leads.assigned")
+        notify(owner_id, _l("Lead %(label)s is yours now (%(reason)s).", label=lead.label,
+                            reason=reason), url, "leads.assigned")
         sent = True
     if previous_id and previous_id != by_id:
-        notify(previous_id, _("Lead %(label)s was reassigned (%(reason)s: %(detail)s).",
-                              label=lead.label, reason=event.reason,
-                              detail=event.detail or "—"), url, "leads.reassigned")
+        notify(previous_id, _l("Lead %(label)s was reassigned (%(reason)s: %(detail)s).",
+                               label=lead.label, reason=reason, detail=event.detail or "—"),
+               url, "leads.reassigned")
         sent = True
     if sent:
         db.session.commit()

@@ -17,7 +17,10 @@ from .assignment import AssignError, assign_lead, assignable_ids
 from .conversion import convert_lead
 from .forms import (
     ACTIVITY_LABELS,
+    ASSIGNMENT_REASONS,
+    SOURCE_LABELS,
     STATUS_LABELS,
+    SYSTEM_ACTIVITY_LABELS,
     ActivityForm,
     AssignForm,
     ConvertForm,
@@ -30,6 +33,23 @@ from .services import TRANSITIONS, LeadError, add_activity, change_status, creat
 from .texts import _
 
 bp = Blueprint("leads", __name__, url_prefix="/leads", template_folder="templates")
+
+
+@bp.app_template_filter("lead_source")
+def _lead_source(code: str) -> Any:
+    """A lead's source in the reader's language where the plugins set it (a phone call); a
+    form's or an import's source is the admin's own words."""
+    return SOURCE_LABELS.get(code, code)
+
+
+@bp.app_template_filter("lead_reason")
+def _lead_reason(code: str) -> Any:
+    return ASSIGNMENT_REASONS.get(code, code)
+
+
+@bp.app_template_filter("lead_activity")
+def _lead_activity(code: str) -> Any:
+    return ACTIVITY_LABELS.get(code) or SYSTEM_ACTIVITY_LABELS.get(code, code)
 ID = "<int(max=2147483647):lead_id>"
 EDITABLE = ("company", "name", "email", "phone", "tax_id", "industry", "region", "size",
             "products", "notes")
@@ -196,7 +216,7 @@ def render_card(lead: Lead, status: int = 200, **forms: Any) -> Any:
     return render_template(
         "leads/card.html", lead=lead, assignments=assignments, activities=activities,
         people=people, related=related, customer=customer, statuses=STATUS_LABELS,
-        kinds=ACTIVITY_LABELS, status_form=status_form,
+        status_form=status_form,
         activity_form=forms.get("activity_form") or ActivityForm(), assign_form=assign_form,
         convert_form=forms.get("convert_form") or ConvertForm()), status
 

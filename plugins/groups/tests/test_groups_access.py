@@ -82,3 +82,8 @@ def test_groups_work_without_the_leads_plugin(make_app):
     made = client.post("/groups/new", data={"name": "C", "kind": "customers", "mode": "manual"})
     assert made.status_code == 302
     assert client.get(made.headers["Location"]).status_code == 200
+
+
+def test_the_lead_status_filter_speaks_the_readers_language(login_as):
+    page = login_as("marketer").get("/groups/new", headers={"Accept-Language": "ru"})
+    assert 'value="in_progress">В работе<' in page.get_data(as_text=True)

@@ -117,7 +117,7 @@ def test_every_assignment_is_recorded_with_its_reason(app, make_rule, users, log
     assert rows == [("rule", users["seller"], None, None),
                     ("manual", users["seller2"], users["seller"], users["manager"])]
     card = manager.get(f"/leads/{lead_id}")
-    assert b"knows them" in card.data and b"manual" in card.data
+    assert b"knows them" in card.data and b"by hand" in card.data and b"by the rules" in card.data
 
 
 def test_bulk_assignment_by_a_manager(app, users, login_as):

@@ -257,3 +257,22 @@ def test_the_worker_waits_for_a_burst_to_quiet_but_never_longer_than_max_wait(mo
     start = time.monotonic()
     intake._settle(5, threading.Event(), linger=0.05, max_wait=10)
     assert time.monotonic() - start < 1
+
+
+def test_a_seller_is_told_in_their_own_language_whoever_caused_it(
+        app, client, make_rule, make_form, users):
+    """The intake runs without a visitor's language; the manager may use another one. The
+    notification is written in the recipient's setting."""
+    make_form(rule_id=make_rule("RR", ["seller3"]))
+    settings = app.extensions["conveyor"].settings
+    settings["leads.process_inline"], settings["leads.intake"] = False, "external"
+    with app.app_context():
+        db.session.get(User, users["seller3"]).locale = "ru"
+        db.session.commit()
+    assert client.post("/public/leads/website", json={"email": "ru@x.co"},
+                       headers={"Accept-Language": "zh-CN"}).status_code == 200
+    app.test_cli_runner().invoke(args=["leads", "intake"])
+    with app.app_context():
+        message = db.session.scalar(select(Notification.message)
+                                    .where(Notification.user_id == users["seller3"]))
+    assert message == "Лид ru@x.co теперь ваш (по правилам)."
