@@ -16,7 +16,7 @@ from ..models import Contact, Customer, Deal, Stage, TimelineEntry, User
 from ..permissions import get_visible_or_404, owner_ids, require, scope, scope_of, scoped
 from . import panels_for
 from .forms import ContactForm, CustomerForm
-from .listing import before_arg, keyset_rows
+from .listing import before_arg, keyset_rows, plain_rows
 from .timeline import timeline_rows
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -165,7 +165,7 @@ def card(customer_id: int) -> Any:
 def card_deals(customer: Customer) -> tuple[list[Any], int]:
     """The newest ``CARD_DEALS`` visible deals of a customer with their stage, and how many
     there are in all: one statement (the count is a window over the rows before the LIMIT)."""
-    rows = list(db.session.execute(
+    rows = plain_rows(db.session.execute(
         select(Deal.id, Deal.title, Deal.amount, Deal.currency, Stage.percent, Stage.name,
                Stage.is_won, Stage.is_lost, func.count().over().label("total"))
         .join(Stage, Stage.id == Deal.stage_id)

@@ -29,7 +29,7 @@ from ..types import utcnow
 from . import panels_for, request_translations
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, StageForm
-from .listing import before_arg, keyset_rows
+from .listing import before_arg, keyset_rows, plain_rows
 from .timeline import timeline_rows
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
@@ -233,8 +233,8 @@ def board() -> Any:
     totals = open_totals(current_user, [s.id for s in open_stages])
     cards: dict[int, list[Any]] = {s.id: [] for s in open_stages}
     if open_stages:
-        for row in db.session.execute(_cards_statement(current_user,
-                                                       [s.id for s in open_stages])):
+        for row in plain_rows(db.session.execute(
+                _cards_statement(current_user, [s.id for s in open_stages]))):
             cards[row.stage_id].append(row)
     pipelines = list(db.session.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.id))
                      ) if pipeline_count > 1 else []
