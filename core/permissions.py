@@ -135,13 +135,45 @@ def scoped(model: type, user: Any, permission: str | None = None) -> Select[Any]
     return select(model).where(scope(model, user, permission))
 
 
-def get_visible_or_404(model: type, ident: int, user: Any, options: Any = ()) -> Any:
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def scoped_statement(model: type, user: Any, key: tuple[Any, ...],
+                     build: Callable[[], Any]) -> Any:
+    """``build()``'s statement, kept per process for (``key``, user, record scope) when the
+    role's rule alone decides what ``user`` sees of ``model``: building a statement with its
+    scope costs about as much as running it. Per-request values must enter as bind parameters
+    (``bindparam("customer_id")``), never as literals. When a plugin narrows ``model``
+    (``record_filters``, which may depend on the request) or the model has its own rule, it is
+    built afresh each time."""
+    if plugin_filters(model, user) or getattr(model, "__record_rule__", None):
+        return build()
+    full_key = (model, *key, getattr(user, "id", None), scope_of(user))
+    statement = _STATEMENTS.get(full_key)
+    if statement is None:
+        if len(_STATEMENTS) >= 5000:
+            _STATEMENTS.clear()
+        statement = _STATEMENTS[full_key] = build()
+    return statement
+
+
+def get_visible_or_404(model: type, ident: int, user: Any, options: Any = (),
+                       cache_key: str | None = None) -> Any:
     """The row if it exists and the user may see it; otherwise 404, never a hint it exists.
-    ``options``: loader options (e.g. ``joinedload`` of what the page shows, same statement)."""
+    ``options``: loader options (e.g. ``joinedload`` of what the page shows, same statement).
+    ``cache_key``: name the statement to keep it per user (``scoped_statement``); only for a
+    caller whose ``options`` never change."""
+    from sqlalchemy import bindparam
+
     from .extensions import db
 
-    query = scoped(model, user).where(model.id == ident)  # type: ignore[attr-defined]
-    obj = db.session.scalars(query.options(*options)).unique().first()
+    def build() -> Any:
+        return scoped(model, user).where(
+            model.id == bindparam("ident")).options(*options)  # type: ignore[attr-defined]
+
+    query = scoped_statement(model, user, ("visible", cache_key), build) if cache_key \
+        else build()
+    obj = db.session.scalars(query, {"ident": ident}).unique().first()
     if obj is None:
         abort(404)
     return obj

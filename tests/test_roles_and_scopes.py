@@ -80,6 +80,27 @@ def test_record_filters_only_narrow(make_app):
     assert _visible(app, "seller") == []  # narrowed, never widened
 
 
+def _built_times(app, usernames, key):
+    """How often ``scoped_statement`` built the statement for these users' requests."""
+    from conveyor.permissions import scoped_statement
+
+    built = []
+    for username in usernames:
+        with app.test_request_context():
+            user = db.session.scalar(select(User).where(User.username == username))
+            scoped_statement(Customer, user, key, lambda: built.append(1) or select(Customer.id))
+    return len(built)
+
+
+def test_a_scoped_statement_is_kept_per_user(app):
+    assert _built_times(app, ["seller", "seller", "seller2", "seller2"], ("kept",)) == 2
+
+
+def test_a_scoped_statement_is_built_afresh_while_a_plugin_narrows_the_model(make_app):
+    app = make_app(extra_plugins=[("narrow", OnlyCo())])
+    assert _built_times(app, ["seller", "seller"], ("narrowed",)) == 2
+
+
 def test_inactive_user_cannot_sign_in(app):
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "seller"))

@@ -6,18 +6,26 @@ from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from .. import crm
 from ..extensions import db
 from ..i18n import _
 from ..models import Contact, Customer, Deal, Stage, TimelineEntry, User
-from ..permissions import get_visible_or_404, owner_ids, require, scope, scope_of, scoped
+from ..permissions import (
+    get_visible_or_404,
+    owner_ids,
+    require,
+    scope,
+    scope_of,
+    scoped,
+    scoped_statement,
+)
 from . import panels_for
 from .forms import ContactForm, CustomerForm
 from .listing import before_arg, keyset_rows, plain_rows
-from .timeline import timeline_rows
+from .timeline import timeline_rows, timeline_statement
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 ID = "<int(max=2147483647):customer_id>"
@@ -39,12 +47,14 @@ def assignable_users(user: Any) -> list[Person]:
     kind = scope_of(user)
     if kind == "own":  # only themselves: no query
         return [Person(user.id, user.label)] if user.active else []
-    query = (select(User.id, User.display_name, User.username).where(User.active.is_(True))
-             .order_by(User.username))
-    if kind != "all":
-        query = query.where(User.id.in_(owner_ids(user)))
+
+    def build() -> Any:
+        query = (select(User.id, User.display_name, User.username)
+                 .where(User.active.is_(True)).order_by(User.username))
+        return query if kind == "all" else query.where(User.id.in_(owner_ids(user)))
+
     return [Person(uid, display or username) for uid, display, username in
-            db.session.execute(query)]
+            db.session.execute(scoped_statement(User, user, ("assignable",), build))]
 
 
 @bp.get("/")
@@ -148,13 +158,10 @@ def _customer_data(form: CustomerForm) -> dict[str, Any]:
 def card(customer_id: int) -> Any:
     customer = get_visible_or_404(Customer, customer_id, current_user,
                                   options=[joinedload(Customer.contacts),
-                                           joinedload(Customer.owner)])
+                                           joinedload(Customer.owner)], cache_key="card")
     deals, deal_count = card_deals(customer)
-    timeline = timeline_rows(
-        TimelineEntry.customer_id == customer.id,
-        # Entries about a deal show only to those who may see that deal.
-        or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
-            select(Deal.id).where(scope(Deal, current_user)))))
+    timeline = timeline_rows(scoped_statement(Deal, current_user, ("customer_timeline",),
+                                              _customer_timeline), customer_id=customer.id)
     actions = [a for group in current_app.extensions["conveyor"].hook.customer_actions(
         customer=customer, user=current_user, request=request) for a in (group or ())]
     return render_template("customers/card.html", customer=customer, deals=deals,
@@ -162,15 +169,24 @@ def card(customer_id: int) -> Any:
                            panels=panels_for("customer"), actions=actions)
 
 
+def _customer_timeline() -> Any:
+    return timeline_statement(
+        TimelineEntry.customer_id == bindparam("customer_id"),
+        # Entries about a deal show only to those who may see that deal.
+        or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
+            select(Deal.id).where(scope(Deal, current_user)))))
+
+
 def card_deals(customer: Customer) -> tuple[list[Any], int]:
     """The newest ``CARD_DEALS`` visible deals of a customer with their stage, and how many
     there are in all: one statement (the count is a window over the rows before the LIMIT)."""
-    rows = plain_rows(db.session.execute(
+    statement = scoped_statement(Deal, current_user, ("card_deals", CARD_DEALS), lambda: (
         select(Deal.id, Deal.title, Deal.amount, Deal.currency, Stage.percent, Stage.name,
                Stage.is_won, Stage.is_lost, func.count().over().label("total"))
         .join(Stage, Stage.id == Deal.stage_id)
-        .where(Deal.customer_id == customer.id).where(scope(Deal, current_user))
+        .where(Deal.customer_id == bindparam("customer_id")).where(scope(Deal, current_user))
         .order_by(Deal.id.desc()).limit(CARD_DEALS)))
+    rows = plain_rows(db.session.execute(statement, {"customer_id": customer.id}))
     return rows, rows[0].total if rows else 0
 
 

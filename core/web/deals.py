@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import Select, func, or_, select, union_all
+from sqlalchemy import Select, bindparam, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,15 +22,23 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import crm
 from ..extensions import db
 from ..i18n import _
-from ..models import Customer, Deal, Pipeline, Stage, StageHistory, TimelineEntry, User
+from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
 from ..models.deals import DealStageTotal
-from ..permissions import owner_ids, plugin_filters, require, scope, scope_of, scoped
+from ..permissions import (
+    owner_ids,
+    plugin_filters,
+    require,
+    scope,
+    scope_of,
+    scoped,
+    scoped_statement,
+)
 from ..types import utcnow
 from . import panels_for, request_translations
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, StageForm
 from .listing import before_arg, keyset_rows, plain_rows
-from .timeline import timeline_rows
+from .timeline import deal_timeline, timeline_rows
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 ID = "<int(max=2147483647):deal_id>"
@@ -72,20 +80,30 @@ def open_totals(user: Any, stage_ids: list[int]) -> dict[int, dict[str, Any]]:
         return totals
     if plugin_filters(Deal, user) or getattr(Deal, "__record_rule__", None):
         query = (select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount))
-                 .where(scope(Deal, user)).where(Deal.stage_id.in_(stage_ids))
+                 .where(scope(Deal, user))
+                 .where(Deal.stage_id.in_(bindparam("stage_ids", expanding=True)))
                  .group_by(Deal.stage_id, Deal.currency).order_by(Deal.currency))
     else:
-        t = DealStageTotal
-        query = (select(t.stage_id, t.currency, func.sum(t.count), func.sum(t.amount))
-                 .where(t.stage_id.in_(stage_ids)).group_by(t.stage_id, t.currency)
-                 .having(func.sum(t.count) > 0).order_by(t.currency))
-        if scope_of(user) != "all":
-            query = query.where(t.owner_id.in_(owner_ids(user)))
+        query = scoped_statement(Deal, user, ("open_totals",), lambda: _totals_statement(user))
     cents = Decimal("0.01")
-    for stage_id, currency, count, amount in db.session.execute(query):
+    for stage_id, currency, count, amount in db.session.execute(query,
+                                                                {"stage_ids": stage_ids}):
         totals[stage_id]["count"] += int(count)
         totals[stage_id]["amounts"][currency] = Decimal(amount or 0).quantize(cents)
     return totals
+
+
+def _totals_statement(user: Any) -> Select[Any]:
+    """The summary table's sums for the stages in ``stage_ids`` (bound), within the user's
+    record scope (owners)."""
+    t = DealStageTotal
+    query = (select(t.stage_id, t.currency, func.sum(t.count), func.sum(t.amount))
+             .where(t.stage_id.in_(bindparam("stage_ids", expanding=True)))
+             .group_by(t.stage_id, t.currency).having(func.sum(t.count) > 0)
+             .order_by(t.currency))
+    if scope_of(user) != "all":
+        query = query.where(t.owner_id.in_(owner_ids(user)))
+    return query
 
 
 def pipeline_or_404(pipeline_id: int | None) -> Pipeline:
@@ -95,18 +113,25 @@ def pipeline_or_404(pipeline_id: int | None) -> Pipeline:
 
 def _pipeline(pipeline_id: int | None) -> tuple[Pipeline, int]:
     """:func:`pipeline_or_404` and how many pipelines there are, in the same statement."""
-    other = aliased(Pipeline)
-    query = (select(Pipeline, select(func.count(other.id)).scalar_subquery())
-             .options(joinedload(Pipeline.stages)))
-    if pipeline_id is not None:
-        query = query.where(Pipeline.id == pipeline_id)
+    if pipeline_id is None:
+        row = db.session.execute(_pipeline_statement(False)).unique().first()
     else:
-        query = query.where(Pipeline.id == select(other.id).order_by(
-            other.is_default.desc(), other.id).limit(1).scalar_subquery())
-    row = db.session.execute(query).unique().first()
+        row = db.session.execute(_pipeline_statement(True), {"pid": pipeline_id}).unique().first()
     if row is None:
         abort(404)
     return row[0], row[1]
+
+
+@lru_cache(maxsize=2)
+def _pipeline_statement(by_id: bool) -> Select[Any]:
+    """Built once per variant (``pid`` bound): the asked pipeline, or the default one."""
+    other = aliased(Pipeline)
+    query = (select(Pipeline, select(func.count(other.id)).scalar_subquery())
+             .options(joinedload(Pipeline.stages)))
+    if by_id:
+        return query.where(Pipeline.id == bindparam("pid"))
+    return query.where(Pipeline.id == select(other.id).order_by(
+        other.is_default.desc(), other.id).limit(1).scalar_subquery())
 
 
 def _visible_deal(deal_id: int) -> Deal:
@@ -197,27 +222,17 @@ def index() -> Any:
 # --- board -------------------------------------------------------------------------------------
 
 
-_CARD_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
-
-
 def _cards_statement(user: Any, stage_ids: list[int]) -> Select[Any]:
     """The newest ``BOARD_CARDS`` visible deals of each stage: a UNION ALL of per-stage index
-    scans, with the rows' names joined. Building it costs more than running it, so it is kept
-    per (stages, user, record scope) when the role's rule alone decides what the user sees."""
-    key = (tuple(stage_ids), getattr(user, "id", None), scope_of(user), BOARD_CARDS)
-    cacheable = not plugin_filters(Deal, user) and not getattr(Deal, "__record_rule__", None)
-    if cacheable and key in _CARD_STATEMENTS:
-        return _CARD_STATEMENTS[key]
-    criteria = scope(Deal, user)
-    newest = [select(Deal.id).where(criteria).where(Deal.stage_id == sid)
-              .order_by(Deal.id.desc()).limit(BOARD_CARDS).subquery() for sid in stage_ids]
-    statement = deal_rows(union_all(*[select(sub.c.id) for sub in newest])).order_by(
-        Deal.id.desc())
-    if cacheable:
-        if len(_CARD_STATEMENTS) >= 1000:
-            _CARD_STATEMENTS.clear()
-        _CARD_STATEMENTS[key] = statement
-    return statement
+    scans, with the rows' names joined (kept per user: ``scoped_statement``)."""
+    def build() -> Select[Any]:
+        criteria = scope(Deal, user)
+        newest = [select(Deal.id).where(criteria).where(Deal.stage_id == sid)
+                  .order_by(Deal.id.desc()).limit(BOARD_CARDS).subquery() for sid in stage_ids]
+        return deal_rows(union_all(*[select(sub.c.id) for sub in newest])).order_by(
+            Deal.id.desc())
+
+    return scoped_statement(Deal, user, ("board", tuple(stage_ids), BOARD_CARDS), build)
 
 
 @bp.get("/board")
@@ -387,7 +402,7 @@ def _history(deal: Deal) -> list[dict[str, Any]]:
 
 
 def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 200) -> Any:
-    timeline = timeline_rows(TimelineEntry.deal_id == deal.id)
+    timeline = timeline_rows(deal_timeline(), deal_id=deal.id)
     actions = [a for group in current_app.extensions["conveyor"].hook.deal_actions(
         deal=deal, user=current_user, request=request) for a in (group or ())]
     return render_template("deals/card.html", deal=deal, history=_history(deal),
