@@ -59,8 +59,9 @@ def safe_next(target: str | None) -> str | None:
     return None
 
 
-def stage_label(stage: Stage) -> str:
-    """"40% · Negotiation", the name translated (the request's catalog, looked up once)."""
+def stage_label(stage: Any) -> str:
+    """"40% · Negotiation", the name translated (the request's catalog, looked up once).
+    ``stage``: a Stage, or a row with its ``percent`` and ``name``."""
     return f"{stage.percent}% · {request_translations().ugettext(stage.name)}"
 
 
@@ -177,7 +178,7 @@ def _row_parts() -> tuple[Any, ...]:
             owner.id == Deal.owner_id)
 
 
-def stage_labels(stages: list[Stage]) -> dict[int, str]:
+def stage_labels(stages: list[Any]) -> dict[int, str]:
     """Each stage's label, translated once per page instead of once per row."""
     return {s.id: stage_label(s) for s in stages}
 
@@ -210,13 +211,20 @@ def index() -> Any:
         if value:
             query = f.apply(query, value)
     page = keyset_rows(query, Deal.id, before_arg(), rows=deal_rows)
-    stages = list(db.session.scalars(select(Stage).order_by(Stage.pipeline_id, Stage.position)))
+    stages = plain_rows(db.session.execute(_stage_rows()))
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("deals/index.html", page=page, args=args, q=q, stages=stages,
                            status=status, filters=filters, assignable=assignable,
                            labels=stage_labels(stages),
                            kinds={s.id: "won" if s.is_won else "lost" if s.is_lost else ""
                                   for s in stages})
+
+
+@lru_cache(maxsize=1)
+def _stage_rows() -> Select[Any]:
+    """Every stage, for the list's filter: what it shows of them (rows, not ORM objects)."""
+    return (select(Stage.id, Stage.name, Stage.percent, Stage.is_won, Stage.is_lost)
+            .order_by(Stage.pipeline_id, Stage.position))
 
 
 # --- board -------------------------------------------------------------------------------------
