@@ -437,7 +437,8 @@ def move(deal_id: int) -> Any:
         same = stage.id == deal.stage_id
         if same and not (stage.is_lost and reason and reason != deal.lost_reason):
             flash(_("The deal is already in this stage."), "info")
-            return redirect(safe_next(form.next.data) or url_for(".card", deal_id=deal.id))
+            return redirect(safe_next(form.next.data or request.args.get("next"))
+                            or url_for(".card", deal_id=deal.id))
         if stage.is_lost and not reason:
             form.lost_reason.errors.append(_("Say why the deal was lost."))
         elif form.version.data and form.version.data != deal.version:
@@ -456,7 +457,8 @@ def move(deal_id: int) -> Any:
                 form.stage_id.errors.append(_("This stage belongs to another pipeline."))
             else:
                 flash(_("Stage changed to %(stage)s.", stage=stage_label(stage)), "success")
-                return redirect(safe_next(form.next.data) or url_for(".card", deal_id=deal.id))
+                return redirect(safe_next(form.next.data or request.args.get("next"))
+                            or url_for(".card", deal_id=deal.id))
     return _render_card(deal, stage_form=form, status=400)
 
 
