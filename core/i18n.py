@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request
-from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel import gettext, lazy_gettext, lazy_pgettext, ngettext, pgettext
 from flask_login import current_user
 
 _ = gettext
@@ -39,4 +39,5 @@ def _may_be_signed_in() -> bool:
                 or config.get("REMEMBER_COOKIE_NAME", "remember_token") in cookies)
 
 
-__all__ = ["LANGUAGE_NAMES", "_", "_l", "gettext", "lazy_gettext", "ngettext", "select_locale"]
+__all__ = ["LANGUAGE_NAMES", "_", "_l", "gettext", "lazy_gettext", "lazy_pgettext", "ngettext",
+           "pgettext", "select_locale"]

@@ -40,7 +40,9 @@ def test_compiled_catalog_matches_the_po_file(lang):
     compiled = Translations.load(str(TRANSLATIONS), [lang])
     for message in load(lang):
         if message.id and isinstance(message.id, str) and message.string:
-            assert compiled.gettext(message.id) == message.string, (
+            found = compiled.pgettext(message.context, message.id) if message.context \
+                else compiled.gettext(message.id)
+            assert found == message.string, (
                 f"{lang}: stale .mo — run `python -m conveyor.catalogs compile`")
 
 
@@ -61,6 +63,21 @@ def test_user_setting_beats_the_browser(app, login_as):
     html = login_as("seller").get("/customers/", headers={"Accept-Language": "ru"}).get_data(
         as_text=True)
     assert "客户" in html
+
+
+def test_a_word_with_two_meanings_gets_each_its_translation(app, login_as):
+    """"Open" a status (deals filter) and "Open" an action (notification button) differ in
+    Russian: the second goes through pgettext("action", ...)."""
+    from conveyor import notify
+    from conveyor.extensions import db
+
+    with app.app_context():
+        notify(app.config["TEST_USER_IDS"]["seller"], "Hello", url="/deals/")
+        db.session.commit()
+    seller = login_as("seller")
+    ru = {"Accept-Language": "ru"}
+    assert ">Открытые<" in seller.get("/deals/", headers=ru).get_data(as_text=True)
+    assert ">Открыть<" in seller.get("/notifications/", headers=ru).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

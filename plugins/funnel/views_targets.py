@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 
 from conveyor import db, require
-from conveyor.i18n import _
+from conveyor.i18n import _, pgettext
 from conveyor.models import Team, User
 from conveyor.types import utcnow
 
@@ -42,8 +42,8 @@ def targets() -> Any:
     if wants_csv():
         return csv_response("funnel-plan", [
             _("Seller or team"), _("Target volume"), _("Signed volume"), _("Fulfilment %"),
-            _("Target margin"), _("Signed margin"), _("Forecast"), _("Potential"),
-            _("Currency")],
+            _("Target margin"), _("Signed margin"), _("Forecast"),
+            pgettext("funnel column", "Potential"), _("Currency")],
             [(r.label, r.target.volume if r.target else "", r.signed_volume, r.percent("volume"),
               r.target.margin if r.target else "", r.signed_margin, r.forecast, r.potential,
               r.currency) for r in rows])
