@@ -215,20 +215,26 @@ class HttpServer:
 
     def client(self, app: Flask, user_id: int | None) -> Callable[[str], HttpResponse]:
         """GET over loopback with ``user_id``'s session cookie (signed as Flask-Login stores
-        it); anonymous for ``None``."""
+        it); anonymous for ``None``. Cookies the app sets are kept and sent back, as a browser
+        does (the first page adds the CSRF token to the session, and later ones don't)."""
         import http.client
 
-        headers = {}
+        cookies: dict[str, str] = {}
         if user_id is not None:
-            cookie = app.session_interface.get_signing_serializer(app).dumps(  # type: ignore
-                {"_user_id": str(user_id), "_fresh": True})
-            headers["Cookie"] = f"{app.config['SESSION_COOKIE_NAME']}={cookie}"
+            cookies[app.config["SESSION_COOKIE_NAME"]] = \
+                app.session_interface.get_signing_serializer(app).dumps(  # type: ignore
+                    {"_user_id": str(user_id), "_fresh": True})
 
         def get(path: str) -> HttpResponse:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             try:
+                headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} \
+                    if cookies else {}
                 conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
+                for header in response.msg.get_all("Set-Cookie") or ():
+                    name, _, value = header.split(";", 1)[0].partition("=")
+                    cookies[name.strip()] = value.strip()
                 return HttpResponse(response.status, response.read())
             finally:
                 conn.close()
