@@ -67,8 +67,22 @@ def test_bad_customer_and_contact_input_shows_field_errors_and_writes_nothing(ap
                           ({"name": "R", "phone": "call me"}, "Digits, spaces"),
                           ({"name": ""}, "This field is required.")]:
         r = post(seller, f"/customers/{customer_id}/contacts", data)
-        assert r.status_code == 400 and message in r.get_data(as_text=True), data
+        page = r.get_data(as_text=True)
+        assert r.status_code == 400 and message in page, data
+        assert 'class="field-error"' in page and "Pied Piper" in page  # the form, in place
     assert count(app, Contact) == 0
+
+
+def test_a_contact_is_added_from_its_own_page_linked_on_the_card(app, login_as):
+    customer_id = make_customer(app, "seller", "Initech")
+    seller = login_as("seller")
+    card = seller.get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert f'href="/customers/{customer_id}/contacts/new"' in card
+    page = seller.get(f"/customers/{customer_id}/contacts/new").get_data(as_text=True)
+    assert "Initech" in page and 'name="csrf_token"' in page and 'name="email"' in page
+    assert f'action="/customers/{customer_id}/contacts"' in page
+    assert login_as("lawyer").get(f"/customers/{customer_id}/contacts/new").status_code in (
+        403, 404)
 
 
 def test_a_seller_cannot_see_or_change_another_sellers_customer(app, login_as):
@@ -78,6 +92,7 @@ def test_a_seller_cannot_see_or_change_another_sellers_customer(app, login_as):
     assert seller.get(f"/customers/{other}/edit").status_code == 404
     assert post(seller, f"/customers/{other}/edit", {"name": "Mine"}).status_code == 404
     assert post(seller, f"/customers/{other}/contacts", {"name": "Spy"}).status_code == 404
+    assert seller.get(f"/customers/{other}/contacts/new").status_code == 404
     assert "Private Ltd" not in seller.get("/customers/").get_data(as_text=True)
     assert count(app, Contact) == 0
 

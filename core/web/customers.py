@@ -165,7 +165,7 @@ def card(customer_id: int) -> Any:
     actions = [a for group in current_app.extensions["conveyor"].hook.customer_actions(
         customer=customer, user=current_user, request=request) for a in (group or ())]
     return render_template("customers/card.html", customer=customer, deals=deals,
-                           deal_count=deal_count, timeline=timeline, contact_form=ContactForm(),
+                           deal_count=deal_count, timeline=timeline,
                            panels=panels_for("customer"), actions=actions)
 
 
@@ -207,6 +207,13 @@ def edit(customer_id: int) -> Any:
         400 if request.method == "POST" else 200
 
 
+@bp.get(f"/{ID}/contacts/new")
+@require("customers.edit")
+def new_contact(customer_id: int) -> Any:
+    customer = get_visible_or_404(Customer, customer_id, current_user)
+    return render_template("customers/contact_form.html", customer=customer, form=ContactForm())
+
+
 @bp.post(f"/{ID}/contacts")
 @require("customers.edit")
 def add_contact(customer_id: int) -> Any:
@@ -223,10 +230,7 @@ def add_contact(customer_id: int) -> Any:
         db.session.commit()
         flash(_("Contact added."), "success")
         return redirect(url_for(".card", customer_id=customer.id))
-    deals, deal_count = card_deals(customer)
-    return render_template("customers/card.html", customer=customer, deals=deals,
-                           deal_count=deal_count, timeline=[], contact_form=form,
-                           panels=panels_for("customer"), actions=[]), 400
+    return render_template("customers/contact_form.html", customer=customer, form=form), 400
 
 
 @bp.post(f"/{ID}/delete")
