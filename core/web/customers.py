@@ -24,7 +24,7 @@ from ..permissions import (
 )
 from . import panels_for
 from .forms import ContactForm, CustomerForm
-from .listing import before_arg, keyset_rows, plain_rows
+from .listing import before_arg, keyset_rows, only_paging, plain_rows
 from .timeline import timeline_rows, timeline_statement
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -79,7 +79,8 @@ def index() -> Any:
         value = request.args.get(f.name, "")
         if value:
             query = f.apply(query, value)
-    page = keyset_rows(query, Customer.id, before_arg(), rows=customer_rows)
+    page = keyset_rows(query, Customer.id, before_arg(), rows=customer_rows,
+                       unfiltered=(Customer, current_user, "customers") if only_paging() else None)
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("customers/index.html", page=page, args=args, q=q,
                            suggestions=facet_suggestions(current_user), filters=filters,

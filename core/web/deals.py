@@ -37,7 +37,7 @@ from ..types import utcnow
 from . import panels_for, request_translations
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, StageForm
-from .listing import before_arg, keyset_rows, plain_rows
+from .listing import before_arg, keyset_rows, only_paging, plain_rows
 from .timeline import deal_timeline, timeline_rows
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
@@ -210,7 +210,8 @@ def index() -> Any:
         value = request.args.get(f.name, "")[:200]
         if value:
             query = f.apply(query, value)
-    page = keyset_rows(query, Deal.id, before_arg(), rows=deal_rows)
+    page = keyset_rows(query, Deal.id, before_arg(), rows=deal_rows,
+                       unfiltered=(Deal, current_user, "deals") if only_paging() else None)
     stages = plain_rows(db.session.execute(_stage_rows()))
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("deals/index.html", page=page, args=args, q=q, stages=stages,

@@ -8,9 +8,12 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import Result, Select
+from sqlalchemy import Result, Select, bindparam
 
 from ..extensions import db
+from ..permissions import scoped_statement
+
+NO_ID_ABOVE = 2**31  # ids are 32-bit: "before" this one is every row
 
 
 @dataclass
@@ -38,21 +41,44 @@ def before_arg() -> int | None:
 
 
 def keyset_rows(query: Select[Any], id_column: Any, before: int | None = None,
-                size: int | None = None, *, rows: Callable[[Any], Select[Any]]) -> Page:
+                size: int | None = None, *, rows: Callable[[Any], Select[Any]],
+                unfiltered: tuple[type, Any, str] | None = None) -> Page:
     """:func:`keyset_page` returning plain rows (each with an ``id``), not ORM objects.
 
     The page is cut on ``query`` alone (the filtered ``select(Model)``): its ids, newest first,
     become a subquery that ``rows(ids)`` turns into the statement of what the page shows (joins
     for names and labels). One statement, and the database plans the filter as if the joins
-    weren't there: joined in directly, SQLite sorted a team's 25k deals to show 50."""
+    weren't there: joined in directly, SQLite sorted a team's 25k deals to show 50.
+
+    ``unfiltered=(model, user, name)`` says ``query`` is only the user's record scope (no filter
+    from the request): the statement is then kept per user (``scoped_statement``), with the page
+    boundary and size as bind parameters — the list's everyday first and next pages."""
     size = size or current_app.config["CONVEYOR"]["page_size"]
-    if before is not None:
-        query = query.where(id_column < before)
-    ids = query.with_only_columns(id_column).order_by(id_column.desc()).limit(size + 1)
-    found = plain_rows(db.session.execute(rows(ids).order_by(id_column.desc())))
+    if unfiltered is not None:
+        model, user, name = unfiltered
+
+        def build() -> Select[Any]:
+            ids = (query.where(id_column < bindparam("before"))
+                   .with_only_columns(id_column).order_by(id_column.desc())
+                   .limit(bindparam("size")))
+            return rows(ids).order_by(id_column.desc())
+
+        statement = scoped_statement(model, user, ("keyset", name), build)
+        found = plain_rows(db.session.execute(statement, {
+            "before": before if before is not None else NO_ID_ABOVE, "size": size + 1}))
+    else:
+        if before is not None:
+            query = query.where(id_column < before)
+        ids = query.with_only_columns(id_column).order_by(id_column.desc()).limit(size + 1)
+        found = plain_rows(db.session.execute(rows(ids).order_by(id_column.desc())))
     more = len(found) > size
     found = found[:size]
     return Page(found, found[-1].id if more and found else None, before is None)
+
+
+def only_paging() -> bool:
+    """The request asks for nothing but a page of the list (no search, no filter)."""
+    return not (request.args.keys() - {"before"})
 
 
 def plain_rows(result: Result[Any]) -> list[Any]:
