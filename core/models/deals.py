@@ -58,6 +58,7 @@ class Deal(db.Model):
     __table_args__ = (
         Index("ix_deals_owner_id_id", "owner_id", "id"),
         Index("ix_deals_stage_id_id", "stage_id", "id"),
+        Index("ix_deals_owner_stage_id", "owner_id", "stage_id", "id"),  # a seller's board
         Index("ix_deals_customer_id", "customer_id"),
         # Covers the board's GROUP BY when a plugin narrows deals and the summary table can't
         # answer (index-only scan: no table rows read).
