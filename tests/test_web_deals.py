@@ -373,3 +373,11 @@ def test_plugins_add_deal_list_filters_and_card_actions(make_app):
     assert f'href="/print/{big}">Print offer</a>' in card
     assert re.search(rf'<form method="post" action="/escalate/{big}"[^>]*>\s*<input type="hidden" '
                      r'name="csrf_token"', card)
+
+
+@pytest.mark.parametrize("path", ["/deals/", "/customers/", "/notifications/"])
+def test_a_page_boundary_beyond_any_id_is_an_empty_first_page_not_an_error(login_as, path):
+    seller = login_as("seller")
+    for before in ("99999999999", "2147483648", "1"):
+        assert seller.get(f"{path}?before={before}").status_code == 200, before
+    assert login_as("admin").get("/admin/users?before=99999999999").status_code == 200

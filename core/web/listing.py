@@ -13,7 +13,7 @@ from sqlalchemy import Result, Select, bindparam
 from ..extensions import db
 from ..permissions import scoped_statement
 
-NO_ID_ABOVE = 2**31  # ids are 32-bit: "before" this one is every row
+MAX_ID = 2**31 - 1  # ids are 32-bit integers
 
 
 @dataclass
@@ -28,7 +28,7 @@ def keyset_page(query: Select[Any], id_column: Any, before: int | None = None,
     """Rows newest first; ``before`` is the last id of the previous page."""
     size = size or current_app.config["CONVEYOR"]["page_size"]
     if before is not None:
-        query = query.where(id_column < before)
+        query = query.where(id_column <= _upto(before))
     rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(size + 1)))
     more = len(rows) > size
     rows = rows[:size]
@@ -58,22 +58,28 @@ def keyset_rows(query: Select[Any], id_column: Any, before: int | None = None,
         model, user, name = unfiltered
 
         def build() -> Select[Any]:
-            ids = (query.where(id_column < bindparam("before"))
+            ids = (query.where(id_column <= bindparam("upto"))
                    .with_only_columns(id_column).order_by(id_column.desc())
                    .limit(bindparam("size")))
             return rows(ids).order_by(id_column.desc())
 
         statement = scoped_statement(model, user, ("keyset", name), build)
-        found = plain_rows(db.session.execute(statement, {
-            "before": before if before is not None else NO_ID_ABOVE, "size": size + 1}))
+        found = plain_rows(db.session.execute(statement, {"upto": _upto(before),
+                                                          "size": size + 1}))
     else:
         if before is not None:
-            query = query.where(id_column < before)
+            query = query.where(id_column <= _upto(before))
         ids = query.with_only_columns(id_column).order_by(id_column.desc()).limit(size + 1)
         found = plain_rows(db.session.execute(rows(ids).order_by(id_column.desc())))
     more = len(found) > size
     found = found[:size]
     return Page(found, found[-1].id if more and found else None, before is None)
+
+
+def _upto(before: int | None) -> int:
+    """The last id a page may show: below ``before``, within the 32-bit id column (a huge
+    ``?before=`` must not overflow the database's integer)."""
+    return MAX_ID if before is None else min(before - 1, MAX_ID)
 
 
 def only_paging() -> bool:
