@@ -11,6 +11,7 @@ from .contrib import Action, ListFilter, Manifest, NavItem, Panel, Permission, S
 from .crm import (
     create_customer,
     create_deal,
+    delete_deal,
     move_deal,
     notify,
     post_timeline,
@@ -21,6 +22,7 @@ from .events import (
     CustomerCreated,
     CustomerUpdated,
     DealCreated,
+    DealDeleted,
     DealLost,
     DealReopened,
     DealStageChanged,
@@ -59,7 +61,8 @@ def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 __all__ = [
     "Action", "can", "colleagues", "create_app", "create_customer", "create_deal", "csrf",
-    "CustomerCreated", "CustomerUpdated", "db", "DealCreated", "DealLost", "DealReopened",
+    "CustomerCreated", "CustomerUpdated", "db", "DealCreated", "DealDeleted", "DealLost",
+    "DealReopened", "delete_deal",
     "DealStageChanged", "DealUpdated", "DealWon", "emit", "Event", "get_visible_or_404",
     "hookimpl", "hookspec", "limiter", "ListFilter", "login_required", "Manifest", "move_deal",
     "NavItem", "notify", "owner_ids", "Panel", "Permission", "post_timeline", "public",

@@ -186,6 +186,8 @@ def delete_deal(deal: Deal, by: Any) -> None:
     flushes (so a commit's StaleDataError / IntegrityError still surfaces at the commit)."""
     post_timeline("deal.deleted", deal.title, customer=deal.customer_id, by=by)
     db.session.delete(deal)
+    ev.emit(ev.DealDeleted(deal_id=deal.id, customer_id=deal.customer_id, title=deal.title,
+                           owner_id=deal.owner_id, by=by))
 
 
 # --- stage totals ------------------------------------------------------------------------------

@@ -105,9 +105,22 @@ class DealReopened(Event):
     by: Any = None
 
 
+@dataclass
+class DealDeleted(Event):
+    """A deal was deleted (its stage history and timeline with it). By the time trackers run it
+    is gone, so the event carries what it was rather than the deal. Emitted once the session
+    holds the deletion: a handler that flushes computes without the deal."""
+
+    deal_id: int
+    customer_id: int
+    title: str = ""
+    owner_id: int | None = None
+    by: Any = None
+
+
 CORE_EVENTS: list[type[Event]] = [
     UserCreated, CustomerCreated, CustomerUpdated, DealCreated, DealUpdated, DealStageChanged,
-    DealWon, DealLost, DealReopened,
+    DealWon, DealLost, DealReopened, DealDeleted,
 ]
 
 

@@ -51,6 +51,22 @@ def test_lost_then_reopened(app, captured_events):
         assert deal.closed_at is None and deal.lost_reason == ""
 
 
+def test_a_deleted_deal_is_told_by_what_it_was(app, captured_events):
+    with app.app_context():
+        seller = _seller(app)
+        customer = crm.create_customer({"name": "Acme"}, seller)
+        deal = crm.create_deal({"customer_id": customer.id, "title": "Gone", "amount": 3}, seller)
+        db.session.commit()
+        deal_id = deal.id
+        crm.delete_deal(deal, seller)
+        db.session.commit()
+        deleted = captured_events.handled[-1]
+        assert deleted.name == "DealDeleted" and captured_events.tracked[-1].name == "DealDeleted"
+        assert (deleted.deal_id, deleted.customer_id, deleted.title, deleted.owner_id) == (
+            deal_id, customer.id, "Gone", seller.id)
+        assert db.session.get(Deal, deal_id) is None
+
+
 class Veto:
     @hookimpl
     def handle_event(self, event, session):

@@ -476,8 +476,8 @@ def delete(deal_id: int) -> Any:
     """Delete a deal; its history and timeline go with it (database cascade)."""
     deal = _visible_deal(deal_id)
     customer_id = deal.customer_id
-    crm.delete_deal(deal, current_user)
     try:
+        crm.delete_deal(deal, current_user)  # a plugin's handler may flush: errors surface here
         db.session.commit()
     except StaleDataError:
         return _stale_card(deal_id)

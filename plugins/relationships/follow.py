@@ -4,14 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, object_session
-
-from conveyor.models import Deal
+from sqlalchemy.orm import Session
 
 from .services import refresh_customers
 
-PENDING_DELETES = "relationships_deleted_deal_customers"
 DEAL_EVENTS = {"DealCreated", "DealWon", "DealLost", "DealReopened", "DealDeleted"}
 LEAD_EVENTS = {"LeadCaptured", "LeadConverted", "LeadStatusChanged"}
 # Fields of a deal whose change can move its customer's type (through DealUpdated).
@@ -59,16 +55,3 @@ def _enabled() -> bool:
     return has_app_context() and current_app.extensions["conveyor"].enabled("relationships")
 
 
-# A deleted deal emits no core event (yet): catch it at the ORM and refresh after the flush.
-@sa_event.listens_for(Deal, "after_delete")
-def _deal_deleted(mapper: Any, connection: Any, target: Deal) -> None:
-    session = object_session(target)
-    if session is not None and _enabled():
-        session.info.setdefault(PENDING_DELETES, set()).add(target.customer_id)
-
-
-@sa_event.listens_for(Session, "after_flush_postexec")
-def _after_flush(session: Session, flush_context: Any) -> None:
-    ids = session.info.pop(PENDING_DELETES, None)
-    if ids and _enabled():
-        refresh_customers(session, ids, "DealDeleted", flush=False)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
-from conveyor import db, update_deal
+from conveyor import db, delete_deal, update_deal
 from conveyor.models import Customer, Deal
 from conveyor.plugins.relationships.models import RelationshipState
 from conveyor.plugins.relationships.rules import Rules, type_select
@@ -59,7 +59,7 @@ def replay(ops, opening, actions) -> list[int]:
                 update_deal(deal, {"customer_id": customers[position % CUSTOMERS]}, ops.user())
                 db.session.commit()
             elif kind == "delete":
-                db.session.delete(deal)
+                delete_deal(deal, ops.user())
                 db.session.commit()
                 deals.remove(deal_id)
         # After every step, not only at the end: a missed event shows at once.

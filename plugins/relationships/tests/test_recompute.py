@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from conveyor import db, update_deal
+from conveyor import db, delete_deal, update_deal
 from conveyor.models import Deal
 from conveyor.plugins.relationships.models import RelationshipState, RelationshipTransition
 from conveyor.plugins.relationships.services import recompute
@@ -97,7 +97,7 @@ def test_a_deleted_deal_no_longer_counts(ops):
     ops.win(ops.deal(c))
     d = ops.win(ops.deal(c))
     assert ops.type_of(c) == "regular"
-    db.session.delete(db.session.get(Deal, d.id))
+    delete_deal(db.session.get(Deal, d.id), ops.user())
     db.session.commit()
     assert ops.type_of(c) == "current"
     last = db.session.scalars(select(T).order_by(T.id.desc())).first()
