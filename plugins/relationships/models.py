@@ -54,8 +54,10 @@ class RelationshipTransition(db.Model):
     to_type: Mapped[str] = mapped_column(String(TYPE_LENGTH))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cause: Mapped[str] = mapped_column(String(CAUSE_LENGTH))
-    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Who acted and whose customer it was, as they were: no keys to users, so nothing (not even
+    # deleting a user) rewrites the append-only log.
+    by_id: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(500), default="")
 
 

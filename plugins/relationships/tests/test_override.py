@@ -80,3 +80,22 @@ def test_clearing_an_override_shows_the_computed_type_again(ops):
     s = state(c.id)
     assert (s.type, s.override, s.cause) == ("cold", False, "override_cleared")
     assert clear_override(db.session, c.id, ops.user("manager")) is False
+
+
+def test_the_log_keeps_who_acted_even_when_that_user_row_goes(ops):
+    """Append-only means append-only: no key rewrites by_id when the user is deleted."""
+    from conveyor.models import User
+
+    temp = User(username="temp-manager", roles=["manager"])
+    db.session.add(temp)
+    db.session.flush()
+    temp_id = temp.id
+    c = ops.customer()
+    set_override(db.session, c.id, "regular", "Partner deal", temp)
+    db.session.commit()
+    db.session.delete(db.session.get(User, temp_id))
+    db.session.commit()
+    last = db.session.scalars(select(RelationshipTransition)
+                              .where(RelationshipTransition.customer_id == c.id)
+                              .order_by(RelationshipTransition.id.desc())).first()
+    assert last.by_id == temp_id
