@@ -54,11 +54,17 @@ def notify(user: Any, message: Any, url: str = "", kind: str = "") -> Notificati
 
 
 def recipient_locale(user: Any) -> str:
-    """The language to write to ``user`` (a User or an id) in."""
+    """The language to write to ``user`` (a User or an id) in. Looked up once per user and
+    session: a batch notifying a few sellers about many leads asks once per seller."""
     from .models import User
 
-    locale = user.locale if isinstance(user, User) else db.session.scalar(
-        select(User.locale).where(User.id == int(user)))
+    if isinstance(user, User):
+        locale = user.locale
+    else:
+        known = db.session.info.setdefault("conveyor_recipient_locales", {})
+        if int(user) not in known:
+            known[int(user)] = db.session.scalar(select(User.locale).where(User.id == int(user)))
+        locale = known[int(user)]
     config = current_app.config["CONVEYOR"]
     return locale if locale in config["languages"] else config["default_locale"]
 

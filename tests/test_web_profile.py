@@ -163,3 +163,16 @@ def test_a_lazy_notification_is_written_in_the_recipients_language(app):
                                                   Notification.message)).all())
     assert messages[ids["seller"]] == "客户已保存。"
     assert messages[ids["seller2"]] == "Customer saved."  # no setting: the configured default
+
+
+def test_a_batch_of_notifications_asks_each_recipients_language_once(app, count_queries):
+    from conveyor.i18n import _l
+
+    ids = app.config["TEST_USER_IDS"]
+    with app.app_context():
+        with count_queries() as statements:
+            for _ in range(5):
+                for who in ("seller", "seller2"):
+                    notify(ids[who], _l("Customer saved."))
+        db.session.commit()
+    assert sum("users.locale" in s for s in statements) == 2
