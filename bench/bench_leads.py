@@ -9,8 +9,9 @@
    validation, dedupe against leads, contacts and customers, the round-robin rule, the insert, the
    assignment row, and after the response the seller's notification) and a bare Flask endpoint that
    inserts one row into one table. Each gets ``--posts`` concurrent posts (``--concurrency`` client
-   threads on 127.0.0.1), alternating, ``--rounds`` times. Goal: capture / bare >= 0.5. After the
-   capture rounds every lead is counted: stored, assigned, exactly one assignment row each.
+   threads on 127.0.0.1), alternating, ``--rounds`` times; each capture mode's server (and the
+   worker, for ``external``) is up only for its own measurement. Goal: capture / bare >= 0.5.
+   Every measured lead is counted: stored, assigned, exactly one assignment row each.
 2. The lead processor: a ``--rows`` CSV file in Windows-1251 (1 % bad rows) is checked and staged
    in batches, imported in one transaction, and assigned by the rules; rows/s per phase. Meanwhile
    the capture endpoint keeps taking posts: their latency is compared with the idle latency, to
@@ -33,8 +34,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -309,6 +311,19 @@ class Worker:
         self.proc.wait(30)
 
 
+@contextmanager
+def capture_server(mode: str, env: dict[str, str]) -> Iterator[Server]:
+    """The app taking captures with ``leads.intake = mode`` (and, for ``external``, its worker),
+    up only for its own measurement: an idle server of the other mode would otherwise run its
+    intake on this one's captures (the thread mode's intake also wakes every few seconds)."""
+    with ExitStack() as stack:
+        server = stack.enter_context(
+            Server("conveyor.app:create_app()", {**env, "CONVEYOR_LEADS_INTAKE": mode}))
+        if mode == "external":
+            stack.enter_context(Worker(env))
+        yield server
+
+
 MODES = {"thread": "capture, intake thread in the web processes",
          "external": "capture, intake in a worker process"}
 
@@ -323,34 +338,33 @@ def run(url: str, args: argparse.Namespace) -> None:
            "BENCH_BARE_URL": url}
     path = "/public/leads/website"
     rounds: list[dict[str, Any]] = []
-    with Server("bench_leads:bare_app()", env, chdir=HERE) as bare, \
-            Server("conveyor.app:create_app()", {**env, "CONVEYOR_LEADS_INTAKE": "thread"}) \
-            as threaded, \
-            Server("conveyor.app:create_app()", {**env, "CONVEYOR_LEADS_INTAKE": "external"}) \
-            as external, Worker(env):
-        servers = {"thread": threaded, "external": external}
+    stored = assigned = 0
+    with Server("bench_leads:bare_app()", env, chdir=HERE) as bare:
         load(bare.port, "/bare/leads", "warm-b", 50, 8)
-        for mode, server in servers.items():
-            load(server.port, path, f"warm-{mode}", 50, 8)
-        wait_processed(app)
-        before = lead_counts(app)
         for r in range(args.rounds):
             row: dict[str, Any] = {"round": r + 1,
                                    "bare": load(bare.port, "/bare/leads", f"b{r}", args.posts,
                                                 args.concurrency)}
-            for mode, server in servers.items():
-                row[mode] = load(server.port, path, f"{mode}{r}", args.posts, args.concurrency)
-                row[mode]["finished_after_s"] = wait_processed(app)
+            for mode in MODES:
+                with capture_server(mode, env) as server:
+                    load(server.port, path, f"warm-{mode}{r}", 50, 8)
+                    wait_processed(app)
+                    before = lead_counts(app)
+                    row[mode] = load(server.port, path, f"{mode}{r}", args.posts,
+                                     args.concurrency)
+                    row[mode]["finished_after_s"] = wait_processed(app)
+                    after = lead_counts(app)
+                stored += after["stored"] - before["stored"]
+                assigned += after["assigned"] - before["assigned"]
             rounds.append(row)
             print(f"round {r + 1}: bare {row['bare']['per_second']:.0f}/s, " + ", ".join(
-                f"{m} {row[m]['per_second']:.0f}/s" for m in servers))
-        counts = lead_counts(app)
+                f"{m} {row[m]['per_second']:.0f}/s" for m in MODES))
+    counts = lead_counts(app)
+    with capture_server("thread", env) as threaded:
         idle = load(threaded.port, path, "idle", 200, 1)
         wait_processed(app)
         imported = bench_import(app, args.rows, threaded.port) if args.rows else None
     expected = args.posts * args.rounds * len(MODES)
-    stored = counts["stored"] - before["stored"]
-    assigned = counts["assigned"] - before["assigned"]
     bare_rate = statistics.mean(r["bare"]["per_second"] for r in rounds)
     ratios = {m: statistics.mean(r[m]["per_second"] for r in rounds) / bare_rate for m in MODES}
     rows = []
