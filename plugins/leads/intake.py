@@ -45,7 +45,7 @@ from .texts import _l
 log = logging.getLogger("conveyor.leads.intake")
 BATCH = 200
 THREAD_BATCH = 500  # the in-process intake: fewer, fuller batches
-PAUSE = 0.5  # seconds without a new capture after which the in-process intake starts
+PAUSE = 0.5  # seconds without a new capture (anywhere) after which the in-process intake starts
 REST = 0.02  # seconds between its batches, for the request thread
 WORKER_BATCH = 1000  # the external worker (``watch``): leads per transaction
 LINGER = 0.5  # seconds without a new capture after which the external worker starts
@@ -127,11 +127,15 @@ def store(data: dict[str, Any], form: FormInfo) -> int:
 
 
 def _claim(limit: int) -> list[Lead]:
+    """Take up to ``limit`` unfinished captures, oldest first. The ids are picked in a
+    materialized CTE: as ``IN (subquery)`` PostgreSQL may rescan a ``LIMIT … FOR UPDATE SKIP
+    LOCKED`` subquery and take more rows than the limit."""
     pending = select(Lead.id).where(Lead.processed_at.is_(None)).order_by(Lead.id).limit(limit)
     if db.session.get_bind().dialect.name == "postgresql":
         pending = pending.with_for_update(skip_locked=True)
+    picked = pending.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     ids = list(db.session.scalars(
-        update(Lead).where(Lead.id.in_(pending.scalar_subquery()), Lead.processed_at.is_(None))
+        update(Lead).where(Lead.id == picked.c.id, Lead.processed_at.is_(None))
         .values(processed_at=utcnow()).returning(Lead.id)
         .execution_options(synchronize_session=False)))
     if not ids:
@@ -263,23 +267,22 @@ class _Worker:
         self.thread.join(timeout)
 
     def run(self) -> None:
-        """Wait until captures stop arriving (``PAUSE`` seconds without a wake-up, ``MAX_WAIT``
-        at most), then finish them in full batches with a short rest between batches. The
-        thread shares the GIL and the cores with the request threads: during a burst it keeps
-        out of their way, and many small back-to-back batches cost more than a few full ones."""
+        """Once woken, wait until captures stop arriving — in every process: the count of
+        waiting captures stops growing for ``PAUSE`` seconds, ``MAX_WAIT`` at most (``_settle``,
+        as the worker does) — then finish them in full batches with a short rest between
+        batches. The thread shares the GIL and the cores with the request threads: during a
+        burst it keeps out of their way, and many small back-to-back batches cost more than a
+        few full ones."""
         while not self.stopping:
             self.event.wait(timeout=5)
-            started = time.monotonic()
-            while not self.stopping:
-                self.event.clear()
-                self.halt.wait(PAUSE)
-                if not self.event.is_set() or time.monotonic() - started >= MAX_WAIT:
-                    break
+            self.event.clear()
             try:
                 with self.app.app_context():
                     try:
-                        while process_pending(THREAD_BATCH) and not self.stopping:
-                            self.halt.wait(REST)
+                        waiting = _pending_count()
+                        if waiting:
+                            _settle(waiting, self.halt, PAUSE, MAX_WAIT)
+                            finish_waiting(THREAD_BATCH, self.halt, REST)
                     finally:
                         db.session.remove()
             except Exception:  # noqa: BLE001 - keep the worker alive; the sweep is the backstop
@@ -327,6 +330,21 @@ def _settle(waiting: int, stop: threading.Event, linger: float, max_wait: float)
         waiting = now
 
 
+def finish_waiting(batch: int, stop: threading.Event, rest: float = 0.0) -> int:
+    """Finish the captures waiting now, ``batch`` per transaction — not those arriving
+    meanwhile: they are the next burst, and wait for it to end in turn (a drain loop would
+    chase a burst that is still coming)."""
+    left, done = _pending_count(), 0
+    while left > 0 and not stop.is_set():
+        n = process_pending(min(batch, left))
+        if not n:
+            break
+        left, done = left - n, done + n
+        if rest:
+            stop.wait(rest)
+    return done
+
+
 def watch(interval: float = 0.2, stop: threading.Event | None = None,
           linger: float = LINGER, max_wait: float = MAX_WAIT) -> None:
     """The external worker's loop: poll every ``interval`` seconds; once captures are waiting,
@@ -340,7 +358,7 @@ def watch(interval: float = 0.2, stop: threading.Event | None = None,
             waiting = _pending_count()
             if waiting:
                 _settle(waiting, stop, linger, max_wait)
-                drain(WORKER_BATCH)
+                finish_waiting(WORKER_BATCH, stop)
             else:
                 stop.wait(interval)
         except Exception:  # noqa: BLE001 - a worker keeps going; the sweep is the backstop

@@ -276,3 +276,30 @@ def test_a_seller_is_told_in_their_own_language_whoever_caused_it(
         message = db.session.scalar(select(Notification.message)
                                     .where(Notification.user_id == users["seller3"]))
     assert message == "Лид ru@x.co теперь ваш (по правилам)."
+
+
+def test_finishing_takes_the_captures_waiting_then_not_a_burst_still_coming(
+        app, client, make_rule, make_form, monkeypatch):
+    import threading
+
+    from conveyor.plugins.leads import intake
+
+    make_form(rule_id=make_rule("RR", ["seller3"]))
+    settings = app.extensions["conveyor"].settings
+    settings["leads.process_inline"], settings["leads.intake"] = False, "external"
+    for i in range(3):
+        assert client.post("/public/leads/website", json={"email": f"w{i}@x.co"}).status_code == 200
+    real, arrivals = intake.process_pending, iter(range(100))
+
+    def batch_then_more_arrive(limit=intake.BATCH):
+        taken = real(limit)
+        for _ in range(2):  # the burst goes on while the intake works
+            assert client.post("/public/leads/website",
+                               json={"email": f"late{next(arrivals)}@x.co"}).status_code == 200
+        return taken
+
+    monkeypatch.setattr(intake, "process_pending", batch_then_more_arrive)
+    with app.app_context():
+        assert intake.finish_waiting(2, threading.Event()) == 3
+        assert intake._pending_count() == 4  # the late ones wait for their burst to end
+        db.session.remove()
