@@ -54,23 +54,16 @@ def keyset_rows(query: Select[Any], id_column: Any, before: int | None = None,
     from the request): the statement is then kept per user (``scoped_statement``), with the page
     boundary and size as bind parameters — the list's everyday first and next pages."""
     size = size or current_app.config["CONVEYOR"]["page_size"]
-    if unfiltered is not None:
-        model, user, name = unfiltered
 
-        def build() -> Select[Any]:
-            ids = (query.where(id_column <= bindparam("upto"))
-                   .with_only_columns(id_column).order_by(id_column.desc())
-                   .limit(bindparam("size")))
-            return rows(ids).order_by(id_column.desc())
+    def build() -> Select[Any]:
+        ids = (query.where(id_column <= bindparam("upto")).with_only_columns(id_column)
+               .order_by(id_column.desc()).limit(bindparam("size")))
+        return rows(ids).order_by(id_column.desc())
 
-        statement = scoped_statement(model, user, ("keyset", name), build)
-        found = plain_rows(db.session.execute(statement, {"upto": _upto(before),
-                                                          "size": size + 1}))
-    else:
-        if before is not None:
-            query = query.where(id_column <= _upto(before))
-        ids = query.with_only_columns(id_column).order_by(id_column.desc()).limit(size + 1)
-        found = plain_rows(db.session.execute(rows(ids).order_by(id_column.desc())))
+    statement = build() if unfiltered is None else scoped_statement(
+        unfiltered[0], unfiltered[1], ("keyset", unfiltered[2]), build)
+    found = plain_rows(db.session.execute(statement, {"upto": _upto(before),
+                                                      "size": size + 1}))
     more = len(found) > size
     found = found[:size]
     return Page(found, found[-1].id if more and found else None, before is None)
