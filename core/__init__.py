@@ -47,6 +47,7 @@ from .permissions import (
     scope_of,
     scoped,
 )
+from .pipelines import PipelineInfo, Pipelines, StageInfo, current_pipelines
 from .settings import setting
 
 __version__ = "0.1.0"
@@ -61,11 +62,13 @@ def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 __all__ = [
     "Action", "can", "colleagues", "create_app", "create_customer", "create_deal", "csrf",
+    "current_pipelines",
     "CustomerCreated", "CustomerUpdated", "db", "DealCreated", "DealDeleted", "DealLost",
     "DealReopened", "delete_deal",
     "DealStageChanged", "DealUpdated", "DealWon", "emit", "Event", "get_visible_or_404",
     "hookimpl", "hookspec", "limiter", "ListFilter", "login_required", "Manifest", "move_deal",
-    "NavItem", "notify", "owner_ids", "Panel", "Permission", "post_timeline", "public",
-    "require", "roles_holding", "scope", "scope_of", "scoped", "Setting", "setting",
+    "NavItem", "notify", "owner_ids", "Panel", "Permission", "PipelineInfo", "Pipelines",
+    "post_timeline", "public",
+    "require", "roles_holding", "scope", "scope_of", "scoped", "Setting", "setting", "StageInfo",
     "update_customer", "update_deal", "UserCreated", "Widget",
 ]

@@ -40,16 +40,17 @@ class LoginForm(FlaskForm):
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    """The signed-in user and their roles, plus what every page's layout needs, in one statement:
-    the role settings' freshness stamp (conveyor.role_layers caches the roles per process) and
-    the unread notifications count for the header."""
+    """The signed-in user and their roles, plus what every page needs, in one statement: the
+    freshness stamps of what each process caches (the role settings: conveyor.role_layers; the
+    pipelines: conveyor.pipelines) and the unread notifications count for the header."""
     if not user_id.isdigit() or len(user_id) > 10:
         return None
     row = db.session.execute(_user_statement(), {"uid": int(user_id)}).unique().first()
     if row is None:
         return None
-    user, settings_count, settings_at, unread = row
+    user, settings_count, settings_at, unread, pipelines_stamp = row
     g.conveyor_roles_stamp = (settings_count, settings_at)
+    g.conveyor_pipelines_stamp = pipelines_stamp
     g.unread_notifications = unread or 0
     return user
 
@@ -57,10 +58,11 @@ def _load_user(user_id: str) -> User | None:
 @lru_cache(maxsize=1)
 def _user_statement() -> Any:
     """Built once: constructing a statement costs about as much as running this one."""
+    from .pipelines import stamp_column
     from .web.notifications import unread_count_column
 
     uid = bindparam("uid", type_=Integer)
-    return (select(User, *settings_stamp_columns(), unread_count_column(uid))
+    return (select(User, *settings_stamp_columns(), unread_count_column(uid), stamp_column())
             .where(User.id == uid).options(joinedload(User.role_grants)))
 
 

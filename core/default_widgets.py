@@ -35,10 +35,11 @@ def my_deals(user: Any) -> str:
 
 def pipeline_summary(user: Any) -> str:
     """Count, amount and weighted amount (amount × stage percent) of visible open deals."""
-    from .web.deals import open_totals, pipeline_or_404, stage_label
+    from .pipelines import current_pipelines
+    from .web.deals import open_totals, stage_label
 
-    pipeline = pipeline_or_404(None)
-    stages = [s for s in pipeline.stages if not s.is_closed]
+    pipeline = current_pipelines().get()
+    stages = [s for s in pipeline.stages if not s.is_closed] if pipeline else []
     totals = open_totals(user, [s.id for s in stages])
     rows, grand = [], {"count": 0, "amounts": {}, "weighted": {}}
     for stage in stages:

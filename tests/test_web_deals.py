@@ -219,20 +219,28 @@ def test_the_board_shows_per_stage_counts_sums_and_moves_without_js(app, login_a
     assert "4 open" in column and "$30.00" in column and "€7.00" in column
     assert column.count('class="card"') == 4 and "Other deal" not in column
     deal_id = int(re.search(r'data-deal="(\d+)"', column).group(1))
-    # One click moves a card one step along the conveyor; won and lost are links to the list.
+    # One click moves a card one step along the conveyor: the column's form names the next
+    # stage and carries the CSRF token once; each card's button adds its deal and version.
     step = stages(app)["Meeting or presentation held"][0]
-    assert column.count(f'name="stage_id" value="{step}"') == 4
+    form = column.split('<form method="post" class="move">')[1].split("</form>")[0]
+    assert form.count(f'name="stage_id" value="{step}"') == 1 and form.count("csrf_token") == 1
+    assert form.count('name="version"') == 4 and form.count("formaction=") == 4
     for closed in ("Closed — won", "Closed — lost"):
         sid = stages(app)[closed][0]
         closed_column = page.split(f'data-stage="{sid}"')[1].split("</section>")[0]
         assert 'class="card"' not in closed_column and f"/deals/?stage={sid}" in closed_column
-    target = stages(app)["Proposal under review"][0]
-    action = re.search(rf'action="(/deals/{deal_id}/stage[^"]*)"', column).group(1)
+    action = re.search(rf'formaction="(/deals/{deal_id}/stage[^"]*)"', form).group(1)
     assert action.endswith("?next=/deals/board")  # back to the board after the move
-    r = post(seller, action.replace("&amp;", "&"),
-             {"stage_id": target, "version": deal_row(app, deal_id)["version"]})
+    version = re.search(rf'formaction="/deals/{deal_id}/[^"]*" name="version" value="(\d+)"',
+                        form).group(1)
+    assert int(version) == deal_row(app, deal_id)["version"]
+    r = post(seller, action.replace("&amp;", "&"), {"stage_id": step, "version": version})
     assert r.status_code == 302 and r.headers["Location"].endswith("/deals/board")
-    assert deal_row(app, deal_id)["stage_id"] == target
+    assert deal_row(app, deal_id)["stage_id"] == step
+    # The same click again (a stale page): the version no longer matches, nothing moves.
+    target = stages(app)["Proposal under review"][0]
+    r = post(seller, action.replace("&amp;", "&"), {"stage_id": target, "version": version})
+    assert r.status_code == 409 and deal_row(app, deal_id)["stage_id"] == step
     r = post(seller, f"/deals/{deal_id}/stage", {"stage_id": first, "next": "//evil.example"})
     assert r.headers["Location"].endswith(f"/deals/{deal_id}")
 

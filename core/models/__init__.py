@@ -2,11 +2,12 @@
 from .customers import COMPANY_SIZES, Contact, Customer
 from .deals import AppendOnlyError, Deal, DealStageTotal, Pipeline, Stage, StageHistory
 from .notifications import Notification
+from .stamps import ChangeStamp
 from .timeline import TimelineEntry
 from .users import ApiToken, RoleSetting, Team, TeamMember, User, UserRole
 
 __all__ = [
-    "ApiToken", "AppendOnlyError", "COMPANY_SIZES", "Contact", "Customer", "Deal",
+    "ApiToken", "AppendOnlyError", "COMPANY_SIZES", "ChangeStamp", "Contact", "Customer", "Deal",
     "DealStageTotal", "Notification", "Pipeline", "RoleSetting", "Stage", "StageHistory",
     "Team", "TeamMember", "TimelineEntry", "User", "UserRole",
 ]

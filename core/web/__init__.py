@@ -38,14 +38,16 @@ log = logging.getLogger("conveyor.web")
 
 
 def init_web(app: Flask) -> None:
-    from . import admin, customers, deals, health, home, notifications, profile
+    from . import admin, customers, deals, health, home, notifications, profile, rows
 
     for module in (home, customers, deals, admin, profile, notifications, health):
         app.register_blueprint(module.bp)
     app.context_processor(_shell_context)
     before_render_template.connect(_plugin_template_vars, app)
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,
-                                 can=lambda perm: can(current_user, perm), url_maker=url_maker)
+                                 can=lambda perm: can(current_user, perm), url_maker=url_maker,
+                                 board_cards=rows.board_cards, deal_list_rows=rows.deal_list_rows,
+                                 customer_list_rows=rows.customer_list_rows)
     app.jinja_env.filters.update(money=_money_filter, date=_date_filter, datetime=_datetime,
                                  duration=_duration, number=_number_filter,
                                  percent=_percent_filter)

@@ -33,6 +33,7 @@ from ..permissions import (
     scoped,
     scoped_statement,
 )
+from ..pipelines import StageInfo, current_pipelines
 from ..types import utcnow
 from . import panels_for, request_translations
 from .customers import assignable_users, list_filters
@@ -108,31 +109,15 @@ def _totals_statement(user: Any) -> Select[Any]:
 
 
 def pipeline_or_404(pipeline_id: int | None) -> Pipeline:
-    """The asked pipeline, else the default one, with its stages loaded (one statement)."""
-    return _pipeline(pipeline_id)[0]
-
-
-def _pipeline(pipeline_id: int | None) -> tuple[Pipeline, int]:
-    """:func:`pipeline_or_404` and how many pipelines there are, in the same statement."""
-    if pipeline_id is None:
-        row = db.session.execute(_pipeline_statement(False)).unique().first()
-    else:
-        row = db.session.execute(_pipeline_statement(True), {"pid": pipeline_id}).unique().first()
-    if row is None:
+    """The asked pipeline, else the default one, as ORM objects with its stages (for editing;
+    pages that only show stages read :func:`conveyor.current_pipelines`)."""
+    info = current_pipelines().get(pipeline_id)
+    pipeline = None if info is None else db.session.scalars(
+        select(Pipeline).where(Pipeline.id == info.id)
+        .options(joinedload(Pipeline.stages))).unique().first()
+    if pipeline is None:
         abort(404)
-    return row[0], row[1]
-
-
-@lru_cache(maxsize=2)
-def _pipeline_statement(by_id: bool) -> Select[Any]:
-    """Built once per variant (``pid`` bound): the asked pipeline, or the default one."""
-    other = aliased(Pipeline)
-    query = (select(Pipeline, select(func.count(other.id)).scalar_subquery())
-             .options(joinedload(Pipeline.stages)))
-    if by_id:
-        return query.where(Pipeline.id == bindparam("pid"))
-    return query.where(Pipeline.id == select(other.id).order_by(
-        other.is_default.desc(), other.id).limit(1).scalar_subquery())
+    return pipeline
 
 
 def _visible_deal(deal_id: int) -> Deal:
@@ -212,20 +197,13 @@ def index() -> Any:
             query = f.apply(query, value)
     page = keyset_rows(query, Deal.id, before_arg(), rows=deal_rows,
                        unfiltered=(Deal, current_user, "deals") if only_paging() else None)
-    stages = plain_rows(db.session.execute(_stage_rows()))
+    stages = current_pipelines().all_stages()
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("deals/index.html", page=page, args=args, q=q, stages=stages,
                            status=status, filters=filters, assignable=assignable,
                            labels=stage_labels(stages),
                            kinds={s.id: "won" if s.is_won else "lost" if s.is_lost else ""
                                   for s in stages})
-
-
-@lru_cache(maxsize=1)
-def _stage_rows() -> Select[Any]:
-    """Every stage, for the list's filter: what it shows of them (rows, not ORM objects)."""
-    return (select(Stage.id, Stage.name, Stage.percent, Stage.is_won, Stage.is_lost)
-            .order_by(Stage.pipeline_id, Stage.position))
 
 
 # --- board -------------------------------------------------------------------------------------
@@ -251,7 +229,10 @@ def board() -> Any:
     deals (one UNION ALL of per-stage index scans), each card with a one-click move to the next
     stage: the conveyor's usual step. Other moves (back, lost with its reason) are on the deal
     card; won and lost deals are one link away, in the list filtered by their stage."""
-    pipeline, pipeline_count = _pipeline(int_arg("pipeline"))
+    catalog = current_pipelines()
+    pipeline = catalog.get(int_arg("pipeline"))
+    if pipeline is None:
+        abort(404)
     stages = list(pipeline.stages)
     open_stages = [s for s in stages if not s.is_closed]
     totals = open_totals(current_user, [s.id for s in open_stages])
@@ -260,16 +241,13 @@ def board() -> Any:
         for row in plain_rows(db.session.execute(
                 _cards_statement(current_user, [s.id for s in open_stages]))):
             cards[row.stage_id].append(row)
-    pipelines = list(db.session.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.id))
-                     ) if pipeline_count > 1 else []
-    labels = stage_labels(stages)
-    return render_template("deals/board.html", pipeline=pipeline, pipelines=pipelines,
+    return render_template("deals/board.html", pipeline=pipeline, pipelines=catalog.pipelines,
                            stages=stages, open_stages=open_stages, totals=totals, cards=cards,
-                           labels=labels, next_stage=_next_stages(stages),
-                           board_cards=BOARD_CARDS, back=request.full_path.rstrip("?"))
+                           labels=stage_labels(stages), next_stage=_next_stages(stages),
+                           board_cards_max=BOARD_CARDS, back=request.full_path.rstrip("?"))
 
 
-def _next_stages(stages: list[Stage]) -> dict[int, Stage]:
+def _next_stages(stages: list[StageInfo]) -> dict[int, StageInfo]:
     """Each open stage's next step: the following open stage, and after the last one the won
     stage (never lost: that needs a reason, asked on the card)."""
     ahead = [s for s in stages if not s.is_lost]

@@ -1,0 +1,129 @@
+"""The pipelines and their stages, as a read-only snapshot kept per process.
+
+Nearly every deals page needs the stages (labels, board columns, filters, next steps), and
+they change only when an admin edits them. The snapshot is rebuilt when the database's
+"pipelines" change stamp (conveyor.models.ChangeStamp) differs from the one it was built under.
+The stamp is renewed in the same transaction as any flush that adds, changes or removes a
+Pipeline or a Stage, and it is read along with the signed-in user (conveyor.auth), so the check
+costs no statement of its own. Code that changes stages without the ORM (raw SQL) must call
+:func:`touch` in the same transaction.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .extensions import db
+from .models import ChangeStamp, Pipeline, Stage
+
+STAMP = "pipelines"
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    id: int
+    pipeline_id: int
+    name: str
+    percent: int
+    position: int
+    is_won: bool
+    is_lost: bool
+
+    @property
+    def is_closed(self) -> bool:
+        return self.is_won or self.is_lost
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    id: int
+    name: str
+    is_default: bool
+    stages: tuple[StageInfo, ...]
+
+
+@dataclass(frozen=True)
+class Pipelines:
+    """Every pipeline (by id) with its stages in order."""
+
+    pipelines: tuple[PipelineInfo, ...]
+    stages: dict[int, StageInfo] = field(default_factory=dict)
+
+    def get(self, pipeline_id: int | None = None) -> PipelineInfo | None:
+        """The pipeline asked for; without an id the default one (else the first)."""
+        if pipeline_id is None:
+            return next((p for p in self.pipelines if p.is_default),
+                        self.pipelines[0] if self.pipelines else None)
+        return next((p for p in self.pipelines if p.id == pipeline_id), None)
+
+    def all_stages(self) -> list[StageInfo]:
+        """Every stage, pipeline by pipeline, in pipeline order."""
+        return [s for p in self.pipelines for s in p.stages]
+
+
+def current_pipelines() -> Pipelines:
+    """The snapshot, rebuilt only when the change stamp moved. Treat it as read-only."""
+    stamp = g.get("conveyor_pipelines_stamp", _UNSET) if has_request_context() else _UNSET
+    if stamp is _UNSET:
+        stamp = db.session.scalar(select(stamp_column()))
+        if has_request_context():
+            g.conveyor_pipelines_stamp = stamp
+    cached = current_app.extensions.get("conveyor_pipelines")
+    if stamp is not None and cached is not None and cached[0] == stamp:
+        return cached[1]
+    built = _load()
+    if stamp is not None:  # no stamp row yet: nothing to compare with later, so don't keep it
+        current_app.extensions["conveyor_pipelines"] = (stamp, built)
+    return built
+
+
+def stamp_column() -> Any:
+    """The stamp as a scalar subquery, to ride along another statement (the user's load)."""
+    return (select(ChangeStamp.token).where(ChangeStamp.name == STAMP)
+            .scalar_subquery().label("pipelines_stamp"))
+
+
+def touch(session: Session) -> None:
+    """Renew the stamp (in the session's transaction): every process rebuilds its snapshot."""
+    conn = session.connection()
+    token = secrets.token_hex(16)
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(conn.dialect.name)
+    table = ChangeStamp.__table__
+    if dialect is not None:
+        stmt = dialect.insert(table).values(name=STAMP, token=token)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"token": token}))
+    elif not conn.execute(update(table).where(table.c.name == STAMP)
+                          .values(token=token)).rowcount:
+        conn.execute(table.insert().values(name=STAMP, token=token))
+
+
+def _load() -> Pipelines:
+    rows = db.session.execute(
+        select(Pipeline.id, Pipeline.name, Pipeline.is_default, Stage.id, Stage.name,
+               Stage.percent, Stage.position, Stage.is_won, Stage.is_lost)
+        .outerjoin(Stage, Stage.pipeline_id == Pipeline.id)
+        .order_by(Pipeline.id, Stage.position, Stage.id)).all()
+    order: dict[int, tuple[str, bool, list[StageInfo]]] = {}
+    for pid, pname, default, sid, sname, percent, position, won, lost in rows:
+        entry = order.setdefault(pid, (pname, bool(default), []))
+        if sid is not None:
+            entry[2].append(StageInfo(sid, pid, sname, percent, position, bool(won), bool(lost)))
+    infos = tuple(PipelineInfo(pid, name, default, tuple(stages))
+                  for pid, (name, default, stages) in order.items())
+    return Pipelines(infos, {s.id: s for p in infos for s in p.stages})
+
+
+@event.listens_for(Session, "after_flush")
+def _renew_stamp(session: Session, flush_context: Any) -> None:
+    """A flush that touched a pipeline or a stage renews the stamp in its own transaction."""
+    changed = (*session.new, *session.deleted,
+               *(obj for obj in session.dirty if session.is_modified(obj)))
+    if any(isinstance(obj, (Pipeline, Stage)) for obj in changed):
+        touch(session)

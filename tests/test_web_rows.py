@@ -1,0 +1,57 @@
+"""The rows built in Python (conveyor.web.rows) escape every text field, like autoescaping would,
+and show what the Jinja loops they replaced showed."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from conveyor import crm
+from conveyor.extensions import db
+from conveyor.models import User
+
+EVIL = '<img src=x onerror="alert(1)">&'
+ESCAPED = "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;"
+
+
+def _seed_evil(app):
+    with app.app_context():
+        seller = db.session.get(User, app.config["TEST_USER_IDS"]["seller"])
+        seller.display_name = f"Seller {EVIL}"
+        customer = crm.create_customer({"name": f"Customer {EVIL}", "industry": f"Ind {EVIL}",
+                                        "region": f"Reg {EVIL}", "size": "<b>"}, seller)
+        deal = crm.create_deal({"customer_id": customer.id, "title": f"Deal {EVIL}",
+                                "amount": Decimal("1234.50"), "currency": "EUR"}, seller)
+        db.session.commit()
+        return customer.id, deal.id
+
+
+def test_list_rows_and_board_cards_escape_every_text_field(app, login_as):
+    customer_id, deal_id = _seed_evil(app)
+    seller = login_as("seller")
+    pages = {path: seller.get(path).get_data(as_text=True)
+             for path in ("/customers/", "/deals/", "/deals/board")}
+    for path, html in pages.items():
+        assert EVIL not in html and "<b>" not in html, path
+        assert "onerror=\"" not in html, path
+    customers = pages["/customers/"]
+    for text in (f"Customer {ESCAPED}", f"Ind {ESCAPED}", f"Reg {ESCAPED}", "&lt;b&gt;",
+                 f"Seller {ESCAPED}", f'href="/customers/{customer_id}"'):
+        assert text in customers, text
+    for path in ("/deals/", "/deals/board"):
+        for text in (f"Deal {ESCAPED}", f"Customer {ESCAPED}", f"Seller {ESCAPED}", "€1,234.50",
+                     f'href="/deals/{deal_id}"'):
+            assert text in pages[path], (path, text)
+    assert "0% · Request / interest" in pages["/deals/"]  # the stage's label, as a tag
+
+
+def test_rows_follow_the_page_language(app, login_as):
+    _seed_evil(app)
+    seller = login_as("seller")
+    html = seller.get("/deals/", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "1\xa0234,50\xa0€" in html and "Запрос / интерес" in html
+
+
+def test_empty_lists_say_so(app, login_as):
+    seller = login_as("seller")
+    assert "No customers match." in seller.get("/customers/").get_data(as_text=True)
+    assert "No deals match." in seller.get("/deals/").get_data(as_text=True)
+    assert seller.get("/deals/board").get_data(as_text=True).count("No deals.") >= 9
