@@ -230,19 +230,28 @@ def test_the_board_shows_per_stage_counts_sums_and_moves_without_js(app, login_a
         closed_column = page.split(f'data-stage="{sid}"')[1].split("</section>")[0]
         assert 'class="card"' not in closed_column and f"/deals/?stage={sid}" in closed_column
     action = re.search(rf'formaction="(/deals/{deal_id}/stage[^"]*)"', form).group(1)
-    assert action.endswith("?next=/deals/board")  # back to the board after the move
+    assert action == f"/deals/{deal_id}/stage"
+    assert '<input type="hidden" name="next" value="/deals/board">' in form  # back after it
     version = re.search(rf'formaction="/deals/{deal_id}/[^"]*" name="version" value="(\d+)"',
                         form).group(1)
     assert int(version) == deal_row(app, deal_id)["version"]
-    r = post(seller, action.replace("&amp;", "&"), {"stage_id": step, "version": version})
+    r = post(seller, action, {"stage_id": step, "version": version, "next": "/deals/board"})
     assert r.status_code == 302 and r.headers["Location"].endswith("/deals/board")
     assert deal_row(app, deal_id)["stage_id"] == step
     # The same click again (a stale page): the version no longer matches, nothing moves.
     target = stages(app)["Proposal under review"][0]
-    r = post(seller, action.replace("&amp;", "&"), {"stage_id": target, "version": version})
+    r = post(seller, action, {"stage_id": target, "version": version, "next": "/deals/board"})
     assert r.status_code == 409 and deal_row(app, deal_id)["stage_id"] == step
     r = post(seller, f"/deals/{deal_id}/stage", {"stage_id": first, "next": "//evil.example"})
     assert r.headers["Location"].endswith(f"/deals/{deal_id}")
+
+
+def test_the_board_offers_no_move_to_who_may_not_edit_deals(app, login_as):
+    seed(app, n=2)
+    lawyer = login_as("lawyer")  # sees deals (scope: all), may not change them
+    page = lawyer.get("/deals/board").get_data(as_text=True)
+    assert page.count('class="card"') == 2
+    assert "<button" not in page.split('class="board"')[1] and 'class="move"' not in page
 
 
 def test_a_board_step_goes_to_the_next_open_stage_and_from_the_last_to_won_never_lost(app):

@@ -7,6 +7,7 @@ columns for list rows), the board's totals come from ``deal_stage_totals`` (kept
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -25,6 +26,7 @@ from ..i18n import _
 from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
 from ..models.deals import DealStageTotal
 from ..permissions import (
+    can,
     owner_ids,
     plugin_filters,
     require,
@@ -35,7 +37,7 @@ from ..permissions import (
 )
 from ..pipelines import StageInfo, current_pipelines
 from ..types import utcnow
-from . import panels_for, request_translations
+from . import _locale_name, _money, panels_for, request_translations, url_maker
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, StageForm
 from .listing import before_arg, keyset_rows, only_paging, plain_rows
@@ -141,22 +143,23 @@ def _visible_customer(customer_id: int | None) -> Customer | None:
 # --- list --------------------------------------------------------------------------------------
 
 
-def deal_rows(ids: Any) -> Select[Any]:
-    """What a deal's row shows (list, board) for the deals whose ids ``ids`` selects: its own
-    columns plus the customer's name and the owner's names, joined in one statement and returned
-    as plain rows (no ORM objects to build)."""
-    columns, customer, on_customer, owner, on_owner = _row_parts()
+def deal_rows(ids: Any, *, card: bool = False) -> Select[Any]:
+    """What a deal's row shows (list, or with ``card`` a board card: no expected close) for the
+    deals whose ids ``ids`` selects: its own columns plus the customer's name and the owner's
+    names, joined in one statement and returned as plain rows (no ORM objects to build)."""
+    columns, customer, on_customer, owner, on_owner = _row_parts(card)
     return (select(*columns).join(customer, on_customer).outerjoin(owner, on_owner)
             .where(Deal.id.in_(ids)))
 
 
-@lru_cache(maxsize=1)
-def _row_parts() -> tuple[Any, ...]:
+@lru_cache(maxsize=2)
+def _row_parts(card: bool) -> tuple[Any, ...]:
     """Built once: these expressions cost more to construct than the query takes to run."""
     customer = aliased(Customer, name="row_customer")
     owner = aliased(User, name="row_owner")
-    columns = (Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.expected_close,
-               Deal.stage_id, Deal.owner_id, Deal.version, customer.name.label("customer_name"),
+    columns = (Deal.id, Deal.title, Deal.amount, Deal.currency,
+               *(() if card else (Deal.expected_close,)), Deal.stage_id, Deal.owner_id,
+               Deal.version, customer.name.label("customer_name"),
                owner.display_name.label("owner_display"),
                owner.username.label("owner_username"))
     return (columns, customer, customer.id == Deal.customer_id, owner,
@@ -216,7 +219,7 @@ def _cards_statement(user: Any, stage_ids: list[int]) -> Select[Any]:
         criteria = scope(Deal, user)
         newest = [select(Deal.id).where(criteria).where(Deal.stage_id == sid)
                   .order_by(Deal.id.desc()).limit(BOARD_CARDS).subquery() for sid in stage_ids]
-        return deal_rows(union_all(*[select(sub.c.id) for sub in newest])).order_by(
+        return deal_rows(union_all(*[select(sub.c.id) for sub in newest]), card=True).order_by(
             Deal.id.desc())
 
     return scoped_statement(Deal, user, ("board", tuple(stage_ids), BOARD_CARDS), build)
@@ -241,10 +244,41 @@ def board() -> Any:
         for row in plain_rows(db.session.execute(
                 _cards_statement(current_user, [s.id for s in open_stages]))):
             cards[row.stage_id].append(row)
+    labels = stage_labels(stages)
+    steps = _next_stages(stages) if can(current_user, "deals.edit") else {}
+    locale, stage_url = _locale_name(), url_maker("deals.index", "stage")
+    columns = [BoardColumn(
+        s, labels[s.id], _("%(count)s open", count=totals[s.id]["count"]),
+        [_money(amount, cur, locale) for cur, amount in totals[s.id]["amounts"].items()],
+        cards[s.id], stage_url(s.id) if len(cards[s.id]) >= BOARD_CARDS else None,
+        steps.get(s.id), *_step_texts(steps.get(s.id), labels)) for s in open_stages]
+    closed = [(s, labels[s.id], stage_url(s.id)) for s in stages if s.is_closed]
     return render_template("deals/board.html", pipeline=pipeline, pipelines=catalog.pipelines,
-                           stages=stages, open_stages=open_stages, totals=totals, cards=cards,
-                           labels=stage_labels(stages), next_stage=_next_stages(stages),
-                           board_cards_max=BOARD_CARDS, back=request.full_path.rstrip("?"))
+                           columns=columns, closed=closed, back=request.full_path.rstrip("?"))
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    """What a board column shows, worked out in the view: the template only places it (a
+    column's dozen lookups and translations cost more in Jinja than its cards do in Python)."""
+
+    stage: StageInfo
+    label: str
+    count: str  # "12 open", translated
+    sums: list[str]  # the amounts per currency, formatted in the page's language
+    cards: list[Any]  # the newest BOARD_CARDS deals (rows from deal_rows)
+    more_url: str | None  # the stage's full list, when the column can't show every deal
+    step: StageInfo | None  # the one-click move's target (None: no move, or no right to)
+    step_title: str
+    step_text: str
+
+
+def _step_texts(step: StageInfo | None, labels: dict[int, str]) -> tuple[str, str]:
+    """The move button's tooltip and text ("→ 10%", "→ Won")."""
+    if step is None:
+        return "", ""
+    return (_("Move to %(stage)s", stage=labels[step.id]),
+            _("Won") if step.is_won else f"{step.percent}%")
 
 
 def _next_stages(stages: list[StageInfo]) -> dict[int, StageInfo]:

@@ -52,17 +52,18 @@ def board_cards(rows: Iterable[Any], card_url: url_maker, locale: str,
                 move_text: str = "") -> Markup:
     """A board column's cards: title (a link to the card), customer, amount, owner, and with
     ``move_url`` a button that moves the deal one step. The button belongs to the column's
-    form, which carries the CSRF token and the target stage; the button adds the deal's address
-    and ``version`` (a card moved meanwhile is refused, not overwritten)."""
-    button = ""
-    if move_url is not None:
-        button = f'" title="{escape(move_title)}">→ {escape(move_text)}</button>'
+    form, which carries the CSRF token, the target stage and where to come back; the button
+    adds the deal's address and ``version`` (a card moved meanwhile is refused, not
+    overwritten)."""
+    head, tail = card_url.head, card_url.tail
+    move_head, move_tail = (move_url.head, move_url.tail) if move_url is not None else ("", "")
+    button = f'title="{escape(move_title)}">→ {escape(move_text)}</button>'
     return Markup("".join(
-        f'<article class="card" data-deal="{int(d.id)}"><a href="{card_url(d.id)}">'
+        f'<article class="card" data-deal="{int(d.id)}"><a href="{head}{int(d.id)}{tail}">'
         f'{escape(d.title)}</a><br><span class="muted">{escape(d.customer_name)}</span><br>'
         f"{escape(_money(d.amount, d.currency, locale))}"
         + (f' · <span class="muted">{escape(_owner(d))}</span>' if d.owner_id else "")
-        + (f'<button formaction="{move_url(d.id)}" name="version" value="{int(d.version)}'
-           f"{button}" if move_url is not None else "")
+        + (f'<button formaction="{move_head}{int(d.id)}{move_tail}" name="version" '
+           f'value="{int(d.version)}" {button}' if move_url is not None else "")
         + "</article>\n"
         for d in rows))
