@@ -1,12 +1,50 @@
 """Locale selection and lazy strings; the catalogs live in core/translations."""
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
-from flask_babel import gettext, lazy_gettext, lazy_pgettext, ngettext, pgettext
+from typing import Any
+
+from flask import current_app, g, has_request_context, request
+from flask_babel import get_translations, lazy_gettext, lazy_pgettext
 from flask_login import current_user
 
-_ = gettext
 _l = lazy_gettext
+
+
+def request_translations() -> Any:
+    """The request's catalog, looked up once and reused while the locale stays the same object
+    (``force_locale`` swaps it, and then the lookup runs again). Flask-Babel's own lookup walks
+    the domain, locale and cache on each of a page's dozens of ``_()`` calls."""
+    if not has_request_context():
+        return get_translations()
+    app_g = g._get_current_object()  # type: ignore[attr-defined]
+    babel_ctx = getattr(app_g, "_flask_babel", None)
+    locale = getattr(babel_ctx, "babel_locale", None)
+    cached = getattr(app_g, "conveyor_translations", None)
+    if cached is not None and locale is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    babel_ctx = getattr(app_g, "_flask_babel", None)
+    app_g.conveyor_translations = (getattr(babel_ctx, "babel_locale", None), translations)
+    return translations
+
+
+# Flask-Babel's gettext family, word for word, on the request's catalog.
+def gettext(string: str, **variables: Any) -> str:
+    text = request_translations().ugettext(string)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    return request_translations().ungettext(singular, plural, num) % variables
+
+
+def pgettext(context: str, string: str, **variables: Any) -> str:
+    text = request_translations().upgettext(context, string)
+    return text % variables if variables else text
+
+
+_ = gettext
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "zh_Hans": "简体中文"}
 
@@ -40,4 +78,4 @@ def _may_be_signed_in() -> bool:
 
 
 __all__ = ["LANGUAGE_NAMES", "_", "_l", "gettext", "lazy_gettext", "lazy_pgettext", "ngettext",
-           "pgettext", "select_locale"]
+           "pgettext", "request_translations", "select_locale"]

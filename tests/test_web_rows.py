@@ -37,10 +37,16 @@ def test_list_rows_and_board_cards_escape_every_text_field(app, login_as):
                  f"Seller {ESCAPED}", f'href="/customers/{customer_id}"'):
         assert text in customers, text
     for path in ("/deals/", "/deals/board"):
-        for text in (f"Deal {ESCAPED}", f"Customer {ESCAPED}", f"Seller {ESCAPED}", "€1,234.50",
+        for text in (f"Deal {ESCAPED}", f"Customer {ESCAPED}", "€1,234.50",
                      f'href="/deals/{deal_id}"'):
             assert text in pages[path], (path, text)
     assert "0% · Request / interest" in pages["/deals/"]  # the stage's label, as a tag
+    assert f"Seller {ESCAPED}" in pages["/deals/"]
+    # A seller's board holds only their own deals: no name on the cards. A manager's board
+    # shows whose each deal is.
+    assert "Seller " not in pages["/deals/board"].split('class="board"')[1]
+    board = login_as("manager").get("/deals/board").get_data(as_text=True)
+    assert EVIL not in board and f"Seller {ESCAPED}" in board
 
 
 def test_rows_follow_the_page_language(app, login_as):

@@ -25,13 +25,12 @@ from flask_babel import (
     format_datetime,
     format_timedelta,
     get_locale,
-    get_translations,
 )
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
-from ..i18n import LANGUAGE_NAMES, _
+from ..i18n import LANGUAGE_NAMES, _, request_translations
 from ..permissions import can, permissions_of
 
 log = logging.getLogger("conveyor.web")
@@ -59,24 +58,6 @@ def init_web(app: Flask) -> None:
         newstyle=True)
     for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, _error_page)
-
-
-def request_translations() -> Any:
-    """The request's catalog, looked up once and reused while the locale stays the same object
-    (``force_locale`` swaps it, and then the lookup runs again). Flask-Babel's own lookup walks
-    the domain, locale and cache on each of a page's hundreds of ``_()`` calls."""
-    if not has_request_context():
-        return get_translations()
-    app_g = g._get_current_object()  # type: ignore[attr-defined]
-    babel_ctx = getattr(app_g, "_flask_babel", None)
-    locale = getattr(babel_ctx, "babel_locale", None)
-    cached = getattr(app_g, "conveyor_translations", None)
-    if cached is not None and locale is not None and cached[0] is locale:
-        return cached[1]
-    translations = get_translations()
-    babel_ctx = getattr(app_g, "_flask_babel", None)
-    app_g.conveyor_translations = (getattr(babel_ctx, "babel_locale", None), translations)
-    return translations
 
 
 def _shell_context() -> dict[str, Any]:

@@ -254,7 +254,8 @@ def board() -> Any:
         steps.get(s.id), *_step_texts(steps.get(s.id), labels)) for s in open_stages]
     closed = [(s, labels[s.id], stage_url(s.id)) for s in stages if s.is_closed]
     return render_template("deals/board.html", pipeline=pipeline, pipelines=catalog.pipelines,
-                           columns=columns, closed=closed, back=request.full_path.rstrip("?"))
+                           columns=columns, closed=closed, back=request.full_path.rstrip("?"),
+                           owners=scope_of(current_user) != "own")  # own deals: no name needed
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,9 @@ def customer_list_rows(rows: Iterable[Any], card_url: url_maker) -> Markup:
 
 def board_cards(rows: Iterable[Any], card_url: url_maker, locale: str,
                 move_url: url_maker | None = None, move_title: str = "",
-                move_text: str = "") -> Markup:
-    """A board column's cards: title (a link to the card), customer, amount, owner, and with
+                move_text: str = "", owners: bool = True) -> Markup:
+    """A board column's cards: title (a link to the card), customer, amount, owner (unless
+    ``owners`` is false: a board of one's own deals), and with
     ``move_url`` a button that moves the deal one step. The button belongs to the column's
     form, which carries the CSRF token, the target stage and where to come back; the button
     adds the deal's address and ``version`` (a card moved meanwhile is refused, not
@@ -62,7 +63,7 @@ def board_cards(rows: Iterable[Any], card_url: url_maker, locale: str,
         f'<article class="card" data-deal="{int(d.id)}"><a href="{head}{int(d.id)}{tail}">'
         f'{escape(d.title)}</a><br><span class="muted">{escape(d.customer_name)}</span><br>'
         f"{escape(_money(d.amount, d.currency, locale))}"
-        + (f' · <span class="muted">{escape(_owner(d))}</span>' if d.owner_id else "")
+        + (f' · <span class="muted">{escape(_owner(d))}</span>' if owners and d.owner_id else "")
         + (f'<button formaction="{move_head}{int(d.id)}{move_tail}" name="version" '
            f'value="{int(d.version)}" {button}' if move_url is not None else "")
         + "</article>\n"
