@@ -11,14 +11,15 @@ Interface (kept stable for bench_core, bench_leads, bench_funnel, bench_relation
 - ``throwaway_postgres() -> context manager yielding a URL`` — initdb + pg_ctl start on a free
   loopback port as user ``postgres`` (stack-notes.md), removed on exit.
 - ``make_bench_app(url, plugins=()) -> Flask`` — the real app (``create_app``) on that database,
-  with the reference route ``/_bench/bare/<id>`` added (see ``add_bare_route``) and an empty
-  signed-in page ``/_bench/shell`` (``add_shell_route``): the layout's fixed cost.
+  with the reference route ``/_bench/bare/<id>`` added (see ``add_bare_route``), an empty
+  signed-in page ``/_bench/shell`` (``add_shell_route``): the layout's fixed cost, and the
+  ``X-Bench-Forget-Rows`` header (``add_forget_rows``): rows rendered afresh.
 - ``client_for(app, user_id) -> FlaskClient`` — a test client signed in as that user.
 - ``served(url, plugins=()) -> context manager yielding an HttpServer`` — ``make_bench_app``
   served by gunicorn (one sync worker, loopback), the way a deployment serves it;
-  ``HttpServer.client(app, user_id)`` gives a callable ``get(path) -> HttpResponse`` carrying
-  that user's signed session cookie (a new connection per request, as gunicorn's sync worker
-  closes each one).
+  ``HttpServer.client(app, user_id)`` gives a callable
+  ``get(path, extra_headers=None) -> HttpResponse`` carrying that user's signed session cookie
+  (a new connection per request, as gunicorn's sync worker closes each one).
 - ``measure(cases, rounds, warmup) -> {name: Timing}`` — round-robin: every round requests each
   case once, so background load on the shared machine hits every row alike.
 - ``capture_queries(app, fn) -> list[(sql, params, ms)]`` — statements one call runs, with times.
@@ -146,6 +147,7 @@ def make_bench_app(url: str, plugins: Sequence[str] = ()) -> Flask:
                      plugins=list(plugins), instance_path=str(instance))
     add_bare_route(app)
     add_shell_route(app)
+    add_forget_rows(app)
     return app
 
 
@@ -165,6 +167,19 @@ def add_bare_route(app: Flask) -> None:
         return f"{row.id} {row.title} {row.stage_id}"
 
     app.add_url_rule("/_bench/bare/<int:deal_id>", "bench_bare", bare)
+
+
+def add_forget_rows(app: Flask) -> None:
+    """``X-Bench-Forget-Rows: 1`` empties the memo of rendered list rows and board cards
+    (conveyor.web.rows) before the request: a page timed as if all its rows were new."""
+    from flask import request
+
+    from conveyor.web.rows import forget_rows
+
+    @app.before_request
+    def _forget() -> None:
+        if request.headers.get("X-Bench-Forget-Rows"):
+            forget_rows()
 
 
 def add_shell_route(app: Flask) -> None:
@@ -225,12 +240,12 @@ class HttpServer:
                 app.session_interface.get_signing_serializer(app).dumps(  # type: ignore
                     {"_user_id": str(user_id), "_fresh": True})
 
-        def get(path: str) -> HttpResponse:
+        def get(path: str, extra_headers: dict[str, str] | None = None) -> HttpResponse:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             try:
                 headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} \
                     if cookies else {}
-                conn.request("GET", path, headers=headers)
+                conn.request("GET", path, headers={**headers, **(extra_headers or {})})
                 response = conn.getresponse()
                 for header in response.msg.get_all("Set-Cookie") or ():
                     name, _, value = header.split(";", 1)[0].partition("=")
