@@ -61,3 +61,21 @@ def test_empty_lists_say_so(app, login_as):
     assert "No customers match." in seller.get("/customers/").get_data(as_text=True)
     assert "No deals match." in seller.get("/deals/").get_data(as_text=True)
     assert seller.get("/deals/board").get_data(as_text=True).count("No deals.") >= 9
+
+
+def test_a_changed_deal_shows_changed_on_the_next_view_of_a_memoized_page(app, login_as):
+    _, deal_id = _seed_evil(app)
+    manager = login_as("manager")
+    for path in ("/deals/", "/deals/board"):
+        assert "Deal &lt;img" in manager.get(path).get_data(as_text=True)
+    with app.app_context():
+        from conveyor.models import Deal
+
+        deal = db.session.get(Deal, deal_id)
+        crm.update_deal(deal, {"title": "Renamed", "amount": Decimal("99.00")}, deal.owner)
+        db.session.commit()
+    for path in ("/deals/", "/deals/board"):
+        html = manager.get(path).get_data(as_text=True)
+        assert "Renamed" in html and "Deal &lt;img" not in html and "€99.00" in html, path
+    ru = manager.get("/deals/board", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "99,00\xa0€" in ru  # the same row in another language is another entry

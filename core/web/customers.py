@@ -187,7 +187,7 @@ def card_deals(customer: Customer) -> tuple[list[Any], int]:
         .join(Stage, Stage.id == Deal.stage_id)
         .where(Deal.customer_id == bindparam("customer_id")).where(scope(Deal, current_user))
         .order_by(Deal.id.desc()).limit(CARD_DEALS)))
-    rows = plain_rows(db.session.execute(statement, {"customer_id": customer.id}))
+    rows = plain_rows(statement, {"customer_id": customer.id})
     return rows, rows[0].total if rows else 0
 
 

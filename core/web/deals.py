@@ -90,8 +90,7 @@ def open_totals(user: Any, stage_ids: list[int]) -> dict[int, dict[str, Any]]:
     else:
         query = scoped_statement(Deal, user, ("open_totals",), lambda: _totals_statement(user))
     cents = Decimal("0.01")
-    for stage_id, currency, count, amount in db.session.execute(query,
-                                                                {"stage_ids": stage_ids}):
+    for stage_id, currency, count, amount in plain_rows(query, {"stage_ids": stage_ids}):
         totals[stage_id]["count"] += int(count)
         totals[stage_id]["amounts"][currency] = Decimal(amount or 0).quantize(cents)
     return totals
@@ -241,8 +240,7 @@ def board() -> Any:
     totals = open_totals(current_user, [s.id for s in open_stages])
     cards: dict[int, list[Any]] = {s.id: [] for s in open_stages}
     if open_stages:
-        for row in plain_rows(db.session.execute(
-                _cards_statement(current_user, [s.id for s in open_stages]))):
+        for row in plain_rows(_cards_statement(current_user, [s.id for s in open_stages])):
             cards[row.stage_id].append(row)
     labels = stage_labels(stages)
     steps = _next_stages(stages) if can(current_user, "deals.edit") else {}

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app, request
-from sqlalchemy import Result, Select, bindparam
+from sqlalchemy import Select, bindparam
 
 from ..extensions import db
 from ..permissions import scoped_statement
@@ -62,8 +62,7 @@ def keyset_rows(query: Select[Any], id_column: Any, before: int | None = None,
 
     statement = build() if unfiltered is None else scoped_statement(
         unfiltered[0], unfiltered[1], ("keyset", unfiltered[2]), build)
-    found = plain_rows(db.session.execute(statement, {"upto": _upto(before),
-                                                      "size": size + 1}))
+    found = plain_rows(statement, {"upto": _upto(before), "size": size + 1})
     more = len(found) > size
     found = found[:size]
     return Page(found, found[-1].id if more and found else None, before is None)
@@ -80,10 +79,13 @@ def only_paging() -> bool:
     return not (request.args.keys() - {"before"})
 
 
-def plain_rows(result: Result[Any]) -> list[Any]:
-    """A result's rows as named tuples: a template reads every field of every row by attribute,
-    and a named tuple answers in about a tenth of a SQLAlchemy ``Row``'s time (a list page
-    reads several hundred)."""
+def plain_rows(statement: Select[Any], params: dict[str, Any] | None = None) -> list[Any]:
+    """``statement``'s rows (columns, no ORM entities) as named tuples: every field of every row
+    is read by attribute, and a named tuple answers in about a tenth of a SQLAlchemy ``Row``'s
+    time. It runs on the session's connection (after a flush, as the session would): with no
+    ORM objects to build, the ORM's execution layer would add only its own cost."""
+    db.session.flush()
+    result = db.session.connection().execute(statement, params)
     rows = result.all()
     if not rows:
         return []

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
-from ..extensions import db
 from ..models import TimelineEntry, User
 from .listing import plain_rows
 
@@ -15,7 +14,7 @@ TIMELINE_ROWS = 50
 
 def timeline_rows(statement: Select[Any], **params: Any) -> list[Any]:
     """The rows of a :func:`timeline_statement`, with its bind parameters."""
-    return plain_rows(db.session.execute(statement, params))
+    return plain_rows(statement, params)
 
 
 def timeline_statement(*criteria: ColumnElement[bool], limit: int = TIMELINE_ROWS
