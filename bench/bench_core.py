@@ -310,8 +310,8 @@ def board_options(app: Any, info: dict[str, Any], t: dict[str, Any], bare: float
         timed("GROUP BY over deals, covering index (fallback when a plugin narrows deals)",
               group)
         if dialect == "sqlite":
-            timed("GROUP BY over deals on the (stage_id, id) index (the board before)", group,
-                  "INDEXED BY ix_deals_stage_id_id")
+            timed("GROUP BY over deals on the (stage_id, id, owner_id) index (the board before)",
+                  group, "INDEXED BY ix_deals_stage_id_owner")
     finally:
         raw.rollback()
         raw.close()

@@ -57,7 +57,8 @@ class Deal(db.Model):
     __tablename__ = "deals"
     __table_args__ = (
         Index("ix_deals_owner_id_id", "owner_id", "id"),
-        Index("ix_deals_stage_id_id", "stage_id", "id"),
+        # A stage's newest deals; owner_id rides along so a team's board checks it in the index.
+        Index("ix_deals_stage_id_owner", "stage_id", "id", "owner_id"),
         Index("ix_deals_owner_stage_id", "owner_id", "stage_id", "id"),  # a seller's board
         Index("ix_deals_customer_id", "customer_id"),
         # Covers the board's GROUP BY when a plugin narrows deals and the summary table can't
