@@ -45,7 +45,8 @@ def init_web(app: Flask) -> None:
     before_render_template.connect(_plugin_template_vars, app)
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,
                                  can=lambda perm: can(current_user, perm), url_maker=url_maker,
-                                 board_cards=rows.board_cards, deal_list_rows=rows.deal_list_rows,
+                                 board_columns=rows.board_columns,
+                                 deal_list_rows=rows.deal_list_rows,
                                  customer_list_rows=rows.customer_list_rows)
     app.jinja_env.filters.update(money=_money_filter, date=_date_filter, datetime=_datetime,
                                  duration=_duration, number=_number_filter,

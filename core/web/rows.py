@@ -1,5 +1,5 @@
-"""HTML of the rows a page repeats by the dozen: the deals and customers lists' rows and the
-board's cards. Templates call these for the loop and keep everything around it.
+"""HTML of what a page repeats by the dozen: the deals and customers lists' rows and the board's
+columns and cards. Templates call these for the loop and keep everything around it.
 
 Why Python and not a Jinja loop: Jinja spends about a microsecond on each ``{{ … }}`` (an
 ``escape`` call, an attribute lookup, a generator step). A board of 90 cards had 1,300 of them,
@@ -65,20 +65,40 @@ def _customer_row(c: Any, head: str, tail: str) -> str:
             f"<td>{escape(c.size or '')}</td><td>{escape(_owner(c))}</td></tr>\n")
 
 
-def board_cards(rows: Iterable[Any], card_url: url_maker, locale: str,
-                move_url: url_maker | None = None, move_title: str = "",
-                move_text: str = "", owners: bool = True) -> Markup:
-    """A board column's cards: title (a link to the card), customer, amount, owner (unless
-    ``owners`` is false: a board of one's own deals), and with ``move_url`` a button that moves
-    the deal one step. The button belongs to the column's form, which carries the CSRF token,
-    the target stage and where to come back; the button adds the deal's address and
-    ``version`` (a card moved meanwhile is refused, not overwritten)."""
-    move = None
-    if move_url is not None:
-        move = (move_url.head, move_url.tail,
-                f'title="{escape(move_title)}">→ {escape(move_text)}</button>')
+def board_columns(columns: Iterable[Any], card_url: url_maker, move_url: url_maker, token: str,
+                  back: str, locale: str, owners: bool, empty: str, more: str) -> Markup:
+    """The board's open columns (``deals.BoardColumn``): label, count and sums, the cards, "no
+    deals" (``empty``) or a link to the stage's full list (``more``).
+
+    A card shows its title (a link to the card), customer, amount and owner (unless ``owners``
+    is false: a board of one's own deals). Where the column has a next step, its cards sit in
+    one form that carries the CSRF token (``token``), the target stage and where to come back
+    (``back``); each card's button adds the deal's address and ``version`` (a card moved
+    meanwhile is refused, not overwritten)."""
     head, tail = card_url.head, card_url.tail
-    return Markup("".join(_card(d, head, tail, locale, move, owners) for d in rows))
+    hidden = (f'<input type="hidden" name="csrf_token" value="{escape(token)}">'
+              f'<input type="hidden" name="next" value="{escape(back)}">')
+    out = []
+    for col in columns:
+        move = None
+        if col.step is not None:
+            move = (move_url.head, move_url.tail,
+                    f'title="{escape(col.step_title)}">→ {escape(col.step_text)}</button>')
+        cards = "".join(_card(d, head, tail, locale, move, owners) for d in col.cards)
+        if move is not None:
+            cards = (f'<form method="post" class="move">{hidden}<input type="hidden" '
+                     f'name="stage_id" value="{int(col.step.id)}">\n{cards}</form>\n')
+        sums = "".join(f'<br><span class="sum">{escape(s)}</span>' for s in col.sums)
+        out.append(
+            f'<section class="column" data-stage="{int(col.stage.id)}">\n'
+            f"<h2><span>{escape(col.label)}</span></h2>\n"
+            f'<p class="small"><strong class="count">{escape(col.count)}</strong>{sums}</p>\n'
+            f"{cards}"
+            + ("" if col.cards else f'<p class="muted small">{escape(empty)}</p>\n')
+            + (f'<p class="small"><a href="{escape(col.more_url)}">{escape(more)} →</a></p>\n'
+               if col.more_url else "")
+            + "</section>\n")
+    return Markup("".join(out))
 
 
 @lru_cache(maxsize=ROWS_KEPT)
