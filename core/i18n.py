@@ -4,10 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
-from flask_babel import get_translations, lazy_gettext, lazy_pgettext
+from flask_babel import LazyString, get_translations, lazy_pgettext
 from flask_login import current_user
-
-_l = lazy_gettext
 
 
 def request_translations() -> Any:
@@ -44,7 +42,13 @@ def pgettext(context: str, string: str, **variables: Any) -> str:
     return text % variables if variables else text
 
 
+def lazy_gettext(string: str, **variables: Any) -> LazyString:
+    """Flask-Babel's ``lazy_gettext`` on :func:`gettext` (labels of forms, menus, widgets)."""
+    return LazyString(gettext, string, **variables)
+
+
 _ = gettext
+_l = lazy_gettext
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "zh_Hans": "简体中文"}
 
