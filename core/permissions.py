@@ -82,17 +82,19 @@ def login_required(view: F) -> F:
 
 
 def owner_ids(user: Any) -> Any:
-    """The user ids (a list, or a SELECT for teams) whose records ``user`` may see, per the
-    record scope."""
+    """The user ids (a list, or a SELECT over a CTE for teams) whose records ``user`` may see,
+    per the record scope."""
     from .models import TeamMember
 
     kind = scope_of(user)
     if kind == "own":
         return [user.id]
     my_teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
-    return select(TeamMember.user_id).where(TeamMember.team_id.in_(my_teams)).union(
-        select(user.id)
-    )
+    # A CTE: a statement that checks owners several times (the board: once per stage) lists the
+    # team once.
+    team = select(TeamMember.user_id).where(TeamMember.team_id.in_(my_teams)).union(
+        select(user.id)).cte("visible_owners")
+    return select(team.c.user_id)
 
 
 def scope(model: type, user: Any, permission: str | None = None) -> ColumnElement[bool]:
