@@ -58,3 +58,27 @@ def test_bad_deal_input_shows_field_errors_in_place(page, live_server, sign_in):
     page.fill("input[name=amount]", "-5")
     page.click("button.primary")
     assert page.locator(".field-error").count() >= 2
+
+
+def test_seller_moves_a_card_one_step_from_the_board(page, live_server, live_app, sign_in):
+    from decimal import Decimal
+
+    from conveyor import crm
+    from conveyor.models import User
+
+    with live_app.app_context():
+        seller = db.session.scalar(select(User).where(User.username == "seller"))
+        customer = crm.create_customer({"name": "Board Co"}, seller)
+        deal = crm.create_deal({"customer_id": customer.id, "title": "Board move",
+                                "amount": Decimal("10")}, seller)
+        db.session.commit()
+        deal_id, first = deal.id, deal.stage_id
+    sign_in("seller")
+    page.goto(f"{live_server}/deals/board")
+    page.click(f"article[data-deal='{deal_id}'] button")  # no JavaScript: a form button
+    page.wait_for_load_state()
+    assert page.url.endswith("/deals/board")
+    assert page.locator(".flash").first.inner_text().startswith("Stage changed to 10%")
+    with live_app.app_context():
+        moved = db.session.get(Deal, deal_id)
+        assert moved.stage_id != first and moved.stage.percent == 10
