@@ -103,12 +103,16 @@ def scope(model: type, user: Any, permission: str | None = None) -> ColumnElemen
     cache = g.setdefault("conveyor_scope_cache", {})
     if cache_key in cache:
         return cache[cache_key]
-    if scope_of(user) == "all":
+    kind = scope_of(user)
+    rule = getattr(model, "__record_rule__", None)
+    if kind == "all":
         criteria: ColumnElement[bool] = true()
+    elif rule:
+        criteria = rule(owner_ids(user), user)
+    elif kind == "own":  # one comparison: a one-item IN list is re-rendered on every run
+        criteria = model.owner_id == user.id  # type: ignore[attr-defined]
     else:
-        ids = owner_ids(user)
-        rule = getattr(model, "__record_rule__", None)
-        criteria = rule(ids, user) if rule else model.owner_id.in_(ids)  # type: ignore[attr-defined]
+        criteria = model.owner_id.in_(owner_ids(user))  # type: ignore[attr-defined]
     extra = plugin_filters(model, user, permission)
     if extra:
         criteria = and_(criteria, *extra)

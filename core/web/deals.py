@@ -7,15 +7,14 @@ columns for list rows), the board's totals come from ``deal_stage_totals`` (kept
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import Select, bindparam, func, or_, select, union_all
+from sqlalchemy import Integer, Select, bindparam, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -84,27 +83,31 @@ def open_totals(user: Any, stage_ids: list[int]) -> dict[int, dict[str, Any]]:
         return totals
     if plugin_filters(Deal, user) or getattr(Deal, "__record_rule__", None):
         query = (select(Deal.stage_id, Deal.currency, func.count(), func.sum(Deal.amount))
-                 .where(scope(Deal, user))
-                 .where(Deal.stage_id.in_(bindparam("stage_ids", expanding=True)))
+                 .where(scope(Deal, user)).where(Deal.stage_id.in_(stage_ids))
                  .group_by(Deal.stage_id, Deal.currency).order_by(Deal.currency))
     else:
-        query = scoped_statement(Deal, user, ("open_totals",), lambda: _totals_statement(user))
+        query = scoped_statement(Deal, user, ("open_totals", tuple(stage_ids)),
+                                 lambda: _totals_statement(user, stage_ids))
     cents = Decimal("0.01")
-    for stage_id, currency, count, amount in plain_rows(query, {"stage_ids": stage_ids}):
+    for stage_id, currency, count, amount in plain_rows(query):
         totals[stage_id]["count"] += int(count)
         totals[stage_id]["amounts"][currency] = Decimal(amount or 0).quantize(cents)
     return totals
 
 
-def _totals_statement(user: Any) -> Select[Any]:
-    """The summary table's sums for the stages in ``stage_ids`` (bound), within the user's
-    record scope (owners)."""
+def _totals_statement(user: Any, stage_ids: list[int]) -> Select[Any]:
+    """The summary table's sums for ``stage_ids``, within the user's record scope (owners). The
+    ids are a list of plain parameters: an expanding one is re-rendered into the SQL on every
+    run, and this statement is kept per user and stages."""
     t = DealStageTotal
     query = (select(t.stage_id, t.currency, func.sum(t.count), func.sum(t.amount))
-             .where(t.stage_id.in_(bindparam("stage_ids", expanding=True)))
+             .where(t.stage_id.in_([bindparam(None, sid, Integer) for sid in stage_ids]))
              .group_by(t.stage_id, t.currency).having(func.sum(t.count) > 0)
              .order_by(t.currency))
-    if scope_of(user) != "all":
+    kind = scope_of(user)
+    if kind == "own":
+        query = query.where(t.owner_id == user.id)
+    elif kind != "all":
         query = query.where(t.owner_id.in_(owner_ids(user)))
     return query
 
@@ -256,10 +259,8 @@ def board() -> Any:
                            owners=scope_of(current_user) != "own")  # own deals: no name needed
 
 
-@dataclass(frozen=True)
-class BoardColumn:
-    """What a board column shows, worked out in the view: the template only places it (a
-    column's dozen lookups and translations cost more in Jinja than its cards do in Python)."""
+class BoardColumn(NamedTuple):
+    """What a board column shows, worked out in the view (``rows.board_columns`` writes it)."""
 
     stage: StageInfo
     label: str
