@@ -26,6 +26,7 @@ from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
 from ..models.deals import DealStageTotal
 from ..permissions import (
     can,
+    get_visible_or_404,
     owner_ids,
     plugin_filters,
     require,
@@ -125,15 +126,18 @@ def pipeline_or_404(pipeline_id: int | None) -> Pipeline:
 
 
 def _visible_deal(deal_id: int) -> Deal:
-    """The deal with what its card shows (stage, customer, owner, the pipeline's stages), joined
-    in one statement; 404 unless the user may see it."""
-    deal = db.session.scalars(
-        scoped(Deal, current_user).where(Deal.id == deal_id).options(
-            joinedload(Deal.stage), joinedload(Deal.customer), joinedload(Deal.owner),
-            joinedload(Deal.pipeline).joinedload(Pipeline.stages))).unique().first()
-    if deal is None:
-        abort(404)
-    return deal
+    """The deal with what its card shows (stage, customer, owner) joined in one statement, kept
+    per user; 404 unless the user may see it. The pipeline's stages come from the snapshot
+    (``_stages_of``)."""
+    return get_visible_or_404(Deal, deal_id, current_user, options=(
+        joinedload(Deal.stage), joinedload(Deal.customer), joinedload(Deal.owner)),
+        cache_key="deal card")
+
+
+def _stages_of(deal: Deal) -> tuple[Any, ...]:
+    """The stages of the deal's pipeline, from the snapshot (no query)."""
+    pipeline = current_pipelines().get(deal.pipeline_id)
+    return pipeline.stages if pipeline is not None else tuple(deal.pipeline.stages)
 
 
 def _visible_customer(customer_id: int | None) -> Customer | None:
@@ -395,7 +399,7 @@ def _stale_form(form: DealForm, deal: Deal) -> int:
 def _stage_form(deal: Deal, submitted: bool = False) -> StageForm:
     """The stage select of a deal's own pipeline; unsubmitted, it shows the current stage."""
     form = StageForm() if submitted else StageForm(formdata=None)
-    form.stage_id.choices = [(s.id, stage_label(s)) for s in deal.pipeline.stages]
+    form.stage_id.choices = [(s.id, stage_label(s)) for s in _stages_of(deal)]
     if not submitted:
         form.stage_id.data = deal.stage_id
         form.version.data = deal.version
@@ -404,14 +408,10 @@ def _stage_form(deal: Deal, submitted: bool = False) -> StageForm:
 
 def _history(deal: Deal) -> list[dict[str, Any]]:
     """The stages the deal went through, with the time spent in each (the last is ongoing)."""
-    rows = list(db.session.execute(
-        select(StageHistory.from_stage_id, StageHistory.to_stage_id, StageHistory.at,
-               func.coalesce(User.display_name, User.username).label("by_label"))
-        .outerjoin(User, User.id == StageHistory.by_id).where(StageHistory.deal_id == deal.id)
-        .order_by(StageHistory.at.desc(), StageHistory.id.desc()).limit(HISTORY_ROWS)))
+    rows = plain_rows(_history_statement(), {"deal_id": deal.id})
     rows.reverse()
     # History stays inside the deal's pipeline (move_deal enforces it): no per-row stage loads.
-    stage_of = {s.id: s for s in deal.pipeline.stages}
+    stage_of = {s.id: s for s in _stages_of(deal)}
     now = utcnow()
     out = []
     for i, row in enumerate(rows):
@@ -420,6 +420,16 @@ def _history(deal: Deal) -> list[dict[str, Any]]:
                     "at": row.at, "by_label": row.by_label,
                     "spent": max(until - row.at, timedelta(0)), "current": i + 1 == len(rows)})
     return out
+
+
+@lru_cache(maxsize=1)
+def _history_statement() -> Select[Any]:
+    """Built once (``deal_id`` bound): the deal's newest ``HISTORY_ROWS`` stage changes."""
+    return (select(StageHistory.from_stage_id, StageHistory.to_stage_id, StageHistory.at,
+                   func.coalesce(User.display_name, User.username).label("by_label"))
+            .outerjoin(User, User.id == StageHistory.by_id)
+            .where(StageHistory.deal_id == bindparam("deal_id"))
+            .order_by(StageHistory.at.desc(), StageHistory.id.desc()).limit(HISTORY_ROWS))
 
 
 def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 200) -> Any:
