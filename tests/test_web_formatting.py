@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 from flask import render_template_string, url_for
-from flask_babel import force_locale, format_currency
+from flask_babel import force_locale, format_currency, format_datetime
 
-from conveyor.web import _money, url_maker
+from conveyor.web import _datetime, _money, url_maker
 
 AMOUNTS = [Decimal(v) for v in ("0", "0.5", "-0.004", "7", "-7", "999.995", "1234.5",
                                 "1234567.891", "-98765.43", "100000000")]
@@ -24,6 +24,22 @@ def test_money_matches_babels_format_currency(app, locale, currency):
     with app.test_request_context("/"), force_locale(locale):
         for amount in AMOUNTS:
             assert _money(amount, currency) == format_currency(amount, currency), amount
+
+
+@pytest.mark.parametrize("locale", ["en", "ru", "zh_Hans"])
+def test_datetime_matches_flask_babels_format_datetime(make_app, locale):
+    from datetime import UTC, datetime
+
+    app = make_app(config={"default_timezone": "Asia/Vladivostok"}, seed=False)
+    moments = [datetime(2026, 1, 1, 0, 0, tzinfo=UTC), datetime(2026, 6, 30, 23, 59, tzinfo=UTC),
+               datetime(2025, 12, 31, 14, 30)]  # the last one naive: taken as UTC by both
+    with app.test_request_context("/", headers={"Accept-Language": locale}):
+        for moment in moments:
+            assert _datetime(moment) == format_datetime(moment, "short"), moment
+            assert _datetime(moment) == _datetime(moment)  # the memoized answer, again
+        assert _datetime(None) == ""
+        if locale == "en":  # the configured zone applies: UTC midnight is 10:00 there
+            assert _datetime(moments[0]).startswith("1/1/26, 10:00")
 
 
 def test_money_of_nothing_is_empty(app):

@@ -22,9 +22,9 @@ from flask import (
 from flask_babel import (
     format_currency,
     format_date,
-    format_datetime,
     format_timedelta,
     get_locale,
+    get_timezone,
 )
 from flask_login import current_user
 from jinja2 import pass_context
@@ -239,7 +239,18 @@ class url_maker:  # noqa: N801 - used like a function in templates
 
 
 def _datetime(value: Any) -> str:
-    return format_datetime(value, "short") if value else ""
+    """Flask-Babel's ``format_datetime(value, "short")`` (the page's language and time zone),
+    memoized: a card's history and timeline show dozens, at ~15 µs each in Babel."""
+    if not value:
+        return ""
+    return _short_datetime(_locale_name(), get_timezone(), value)
+
+
+@lru_cache(maxsize=8192)
+def _short_datetime(locale_name: str, tzinfo: Any, value: datetime) -> str:
+    from babel.dates import format_datetime as babel_datetime
+
+    return babel_datetime(value, "short", tzinfo=tzinfo, locale=locale_name)
 
 
 def _duration(value: Any) -> str:
