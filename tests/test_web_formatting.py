@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 from flask import render_template_string, url_for
-from flask_babel import force_locale, format_currency, format_datetime
+from flask_babel import force_locale, format_currency, format_datetime, format_timedelta
 
-from conveyor.web import _datetime, _money, url_maker
+from conveyor.web import _datetime, _duration, _money, url_maker
 
 AMOUNTS = [Decimal(v) for v in ("0", "0.5", "-0.004", "7", "-7", "999.995", "1234.5",
                                 "1234567.891", "-98765.43", "100000000")]
@@ -27,7 +27,7 @@ def test_money_matches_babels_format_currency(app, locale, currency):
 
 
 @pytest.mark.parametrize("locale", ["en", "ru", "zh_Hans"])
-def test_datetime_matches_flask_babels_format_datetime(make_app, locale):
+def test_datetime_and_duration_match_flask_babels(make_app, locale):
     from datetime import UTC, datetime
 
     app = make_app(config={"default_timezone": "Asia/Vladivostok"}, seed=False)
@@ -38,6 +38,9 @@ def test_datetime_matches_flask_babels_format_datetime(make_app, locale):
             assert _datetime(moment) == format_datetime(moment, "short"), moment
             assert _datetime(moment) == _datetime(moment)  # the memoized answer, again
         assert _datetime(None) == ""
+        for spent in (moments[1] - moments[0], moments[0] - moments[0], moments[0] - moments[1]):
+            assert _duration(spent) == format_timedelta(spent, granularity="minute",
+                                                        threshold=0.9), spent
         if locale == "en":  # the configured zone applies: UTC midnight is 10:00 there
             assert _datetime(moments[0]).startswith("1/1/26, 10:00")
 

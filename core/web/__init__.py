@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -22,7 +22,6 @@ from flask import (
 from flask_babel import (
     format_currency,
     format_date,
-    format_timedelta,
     get_locale,
     get_timezone,
 )
@@ -254,8 +253,16 @@ def _short_datetime(locale_name: str, tzinfo: Any, value: datetime) -> str:
 
 
 def _duration(value: Any) -> str:
-    """How long something lasted, in words ("3 days"); minutes are the finest grain shown."""
-    return format_timedelta(value, granularity="minute", threshold=0.9) if value is not None else ""
+    """How long something lasted, in words ("3 days"); minutes are the finest grain shown.
+    Flask-Babel's ``format_timedelta``, memoized like :func:`_datetime`."""
+    return _words_duration(_locale_name(), value) if value is not None else ""
+
+
+@lru_cache(maxsize=8192)
+def _words_duration(locale_name: str, value: timedelta) -> str:
+    from babel.dates import format_timedelta as babel_timedelta
+
+    return babel_timedelta(value, granularity="minute", threshold=0.9, locale=locale_name)
 
 
 def _error_page(error: Any) -> Any:

@@ -129,9 +129,13 @@ def _visible_deal(deal_id: int) -> Deal:
     """The deal with what its card shows (stage, customer, owner) joined in one statement, kept
     per user; 404 unless the user may see it. The pipeline's stages come from the snapshot
     (``_stages_of``)."""
-    return get_visible_or_404(Deal, deal_id, current_user, options=(
-        joinedload(Deal.stage), joinedload(Deal.customer), joinedload(Deal.owner)),
-        cache_key="deal card")
+    return get_visible_or_404(Deal, deal_id, current_user, options=_card_options(),
+                              cache_key="deal card")
+
+
+@lru_cache(maxsize=1)
+def _card_options() -> tuple[Any, ...]:
+    return joinedload(Deal.stage), joinedload(Deal.customer), joinedload(Deal.owner)
 
 
 def _stages_of(deal: Deal) -> tuple[Any, ...]:
