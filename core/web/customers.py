@@ -54,7 +54,7 @@ def assignable_users(user: Any) -> list[Person]:
         return query if kind == "all" else query.where(User.id.in_(owner_ids(user)))
 
     return [Person(uid, display or username) for uid, display, username in
-            db.session.execute(scoped_statement(User, user, ("assignable",), build))]
+            plain_rows(scoped_statement(User, user, ("assignable",), build))]
 
 
 @bp.get("/")
