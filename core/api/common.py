@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
+from ..queries import written_limit
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_ID = 2147483647
@@ -175,7 +176,8 @@ def keyset_page(query: Select[Any], id_column: Any, args: dict[str, Any]) -> tup
     before = args.get("before")
     if before is not None:
         query = query.where(id_column < before)
-    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(size + 1)))
+    rows = list(db.session.scalars(query.order_by(id_column.desc())
+                                   .limit(written_limit(size + 1))))
     more = len(rows) > size
     rows = rows[:size]
     return envelope(rows, size, before, rows[-1].id if more and rows else None)

@@ -22,6 +22,7 @@ from ..permissions import (
     scoped,
     scoped_statement,
 )
+from ..queries import written_limit
 from . import panels_for
 from .forms import ContactForm, CustomerForm
 from .listing import before_arg, keyset_rows, only_paging, plain_rows
@@ -186,7 +187,7 @@ def card_deals(customer: Customer) -> tuple[list[Any], int]:
                Stage.is_won, Stage.is_lost, func.count().over().label("total"))
         .join(Stage, Stage.id == Deal.stage_id)
         .where(Deal.customer_id == bindparam("customer_id")).where(scope(Deal, current_user))
-        .order_by(Deal.id.desc()).limit(CARD_DEALS)))
+        .order_by(Deal.id.desc()).limit(written_limit(CARD_DEALS))))
     rows = plain_rows(statement, {"customer_id": customer.id})
     return rows, rows[0].total if rows else 0
 

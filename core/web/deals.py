@@ -36,6 +36,7 @@ from ..permissions import (
     scoped_statement,
 )
 from ..pipelines import StageInfo, current_pipelines
+from ..queries import written_limit
 from ..types import utcnow
 from . import _locale_name, _money, panels_for, request_translations, url_maker
 from .customers import assignable_users, list_filters
@@ -228,7 +229,8 @@ def _cards_statement(user: Any, stage_ids: list[int]) -> Select[Any]:
     def build() -> Select[Any]:
         criteria = scope(Deal, user)
         newest = [select(Deal.id).where(criteria).where(Deal.stage_id == sid)
-                  .order_by(Deal.id.desc()).limit(BOARD_CARDS).subquery() for sid in stage_ids]
+                  .order_by(Deal.id.desc()).limit(written_limit(BOARD_CARDS)).subquery()
+                  for sid in stage_ids]
         return deal_rows(union_all(*[select(sub.c.id) for sub in newest]), card=True).order_by(
             Deal.id.desc())
 
@@ -433,7 +435,8 @@ def _history_statement() -> Select[Any]:
                    func.coalesce(User.display_name, User.username).label("by_label"))
             .outerjoin(User, User.id == StageHistory.by_id)
             .where(StageHistory.deal_id == bindparam("deal_id"))
-            .order_by(StageHistory.at.desc(), StageHistory.id.desc()).limit(HISTORY_ROWS))
+            .order_by(StageHistory.at.desc(), StageHistory.id.desc())
+            .limit(written_limit(HISTORY_ROWS)))
 
 
 def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 200) -> Any:

@@ -12,6 +12,7 @@ from sqlalchemy import Select, bindparam
 
 from ..extensions import db
 from ..permissions import scoped_statement
+from ..queries import written_limit
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers
 
@@ -29,7 +30,8 @@ def keyset_page(query: Select[Any], id_column: Any, before: int | None = None,
     size = size or current_app.config["CONVEYOR"]["page_size"]
     if before is not None:
         query = query.where(id_column <= _upto(before))
-    rows = list(db.session.scalars(query.order_by(id_column.desc()).limit(size + 1)))
+    rows = list(db.session.scalars(query.order_by(id_column.desc())
+                                   .limit(written_limit(size + 1))))
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, rows[-1].id if more and rows else None, before is None)
@@ -57,12 +59,12 @@ def keyset_rows(query: Select[Any], id_column: Any, before: int | None = None,
 
     def build() -> Select[Any]:
         ids = (query.where(id_column <= bindparam("upto")).with_only_columns(id_column)
-               .order_by(id_column.desc()).limit(bindparam("size")))
+               .order_by(id_column.desc()).limit(written_limit(size + 1)))
         return rows(ids).order_by(id_column.desc())
 
     statement = build() if unfiltered is None else scoped_statement(
-        unfiltered[0], unfiltered[1], ("keyset", unfiltered[2]), build)
-    found = plain_rows(statement, {"upto": _upto(before), "size": size + 1})
+        unfiltered[0], unfiltered[1], ("keyset", unfiltered[2], size), build)
+    found = plain_rows(statement, {"upto": _upto(before)})
     more = len(found) > size
     found = found[:size]
     return Page(found, found[-1].id if more and found else None, before is None)

@@ -15,6 +15,7 @@ from ..extensions import db
 from ..i18n import _
 from ..models import Notification
 from ..permissions import login_required
+from ..queries import written_limit
 from ..types import utcnow
 from .listing import before_arg, keyset_page
 
@@ -33,7 +34,7 @@ def unread_count(user: Any) -> int:
 def unread_count_column(user_id: Any) -> Any:
     """:func:`unread_count` as a scalar subquery, so the user's own load can carry it."""
     capped = (select(Notification.id).where(Notification.user_id == user_id)
-              .where(Notification.read_at.is_(None)).limit(UNREAD_CAP).subquery())
+              .where(Notification.read_at.is_(None)).limit(written_limit(UNREAD_CAP)).subquery())
     return select(func.count()).select_from(capped).scalar_subquery()
 
 

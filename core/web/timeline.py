@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 
 from ..models import TimelineEntry, User
+from ..queries import written_limit
 from .listing import plain_rows
 
 TIMELINE_ROWS = 50
@@ -24,7 +25,7 @@ def timeline_statement(*criteria: ColumnElement[bool], limit: int = TIMELINE_ROW
     return (select(TimelineEntry.at, TimelineEntry.kind, TimelineEntry.message,
                    func.coalesce(User.display_name, User.username).label("by_label"))
             .outerjoin(User, User.id == TimelineEntry.by_id).where(*criteria)
-            .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc()).limit(limit))
+            .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc()).limit(written_limit(limit)))
 
 
 @lru_cache(maxsize=1)
