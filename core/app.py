@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from .extensions import babel, csrf, db, limiter, login_manager, make_api
 from .i18n import select_locale
 from .plugin_loading import PluginError, State, build_plugin_manager
+from .request_transactions import init_request_transactions
 from .role_layers import build_base_roles
 from .settings import apply_flask_config, load_config, resolve_settings
 
@@ -44,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(_translation_dirs(app, state))
     db.init_app(app)
     _sqlite_pragmas(app)
+    init_request_transactions(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
