@@ -57,6 +57,9 @@ from common import (  # noqa: E402
 )
 
 GOAL = 3.0
+# The pages the goal names (issue 2); the others are held to the same line but don't decide it.
+GOAL_PAGES = ("deals list, first page", "deals list, deep page (90 %)", "customer card",
+              "pipeline board")
 USERS = ("seller", "manager", "admin")
 HEADERS = ["page", "as", "HTTP ms", "HTTP ratio", "goal", "pass", "in-process ms",
            "in-process ratio", "× layout", "SQL", "SQL ms", "slowest SQL ms"]
@@ -210,6 +213,8 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, warmup: int, 
             verdict = "(reference)"
         elif headers:
             verdict = f"({verdict}: a first view)"
+        elif label not in GOAL_PAGES:
+            verdict = f"({verdict}: not in the goal)"
         else:
             all_pass &= ok
         rows.append([label, who, f"{http.median[key]:.2f}", f"{ratio:.1f}", f"≤ {GOAL:g}×",
