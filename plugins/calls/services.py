@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, select
 from conveyor import can, colleagues, db, emit, post_timeline, scope
 from conveyor.i18n import _
 from conveyor.models import Contact, Customer
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .events import CallLogged
@@ -247,7 +248,8 @@ def my_queue(user: Any, *, limit: int = 20, now: datetime | None = None
     base = select(QueueItem).where(QueueItem.owner_id == user.id, QueueItem.done_at.is_(None))
     due = list(db.session.scalars(base.where(
         (QueueItem.due_at.is_(None)) | (QueueItem.due_at <= now)).order_by(*queue_order())
-        .limit(limit)))
+        .limit(written_limit(limit))))
     later = list(db.session.scalars(base.where(QueueItem.due_at > now)
-                                    .order_by(QueueItem.due_at, QueueItem.id).limit(limit)))
+                                    .order_by(QueueItem.due_at, QueueItem.id)
+                                    .limit(written_limit(limit))))
     return due, later

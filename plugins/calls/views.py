@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from conveyor import can, db, require, scope
 from conveyor.i18n import _
 from conveyor.models import Contact, Customer, User
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .forms import RESULT_LABELS, HistoryForm, LogCallForm, QueueItemForm, StatsForm, to_utc
@@ -38,7 +39,7 @@ PAGE = 50
 def index() -> Any:
     due, later = my_queue(current_user)
     recent = list(db.session.scalars(select(Call).where(Call.owner_id == current_user.id)
-                                     .order_by(Call.id.desc()).limit(10)))
+                                     .order_by(Call.id.desc()).limit(written_limit(10))))
     customers = _customers_of([*due, *later, *recent])
     return render_template("calls/index.html", due=due, later=later, recent=recent,
                            customers=customers, results=RESULT_LABELS)
@@ -67,7 +68,7 @@ def search_customers(q: str, user: Any, limit: int = 20) -> list[Customer]:
     matching = select(Contact.customer_id).where(or_(*conditions[1:]))
     query = (select(Customer).where(scope(Customer, user, "calls.log"))
              .where(or_(Customer.name.ilike(like), Customer.id.in_(matching)))
-             .order_by(Customer.name).limit(limit))
+             .order_by(Customer.name).limit(written_limit(limit)))
     return list(db.session.scalars(query))
 
 
@@ -201,7 +202,7 @@ def history() -> Any:
     raw = request.args.get("before", "")
     if raw.isdigit() and len(raw) < 10:
         query = query.where(Call.id < int(raw))
-    calls = list(db.session.scalars(query.order_by(Call.id.desc()).limit(PAGE + 1)))
+    calls = list(db.session.scalars(query.order_by(Call.id.desc()).limit(written_limit(PAGE + 1))))
     next_before = calls[PAGE - 1].id if len(calls) > PAGE else None
     calls = calls[:PAGE]
     args = {k: v for k, v in request.args.items() if k != "before"}

@@ -18,6 +18,7 @@ from sqlalchemy import and_, false, func, or_, select
 
 from conveyor import db, setting
 from conveyor.models import User
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .periods import Period
@@ -155,7 +156,7 @@ def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 50
              .select_from(D.outerjoin(User.__table__, User.id == D.c.owner_id))
              .where(*where).order_by(D.c.stage_entered_at, D.c.id))
     if limit:
-        query = query.limit(limit)
+        query = query.limit(written_limit(limit))
     out = []
     for r in db.session.execute(query):
         entered = r.stage_entered_at

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from conveyor import db, require, scope, setting
 from conveyor.i18n import _
 from conveyor.models import Deal, User
+from conveyor.queries import written_limit
 
 from . import dwell as dwell_mod
 from .chart import bars_for, funnel_svg
@@ -166,7 +167,7 @@ def deals() -> Any:
         query = query.where(Deal.id.in_(select(H.c.deal_id).where(
             H.c.to_stage_id.in_(later), H.c.at >= q.period.start_dt, H.c.at < q.period.end_dt)))
     if wants_csv():
-        rows = db.session.scalars(query.order_by(Deal.id.desc()).limit(CSV_LIMIT))
+        rows = db.session.scalars(query.order_by(Deal.id.desc()).limit(written_limit(CSV_LIMIT)))
         return csv_response("funnel-deals", [
             _("Deal"), _("Owner"), _("Stage"), _("Amount"), _("Currency"), _("In stage since")],
             [(d.title, d.owner.label if d.owner else "", _(d.stage.name), d.amount, d.currency,
@@ -174,7 +175,7 @@ def deals() -> Any:
     before = request.args.get("before", "")
     if before.isdigit() and len(before) <= 10:
         query = query.where(Deal.id < int(before))
-    items = list(db.session.scalars(query.order_by(Deal.id.desc()).limit(PAGE + 1)))
+    items = list(db.session.scalars(query.order_by(Deal.id.desc()).limit(written_limit(PAGE + 1))))
     more = len(items) > PAGE
     items = items[:PAGE]
     return render_template("funnel/deals.html", **shell(

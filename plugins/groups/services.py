@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from conveyor import db, scope, setting
 from conveyor.i18n import _
 from conveyor.models import COMPANY_SIZES, Contact, Customer, Deal, Stage
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .models import KINDS, MODES, Group, GroupMember, Unsubscribe
@@ -245,7 +246,8 @@ def iter_export_batches(group: Group, user: Any, batch: int = 1000
     query, row_id = export_select(group, user)
     after = 0
     while True:
-        rows = db.session.execute(query.where(row_id > after).order_by(row_id).limit(batch)).all()
+        rows = db.session.execute(query.where(row_id > after).order_by(row_id)
+                                  .limit(written_limit(batch))).all()
         if not rows:
             return
         after = rows[-1].row_id
@@ -307,7 +309,7 @@ def member_page(group: Group, user: Any, before: int | None, size: int
     query = select(model).where(*crit)
     if before is not None:
         query = query.where(model.id < before)
-    items = list(db.session.scalars(query.order_by(model.id.desc()).limit(size + 1)))
+    items = list(db.session.scalars(query.order_by(model.id.desc()).limit(written_limit(size + 1))))
     next_before = items[size - 1].id if len(items) > size else None
     items = items[:size]
     addresses: dict[int, list[dict[str, Any]]] = {m.id: [] for m in items}

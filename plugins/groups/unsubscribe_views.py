@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 
 from conveyor import can, db, require
 from conveyor.i18n import _
+from conveyor.queries import written_limit
 
 from .forms import UnsubscribeForm
 from .models import Unsubscribe
@@ -25,7 +26,8 @@ def _page() -> tuple[list[Unsubscribe], int | None, str]:
     before = before_arg()
     if before is not None:
         query = query.where(Unsubscribe.id < before)
-    rows = list(db.session.scalars(query.order_by(Unsubscribe.id.desc()).limit(PAGE + 1)))
+    rows = list(db.session.scalars(query.order_by(Unsubscribe.id.desc())
+                                   .limit(written_limit(PAGE + 1))))
     return rows[:PAGE], rows[PAGE - 1].id if len(rows) > PAGE else None, q
 
 

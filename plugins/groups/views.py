@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from conveyor import can, colleagues, db, get_visible_or_404, require, scope, scoped
 from conveyor.i18n import _
 from conveyor.models import Customer, User
+from conveyor.queries import written_limit
 
 from .export import csv_response, request_push
 from .forms import FILTER_LABELS, KIND_LABELS, MODE_LABELS, PUSH_LABELS, EntityForm, GroupForm
@@ -42,7 +43,8 @@ def index() -> Any:
     before = before_arg()
     if before is not None:
         query = query.where(Group.id < before)
-    groups = list(db.session.scalars(query.order_by(Group.id.desc()).limit(PAGE + 1)))
+    groups = list(db.session.scalars(query.order_by(Group.id.desc())
+                                     .limit(written_limit(PAGE + 1))))
     next_before = groups[PAGE - 1].id if len(groups) > PAGE else None
     groups = groups[:PAGE]
     ids = [g.id for g in groups]
@@ -126,10 +128,10 @@ def _search(group: Group, q: str) -> list[Any]:
             return []
         query = select(lead).where(scope(lead, current_user), or_(
             lead.company.ilike(like), lead.name.ilike(like), lead.email.ilike(like)))
-        return list(db.session.scalars(query.order_by(lead.id.desc()).limit(20)))
+        return list(db.session.scalars(query.order_by(lead.id.desc()).limit(written_limit(20))))
     return list(db.session.scalars(select(Customer).where(
         scope(Customer, current_user), Customer.name.ilike(like)).order_by(Customer.name)
-        .limit(20)))
+        .limit(written_limit(20))))
 
 
 @bp.get(f"/{ID}")
@@ -142,7 +144,7 @@ def show(group_id: int) -> Any:
                                next_before=None, kinds=KIND_LABELS, modes=MODE_LABELS), 409
     items, addresses, next_before = member_page(group, current_user, before_arg(), PAGE)
     pushes = list(db.session.scalars(select(GroupPush).where(GroupPush.group_id == group.id)
-                                     .order_by(GroupPush.id.desc()).limit(5)))
+                                     .order_by(GroupPush.id.desc()).limit(written_limit(5))))
     q = request.args.get("q", "")
     found = _search(group, q) if can(current_user, "groups.edit") else []
     owner = db.session.get(User, group.filters["owner_id"]) if "owner_id" in (

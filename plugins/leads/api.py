@@ -12,6 +12,7 @@ from werkzeug.routing import Map, Rule
 
 from conveyor import can, db, require, scoped
 from conveyor.api.common import errors, field_error, id_rule, keyset_page
+from conveyor.queries import written_limit
 
 from .assignment import AssignError, assign_lead
 from .conversion import convert_lead
@@ -188,10 +189,12 @@ class LeadHistory(MethodView):
         return {
             "assignments": list(db.session.scalars(
                 select(LeadAssignment).where(LeadAssignment.lead_id == lead.id)
-                .order_by(LeadAssignment.at.desc(), LeadAssignment.id.desc()).limit(200))),
+                .order_by(LeadAssignment.at.desc(), LeadAssignment.id.desc())
+                .limit(written_limit(200)))),
             "activities": list(db.session.scalars(
                 select(LeadActivity).where(LeadActivity.lead_id == lead.id)
-                .order_by(LeadActivity.at.desc(), LeadActivity.id.desc()).limit(200))),
+                .order_by(LeadActivity.at.desc(), LeadActivity.id.desc())
+                .limit(written_limit(200)))),
         }
 
 

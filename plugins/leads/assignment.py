@@ -23,6 +23,7 @@ from sqlalchemy.orm import lazyload
 
 from conveyor import db, emit, setting
 from conveyor.models import User
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .events import LeadAssigned
@@ -269,7 +270,7 @@ def stale_criteria(cutoff: datetime) -> Any:
 
 def _candidates(criteria: Any, after: int, batch: int) -> list[int]:
     return list(db.session.scalars(select(Lead.id).where(criteria).where(Lead.id > after)
-                                   .order_by(Lead.id).limit(batch)))
+                                   .order_by(Lead.id).limit(written_limit(batch))))
 
 
 def sweep(*, now: datetime | None = None, days: int | None = None, batch: int = 200,

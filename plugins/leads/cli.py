@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from conveyor import db
 from conveyor.models import User
+from conveyor.queries import written_limit
 
 from .assignment import sweep
 
@@ -118,7 +119,7 @@ def import_file(file: Path, source: str, encoding: str, owner_name: str | None,
                f"matching open leads: {job.merge_rows}  (encoding {job.encoding})")
     for row in db.session.scalars(select(LeadImportRow).where(
             LeadImportRow.import_id == job_id, LeadImportRow.errors != "")
-            .order_by(LeadImportRow.row_no).limit(20)):
+            .order_by(LeadImportRow.row_no).limit(written_limit(20))):
         click.echo(f"  row {row.row_no}: " + "; ".join(error_messages(row.errors)))
     if dry_run or not job.valid_rows:
         job.status = "cancelled"

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from conveyor import create_customer, create_deal, db, emit, post_timeline
 from conveyor.models import COMPANY_SIZES, Contact, Customer, Deal, User
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .events import LeadConverted, LeadStatusChanged
@@ -68,7 +69,7 @@ def _history_to_timeline(lead: Lead, customer: Customer, by: Any) -> None:
     """The lead's capture, assignments and activities, at their own times, on the customer."""
     assignments = list(db.session.scalars(
         select(LeadAssignment).where(LeadAssignment.lead_id == lead.id)
-        .order_by(LeadAssignment.at).limit(HISTORY_LIMIT)))
+        .order_by(LeadAssignment.at).limit(written_limit(HISTORY_LIMIT))))
     ids = {a.owner_id for a in assignments if a.owner_id}
     names = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
     entry = post_timeline("lead.captured", f"{lead.source} · {lead.label}", customer=customer,
@@ -80,7 +81,7 @@ def _history_to_timeline(lead: Lead, customer: Customer, by: Any) -> None:
         detail = f"{a.reason}: {a.detail}" if a.detail else a.reason
         rows.append((a.at, "lead.assigned", f"{names.get(a.owner_id, '—')} ({detail})"))
     for act in db.session.scalars(select(LeadActivity).where(LeadActivity.lead_id == lead.id)
-                                  .order_by(LeadActivity.at).limit(HISTORY_LIMIT)):
+                                  .order_by(LeadActivity.at).limit(written_limit(HISTORY_LIMIT))):
         rows.append((act.at, f"lead.{act.kind}", act.note[:1000]))
     for at, kind, message in rows:
         item = post_timeline(kind, message, customer=customer, data={"lead_id": lead.id})

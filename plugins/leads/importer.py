@@ -30,6 +30,7 @@ from sqlalchemy import String, cast, func, insert, literal, select, update
 
 from conveyor import db, notify, setting
 from conveyor.models import COMPANY_SIZES, Contact, Customer
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .assignment import assign_batch
@@ -309,7 +310,7 @@ def _assign_imported(job: LeadImport, progress: Callable[[LeadImport], Any] | No
     while True:
         leads = list(db.session.scalars(select(Lead).where(
             Lead.import_id == job.id, Lead.owner_id.is_(None), Lead.id > after)
-            .order_by(Lead.id).limit(500)))
+            .order_by(Lead.id).limit(written_limit(500))))
         if not leads:
             break
         after = leads[-1].id

@@ -32,6 +32,7 @@ from sqlalchemy import delete, func, or_, select, update
 
 from conveyor import db, emit, notify, setting
 from conveyor.models import Contact, Customer
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .assignment import assign_batch
@@ -130,7 +131,8 @@ def _claim(limit: int) -> list[Lead]:
     """Take up to ``limit`` unfinished captures, oldest first. The ids are picked in a
     materialized CTE: as ``IN (subquery)`` PostgreSQL may rescan a ``LIMIT … FOR UPDATE SKIP
     LOCKED`` subquery and take more rows than the limit."""
-    pending = select(Lead.id).where(Lead.processed_at.is_(None)).order_by(Lead.id).limit(limit)
+    pending = (select(Lead.id).where(Lead.processed_at.is_(None)).order_by(Lead.id)
+               .limit(written_limit(limit)))
     if db.session.get_bind().dialect.name == "postgresql":
         pending = pending.with_for_update(skip_locked=True)
     picked = pending.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
@@ -218,7 +220,7 @@ def _link_known(leads: list[Lead]) -> None:
         conds = [func.lower(Contact.email).in_(emails)] if emails else []
         conds += [_digits(Contact.phone).like("%" + tail) for tail in tails]
         contacts = db.session.execute(select(Contact.id, Contact.customer_id, Contact.email,
-                                             Contact.phone).where(or_(*conds)).limit(5000)).all()
+                                             Contact.phone).where(or_(*conds)).limit(written_limit(5000))).all()
         by_email = {normalize_email(c.email): c for c in contacts if c.email}
         by_phone = {normalize_phone(c.phone, region): c for c in contacts if c.phone}
         for lead in todo:
@@ -239,7 +241,7 @@ def _link_known(leads: list[Lead]) -> None:
         conds += [func.lower(Customer.name).contains(token, autoescape=True),
                   Customer.name.contains(token.capitalize(), autoescape=True)]
     customers = db.session.execute(select(Customer.id, Customer.name, Customer.tax_id)
-                                   .where(or_(*conds)).limit(5000)).all()
+                                   .where(or_(*conds)).limit(written_limit(5000))).all()
     by_name = {normalize_company(c.name): c.id for c in customers}
     by_tax = {c.tax_id: c.id for c in customers if c.tax_id}
     for lead in todo:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import lazyload, selectinload
 
 from conveyor import db, require
 from conveyor.models import User
+from conveyor.queries import written_limit
 
 from .forms import FIELD_LABELS, CaptureForm, RuleForm, origins_from_text
 from .models import LeadForm, LeadRule, LeadRuleSeller
@@ -26,7 +27,7 @@ RULE_ID = "<int(max=2147483647):rule_id>"
 @require("leads.forms")
 def forms_index() -> Any:
     forms = list(db.session.scalars(select(LeadForm).options(selectinload(LeadForm.rule))
-                                    .order_by(LeadForm.key).limit(500)))
+                                    .order_by(LeadForm.key).limit(written_limit(500))))
     return render_template("leads/forms_index.html", forms=forms)
 
 
@@ -96,7 +97,8 @@ def form_snippet(form_id: int) -> Any:
 @require("leads.forms")
 def rules_index() -> Any:
     rules = list(db.session.scalars(select(LeadRule).options(selectinload(LeadRule.sellers))
-                                    .order_by(LeadRule.position, LeadRule.id).limit(500)))
+                                    .order_by(LeadRule.position, LeadRule.id)
+                                    .limit(written_limit(500))))
     ids = {s.user_id for r in rules for s in r.sellers}
     people = {u.id: u for u in db.session.scalars(
         select(User).where(User.id.in_(ids)).options(lazyload(User.role_grants),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from conveyor import db, require, scoped
 from conveyor.models import COMPANY_SIZES
+from conveyor.queries import written_limit
 
 from .forms import FIELD_LABELS, ImportForm
 from .importer import is_stalled, start_commit, start_import
@@ -73,7 +74,7 @@ def processor() -> Any:
                                owner_id=form.owner_id.data or None)
             return redirect(url_for(".import_detail", import_id=job.id))
     jobs = list(db.session.scalars(scoped(LeadImport, current_user)
-                                   .order_by(LeadImport.id.desc()).limit(20)))
+                                   .order_by(LeadImport.id.desc()).limit(written_limit(20))))
     return render_template("leads/import.html", form=form, jobs=jobs), \
         400 if request.method == "POST" else 200
 
@@ -84,9 +85,9 @@ def import_detail(import_id: int) -> Any:
     job = _visible_job(import_id)
     rows = LeadImportRow
     errors = list(db.session.scalars(select(rows).where(rows.import_id == job.id, rows.errors != "")
-                                     .order_by(rows.row_no).limit(100)))
+                                     .order_by(rows.row_no).limit(written_limit(100))))
     sample = list(db.session.scalars(select(rows).where(rows.import_id == job.id, rows.errors == "")
-                                     .order_by(rows.row_no).limit(20)))
+                                     .order_by(rows.row_no).limit(written_limit(20))))
     return render_template("leads/import_detail.html", job=job, errors=errors, sample=sample,
                            messages=error_messages, stalled=is_stalled(job))
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from conveyor import db, emit, setting
 from conveyor.models import Contact, Customer
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .assignment import assign_lead, pick_owner, record_assignment
@@ -89,7 +90,7 @@ def find_open_duplicate(norm: dict[str, Any]) -> Lead | None:
         return None
     found = list(db.session.scalars(select(Lead).where(or_(*conds))
                                     .where(Lead.status.in_(OPEN_STATUSES))
-                                    .order_by(Lead.id).limit(20)))
+                                    .order_by(Lead.id).limit(written_limit(20))))
 
     def rank(lead: Lead) -> int:
         if norm["email_normalized"] and lead.email_normalized == norm["email_normalized"]:
@@ -119,7 +120,7 @@ def match_customer(clean: dict[str, str], norm: dict[str, Any]) -> tuple[int | N
         region = setting("leads.default_region")
         for contact_id, customer_id, c_email, c_phone in db.session.execute(
                 select(Contact.id, Contact.customer_id, Contact.email, Contact.phone)
-                .where(or_(*conds)).order_by(Contact.id).limit(20)):
+                .where(or_(*conds)).order_by(Contact.id).limit(written_limit(20))):
             if (email and normalize_email(c_email) == email) or (
                     phone and normalize_phone(c_phone, region) == phone):
                 return customer_id, contact_id
@@ -135,7 +136,7 @@ def match_customer(clean: dict[str, str], norm: dict[str, Any]) -> tuple[int | N
                         for v in {token.capitalize(), token.upper()}]]
         for customer_id, name, c_tax in db.session.execute(
                 select(Customer.id, Customer.name, Customer.tax_id).where(or_(*conds))
-                .order_by(Customer.id).limit(20)):
+                .order_by(Customer.id).limit(written_limit(20))):
             if (tax_id and c_tax == tax_id) or (company and normalize_company(name) == company):
                 return customer_id, None
     return None, None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import lazyload
 
 from conveyor import can, db, get_visible_or_404, require, scope, scoped, setting
 from conveyor.models import Customer, User
+from conveyor.queries import written_limit
 from conveyor.web.listing import before_arg, keyset_page
 
 from .assignment import AssignError, assign_lead, assignable_ids
@@ -106,7 +107,7 @@ def index() -> Any:
     owners = users_by_id({lead.owner_id for lead in page.items})
     sources = [s for (s,) in db.session.execute(
         select(Lead.source).where(scope(Lead, current_user)).where(Lead.source != "")
-        .group_by(Lead.source).order_by(Lead.source).limit(100))]
+        .group_by(Lead.source).order_by(Lead.source).limit(written_limit(100)))]
     people = assignable_users()
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("leads/index.html", page=page, owners=owners, sources=sources,
@@ -189,10 +190,10 @@ def _status_choices(lead: Lead) -> list[tuple[str, Any]]:
 def render_card(lead: Lead, status: int = 200, **forms: Any) -> Any:
     assignments = list(db.session.scalars(
         select(LeadAssignment).where(LeadAssignment.lead_id == lead.id)
-        .order_by(LeadAssignment.at.desc(), LeadAssignment.id.desc()).limit(100)))
+        .order_by(LeadAssignment.at.desc(), LeadAssignment.id.desc()).limit(written_limit(100))))
     activities = list(db.session.scalars(
         select(LeadActivity).where(LeadActivity.lead_id == lead.id)
-        .order_by(LeadActivity.at.desc(), LeadActivity.id.desc()).limit(100)))
+        .order_by(LeadActivity.at.desc(), LeadActivity.id.desc()).limit(written_limit(100))))
     people = users_by_id({lead.owner_id, *(a.owner_id for a in assignments),
                           *(a.previous_owner_id for a in assignments),
                           *(a.by_id for a in assignments), *(a.by_id for a in activities)})
@@ -202,7 +203,7 @@ def render_card(lead: Lead, status: int = 200, **forms: Any) -> Any:
             c is not None]
     related = list(db.session.scalars(scoped(Lead, current_user).where(or_(*same))
                                       .where(Lead.id != lead.id).order_by(Lead.id.desc())
-                                      .limit(10))) if same else []
+                                      .limit(written_limit(10)))) if same else []
     customer = db.session.scalar(scoped(Customer, current_user).where(
         Customer.id == lead.customer_id)) if lead.customer_id else None
     status_form = forms.get("status_form") or StatusForm()

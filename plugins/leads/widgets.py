@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from conveyor import Widget, db, scope
 from conveyor.i18n import _l
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .assignment import stale_criteria, stale_cutoff
@@ -25,7 +26,7 @@ def new_and_sources(user: Any) -> str:
     rows = db.session.execute(
         select(Lead.source, func.count()).where(scope(Lead, user))
         .where(Lead.created_at >= since).group_by(Lead.source)
-        .order_by(func.count().desc()).limit(10)).all()
+        .order_by(func.count().desc()).limit(written_limit(10))).all()
     new_count = db.session.scalar(select(func.count()).select_from(Lead)
                                   .where(scope(Lead, user)).where(Lead.status == "new"))
     return render_template("leads/widgets/new_and_sources.html", rows=rows,
@@ -34,7 +35,7 @@ def new_and_sources(user: Any) -> str:
 
 def my_new(user: Any) -> str:
     base = select(Lead).where(Lead.owner_id == user.id, Lead.status == "new")
-    leads = list(db.session.scalars(base.order_by(Lead.id.desc()).limit(8)))
+    leads = list(db.session.scalars(base.order_by(Lead.id.desc()).limit(written_limit(8))))
     count = db.session.scalar(select(func.count()).select_from(base.subquery()))
     return render_template("leads/widgets/my_new.html", leads=leads, count=count)
 
@@ -43,8 +44,8 @@ def unassigned_stale(user: Any) -> str:
     visible = scope(Lead, user)
     unassigned_q = select(Lead).where(visible).where(unassigned_open())
     stale_q = select(Lead).where(visible).where(stale_criteria(stale_cutoff(utcnow())))
-    unassigned = list(db.session.scalars(unassigned_q.order_by(Lead.id).limit(5)))
-    stale = list(db.session.scalars(stale_q.order_by(Lead.id).limit(5)))
+    unassigned = list(db.session.scalars(unassigned_q.order_by(Lead.id).limit(written_limit(5))))
+    stale = list(db.session.scalars(stale_q.order_by(Lead.id).limit(written_limit(5))))
     counts = db.session.execute(select(
         select(func.count()).select_from(unassigned_q.subquery()).scalar_subquery(),
         select(func.count()).select_from(stale_q.subquery()).scalar_subquery())).one()

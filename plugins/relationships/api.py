@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from conveyor import csrf, db, get_visible_or_404, require
 from conveyor.models import Customer
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from . import reports as rep
@@ -51,7 +52,7 @@ def state_payload(customer_id: int, history: bool = True) -> dict[str, Any]:
         T = RelationshipTransition
         out["history"] = list(db.session.scalars(
             select(T).where(T.customer_id == customer_id)
-            .order_by(T.at.desc(), T.id.desc()).limit(HISTORY_LIMIT)))
+            .order_by(T.at.desc(), T.id.desc()).limit(written_limit(HISTORY_LIMIT))))
     return out
 
 
@@ -173,5 +174,6 @@ def extra_fields(objects: list[Any], single: bool) -> dict[int, dict[str, Any]]:
             {"from": t.from_type, "to": t.to_type, "at": t.at.isoformat(), "cause": t.cause,
              "by_id": t.by_id, "reason": t.reason}
             for t in db.session.scalars(select(T).where(T.customer_id == ids[0])
-                                        .order_by(T.at.desc(), T.id.desc()).limit(HISTORY_LIMIT))]
+                                        .order_by(T.at.desc(), T.id.desc())
+                                        .limit(written_limit(HISTORY_LIMIT)))]
     return out

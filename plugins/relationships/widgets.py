@@ -9,6 +9,7 @@ from sqlalchemy import select
 from conveyor import Panel, Widget, can, db
 from conveyor.i18n import _l
 from conveyor.models import User
+from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from . import reports as rep
@@ -23,7 +24,7 @@ def render_panel(customer: Any, user: Any) -> str:
     T = RelationshipTransition
     history = db.session.execute(
         select(T, User).outerjoin(User, User.id == T.by_id).where(T.customer_id == customer.id)
-        .order_by(T.at.desc(), T.id.desc()).limit(HISTORY_ON_CARD)).all()
+        .order_by(T.at.desc(), T.id.desc()).limit(written_limit(HISTORY_ON_CARD))).all()
     people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(
         {i for i in (getattr(state, "by_id", None), getattr(state, "override_by_id", None))
          if i is not None})))} if state is not None else {}
