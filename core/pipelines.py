@@ -40,6 +40,10 @@ class StageInfo:
     def is_closed(self) -> bool:
         return self.is_won or self.is_lost
 
+    @property
+    def is_open(self) -> bool:
+        return not self.is_closed
+
 
 @dataclass(frozen=True)
 class PipelineInfo:

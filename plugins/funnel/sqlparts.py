@@ -1,5 +1,6 @@
-"""SQL building blocks shared by every figure: the pipeline's stages, the owner filter,
-durations in seconds and percentiles, written once for SQLite and PostgreSQL."""
+"""SQL building blocks shared by every figure: the pipeline's stages (from the core's snapshot),
+the owner filter, durations in seconds and percentiles, written once for SQLite and
+PostgreSQL."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Float, case, cast, func, literal_column, select, true
 
-from conveyor import db
-from conveyor.models import Deal, Pipeline, Stage, StageHistory
+from conveyor import StageInfo, current_pipelines, db
+from conveyor.models import Deal, Stage, StageHistory
 
 D = Deal.__table__
 S = Stage.__table__
@@ -26,20 +27,6 @@ def money(value: Any) -> Decimal:
 
 def weighted(amount: Decimal, percent: int) -> Decimal:
     return (amount * percent / 100).quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-@dataclass(frozen=True)
-class StageInfo:
-    id: int
-    name: str
-    percent: int
-    position: int
-    is_won: bool
-    is_lost: bool
-
-    @property
-    def is_open(self) -> bool:
-        return not (self.is_won or self.is_lost)
 
 
 @dataclass(frozen=True)
@@ -72,24 +59,16 @@ class PipelineInfo:
 
 
 def load_pipeline(pipeline_id: int | None = None) -> PipelineInfo:
-    """The pipeline asked for, or the default one; LookupError when there is none."""
-    query = select(Pipeline.id, Pipeline.name)
-    if pipeline_id is None:
-        query = query.order_by(Pipeline.is_default.desc(), Pipeline.id)
-    else:
-        query = query.where(Pipeline.id == pipeline_id)
-    row = db.session.execute(query.limit(1)).first()
-    if row is None:
+    """The pipeline asked for, or the default one, from the core's snapshot (no query);
+    LookupError when there is none."""
+    info = current_pipelines().get(pipeline_id)
+    if info is None:
         raise LookupError("pipeline")
-    stages = db.session.execute(
-        select(S.c.id, S.c.name, S.c.percent, S.c.position, S.c.is_won, S.c.is_lost)
-        .where(S.c.pipeline_id == row.id).order_by(S.c.position, S.c.id))
-    return PipelineInfo(row.id, row.name, tuple(StageInfo(*r) for r in stages))
+    return PipelineInfo(info.id, info.name, info.stages)
 
 
 def pipelines() -> list[tuple[int, str]]:
-    return [tuple(r) for r in db.session.execute(select(Pipeline.id, Pipeline.name)
-                                                 .order_by(Pipeline.id))]  # type: ignore[misc]
+    return [(p.id, p.name) for p in current_pipelines().pipelines]
 
 
 def owner_filter(column: Any, owner_ids: list[int] | tuple[int, ...] | None) -> ColumnElement[bool]:
