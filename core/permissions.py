@@ -97,22 +97,30 @@ def owner_ids(user: Any) -> Any:
     return select(team.c.user_id)
 
 
+def owner_criteria(owner_column: Any, user: Any) -> ColumnElement[bool]:
+    """The role's record rule on an owner column: anything (all), the user (own, one comparison:
+    a one-item IN list is re-rendered on every run) or the user's teams."""
+    kind = scope_of(user)
+    if kind == "all":
+        return true()
+    if kind == "own":
+        return owner_column == user.id  # type: ignore[no-any-return]
+    return owner_column.in_(owner_ids(user))  # type: ignore[no-any-return]
+
+
 def scope(model: type, user: Any, permission: str | None = None) -> ColumnElement[bool]:
     """SQL criteria limiting ``model`` to rows ``user`` may see. Plugins may only narrow."""
     cache_key = (model, getattr(user, "id", None), permission)
     cache = g.setdefault("conveyor_scope_cache", {})
     if cache_key in cache:
         return cache[cache_key]
-    kind = scope_of(user)
     rule = getattr(model, "__record_rule__", None)
-    if kind == "all":
+    if scope_of(user) == "all":
         criteria: ColumnElement[bool] = true()
     elif rule:
         criteria = rule(owner_ids(user), user)
-    elif kind == "own":  # one comparison: a one-item IN list is re-rendered on every run
-        criteria = model.owner_id == user.id  # type: ignore[attr-defined]
     else:
-        criteria = model.owner_id.in_(owner_ids(user))  # type: ignore[attr-defined]
+        criteria = owner_criteria(model.owner_id, user)  # type: ignore[attr-defined]
     extra = plugin_filters(model, user, permission)
     if extra:
         criteria = and_(criteria, *extra)

@@ -27,7 +27,7 @@ from ..models.deals import DealStageTotal
 from ..permissions import (
     can,
     get_visible_or_404,
-    owner_ids,
+    owner_criteria,
     plugin_filters,
     require,
     scope,
@@ -105,12 +105,7 @@ def _totals_statement(user: Any, stage_ids: list[int]) -> Select[Any]:
     query = (select(t.stage_id, t.currency, func.sum(t.count), func.sum(t.amount))
              .where(t.stage_id.in_([bindparam(None, sid, Integer) for sid in stage_ids]))
              .group_by(t.stage_id, t.currency).having(func.sum(t.count) > 0)
-             .order_by(t.currency))
-    kind = scope_of(user)
-    if kind == "own":
-        query = query.where(t.owner_id == user.id)
-    elif kind != "all":
-        query = query.where(t.owner_id.in_(owner_ids(user)))
+             .order_by(t.currency).where(owner_criteria(t.owner_id, user)))
     return query
 
 
