@@ -7,7 +7,18 @@ namespace: ``conveyor`` is ``core/``, ``conveyor.plugins`` is ``plugins/``, ``co
 """
 from __future__ import annotations
 
-from .contrib import Action, ListFilter, Manifest, NavItem, Panel, Permission, Setting, Widget
+from .contrib import (
+    Action,
+    Job,
+    ListFilter,
+    Manifest,
+    NavItem,
+    Panel,
+    Permission,
+    Schedule,
+    Setting,
+    Widget,
+)
 from .crm import (
     create_customer,
     create_deal,
@@ -15,6 +26,7 @@ from .crm import (
     move_deal,
     notify,
     post_timeline,
+    recipient_locale,
     update_customer,
     update_deal,
 )
@@ -34,6 +46,8 @@ from .events import (
 )
 from .extensions import csrf, db, limiter
 from .hookspecs import hookimpl, hookspec
+from .jobs import enqueue
+from .mail import Attachment, send_mail
 from .permissions import (
     can,
     colleagues,
@@ -61,14 +75,14 @@ def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 
 __all__ = [
-    "Action", "can", "colleagues", "create_app", "create_customer", "create_deal", "csrf",
+    "Action", "Attachment", "can", "colleagues", "create_app", "create_customer", "create_deal", "csrf",
     "current_pipelines",
     "CustomerCreated", "CustomerUpdated", "db", "DealCreated", "DealDeleted", "DealLost",
     "DealReopened", "delete_deal",
-    "DealStageChanged", "DealUpdated", "DealWon", "emit", "Event", "get_visible_or_404",
-    "hookimpl", "hookspec", "limiter", "ListFilter", "login_required", "Manifest", "move_deal",
+    "DealStageChanged", "DealUpdated", "DealWon", "emit", "enqueue", "Event", "get_visible_or_404",
+    "hookimpl", "hookspec", "Job", "limiter", "ListFilter", "login_required", "Manifest", "move_deal",
     "NavItem", "notify", "owner_ids", "Panel", "Permission", "PipelineInfo", "Pipelines",
-    "post_timeline", "public",
-    "require", "roles_holding", "scope", "scope_of", "scoped", "Setting", "setting", "StageInfo",
+    "post_timeline", "public", "recipient_locale",
+    "require", "roles_holding", "scope", "scope_of", "scoped", "Schedule", "send_mail", "Setting", "setting", "StageInfo",
     "update_customer", "update_deal", "UserCreated", "Widget",
 ]

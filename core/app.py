@@ -10,7 +10,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
 from .extensions import babel, csrf, db, limiter, login_manager, make_api
-from .i18n import select_locale
+from .i18n import select_locale, select_timezone
 from .plugin_loading import PluginError, State, build_plugin_manager
 from .request_transactions import init_request_transactions
 from .role_layers import build_base_roles
@@ -49,7 +49,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     limiter.init_app(app)
     api = make_api()
     api.init_app(app)
@@ -111,6 +111,9 @@ def _collect(app: Flask, state: State, cfg: dict[str, Any]) -> None:
     state.events = list(CORE_EVENTS)
     for group in hook.register_events():
         state.events.extend(group or ())
+    from .jobs import collect as collect_jobs
+
+    collect_jobs(state, hook)
 
 
 def _translation_dirs(app: Flask, state: State) -> list[str]:

@@ -54,12 +54,16 @@ def update() -> dict[str, list[str]]:
     missing: dict[str, list[str]] = {}
     for lang in LANGUAGES:
         catalog = load(lang)
+        # Keep the header's date: a catalog changes only where its strings do (fewer conflicts).
+        template.creation_date = catalog.creation_date
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
         path = po_path(lang)
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = BytesIO()
-        write_po(buf, catalog, width=100, omit_header=False, sort_output=True)
+        # File names without line numbers: moving code must not rewrite the catalogs.
+        write_po(buf, catalog, width=100, omit_header=False, sort_output=True,
+                 include_lineno=False)
         path.write_bytes(buf.getvalue())
         compile_catalog(lang)
         missing[lang] = untranslated(catalog)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 
@@ -81,3 +82,28 @@ class Setting:
     doc: str = ""
     example: Any = None
     choices: tuple[Any, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work run outside the request (see :func:`conveyor.enqueue`): ``func(**payload)`` in an app
+    context. The core owns the session: it commits when ``func`` returns (with the outbox row
+    marked done, in the same transaction) and rolls back when it raises, then retries with
+    backoff up to ``max_attempts`` and records the failure for an admin."""
+
+    name: str  # "<plugin>.<name>"
+    func: Callable[..., Any]
+    max_attempts: int = 5
+    timeout: int = 600  # seconds a claim lasts before another worker may take the job over
+    title: Any = ""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A recurring job: run ``job`` with ``kwargs`` every ``every`` (a timedelta), or every
+    ``setting`` minutes when that setting key is given (so an admin tunes it in config)."""
+
+    job: str
+    every: timedelta | None = None
+    setting: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)

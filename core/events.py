@@ -3,7 +3,9 @@
 ``emit(event)`` calls ``handle_event`` at once, inside the caller's transaction (raising aborts
 it), and queues the event; after the session commits, ``track_event`` runs — after the response
 is sent when there is a request — so notifications never hold up the user. A failing
-``track_event`` implementation is logged and retried; other implementations still run.
+``track_event`` implementation is logged and retried; other implementations still run. The core
+owns the trackers' session: what an implementation adds (``notify``, ``enqueue``) is committed
+when it returns and rolled back when it raises — a plugin never commits by hand.
 """
 from __future__ import annotations
 
@@ -210,13 +212,17 @@ def _run_tracked(app: Any, events: list[Event]) -> None:
         impls = app.extensions["conveyor"].pm.hook.track_event.get_hookimpls()
         if not impls:
             return  # nobody tracks: don't reload anything
+        # This session lives for these events only: its commits need not expire what it loaded.
+        db.session().expire_on_commit = False
         for ev in _reloaded(events, db.session):
             for impl in impls:
                 for attempt in range(1, TRACK_ATTEMPTS + 1):
                     try:
                         impl.function(**_args(impl, ev))
+                        db.session.commit()  # the core owns the session: a plugin never commits
                         break
                     except Exception:  # noqa: BLE001 - a tracker must never break the caller
+                        db.session.rollback()
                         log.exception("track_event of %s failed on %s (attempt %d)",
                                       impl.plugin_name, ev.name, attempt)
                         time.sleep(0.05 * attempt)

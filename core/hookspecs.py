@@ -98,6 +98,27 @@ def register_events() -> list[type]:
 
 
 @hookspec
+def register_jobs() -> list[Any]:
+    """Background jobs the plugin runs, by name.
+
+    :return: a list of :class:`conveyor.Job`. Names start with the plugin's name
+        (``leads.intake``); a name declared twice stops start-up. Queue one with
+        :func:`conveyor.enqueue` — it runs after the commit, on a worker when Redis is
+        configured, in-process otherwise.
+    """
+
+
+@hookspec
+def register_schedules() -> list[Any]:
+    """Recurring runs of registered jobs (a sweep, a daily check).
+
+    :return: a list of :class:`conveyor.Schedule`. One scheduler runs them (``conveyor
+        scheduler``, or the in-process poller of ``conveyor demo``); each run is an outbox row
+        with an idempotency key per period, so several schedulers never run a period twice.
+    """
+
+
+@hookspec
 def register_blueprints(app: Any) -> list[Any]:
     """Web blueprints of the plugin.
 

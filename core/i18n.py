@@ -72,6 +72,14 @@ def select_locale() -> str | None:
     return matches.get(best or "", current_app.config["CONVEYOR"]["default_locale"])
 
 
+def select_timezone() -> str | None:
+    """The signed-in user's own time zone, else the configured ``default_timezone``."""
+    if has_request_context() and _may_be_signed_in() and \
+            getattr(current_user, "is_authenticated", False) and current_user.timezone:
+        return current_user.timezone
+    return current_app.config["CONVEYOR"]["default_timezone"]
+
+
 def _may_be_signed_in() -> bool:
     """Without a session or remember cookie or an Authorization header nobody is signed in:
     public endpoints (web-to-lead) then skip loading a user just to pick a language."""
@@ -82,4 +90,4 @@ def _may_be_signed_in() -> bool:
 
 
 __all__ = ["LANGUAGE_NAMES", "_", "_l", "gettext", "lazy_gettext", "lazy_pgettext", "ngettext",
-           "pgettext", "request_translations", "select_locale"]
+           "pgettext", "request_translations", "select_locale", "select_timezone"]

@@ -22,6 +22,7 @@ CORE_DEFAULTS = (
     "conveyor.default_nav",
     "conveyor.default_widgets",
     "conveyor.default_auth",
+    "conveyor.default_jobs",
 )
 
 
@@ -53,6 +54,8 @@ class State:
     setting_decls: list[Any] = field(default_factory=list)
     events: list[type] = field(default_factory=list)
     models: dict[str, list[type]] = field(default_factory=dict)
+    jobs: dict[str, Any] = field(default_factory=dict)
+    schedules: list[Any] = field(default_factory=list)
     roles: Any = None
 
     @property

@@ -1,7 +1,10 @@
 """Pytest plugin for Conveyor and its plugin authors (entry point ``pytest11``).
 
 Fixtures: ``make_app(plugins=…, config=…)``, ``app``, ``client``, ``login_as(role)``,
-``api_headers(role)``, ``users``, ``captured_events``, ``count_queries``.
+``api_headers(role)``, ``users``, ``captured_events``, ``count_queries``, ``smtp_server`` (a real
+SMTP server on 127.0.0.1; ``smtp_server.config`` is the app config that sends to it).
+Jobs queued with ``conveyor.enqueue`` run at the commit in tests; ``conveyor.jobs.run_due(app)``
+runs what is due later (retries, ``run_at`` in the future, schedules).
 Set ``CONVEYOR_TEST_DATABASE_URL`` to run against PostgreSQL; SQLite in a temp folder otherwise.
 """
 from __future__ import annotations
@@ -41,7 +44,8 @@ def seed_test_data(app: Flask) -> dict[str, int]:
         ensure_default_pipeline(db.session)
         ids = {}
         for username, roles in TEST_USERS.items():
-            user = User(username=username, display_name=username.title())
+            user = User(username=username, display_name=username.title(),
+                        email=f"{username}@example.test")
             # A cheap hash: tests build many apps; real users get werkzeug's default (scrypt).
             user.password_hash = generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")
             user.roles = roles
@@ -189,3 +193,64 @@ def query_counter(app: Flask) -> Iterator[list[str]]:
 def count_queries(app: Flask) -> Callable[[], Any]:
     """``with count_queries() as q: …; len(q)`` — SQL statements run inside the block."""
     return lambda: query_counter(app)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for servers started by tests)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def smtp_config(port: int) -> dict[str, Any]:
+    """App config that sends mail to an SMTP server on 127.0.0.1:``port``."""
+    return {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none",
+            "mail_from": "Conveyor <crm@example.test>"}
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self, port: int | None = None) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        self.envelopes: list[Any] = []
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, srv: Any, session: Any, envelope: Any) -> str:
+                import email
+                import email.policy
+
+                server.envelopes.append(envelope)
+                server.messages.append(email.message_from_bytes(
+                    envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port or free_port())
+
+    def start(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return smtp_config(self.port)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on a free loopback port; pass ``smtp_server.config`` to make_app."""
+    server = SmtpServer().start()
+    yield server
+    server.stop()

@@ -162,3 +162,34 @@ def test_register_events_adds_plugin_events(make_app):
 
     app = make_app(extra_plugins=[("pinger", Pinger())])
     assert Pinged in app.extensions["conveyor"].events
+
+
+class Notifier:
+    """Notifies in track_event and never commits: the core owns the tracker's session."""
+
+    @hookimpl
+    def track_event(self, event):
+        from conveyor import notify
+
+        if event.name == "DealCreated":
+            notify(event.deal.owner_id, f"new deal {event.deal.title}")
+        if event.name == "DealWon":
+            notify(event.deal.owner_id, "kept?")
+            raise RuntimeError("a tracker that fails leaves nothing half-written")
+
+
+def test_what_track_event_writes_is_committed_by_the_core_and_rolled_back_on_error(make_app):
+    from conveyor.models import Notification
+
+    app = make_app(extra_plugins=[("notifier", Notifier())])
+    with app.app_context():
+        seller = db.session.scalar(select(User).where(User.username == "seller"))
+        customer = crm.create_customer({"name": "Acme"}, seller)
+        deal = crm.create_deal({"title": "Big", "customer_id": customer.id}, seller)
+        db.session.commit()
+        won = db.session.scalar(select(Stage).where(Stage.is_won.is_(True)))
+        crm.move_deal(db.session.get(Deal, deal.id), won, seller)
+        db.session.commit()
+    with app.app_context():
+        messages = db.session.scalars(select(Notification.message)).all()
+    assert messages == ["new deal Big"]

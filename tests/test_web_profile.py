@@ -42,7 +42,8 @@ def test_bad_profile_input_shows_field_errors_and_changes_nothing(app, login_as)
         r = post(seller, "/profile/", data)
         assert r.status_code == 400 and message in r.get_data(as_text=True), data
     user = me(app)
-    assert user.email is None and user.locale is None and user.display_name == "Seller"
+    assert user.email == "seller@example.test" and user.locale is None \
+        and user.display_name == "Seller"
 
 
 def test_the_header_language_selector_saves_the_users_language(app, login_as):
@@ -176,3 +177,33 @@ def test_a_batch_of_notifications_asks_each_recipients_language_once(app, count_
                     notify(ids[who], _l("Customer saved."))
         db.session.commit()
     assert sum("users.locale" in s for s in statements) == 2
+
+
+def test_a_user_sets_their_time_zone_and_e_mail_notifications(app, login_as):
+    seller = login_as("seller")
+    r = post(seller, "/profile/", {"profile-locale": "en", "profile-timezone": "Europe/Moscow",
+                                   "profile-email_notifications": "y"})
+    assert r.status_code == 302
+    user = me(app)
+    assert (user.timezone, user.email_notifications) == ("Europe/Moscow", True)
+    r = post(seller, "/profile/", {"profile-locale": "en", "profile-timezone": "Mars/Olympus"})
+    assert r.status_code == 400
+    assert me(app).timezone == "Europe/Moscow"
+
+
+def test_times_are_shown_in_the_users_time_zone(app, login_as):
+    from datetime import UTC, datetime
+
+    from flask_babel import format_datetime
+    from flask_login import login_user
+
+    with app.app_context():
+        user = db.session.get(User, app.config["TEST_USER_IDS"]["seller"])
+        user.timezone = "Asia/Shanghai"
+        db.session.commit()
+    r = login_as("seller").get("/profile/")
+    assert '<option selected value="Asia/Shanghai">' in r.get_data(as_text=True)
+    with app.test_request_context(headers={"Cookie": "session=x"}):
+        login_user(db.session.get(User, app.config["TEST_USER_IDS"]["seller"]))
+        text = format_datetime(datetime(2026, 1, 1, 6, 0, tzinfo=UTC), "HH:mm")
+    assert text == "14:00"

@@ -2,12 +2,14 @@
 from .customers import COMPANY_SIZES, Contact, Customer
 from .deals import AppendOnlyError, Deal, DealStageTotal, Pipeline, Stage, StageHistory
 from .notifications import Notification
+from .outbox import OutboxMessage
 from .stamps import ChangeStamp
 from .timeline import TimelineEntry
 from .users import ApiToken, RoleSetting, Team, TeamMember, User, UserRole
 
 __all__ = [
     "ApiToken", "AppendOnlyError", "COMPANY_SIZES", "ChangeStamp", "Contact", "Customer", "Deal",
-    "DealStageTotal", "Notification", "Pipeline", "RoleSetting", "Stage", "StageHistory",
+    "DealStageTotal", "Notification", "OutboxMessage", "Pipeline", "RoleSetting", "Stage",
+    "StageHistory",
     "Team", "TeamMember", "TimelineEntry", "User", "UserRole",
 ]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, String, UniqueConstraint, false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -25,6 +25,11 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(10))
+    # IANA zone the user reads times in (None: the configured default_timezone).
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # Also send notifications by e-mail (mentions, reminders, approvals), not only in the app.
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                      server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # Loaded when used, not with every User (a deal list's owners don't need them): the signed-in

@@ -153,6 +153,8 @@ class ProfileForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
     email = email_field(_l("Email"))
     locale = SelectField(_l("Language"), validators=[DataRequired()])
+    timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
+    email_notifications = BooleanField(_l("Also send my notifications by e-mail"))
 
 
 class LanguageForm(FlaskForm):

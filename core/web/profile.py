@@ -5,7 +5,9 @@ hash is kept, so it can be revoked but never shown again.
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from flask import (
     Blueprint,
@@ -36,6 +38,17 @@ def language_choices() -> list[tuple[str, str]]:
             for code in current_app.config["CONVEYOR"]["languages"]]
 
 
+@cache
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+
+
+def timezone_choices() -> list[tuple[str, str]]:
+    """IANA zones by name (``Europe/Moscow``, ``Asia/Shanghai``), UTC first."""
+    return [(zone, zone.replace("_", " ")) for zone in ("UTC", *(z for z in _zones()
+                                                                   if z != "UTC"))]
+
+
 def _forms(submitted: str = "") -> dict[str, Any]:
     """The page's forms; only the one named by ``submitted`` reads the request."""
     def make(cls: type, name: str, **kwargs: Any) -> Any:
@@ -45,9 +58,15 @@ def _forms(submitted: str = "") -> dict[str, Any]:
 
     profile = make(ProfileForm, "profile", obj=current_user)
     profile.locale.choices = language_choices()
+    profile.timezone.choices = timezone_choices()
     if submitted != "profile":
         profile.locale.data = current_user.locale or current_app.config["CONVEYOR"][
             "default_locale"]
+        profile.timezone.data = current_user.timezone or current_app.config["CONVEYOR"][
+            "default_timezone"]
+    elif not profile.timezone.data:  # a form without the field keeps the saved zone
+        profile.timezone.data = current_user.timezone or current_app.config["CONVEYOR"][
+            "default_timezone"]
     return {"profile_form": profile, "password_form": make(PasswordForm, "password"),
             "token_form": make(TokenForm, "token")}
 
@@ -73,6 +92,8 @@ def index() -> Any:
         current_user.display_name = (form.display_name.data or "").strip()
         current_user.email = (form.email.data or "").strip().lower() or None
         current_user.locale = form.locale.data
+        current_user.timezone = form.timezone.data
+        current_user.email_notifications = bool(form.email_notifications.data)
         db.session.commit()
         flash(_("Your profile is saved."), "success")
         return redirect(url_for(".index"))

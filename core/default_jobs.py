@@ -1,0 +1,22 @@
+"""The core's own jobs, declared through the same hooks as a plugin's: sending e-mail and pruning
+the delivered outbox rows."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from .contrib import Job, Schedule
+from .hookspecs import hookimpl
+from .jobs import prune_outbox
+from .mail import MAIL_JOB, deliver_mail
+
+
+@hookimpl(trylast=True)
+def register_jobs() -> list[Any]:
+    return [Job(MAIL_JOB, deliver_mail, max_attempts=8),
+            Job("core.prune_outbox", prune_outbox, max_attempts=3)]
+
+
+@hookimpl(trylast=True)
+def register_schedules() -> list[Any]:
+    return [Schedule("core.prune_outbox", every=timedelta(hours=1))]
