@@ -20,6 +20,8 @@ class Manifest:
 
 @dataclass(frozen=True)
 class Permission:
+    """A named capability (``hello.view``) that roles grant; views declare it with ``require``."""
+
     name: str
     label: Any = ""
     description: Any = ""
@@ -27,6 +29,8 @@ class Permission:
 
 @dataclass(frozen=True)
 class NavItem:
+    """An entry of the main navigation, shown to users holding ``permission``."""
+
     id: str
     label: Any
     endpoint: str
@@ -58,6 +62,8 @@ class Panel:
 
 @dataclass(frozen=True)
 class Action:
+    """A link or a POST button offered on a customer or deal card."""
+
     label: Any
     url: str
     method: str = "get"  # "post" renders a small CSRF-protected form button
@@ -76,6 +82,9 @@ class ListFilter:
 
 @dataclass(frozen=True)
 class Setting:
+    """A configuration key a plugin reads: ``<plugin>.<name>``, with default, type and doc;
+    config files and ``CONVEYOR_<PLUGIN>_<NAME>`` override the default."""
+
     key: str
     default: Any
     type: type = str

@@ -93,6 +93,8 @@ def _changes(obj: Any, data: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
 
 
 def create_customer(data: dict[str, Any], by: Any) -> Customer:
+    """Add a customer owned by ``by`` unless ``data`` names an owner; timeline and
+    ``CustomerCreated`` included. Returns the flushed customer (it has an id)."""
     data = dict(data)
     data.setdefault("owner_id", getattr(by, "id", None))
     customer = Customer(**data)
@@ -104,6 +106,8 @@ def create_customer(data: dict[str, Any], by: Any) -> Customer:
 
 
 def update_customer(customer: Customer, data: dict[str, Any], by: Any) -> dict[str, Any]:
+    """Apply ``data``; returns the changes as ``{field: (old, new)}`` and emits
+    ``CustomerUpdated`` when there are any."""
     changes = _changes(customer, data)
     if changes:
         db.session.flush()
@@ -112,6 +116,9 @@ def update_customer(customer: Customer, data: dict[str, Any], by: Any) -> dict[s
 
 
 def create_deal(data: dict[str, Any], by: Any) -> Deal:
+    """Add a deal in its stage (the default pipeline's first open stage unless ``data`` gives
+    ``stage``/``stage_id``), with its first history row, timeline entry and ``DealCreated``.
+    Returns the flushed deal."""
     data = dict(data)
     stage: Stage | None = data.pop("stage", None)
     if stage is None and data.get("stage_id"):
@@ -137,6 +144,8 @@ def create_deal(data: dict[str, Any], by: Any) -> Deal:
 
 
 def update_deal(deal: Deal, data: dict[str, Any], by: Any) -> dict[str, Any]:
+    """Apply ``data`` (a ``stage_id`` in it moves the deal through :func:`move_deal`); returns
+    the field changes as ``{field: (old, new)}``."""
     data = dict(data)
     stage_id = data.pop("stage_id", None)
     lost_reason = data.pop("lost_reason", None)

@@ -10,6 +10,7 @@ import re
 from types import ModuleType
 
 from . import hookspecs
+from .hookexamples import EXAMPLES
 
 # Plugin-declared specs documented beside the core's: (plugin, module path).
 PLUGIN_HOOKSPECS = [
@@ -55,6 +56,9 @@ def render_module(module: ModuleType, level: str = "##") -> list[str]:
         if opts.get("firstresult"):
             out.append("*firstresult*\n")
         out.append(to_markdown(inspect.cleandoc(fn.__doc__ or "").strip()) + "\n")
+        example = EXAMPLES.get(name)
+        if example:
+            out.append("Example:\n\n```python\n" + inspect.cleandoc(example) + "\n```\n")
     return out
 
 

@@ -31,6 +31,8 @@ def permissions_of(user: Any) -> set[str]:
 
 
 def can(user: Any, permission: str) -> bool:
+    """Whether ``user``'s roles hold ``permission`` (for showing a link or a button; the view
+    itself declares its permission with :func:`require`)."""
     return permission in permissions_of(user)
 
 

@@ -28,6 +28,8 @@ _UNSET = object()
 
 @dataclass(frozen=True)
 class StageInfo:
+    """A stage as the snapshot holds it: plain values, safe to keep between requests."""
+
     id: int
     pipeline_id: int
     name: str
@@ -47,6 +49,8 @@ class StageInfo:
 
 @dataclass(frozen=True)
 class PipelineInfo:
+    """A pipeline and its stages in order, from the snapshot."""
+
     id: int
     name: str
     is_default: bool

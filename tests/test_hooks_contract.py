@@ -1,6 +1,7 @@
 """The plugin contract can't drift quietly: docs, signatures, tests and start-up checks."""
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import re
@@ -136,3 +137,14 @@ def test_installed_but_disabled_plugin_contributes_nothing(make_app):
     bare_nav = {n.id for n in bare.extensions["conveyor"].nav_items}
     full_nav = {n.id for n in full.extensions["conveyor"].nav_items}
     assert "leads" not in bare_nav and "leads" in full_nav
+
+
+def test_every_hook_has_an_example_in_the_docs():
+    from conveyor.hookdoc import PLUGIN_HOOKSPECS
+    from conveyor.hookexamples import EXAMPLES
+
+    names = set(CORE_HOOKS)
+    for _, path in PLUGIN_HOOKSPECS:
+        names |= {n for n, _ in hook_functions(importlib.import_module(path))}
+    missing = sorted(names - set(EXAMPLES))
+    assert not missing, f"hooks without an example in conveyor/hookexamples.py: {missing}"
