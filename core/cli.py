@@ -117,7 +117,8 @@ def db_revision(message: str, name: str | None, autogenerate: bool) -> None:
 @click.option("--plugin", "name", default=None, help="Check only this history.")
 @_fail_on_migration_error
 def db_check(name: str | None) -> None:
-    """Fail when the database and the models disagree (a migration is missing or drifted)."""
+    """Fail when the database and the models disagree (a migration is missing or drifted), or a
+    revision holds SQL that only SQLite accepts."""
     app = _app()
     names = [name] if name else [h.name for h in migrations.histories(app)]
     bad = False
@@ -125,7 +126,10 @@ def db_check(name: str | None) -> None:
         diffs = migrations.drift(app, history)
         for diff in diffs:
             click.echo(f"{history}: {diff}")
-        bad = bad or bool(diffs)
+        portability = migrations.portability_problems(migrations.history_of(app, history))
+        for problem in portability:
+            click.echo(f"{history}: {problem}")
+        bad = bad or bool(diffs) or bool(portability)
     if bad:
         raise click.ClickException("the database differs from the models")
     click.echo("The database matches the models.")

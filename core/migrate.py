@@ -9,6 +9,7 @@ tables mean a plugin can be disabled or removed without breaking anyone else's h
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -312,6 +313,25 @@ def drift(app: Flask, name: str | None = None) -> list[Any]:
         })
         metadata = opts["target_metadata"]
         return compare_metadata(ctx, metadata[0] if len(metadata) == 1 else metadata)
+
+
+_SQLITE_BOOLEAN_DEFAULT = re.compile(
+    r"sa\.Boolean\(\)[^\n]*server_default=sa\.text\(\s*['\"][01]['\"]\s*\)")
+
+
+def portability_problems(history: History) -> list[str]:
+    """Revision lines that work on SQLite only. Autogenerate against SQLite writes a Boolean's
+    default as ``sa.text('0')``, which PostgreSQL refuses (a boolean is not an integer): use
+    ``sa.false()`` / ``sa.true()``."""
+    problems = []
+    if not history.versions.is_dir():
+        return problems
+    for path in sorted(history.versions.glob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if _SQLITE_BOOLEAN_DEFAULT.search(line):
+                problems.append(f"{path.name}:{number}: Boolean server_default written as "
+                                "sa.text('0'/'1'); PostgreSQL refuses it — use sa.false()/sa.true()")
+    return problems
 
 
 def wipe(app: Flask) -> None:

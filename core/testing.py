@@ -254,3 +254,119 @@ def smtp_server() -> Iterator[SmtpServer]:
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+# --- checks a plugin's own test suite runs (the core runs the same on itself) -------------------
+
+UNDECLARED = object()
+
+
+def _skipped(endpoint: str) -> bool:
+    """Static files and flask-smorest's own OpenAPI/doc pages carry no permission."""
+    return endpoint == "static" or endpoint.endswith(".static") or endpoint.startswith(
+        "api-docs.")
+
+
+def declared_permissions(app: Flask, endpoint: str) -> dict[str, Any]:
+    """The permission each HTTP method of an endpoint declares (``UNDECLARED`` if none)."""
+    view = app.view_functions[endpoint]
+    view_class = getattr(view, "view_class", None)
+    methods = {m for rule in app.url_map.iter_rules(endpoint) for m in rule.methods or ()} - {
+        "HEAD", "OPTIONS"}
+    if view_class is None:
+        return {m: getattr(view, "__conveyor_permission__", UNDECLARED) for m in methods}
+    return {m: getattr(getattr(view_class, m.lower(), None), "__conveyor_permission__",
+                       UNDECLARED) for m in methods}
+
+
+def get_routes(app: Flask, only: Callable[[str], bool] = lambda endpoint: True,
+               ) -> list[tuple[str, str, Any]]:
+    """(endpoint, url, permission) of every GET route; path arguments are filled with 1."""
+    from flask import url_for
+
+    routes = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if _skipped(rule.endpoint) or "GET" not in (rule.methods or ()) or \
+                    not only(rule.endpoint):
+                continue
+            args = {name: 1 for name in rule.arguments - set(rule.defaults or {})}
+            routes.append((rule.endpoint, url_for(rule.endpoint, **args),
+                           declared_permissions(app, rule.endpoint)["GET"]))
+    return routes
+
+
+def route_problems(app: Flask, only: Callable[[str], bool] = lambda endpoint: True,
+                   roles: list[str] | None = None) -> list[str]:
+    """Walk the routes as every role and as nobody: each view declares a permission, each role
+    reaches exactly what its permissions allow, no request ends in a 5xx, anonymous requests
+    never reach a protected page. Returns what is wrong (empty: all holds)."""
+    problems = [f"{rule.rule} {method} ({rule.endpoint}): no require/login_required/public"
+                for rule in app.url_map.iter_rules()
+                if not _skipped(rule.endpoint) and only(rule.endpoint)
+                for method, perm in declared_permissions(app, rule.endpoint).items()
+                if perm is UNDECLARED]
+    routes = get_routes(app, only)
+    for role in roles or ROLE_NAMES:
+        perms = app.extensions["conveyor"].roles[role].permissions
+        client = client_as(app, role)
+        bearer = token_headers(app, role)
+        for _endpoint, url, perm in routes:
+            if perm is None or perm is UNDECLARED:
+                continue
+            response = client.get(url, headers=bearer if url.startswith("/api/") else {})
+            status = response.status_code
+            to_login = status == 302 and "/login" in response.headers.get("Location", "")
+            allowed = perm == "login" or perm in perms
+            if status >= 500:
+                problems.append(f"{role} {url}: {status}")
+            elif allowed and (status in (401, 403) or to_login):
+                problems.append(f"{role} {url}: {status} though {role} holds {perm}")
+            elif not allowed and not (status in (401, 403) or to_login):
+                problems.append(f"{role} {url}: {status} though {role} lacks {perm}")
+    anonymous = app.test_client()
+    for _endpoint, url, perm in routes:
+        if perm is None or perm is UNDECLARED:
+            continue
+        response = anonymous.get(url)
+        to_login = response.status_code == 302 and "/login" in response.headers.get(
+            "Location", "")
+        if not (response.status_code == 401 or to_login):
+            problems.append(f"anonymous {url}: {response.status_code}")
+    return problems
+
+
+@pytest.fixture
+def check_routes() -> Callable[..., None]:
+    """``check_routes(app, plugin="hello")``: the role walk over the plugin's routes (those
+    whose endpoint starts with the plugin's name), as the core's own test walks the core's."""
+    def check(app: Flask, plugin: str | None = None, roles: list[str] | None = None) -> None:
+        only = (lambda e: e.split(".")[0] == plugin or e.split(".")[0].startswith(
+            plugin + "_")) if plugin else (lambda e: True)
+        problems = route_problems(app, only, roles)
+        assert not problems, "\n".join(problems)
+
+    return check
+
+
+def migration_problems(app: Flask, plugin: str) -> list[str]:
+    """Upgrade an empty database with the migrations, then compare it with the plugin's models:
+    a missing or drifted revision, or SQL only SQLite accepts, is a problem."""
+    from . import migrate
+
+    migrate.wipe(app)
+    migrate.upgrade_all(app)
+    history = migrate.history_of(app, plugin)
+    return [str(d) for d in migrate.drift(app, plugin)] + migrate.portability_problems(history)
+
+
+@pytest.fixture
+def check_migrations(make_app: Callable[..., Flask]) -> Callable[[str], None]:
+    """``check_migrations("hello")``: the plugin's revisions build exactly its models, on SQLite
+    or, when ``CONVEYOR_TEST_DATABASE_URL`` is set, on PostgreSQL."""
+    def check(plugin: str, plugins: list[str] | None = None) -> None:
+        app = make_app(plugins=plugins or [plugin], seed=False)
+        problems = migration_problems(app, plugin)
+        assert not problems, "\n".join(problems)
+
+    return check

@@ -231,6 +231,7 @@ def test_builtin_plugin_migrations_match_their_models(make):
     migrate.upgrade_all(app)
     drifted = {h.name: migrate.drift(app, h.name) for h in migrate.histories(app)}
     assert {name: diffs for name, diffs in drifted.items() if diffs} == {}
+    assert [p for h in migrate.histories(app) for p in migrate.portability_problems(h)] == []
     state = app.extensions["conveyor"]
     for history in migrate.histories(app)[1:]:
         assert f"alembic_version_{history.name}" in tables(app)

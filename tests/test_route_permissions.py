@@ -8,45 +8,27 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import Flask, url_for
+from flask import Flask
 
 from conveyor.role_layers import ROLE_NAMES
-from conveyor.testing import client_as, token_headers
+from conveyor.testing import (
+    UNDECLARED,
+    _skipped,
+    client_as,
+    declared_permissions,
+    get_routes,
+    route_problems,
+    token_headers,
+)
 
 ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships"]
 PLUGIN_SETS = {"core": [], "all-plugins": ALL_PLUGINS}
-UNDECLARED = object()
-
-
 def skipped(endpoint: str) -> bool:
-    """Static files and flask-smorest's own OpenAPI/doc pages carry no permission."""
-    return endpoint == "static" or endpoint.endswith(".static") or endpoint.startswith(
-        "api-docs.")
+    return _skipped(endpoint)
 
 
 def declared(app: Flask, endpoint: str) -> dict[str, Any]:
-    """The permission each HTTP method of an endpoint declares (``UNDECLARED`` if none)."""
-    view = app.view_functions[endpoint]
-    view_class = getattr(view, "view_class", None)
-    methods = {m for rule in app.url_map.iter_rules(endpoint) for m in rule.methods} - {
-        "HEAD", "OPTIONS"}
-    if view_class is None:
-        return {m: getattr(view, "__conveyor_permission__", UNDECLARED) for m in methods}
-    return {m: getattr(getattr(view_class, m.lower(), None), "__conveyor_permission__",
-                       UNDECLARED) for m in methods}
-
-
-def get_routes(app: Flask) -> list[tuple[str, str, Any]]:
-    """(endpoint, url, permission) of every GET route; path arguments are filled with 1."""
-    routes = []
-    with app.test_request_context():
-        for rule in app.url_map.iter_rules():
-            if skipped(rule.endpoint) or "GET" not in rule.methods:
-                continue
-            args = {name: 1 for name in rule.arguments - set(rule.defaults or {})}
-            routes.append((rule.endpoint, url_for(rule.endpoint, **args),
-                           declared(app, rule.endpoint)["GET"]))
-    return routes
+    return declared_permissions(app, endpoint)
 
 
 @pytest.fixture(params=list(PLUGIN_SETS), ids=list(PLUGIN_SETS))
@@ -115,3 +97,9 @@ def test_navigation_shows_only_the_modules_a_role_holds(any_app: Flask, role: st
     for item in state.nav_items:
         shown = f'data-nav="{item.id}"' in page
         assert shown == (item.permission in perms), (role, item.id, item.permission)
+
+
+def test_a_plugin_author_runs_the_same_walk_on_a_plugin(make_app: Any, check_routes: Any) -> None:
+    app = make_app(plugins=["leads", "calls"])
+    check_routes(app, plugin="calls")
+    assert route_problems(app, lambda e: e.startswith("calls"), roles=["seller"]) == []
