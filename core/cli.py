@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from pathlib import Path
 from typing import Any
 
 import click
@@ -356,9 +357,32 @@ def plugins_command(as_json: bool) -> None:
             click.echo("  hooks, roles: unknown until enabled (disabled plugins are not imported)")
 
 
+plugin_cli = click.Group("plugin", help="Write a new plugin package.")
+
+
+@plugin_cli.command("new")
+@click.argument("name")
+@click.option("--dir", "target", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write conveyor-NAME/ into.")
+@click.option("--title", default=None, help="The plugin's title in the menu (default: NAME).")
+def plugin_new(name: str, target: Path, title: str | None) -> None:
+    """Write conveyor-NAME/: an installable plugin with a model, its migration, permissions, a
+    page with a form, an API, an event handler, a widget, translations and passing tests."""
+    from .plugin_scaffold import ScaffoldError, create_plugin
+
+    try:
+        root = create_plugin(name, target, title)
+    except ScaffoldError as exc:
+        raise click.BadParameter(str(exc), param_hint="NAME") from exc
+    click.echo(f"Wrote {root}. Next:\n  cd {root}\n  pip install -e .\n  python -m pytest\n"
+               f"  CONVEYOR_PLUGINS=\"{name}\" conveyor db upgrade")
+
+
 # --- the group -----------------------------------------------------------------------------------
 
-CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command]
+CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command,
+                 plugin_cli]
 
 
 def add_core_commands(group: click.Group) -> None:

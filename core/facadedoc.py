@@ -29,9 +29,11 @@ Three things every plugin author asks first:
   with 400. A form-less POST button uses `<input type="hidden" name="csrf_token"
   value="{{ csrf_token() }}">`. The API under `/api/v1` authenticates with bearer tokens and is
   exempt.
-- **Sessions and commits.** The core commits the request's session when a view returns without
-  error, a job's session when its function returns and a `track_event`'s session when the
-  implementation returns; it rolls back on an exception. A plugin never calls `commit()`.
+- **Sessions and commits.** A web view commits its own writes once they are valid
+  (`db.session.commit()`; the API's `conveyor.api.common.saving()` block does it and turns
+  conflicts into 409s); a request that ends otherwise is rolled back. In a job or a
+  `track_event` the core owns the session: it commits when the function returns and rolls back
+  when it raises — never commit there.
 """
 
 

@@ -370,3 +370,39 @@ def check_migrations(make_app: Callable[..., Flask]) -> Callable[[str], None]:
         assert not problems, "\n".join(problems)
 
     return check
+
+
+def build_and_install(source: Any, tmp: Any) -> Any:
+    """Build the package in ``source`` as a wheel (from a copy: no build/ litter in the source)
+    and pip-install it into a folder of its own under ``tmp``; returns that folder, to put on
+    ``sys.path`` or ``PYTHONPATH``. Proves what a deployment does: pip installs the plugin and
+    its entry point is found."""
+    import importlib.util
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source, tmp = Path(source), Path(tmp)
+
+    def pip(*args: str, cwd: Path) -> None:
+        result = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check",
+                                 "--no-input", *args], cwd=cwd, capture_output=True, text=True,
+                                timeout=180)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+    copy = tmp / "src"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    try:  # setuptools builds wheels by itself from 70.1; older ones need the wheel package
+        import setuptools
+
+        major, minor = (int(x) for x in setuptools.__version__.split(".")[:2])
+        offline = (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+    except ImportError:
+        offline = False
+    isolation = ["--no-build-isolation"] if offline else []
+    pip("wheel", "--no-deps", *isolation, "-w", str(tmp / "dist"), ".", cwd=copy)
+    (wheel,) = (tmp / "dist").glob("*.whl")
+    site = tmp / "site"
+    pip("install", "--no-deps", "--no-index", "--target", str(site), str(wheel), cwd=tmp)
+    return site

@@ -7,10 +7,8 @@ subprocess's PYTHONPATH) rather than into the shared virtualenv: the test proves
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,39 +16,15 @@ from typing import Any
 
 import pytest
 
+from conveyor.testing import build_and_install
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "conveyor-hello"
-
-
-def _builds_wheels_offline() -> bool:
-    """setuptools builds wheels by itself from 70.1; older ones need the wheel package."""
-    try:
-        import setuptools
-    except ImportError:
-        return False
-    major, minor = (int(x) for x in setuptools.__version__.split(".")[:2])
-    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
-
-
-def _pip(*args: str, cwd: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check",
-                             "--no-input", *args], cwd=cwd, capture_output=True, text=True,
-                            timeout=180)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
 def hello_site(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Build the example's wheel from a copy (no build/ litter in the repository), install it."""
-    tmp = tmp_path_factory.mktemp("hello")
-    source = tmp / "src"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    # Without build isolation when the environment's setuptools can build wheels (fast, no
-    # download); otherwise pip fetches setuptools for an isolated build from its index.
-    isolation = ["--no-build-isolation"] if _builds_wheels_offline() else []
-    _pip("wheel", "--no-deps", *isolation, "-w", str(tmp / "dist"), ".", cwd=source)
-    (wheel,) = (tmp / "dist").glob("conveyor_hello-0.1.0-*.whl")
-    site = tmp / "site"
-    _pip("install", "--no-deps", "--no-index", "--target", str(site), str(wheel), cwd=tmp)
+    site = build_and_install(EXAMPLE, tmp_path_factory.mktemp("hello"))
     sys.path.insert(0, str(site))
     importlib.invalidate_caches()
     yield site
