@@ -282,6 +282,15 @@ def _contact(rng: random.Random, locale: str, domain: str, customer_id: int, sin
             "created_at": since + timedelta(hours=rng.uniform(0, 72))}
 
 
+def _expected_close(rng: random.Random, stage: Stage, last: datetime, now: datetime) -> Any:
+    """Relative to today, so a fresh demo never shows open deals due months ago: closed deals
+    on their closing day, open ones ahead — and one in ten a little overdue, as in real life."""
+    if stage.is_closed:
+        return last.date()
+    days = -rng.randint(1, 20) if rng.random() < 0.1 else rng.randint(7, 120)
+    return (now + timedelta(days=days)).date()
+
+
 def _deal(rng: random.Random, locale: str, currency: str, customer_id: int,
           customer: dict[str, Any], stages: list[Stage], pipeline_id: int,
           now: datetime) -> tuple[dict[str, Any], list[Any]]:
@@ -317,7 +326,7 @@ def _deal(rng: random.Random, locale: str, currency: str, customer_id: int,
         "stage_id": current.id, "title": rng.choice(DEAL_TITLES[locale]), "amount": amount,
         "margin": (amount * Decimal(rng.randint(8, 35)) / 100).quantize(Decimal("0.01")),
         "currency": currency,
-        "expected_close": (created + timedelta(days=rng.randint(30, 150))).date(),
+        "expected_close": _expected_close(rng, current, last, now),
         "lost_reason": reason, "created_at": created, "updated_at": last,
         "stage_entered_at": last, "closed_at": last if current.is_closed else None, "version": 1,
     }

@@ -191,3 +191,20 @@ def test_demo_serves_the_app_with_werkzeug(demo_app, monkeypatch):
         ("127.0.0.2", 5123, app, True)
     assert "http://127.0.0.2:5123/" in result.output
 
+
+
+def test_open_demo_deals_are_due_from_today_not_months_ago(make_app):
+    from datetime import date
+
+    from conveyor import migrate
+
+    app = make_app(seed=False)
+    migrate.wipe(app)
+    migrate.upgrade_all(app)
+    with app.app_context():
+        seed_demo(app, db.session, customers=40)
+        rows = db.session.execute(select(Deal.expected_close).where(Deal.closed_at.is_(None))).all()
+    today = date.today()
+    overdue = [d for (d,) in rows if d < today]
+    assert rows and all(d >= today - timedelta(days=20) for (d,) in rows)
+    assert len(overdue) <= len(rows) * 0.3
