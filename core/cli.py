@@ -357,6 +357,24 @@ def plugins_command(as_json: bool) -> None:
             click.echo("  hooks, roles: unknown until enabled (disabled plugins are not imported)")
 
 
+rates_cli = AppGroup("rates", help="Exchange rates into the company currency.")
+
+
+@rates_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def rates_import(file: Any) -> None:
+    """Import a published rates table (CSV: date, currency, rate[, nominal]); all or nothing."""
+    from .money import RateError, import_rates
+
+    try:
+        count = import_rates(file.read())
+    except RateError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"nothing imported: {exc.message}") from exc
+    db.session.commit()
+    click.echo(f"Imported {count} rates.")
+
+
 plugin_cli = click.Group("plugin", help="Write a new plugin package.")
 
 
@@ -382,7 +400,7 @@ def plugin_new(name: str, target: Path, title: str | None) -> None:
 # --- the group -----------------------------------------------------------------------------------
 
 CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command,
-                 plugin_cli]
+                 plugin_cli, rates_cli]
 
 
 def add_core_commands(group: click.Group) -> None:

@@ -87,7 +87,7 @@ def render_names() -> list[str]:
 
     out = ["## Names\n"]
     events = []
-    for name in sorted(conveyor.__all__, key=str.lower):
+    for name in sorted(conveyor.__all__, key=lambda n: (n.lower(), n)):
         obj = getattr(conveyor, name)
         if inspect.isclass(obj) and issubclass(obj, Event) and obj is not Event:
             events.append((name, obj))
@@ -149,6 +149,20 @@ _OBJECTS = {
 }
 
 _EXAMPLES = {
+    "company_currency": """
+        heading = _("Totals in %(currency)s", currency=company_currency())
+    """,
+    "convert_total": """
+        total = convert_total({"USD": Decimal("100"), "CNY": Decimal("1000")}, date.today())
+        if total.missing: ...  # currencies without a rate: say so, never count them as 0
+    """,
+    "rates_on": """
+        rates = rates_on(["CNY", "EUR"], deal.closed_at.date())  # one statement for all
+    """,
+    "Total": """
+        total = convert_total(amounts, today)
+        shown = f"{total.amount} {total.currency}" + (" *" if not total.complete else "")
+    """,
     "Action": """
         @hookimpl
         def deal_actions(deal, user, request):

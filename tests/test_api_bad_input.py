@@ -87,7 +87,7 @@ CASES = [
      "amount"),
     ("post", "/api/v1/deals", {"customer_id": "cid", "title": "T", "amount": True}, 422,
      "amount"),
-    ("post", "/api/v1/deals", {"customer_id": "cid", "currency": "usd", **D}, 422, "currency"),
+    ("post", "/api/v1/deals", {"customer_id": "cid", "currency": "ZZZ", **D}, 422, "currency"),
     ("post", "/api/v1/deals", {"customer_id": "cid", "expected_close": "31/12/2026", **D},
      422, "expected_close"),
     ("post", "/api/v1/deals", {"customer_id": "cid", "stage_id": 99999, **D}, 422, "stage_id"),

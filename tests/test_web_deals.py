@@ -142,7 +142,7 @@ def test_bad_deal_form_input_shows_field_errors_and_writes_nothing(app, login_as
         ({"title": "x", "amount": "NaN", "currency": "USD"}, "Not a valid decimal value."),
         ({"title": "x", "amount": "-5", "currency": "USD"}, "Number must be between 0 and"),
         ({"title": "x", "amount": "1e20", "currency": "USD"}, "Number must be between"),
-        ({"title": "x", "amount": "5", "currency": "usd"}, "Three capital letters"),
+        ({"title": "x", "amount": "5", "currency": "ZZZ"}, "Not a valid choice"),
         ({"title": "x" * 201, "amount": "5", "currency": "USD"}, "longer than 200 characters"),
         ({"title": "x", "amount": "5", "currency": "USD", "expected_close": "soon"},
          "Not a valid date value."),

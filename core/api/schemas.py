@@ -16,7 +16,20 @@ from ..models import COMPANY_SIZES
 from .common import ExtensibleSchema, Money, PageQuery, Text, page_schema, query_id, ref_id
 
 PHONE = validate.Regexp(r"^[0-9+()\-. ]*$", error="Digits, spaces and + ( ) - only.")
-CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="Three capital letters (ISO 4217), e.g. USD.")
+
+
+class Currency(fields.String):
+    """An ISO 4217 code; ``"cny"`` is read as ``"CNY"``."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        from ..money import RateError, normalize_currency
+
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalize_currency(text)
+        except RateError as exc:
+            raise ValidationError("Not an ISO 4217 currency code, e.g. USD.") from exc
+
 SIZES = validate.OneOf(["", *COMPANY_SIZES])
 DEAL_STATUSES = ("open", "won", "lost")
 
@@ -179,8 +192,9 @@ class DealSchema(ExtensibleSchema):
 
 class DealFields(Strict):
     margin = Money(minimum=Decimal("-999999999999.99"))
-    currency = fields.String(validate=CURRENCY, metadata={
-        "description": "Default: the deployment's default_currency."})
+    currency = Currency(metadata={
+        "description": "ISO 4217, lower case accepted. Default: the deployment's "
+                       "default_currency."})
     expected_close = fields.Date(allow_none=True)
     owner_id = ref_id()
 

@@ -36,9 +36,19 @@ log = logging.getLogger("conveyor.web")
 
 
 def init_web(app: Flask) -> None:
-    from . import admin, customers, deals, health, home, notifications, profile, rows
+    from . import (
+        admin,
+        customers,
+        deals,
+        exchange_rates,
+        health,
+        home,
+        notifications,
+        profile,
+        rows,
+    )
 
-    for module in (home, customers, deals, admin, profile, notifications, health):
+    for module in (home, customers, deals, admin, exchange_rates, profile, notifications, health):
         app.register_blueprint(module.bp)
     app.context_processor(_shell_context)
     before_render_template.connect(_plugin_template_vars, app)

@@ -34,6 +34,8 @@ SECTIONS = [
                                                   "screen.")),
     ("admin.stages", "admin.stages", _l("Stages"), _l("The steps of the sales pipeline.")),
     ("admin.plugins", "admin.plugins", _l("Plugins"), _l("Installed and enabled plugins.")),
+    ("rates.index", "admin.rates", _l("Exchange rates"), _l("Dated rates that convert amounts "
+                                                          "into the company currency.")),
 ]
 
 

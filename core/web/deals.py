@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import crm
 from ..extensions import db
 from ..i18n import _
+from ..money import compact_money, convert_total, currency_choices, rates_on
 from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
 from ..models.deals import DealStageTotal
 from ..permissions import (
@@ -253,15 +254,39 @@ def board() -> Any:
     labels = stage_labels(stages)
     steps = _next_stages(stages) if can(current_user, "deals.edit") else {}
     locale, stage_url = _locale_name(), url_maker("deals.index", "stage")
+    sums = column_sums([totals[s.id]["amounts"] for s in open_stages], locale)
     columns = [BoardColumn(
-        s, labels[s.id], _("%(count)s open", count=totals[s.id]["count"]),
-        [_money(amount, cur, locale) for cur, amount in totals[s.id]["amounts"].items()],
+        s, labels[s.id], _("%(count)s open", count=totals[s.id]["count"]), sums[i],
         cards[s.id], stage_url(s.id) if len(cards[s.id]) >= BOARD_CARDS else None,
-        steps.get(s.id), *_step_texts(steps.get(s.id), labels)) for s in open_stages]
+        steps.get(s.id), *_step_texts(steps.get(s.id), labels))
+        for i, s in enumerate(open_stages)]
     closed = [(s, labels[s.id], stage_url(s.id)) for s in stages if s.is_closed]
     return render_template("deals/board.html", pipeline=pipeline, pipelines=catalog.pipelines,
                            columns=columns, closed=closed, back=request.full_path.rstrip("?"),
                            owners=scope_of(current_user) != "own")  # own deals: no name needed
+
+
+def column_sums(amounts: list[dict[str, Decimal]], locale: str) -> list[list[str]]:
+    """Each column's open amounts as one total in the company currency at today's rates (compact,
+    as a person reads a summary), then the original amounts when other currencies are in it, and
+    the currencies that have no rate — never added in as if they were the company's."""
+    today = utcnow().date()
+    rates = rates_on({c for column in amounts for c in column}, today)
+    out = []
+    for column in amounts:
+        if not column:
+            out.append([])
+            continue
+        total = convert_total(column, today, rates)
+        lines = [f"≈ {compact_money(total.amount, total.currency, locale)}"] \
+            if len(column) > len(total.missing) else []
+        if set(column) != {total.currency}:
+            lines += [_money(amount, currency, locale) for currency, amount in column.items()]
+        if total.missing:
+            lines.append(_("no exchange rate for %(currencies)s",
+                           currencies=", ".join(total.missing)))
+        out.append(lines)
+    return out
 
 
 class BoardColumn(NamedTuple):
@@ -294,6 +319,10 @@ def _next_stages(stages: list[StageInfo]) -> dict[int, StageInfo]:
 
 
 # --- create / edit -----------------------------------------------------------------------------
+
+
+def _currency_choices(form: DealForm) -> None:
+    form.currency.choices = currency_choices(_locale_name())
 
 
 def _owner_choices(form: DealForm, deal: Deal | None) -> None:
@@ -329,10 +358,11 @@ def _customer_search(q: str) -> list[Customer]:
 def create() -> Any:
     form = DealForm()
     _owner_choices(form, None)
+    _currency_choices(form)
     customer = None
     if request.method == "GET":
         form.owner_id.data = current_user.id
-        form.currency.data = current_app.config["CONVEYOR"]["default_currency"]
+        form.currency.data = current_app.config["CONVEYOR"]["default_currency"].upper()
         customer_id = int_arg("customer_id")
         if customer_id:
             customer = _visible_customer(customer_id) or abort(404)
@@ -360,6 +390,7 @@ def edit(deal_id: int) -> Any:
     deal = _visible_deal(deal_id)
     form = DealForm(obj=deal)
     _owner_choices(form, deal)
+    _currency_choices(form)
     customer: Customer | None = deal.customer
     status = 200
     if request.method == "POST":

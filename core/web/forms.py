@@ -92,8 +92,10 @@ class DealForm(FlaskForm):
         InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("999999999999"))])
     margin = MoneyField(_l("Margin"), places=2, validators=[
         Optional(), NumberRange(min=Decimal("-999999999999"), max=Decimal("999999999999"))])
-    currency = StringField(_l("Currency"), validators=[
-        DataRequired(), Regexp(r"^[A-Z]{3}$", message=_l("Three capital letters, e.g. USD."))])
+    # ISO 4217 codes named in the reader's language (choices set by the view); "cny" is read as
+    # "CNY", so a hand-made request with a lower-case code is accepted too.
+    currency = SelectField(_l("Currency"), validators=[DataRequired()],
+                           filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
     expected_close = DateField(_l("Expected close"), validators=[Optional()])
     # The version the form was filled from: a save over someone else's change is refused.
     version = IntegerField(widget=HiddenInput(), validators=[

@@ -1,0 +1,191 @@
+"""Money across currencies: the company currency, dated exchange rates and converted totals.
+
+A rate is how many units of the company currency one unit of a currency was worth on a day; the
+rate used for a date is the latest one on or before it. Totals never add amounts of different
+currencies as they are: each is converted, and a currency without a rate is named as missing
+instead of counting as zero.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from babel.numbers import format_compact_currency, get_currency_name, list_currencies
+from flask import current_app
+from sqlalchemy import and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .extensions import db
+from .i18n import _l
+from .models.money import ExchangeRate
+
+ONE = Decimal(1)
+CENT = Decimal("0.01")
+
+
+class RateError(ValueError):
+    """A rate or a currency that can't be stored; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: Any) -> None:
+        super().__init__(str(message))
+        self.field, self.message = field, message
+
+
+def company_currency() -> str:
+    """The currency every total is shown in (setting ``company_currency``; empty: the
+    ``default_currency`` of new deals)."""
+    config = current_app.config["CONVEYOR"]
+    return (config.get("company_currency") or config["default_currency"]).upper()
+
+
+@cache
+def iso_currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def normalize_currency(code: Any) -> str:
+    """``"cny"`` → ``"CNY"``; anything that is not an ISO 4217 code raises :class:`RateError`."""
+    text = str(code or "").strip().upper()
+    if text not in iso_currencies():
+        raise RateError("currency", _l("%(code)s is not an ISO 4217 currency code",
+                                        code=str(code)[:20]))
+    return text
+
+
+def currency_choices(locale: str) -> list[tuple[str, str]]:
+    """ISO 4217 codes named in ``locale``, the company currency first, then by code."""
+    first = company_currency()
+    codes = [first, *sorted(c for c in iso_currencies() if c != first)]
+    return [(code, f"{code} — {get_currency_name(code, locale=locale)}") for code in codes]
+
+
+def compact_money(amount: Decimal | int, currency: str, locale: str) -> str:
+    """CLDR's compact form for summaries: "35,1 млн ₽", "¥351万", "$35.1M"."""
+    return format_compact_currency(amount, currency, locale=locale, fraction_digits=1)
+
+
+def set_rate(currency: str, day: date, rate: Any, by: Any = None) -> None:
+    """Store (or replace) ``currency``'s rate on ``day``, in the caller's transaction."""
+    currency = normalize_currency(currency)
+    if currency == company_currency():
+        raise RateError("currency", _l("%(code)s is the company currency: its rate is always 1",
+                                        code=currency))
+    try:
+        value = Decimal(str(rate).strip().replace(",", "."))
+    except InvalidOperation as exc:
+        raise RateError("rate", _l("not a number")) from exc
+    if not value.is_finite() or value <= 0 or value >= Decimal("1e9"):
+        raise RateError("rate", _l("must be a positive number below one billion"))
+    if not (date(1900, 1, 1) <= day <= date(2999, 12, 31)):
+        raise RateError("date", _l("the date is out of range"))
+    table = ExchangeRate.__table__
+    values = {"currency": currency, "day": day, "rate": value.quantize(Decimal("1e-10")),
+              "by_id": getattr(by, "id", None)}
+    name = db.session.get_bind().dialect.name
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(name)
+    if dialect is None:  # pragma: no cover - the two supported databases upsert in one statement
+        db.session.merge(ExchangeRate(**values))
+        return
+    from .types import utcnow
+
+    stmt = dialect.insert(table).values(**values, created_at=utcnow())
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=[table.c.currency, table.c.day],
+        set_={"rate": stmt.excluded.rate, "by_id": stmt.excluded.by_id}))
+
+
+def rates_on(currencies: Iterable[str], day: date) -> dict[str, Decimal]:
+    """The rate of each currency on ``day`` (latest on or before it), in one statement; the
+    company currency is 1; currencies without a rate are absent."""
+    wanted = {c for c in currencies if c}
+    home = company_currency()
+    out = {home: ONE} if home in wanted else {}
+    others = sorted(wanted - {home})
+    if not others:
+        return out
+    r = ExchangeRate.__table__
+    latest = (select(r.c.currency, func.max(r.c.day).label("day"))
+              .where(r.c.currency.in_(others), r.c.day <= day)
+              .group_by(r.c.currency).subquery())
+    rows = db.session.execute(select(r.c.currency, r.c.rate).join(
+        latest, and_(latest.c.currency == r.c.currency, latest.c.day == r.c.day)))
+    out.update({currency: Decimal(rate) for currency, rate in rows})
+    return out
+
+
+@dataclass
+class Total:
+    """A sum in the company currency, with the amounts it was made of (by currency) and the
+    currencies that could not be converted (their amounts are not in ``amount``)."""
+
+    amount: Decimal
+    currency: str
+    parts: dict[str, Decimal] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def convert_total(amounts: dict[str, Decimal], day: date,
+                  rates: dict[str, Decimal] | None = None) -> Total:
+    """Add ``{currency: amount}`` in the company currency at the rates of ``day``."""
+    rates = rates if rates is not None else rates_on(amounts, day)
+    total, missing = Decimal(0), []
+    for currency, amount in sorted(amounts.items()):
+        rate = rates.get(currency)
+        if rate is None:
+            if amount:
+                missing.append(currency)
+            continue
+        total += Decimal(amount) * rate
+    return Total(total.quantize(CENT), company_currency(), dict(amounts), tuple(missing))
+
+
+def parse_rates_csv(text: str) -> list[tuple[str, date, Decimal]]:
+    """Rows of a published rates table: columns ``date``, ``currency`` (or ``code``) and ``rate``
+    (or ``value``), optionally ``nominal`` (units the rate is quoted for, as the Bank of Russia
+    publishes: 10 CNY = 1,4 RUB). Comma or semicolon separated, decimal comma accepted."""
+    sample = text[:2048]
+    dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    fields = {name.strip().lower(): name for name in reader.fieldnames or []}
+    need = {"date": ("date", "day"), "currency": ("currency", "code", "charcode"),
+            "rate": ("rate", "value", "curs")}
+    found = {}
+    for key, names in need.items():
+        column = next((fields[n] for n in names if n in fields), None)
+        if column is None:
+            raise RateError("file", _l("no %(column)s column (looked for %(names)s)", column=key,
+                                           names=", ".join(names)))
+        found[key] = column
+    nominal = fields.get("nominal")
+    rows = []
+    for number, row in enumerate(reader, start=2):
+        try:
+            day = date.fromisoformat(row[found["date"]].strip())
+            value = Decimal(row[found["rate"]].strip().replace(",", "."))
+            units = Decimal(row[nominal].strip().replace(",", ".")) if nominal and \
+                row.get(nominal, "").strip() else ONE
+            if units <= 0:
+                raise InvalidOperation
+        except (ValueError, InvalidOperation, AttributeError) as exc:
+            raise RateError("file", _l("line %(number)s: cannot read a date and a rate",
+                                           number=number)) from exc
+        rows.append((normalize_currency(row[found["currency"]]), day, value / units))
+    return rows
+
+
+def import_rates(text: str, by: Any = None) -> int:
+    """Store every rate of a CSV table (all or nothing: a bad line stores none)."""
+    rows = parse_rates_csv(text)
+    for currency, day, rate in rows:
+        set_rate(currency, day, rate, by)
+    return len(rows)
