@@ -18,6 +18,8 @@ from .extensions import db
 from .hookspecs import hookimpl
 from .i18n import _l
 from .models import Customer, Deal, Stage, User
+from .money import convert_total, rates_on
+from .types import utcnow
 
 MY_DEALS_LIMIT = 10
 
@@ -41,18 +43,23 @@ def pipeline_summary(user: Any) -> str:
     pipeline = current_pipelines().get()
     stages = [s for s in pipeline.stages if not s.is_closed] if pipeline else []
     totals = open_totals(user, [s.id for s in stages])
+    today = utcnow().date()  # open deals: at today's rates
+    rates = rates_on({c for t in totals.values() for c in t["amounts"]}, today)
     rows, grand = [], {"count": 0, "amounts": {}, "weighted": {}}
     for stage in stages:
         t = totals[stage.id]
         weighted = {cur: (amount * stage.percent / 100).quantize(Decimal("0.01"))
                     for cur, amount in t["amounts"].items()}
         rows.append({"stage": stage, "label": stage_label(stage), "count": t["count"],
-                     "amounts": t["amounts"], "weighted": weighted})
+                     "amount": convert_total(t["amounts"], today, rates),
+                     "weighted": convert_total(weighted, today, rates)})
         grand["count"] += t["count"]
         for key, values in (("amounts", t["amounts"]), ("weighted", weighted)):
             for cur, amount in values.items():
                 grand[key][cur] = grand[key].get(cur, Decimal("0")) + amount
-    return render_template("widgets/pipeline_summary.html", rows=rows, grand=grand)
+    return render_template("widgets/pipeline_summary.html", rows=rows, count=grand["count"],
+                           amount=convert_total(grand["amounts"], today, rates),
+                           weighted=convert_total(grand["weighted"], today, rates))
 
 
 def admin_overview(user: Any) -> str:

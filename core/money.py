@@ -16,7 +16,12 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from babel.numbers import format_compact_currency, get_currency_name, list_currencies
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    get_currency_name,
+    list_currencies,
+)
 from flask import current_app
 from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,8 +70,14 @@ def currency_choices(locale: str) -> list[tuple[str, str]]:
     return [(code, f"{code} — {get_currency_name(code, locale=locale)}") for code in codes]
 
 
+COMPACT_FROM = Decimal(10_000)
+
+
 def compact_money(amount: Decimal | int, currency: str, locale: str) -> str:
-    """CLDR's compact form for summaries: "35,1 млн ₽", "¥351万", "$35.1M"."""
+    """CLDR's compact form for summaries: "35,1 млн ₽", "¥351万", "$35.1M" — from ten thousand
+    up; below that the exact amount reads as easily."""
+    if abs(Decimal(amount)) < COMPACT_FROM:
+        return format_currency(amount, currency, locale=locale)
     return format_compact_currency(amount, currency, locale=locale, fraction_digits=1)
 
 

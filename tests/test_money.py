@@ -151,6 +151,7 @@ def test_summaries_are_compact_in_each_language():
     assert compact_money(D("35100000"), "RUB", "ru") == "35,1\xa0млн\xa0₽"
     assert compact_money(D("3510000"), "CNY", "zh_Hans") == "¥351万"
     assert compact_money(D("35100000"), "USD", "en") == "$35.1M"
+    assert compact_money(D("1500.5"), "USD", "en") == "$1,500.50"  # small sums stay exact
 
 
 def test_the_currency_list_is_iso_4217_in_the_readers_language_company_currency_first(app):
@@ -171,3 +172,39 @@ def test_a_deal_form_accepts_a_lower_case_code(app, login_as):
     with app.app_context():
         from conveyor.models import Deal
         assert db.session.scalar(select(Deal.currency)) == "CNY"
+
+
+def test_the_pipeline_summary_converts_and_names_what_it_cannot(app, login_as):
+    with app.app_context():
+        seller = db.session.scalar(select(User).where(User.username == "seller"))
+        customer = crm.create_customer({"name": "Acme"}, seller)
+        for amount, currency in (("30000", "USD"), ("500000", "CNY"), ("100", "JPY")):
+            crm.create_deal({"title": "t", "customer_id": customer.id, "amount": D(amount),
+                             "currency": currency}, seller)
+        set_rate("CNY", date(2020, 1, 1), "0.1400")
+        db.session.commit()
+    page = login_as("seller").get("/").get_data(as_text=True)
+    box = page.split('id="widget-core-pipeline-summary"')[1].split("</section>")[0]
+    footer = box.split('data-total="amount"')[1].split("</th>")[0]
+    assert "$100K" in footer  # 30,000 + 500,000 × 0.14 = 100,000; the JPY is not added
+    assert "CN¥500,000.00" in footer and "no exchange rate for JPY" in footer
+
+
+def test_a_deal_card_shows_the_converted_amount_beside_the_original(app, login_as):
+    with app.app_context():
+        seller = db.session.scalar(select(User).where(User.username == "seller"))
+        customer = crm.create_customer({"name": "Acme"}, seller)
+        cny = crm.create_deal({"title": "t", "customer_id": customer.id, "amount": D("1000"),
+                               "currency": "CNY"}, seller)
+        jpy = crm.create_deal({"title": "t", "customer_id": customer.id, "amount": D("1000"),
+                               "currency": "JPY"}, seller)
+        usd = crm.create_deal({"title": "t", "customer_id": customer.id, "amount": D("10"),
+                               "currency": "USD"}, seller)
+        set_rate("CNY", date(2020, 1, 1), "0.1400")
+        db.session.commit()
+        ids = cny.id, jpy.id, usd.id
+    seller = login_as("seller")
+    page = seller.get(f"/deals/{ids[0]}").get_data(as_text=True)
+    assert "CN¥1,000.00" in page and "≈ $140.00" in page
+    assert "no exchange rate for JPY" in seller.get(f"/deals/{ids[1]}").get_data(as_text=True)
+    assert "data-converted" not in seller.get(f"/deals/{ids[2]}").get_data(as_text=True)

@@ -57,7 +57,8 @@ def init_web(app: Flask) -> None:
                                  board_columns=rows.board_columns,
                                  deal_list_rows=rows.deal_list_rows,
                                  customer_list_rows=rows.customer_list_rows)
-    app.jinja_env.filters.update(money=_money_filter, date=_date_filter, datetime=_datetime,
+    app.jinja_env.filters.update(money=_money_filter, money_compact=_compact_filter,
+                                 date=_date_filter, datetime=_datetime,
                                  duration=_duration, number=_number_filter,
                                  percent=_percent_filter)
     app.jinja_env.install_gettext_callables(  # Flask-Babel's, with the catalog kept per request
@@ -134,6 +135,14 @@ def _money_filter(ctx: Any, value: Any, currency: str = "USD") -> str:
     """The ``money`` filter: the page's locale comes from the template context (a dict lookup),
     not from ``g`` through a proxy on every one of a list's fifty rows."""
     return _money(value, currency, ctx.get("current_locale"))
+
+
+@pass_context
+def _compact_filter(ctx: Any, value: Any, currency: str = "USD") -> str:
+    """``{{ total|money_compact(currency) }}``: CLDR's compact form for summaries ("$35.1M")."""
+    from ..money import compact_money
+
+    return compact_money(value, currency, ctx.get("current_locale") or _locale_name())
 
 
 @pass_context

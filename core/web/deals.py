@@ -22,7 +22,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import crm
 from ..extensions import db
 from ..i18n import _
-from ..money import compact_money, convert_total, currency_choices, rates_on
+from ..money import (
+    company_currency,
+    compact_money,
+    convert_total,
+    currency_choices,
+    rates_on,
+)
 from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
 from ..models.deals import DealStageTotal
 from ..permissions import (
@@ -472,7 +478,16 @@ def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 
     return render_template("deals/card.html", deal=deal, history=_history(deal),
                            timeline=timeline, stage_form=stage_form or _stage_form(deal),
                            panels=panels_for("deal"), actions=actions,
-                           stage_label=stage_label), status
+                           stage_label=stage_label, converted=in_company_currency(deal)), status
+
+
+def in_company_currency(deal: Deal) -> Any:
+    """A deal in another currency, converted at its date's rate (won: at close; otherwise
+    today) to show beside the original; ``None`` when it is in the company currency."""
+    if deal.currency == company_currency():
+        return None
+    day = deal.closed_at.date() if deal.closed_at and deal.stage.is_won else utcnow().date()
+    return convert_total({deal.currency: Decimal(deal.amount or 0)}, day)
 
 
 @bp.get(f"/{ID}")
