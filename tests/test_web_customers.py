@@ -162,3 +162,23 @@ def test_filter_suggestions_come_only_from_customers_the_user_may_see(app, login
     admin = login_as("admin").get("/customers/?industry=Secret+mining").get_data(as_text=True)
     assert "Theirs" in admin and "Mine" not in admin
     assert 'name="industry" value="Secret mining"' in admin
+
+
+def test_a_role_without_deals_sees_no_deal_links_and_contacts_are_links(app, login_as):
+    from conveyor import crm
+    from conveyor.models import Contact
+
+    with app.app_context():
+        marketer = db.session.scalar(select(User).where(User.username == "marketer"))
+        seller = db.session.scalar(select(User).where(User.username == "seller"))
+        customer = crm.create_customer({"name": "Acme"}, marketer)
+        db.session.add(Contact(customer_id=customer.id, name="Ann", phone="+7 495 123-45-67",
+                               email="ann@acme.test"))
+        crm.create_deal({"title": "Hidden deal", "customer_id": customer.id}, seller)
+        db.session.commit()
+        customer_id = customer.id
+    page = login_as("admin").get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert 'href="tel:+7495123-45-67"' in page and 'href="mailto:ann@acme.test"' in page
+    assert "Hidden deal" in page
+    page = login_as("marketer").get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert "/deals/" not in page.split("<main>")[1] and "Hidden deal" not in page

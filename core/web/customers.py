@@ -14,6 +14,7 @@ from ..extensions import db
 from ..i18n import _
 from ..models import Contact, Customer, Deal, Stage, TimelineEntry, User
 from ..permissions import (
+    can,
     get_visible_or_404,
     owner_ids,
     require,
@@ -161,9 +162,11 @@ def card(customer_id: int) -> Any:
     customer = get_visible_or_404(Customer, customer_id, current_user,
                                   options=[joinedload(Customer.contacts),
                                            joinedload(Customer.owner)], cache_key="card")
-    deals, deal_count = card_deals(customer)
-    timeline = timeline_rows(scoped_statement(Deal, current_user, ("customer_timeline",),
-                                              _customer_timeline), customer_id=customer.id)
+    sees_deals = can(current_user, "deals.view")  # a marketer sees customers, not their deals
+    deals, deal_count = card_deals(customer) if sees_deals else ([], 0)
+    timeline = timeline_rows(scoped_statement(
+        Deal, current_user, ("customer_timeline", sees_deals),
+        lambda: _customer_timeline(sees_deals)), customer_id=customer.id)
     actions = [a for group in current_app.extensions["conveyor"].hook.customer_actions(
         customer=customer, user=current_user, request=request) for a in (group or ())]
     return render_template("customers/card.html", customer=customer, deals=deals,
@@ -171,12 +174,13 @@ def card(customer_id: int) -> Any:
                            panels=panels_for("customer"), actions=actions)
 
 
-def _customer_timeline() -> Any:
-    return timeline_statement(
-        TimelineEntry.customer_id == bindparam("customer_id"),
-        # Entries about a deal show only to those who may see that deal.
-        or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
-            select(Deal.id).where(scope(Deal, current_user)))))
+def _customer_timeline(sees_deals: bool = True) -> Any:
+    # Entries about a deal show only to those who may see that deal.
+    about_deals = or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
+        select(Deal.id).where(scope(Deal, current_user)))) if sees_deals \
+        else TimelineEntry.deal_id.is_(None)
+    return timeline_statement(TimelineEntry.customer_id == bindparam("customer_id"),
+                              about_deals)
 
 
 def card_deals(customer: Customer) -> tuple[list[Any], int]:
