@@ -122,7 +122,7 @@ def db_check(name: str | None) -> None:
     revision holds SQL that only SQLite accepts."""
     app = _app()
     names = [name] if name else [h.name for h in migrations.histories(app)]
-    bad = False
+    bad = unportable = False
     for history in names:
         diffs = migrations.drift(app, history)
         for diff in diffs:
@@ -130,9 +130,12 @@ def db_check(name: str | None) -> None:
         portability = migrations.portability_problems(migrations.history_of(app, history))
         for problem in portability:
             click.echo(f"{history}: {problem}")
-        bad = bad or bool(diffs) or bool(portability)
+        bad = bad or bool(diffs)
+        unportable = unportable or bool(portability)
     if bad:
         raise click.ClickException("the database differs from the models")
+    if unportable:
+        raise click.ClickException("a revision holds SQL that PostgreSQL refuses (see above)")
     click.echo("The database matches the models.")
 
 

@@ -25,6 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import Connection, MetaData, inspect
+from sqlalchemy.sql.elements import False_, True_
 
 from .extensions import db
 from .schema import core_tables, plugin_tables
@@ -141,9 +142,15 @@ def include_object_for(names: set[str]) -> Callable[..., bool]:
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
-    """Render Conveyor's column types as plain SQLAlchemy ones: revisions import nothing of ours."""
+    """Render Conveyor's column types as plain SQLAlchemy ones (revisions import nothing of
+    ours), and a boolean default as ``sa.false()``/``sa.true()`` — Alembic would write the
+    SQLite form ``sa.text('0')``, which PostgreSQL refuses."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime()"
+    if type_ == "server_default":
+        arg = getattr(obj, "arg", None)
+        if isinstance(arg, (False_, True_)):
+            return "sa.true()" if isinstance(arg, True_) else "sa.false()"
     return False
 
 

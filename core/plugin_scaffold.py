@@ -76,7 +76,7 @@ def render_text(text: str, name: str, title: str) -> str:
 def write_translations(package: Path, name: str, title: str) -> None:
     """``translations/<lang>/LC_MESSAGES/messages.po`` and the compiled ``.mo`` next to it."""
     for lang, strings in TRANSLATIONS.items():
-        catalog = Catalog(locale=lang, project=f"conveyor-{name}", charset="utf-8")
+        catalog = Catalog(locale=lang, project=f"conveyor-{name}", charset="utf-8", fuzzy=False)
         catalog.add(title, "")  # the author's title: add its translation here
         for msgid, text in strings.items():
             catalog.add(msgid, text)

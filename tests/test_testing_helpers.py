@@ -45,3 +45,13 @@ def test_check_routes_reports_a_view_without_a_permission(make_app, check_routes
     app = make_app(extra_plugins=[("leaky", Leaky())])
     with pytest.raises(AssertionError, match="no require/login_required/public"):
         check_routes(app, plugin="leaky")
+
+
+def test_autogenerate_writes_boolean_defaults_that_postgresql_accepts():
+    from sqlalchemy import Boolean, Column, false, true
+
+    for default, written in ((false(), "sa.false()"), (true(), "sa.true()")):
+        column = Column("done", Boolean, server_default=default)
+        assert migrate._render_item("server_default", column.server_default, None) == written
+    assert migrate._render_item("server_default", Column("n", Boolean, server_default="0")
+                                .server_default, None) is False  # Alembic's own rendering

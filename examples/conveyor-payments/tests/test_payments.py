@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from conveyor import create_customer, create_deal, move_deal
-from conveyor.extensions import db
+from conveyor import create_customer, create_deal, db, move_deal
 from conveyor.models import Notification, Stage, User
 from conveyor.testing import token_headers
 from conveyor_payments.models import Payment
