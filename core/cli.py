@@ -173,6 +173,12 @@ def demo_command(host: str, port: int, serve: bool, reset: bool, seed: int | Non
     if serve:
         from werkzeug.serving import run_simple
 
+        from .jobs import Poller
+        from .rq_backend import backend
+
+        if backend(app) is None:  # no Redis: schedules and retries run in this process
+            Poller(app, interval=float(app.config["CONVEYOR"]["jobs_poll_seconds"])).start()
+
         click.echo(f"Serving the demo on http://{host}:{port}/ (Ctrl+C stops it).")
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
@@ -354,7 +360,10 @@ def plugins_command(as_json: bool) -> None:
 
 # --- the group -----------------------------------------------------------------------------------
 
-CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command]
+from .jobs_cli import COMMANDS as JOB_COMMANDS  # noqa: E402 - worker, scheduler, jobs
+
+CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command,
+                 *JOB_COMMANDS]
 
 
 def add_core_commands(group: click.Group) -> None:

@@ -207,17 +207,41 @@ def run_due(app: Flask, limit: int = 500) -> int:
     """Deliver (or, with a queue, hand over) the due rows; returns how many were handled."""
     from .extensions import db
 
+    backend = app.extensions.get("conveyor_jobs_backend")
+    if backend is not None:
+        return relay(app, backend)
     with app.app_context():
         ids = due_ids(db.session, limit)
         db.session.rollback()
     if not ids:
         return 0
-    backend = app.extensions.get("conveyor_jobs_backend")
-    if backend is not None:
-        backend.push(app, ids)
-    else:
-        deliver_many(app, ids)
+    deliver_many(app, ids)
     return len(ids)
+
+
+def relay(app: Flask, backend: Any, page: int = 1000) -> int:
+    """Hand every due row to the queue, page by page (retries whose backoff ran out, jobs
+    queued for later, rows whose push failed or whose worker died). Rows still waiting in the
+    queue are not pushed again. Returns how many rows were pushed."""
+    from .extensions import db
+
+    table = OutboxMessage.__table__
+    pushed, after = 0, 0
+    with app.app_context():
+        while True:
+            now = utcnow()
+            ids = list(db.session.scalars(select(table.c.id).where(table.c.id > after, or_(
+                and_(table.c.status == PENDING, table.c.run_at <= now),
+                and_(table.c.status == RUNNING, table.c.claimed_until < now)))
+                .order_by(table.c.id).limit(page)))
+            db.session.rollback()
+            if not ids:
+                break
+            pushed += backend.push(app, ids, relay=True)
+            after = ids[-1]
+            if len(ids) < page:
+                break
+    return pushed
 
 
 def retry(app: Flask, message_id: int | None = None) -> int:

@@ -34,6 +34,8 @@ SECTIONS = [
                                                   "screen.")),
     ("admin.stages", "admin.stages", _l("Stages"), _l("The steps of the sales pipeline.")),
     ("admin.plugins", "admin.plugins", _l("Plugins"), _l("Installed and enabled plugins.")),
+    ("admin.jobs", "admin.jobs", _l("Background jobs"), _l("Jobs that failed, with their "
+                                                         "error; run them again.")),
 ]
 
 
@@ -256,4 +258,4 @@ def team_delete(team_id: int) -> Any:
     return redirect(url_for(".teams"))
 
 
-from . import admin_settings  # noqa: E402,F401 - roles, stages and plugins pages on this bp
+from . import admin_jobs, admin_settings  # noqa: E402,F401 - more pages on this bp
