@@ -290,7 +290,9 @@ def enqueue_schedules(app: Flask, now: datetime | None = None) -> int:
     written = 0
     with app.app_context():
         for schedule in app.extensions["conveyor"].schedules:
-            seconds = max(int(schedule_interval(app, schedule).total_seconds()), 1)
+            seconds = int(schedule_interval(app, schedule).total_seconds())
+            if seconds <= 0:  # a setting of 0 turns the schedule off
+                continue
             period = int(now.timestamp()) // seconds * seconds
             if enqueue(schedule.job, key=f"schedule:{schedule.job}:{period}",
                        **schedule.kwargs) is not None:
