@@ -138,23 +138,22 @@ def deliver(app: Flask, message_id: int) -> str:
         session = db.session
         table = OutboxMessage.__table__
         now = utcnow()
-        spec_timeout = 600
-        row = session.execute(select(table.c.job, table.c.order_key).where(
-            table.c.id == message_id)).first()
-        if row is None:
-            return "skipped"
-        spec = jobs(app).get(row.job)
-        if spec is not None:
-            spec_timeout = spec.timeout
-        claimed = session.execute(
+        specs = jobs(app)
+        # One statement claims the row and reads it: each job's own claim length by a CASE
+        # on its name (a worker per job spends its time in round trips, not in Python).
+        message = session.execute(
             update(table).where(table.c.id == message_id, table.c.run_at <= now, or_(
                 table.c.status == PENDING,
                 and_(table.c.status == RUNNING, table.c.claimed_until < now)))
             .values(status=RUNNING, attempts=table.c.attempts + 1, started_at=now,
-                    claimed_until=now + timedelta(seconds=spec_timeout))).rowcount
+                    claimed_until=_claim_until(specs, now))
+            .returning(table.c.job, table.c.order_key, table.c.payload, table.c.attempts,
+                       table.c.max_attempts)).first()
         session.commit()
-        if not claimed:
+        if message is None:
             return "skipped"
+        row = message
+        spec = specs.get(row.job)
         if row.order_key is not None and session.scalar(select(table.c.id).where(
                 table.c.order_key == row.order_key, table.c.id < message_id,
                 table.c.status.in_((PENDING, RUNNING))).limit(1)) is not None:
@@ -163,9 +162,6 @@ def deliver(app: Flask, message_id: int) -> str:
                 run_at=now + timedelta(seconds=1)))
             session.commit()
             return "deferred"
-        message = session.execute(select(table.c.payload, table.c.attempts,
-                                         table.c.max_attempts).where(
-            table.c.id == message_id)).one()
         try:
             if spec is None:
                 raise JobError(f"unknown job {row.job!r} (its plugin is not enabled?)")
@@ -191,6 +187,21 @@ def deliver(app: Flask, message_id: int) -> str:
                 run_at=now if final else utcnow() + backoff(message.attempts)))
             session.commit()
             return "failed" if final else "retry"
+
+
+def _claim_until(specs: dict[str, Job], now: datetime) -> Any:
+    """``now`` plus the claiming job's timeout (600 s for a job no longer declared)."""
+    from sqlalchemy import case, literal
+
+    from .types import UTCDateTime
+
+    table = OutboxMessage.__table__
+    at = {seconds: literal(now + timedelta(seconds=seconds), UTCDateTime())
+          for seconds in {spec.timeout for spec in specs.values()} | {600}}
+    by_name = {name: at[spec.timeout] for name, spec in specs.items() if spec.timeout != 600}
+    if not by_name:
+        return at[600]
+    return case(by_name, value=table.c.job, else_=at[600])
 
 
 def due_ids(session: Session, limit: int = 500) -> list[int]:
