@@ -46,6 +46,9 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     db.init_app(app)
     _sqlite_pragmas(app)
     init_request_transactions(app)
+    from .rq_backend import init_backend
+
+    init_backend(app)  # RQ on Redis when redis_url is set; jobs run in-process otherwise
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)

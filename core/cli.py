@@ -181,6 +181,12 @@ def demo_command(host: str, port: int, serve: bool, reset: bool, seed: int | Non
     if serve:
         from werkzeug.serving import run_simple
 
+        from .jobs import Poller
+        from .rq_backend import backend
+
+        if backend(app) is None:  # no Redis: schedules and retries run in this process
+            Poller(app, interval=float(app.config["CONVEYOR"]["jobs_poll_seconds"])).start()
+
         click.echo(f"Serving the demo on http://{host}:{port}/ (Ctrl+C stops it).")
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
@@ -402,8 +408,10 @@ def plugin_new(name: str, target: Path, title: str | None) -> None:
 
 # --- the group -----------------------------------------------------------------------------------
 
+from .jobs_cli import COMMANDS as JOB_COMMANDS  # noqa: E402 - worker, scheduler, jobs
+
 CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command,
-                 plugin_cli, rates_cli]
+                 plugin_cli, rates_cli, *JOB_COMMANDS]
 
 
 def add_core_commands(group: click.Group) -> None:

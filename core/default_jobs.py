@@ -1,5 +1,5 @@
 """The core's own jobs, declared through the same hooks as a plugin's: sending e-mail and pruning
-the delivered outbox rows."""
+the delivered outbox rows, running the track_event trackers."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -7,6 +7,7 @@ from typing import Any
 
 from .contrib import Job, Schedule
 from .hookspecs import hookimpl
+from .events import TRACK_JOB, track_events
 from .jobs import prune_outbox
 from .mail import MAIL_JOB, deliver_mail
 
@@ -14,6 +15,7 @@ from .mail import MAIL_JOB, deliver_mail
 @hookimpl(trylast=True)
 def register_jobs() -> list[Any]:
     return [Job(MAIL_JOB, deliver_mail, max_attempts=8),
+            Job(TRACK_JOB, track_events, max_attempts=8),
             Job("core.prune_outbox", prune_outbox, max_attempts=3)]
 
 

@@ -17,6 +17,7 @@ CORE_PERMISSIONS = [
     Permission("admin.stages", _l("Edit the pipeline stages")),
     Permission("admin.plugins", _l("See installed and enabled plugins")),
     Permission("admin.rates", _l("Enter and import exchange rates")),
+    Permission("admin.jobs", _l("See failed background jobs and run them again")),
 ]
 
 

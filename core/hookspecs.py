@@ -105,6 +105,26 @@ def register_jobs() -> list[Any]:
         (``leads.intake``); a name declared twice stops start-up. Queue one with
         :func:`conveyor.enqueue` — it runs after the commit, on a worker when Redis is
         configured, in-process otherwise.
+
+    The job's arguments are JSON values (ids, not objects). The core commits what the job
+    writes together with the row's done mark, and rolls it back when the job raises; a job
+    retried after a crash must therefore be safe to run again (look the record up, check
+    its state). Example::
+
+        from conveyor import Job, enqueue, hookimpl, notify
+
+        def remind(activity_id: int) -> None:
+            activity = db.session.get(Activity, activity_id)
+            if activity is not None and not activity.done:
+                notify(activity.owner_id, _l("Due now: %(title)s", title=activity.title))
+
+        @hookimpl
+        def register_jobs():
+            return [Job("activities.remind", remind, max_attempts=5, timeout=60)]
+
+        # in a view or service, inside the transaction that creates the activity:
+        enqueue("activities.remind", activity_id=activity.id, run_at=activity.due_at,
+                key=f"activities.remind:{activity.id}")
     """
 
 
@@ -115,6 +135,22 @@ def register_schedules() -> list[Any]:
     :return: a list of :class:`conveyor.Schedule`. One scheduler runs them (``conveyor
         scheduler``, or the in-process poller of ``conveyor demo``); each run is an outbox row
         with an idempotency key per period, so several schedulers never run a period twice.
+
+    A period is ``every`` (a timedelta) or, with ``setting``, that many minutes from a
+    setting the plugin declares (0 turns the schedule off). Periods are aligned on the epoch
+    (UTC): a daily schedule runs soon after midnight UTC. Example::
+
+        from datetime import timedelta
+        from conveyor import Schedule, Setting, hookimpl
+
+        @hookimpl
+        def register_settings():
+            return [Setting("leads.sweep_minutes", 60, int, "Minutes between sweeps; 0 = off.")]
+
+        @hookimpl
+        def register_schedules():
+            return [Schedule("leads.sweep", setting="leads.sweep_minutes"),
+                    Schedule("relationships.recompute", every=timedelta(days=1))]
     """
 
 

@@ -138,23 +138,22 @@ def deliver(app: Flask, message_id: int) -> str:
         session = db.session
         table = OutboxMessage.__table__
         now = utcnow()
-        spec_timeout = 600
-        row = session.execute(select(table.c.job, table.c.order_key).where(
-            table.c.id == message_id)).first()
-        if row is None:
-            return "skipped"
-        spec = jobs(app).get(row.job)
-        if spec is not None:
-            spec_timeout = spec.timeout
-        claimed = session.execute(
+        specs = jobs(app)
+        # One statement claims the row and reads it: each job's own claim length by a CASE
+        # on its name (a worker per job spends its time in round trips, not in Python).
+        message = session.execute(
             update(table).where(table.c.id == message_id, table.c.run_at <= now, or_(
                 table.c.status == PENDING,
                 and_(table.c.status == RUNNING, table.c.claimed_until < now)))
             .values(status=RUNNING, attempts=table.c.attempts + 1, started_at=now,
-                    claimed_until=now + timedelta(seconds=spec_timeout))).rowcount
+                    claimed_until=_claim_until(specs, now))
+            .returning(table.c.job, table.c.order_key, table.c.payload, table.c.attempts,
+                       table.c.max_attempts)).first()
         session.commit()
-        if not claimed:
+        if message is None:
             return "skipped"
+        row = message
+        spec = specs.get(row.job)
         if row.order_key is not None and session.scalar(select(table.c.id).where(
                 table.c.order_key == row.order_key, table.c.id < message_id,
                 table.c.status.in_((PENDING, RUNNING))).limit(1)) is not None:
@@ -163,9 +162,6 @@ def deliver(app: Flask, message_id: int) -> str:
                 run_at=now + timedelta(seconds=1)))
             session.commit()
             return "deferred"
-        message = session.execute(select(table.c.payload, table.c.attempts,
-                                         table.c.max_attempts).where(
-            table.c.id == message_id)).one()
         try:
             if spec is None:
                 raise JobError(f"unknown job {row.job!r} (its plugin is not enabled?)")
@@ -193,6 +189,21 @@ def deliver(app: Flask, message_id: int) -> str:
             return "failed" if final else "retry"
 
 
+def _claim_until(specs: dict[str, Job], now: datetime) -> Any:
+    """``now`` plus the claiming job's timeout (600 s for a job no longer declared)."""
+    from sqlalchemy import case, literal
+
+    from .types import UTCDateTime
+
+    table = OutboxMessage.__table__
+    at = {seconds: literal(now + timedelta(seconds=seconds), UTCDateTime())
+          for seconds in {spec.timeout for spec in specs.values()} | {600}}
+    by_name = {name: at[spec.timeout] for name, spec in specs.items() if spec.timeout != 600}
+    if not by_name:
+        return at[600]
+    return case(by_name, value=table.c.job, else_=at[600])
+
+
 def due_ids(session: Session, limit: int = 500) -> list[int]:
     """Rows a delivery should run now: pending and due, or running with a lapsed claim."""
     table = OutboxMessage.__table__
@@ -207,17 +218,41 @@ def run_due(app: Flask, limit: int = 500) -> int:
     """Deliver (or, with a queue, hand over) the due rows; returns how many were handled."""
     from .extensions import db
 
+    backend = app.extensions.get("conveyor_jobs_backend")
+    if backend is not None:
+        return relay(app, backend)
     with app.app_context():
         ids = due_ids(db.session, limit)
         db.session.rollback()
     if not ids:
         return 0
-    backend = app.extensions.get("conveyor_jobs_backend")
-    if backend is not None:
-        backend.push(app, ids)
-    else:
-        deliver_many(app, ids)
+    deliver_many(app, ids)
     return len(ids)
+
+
+def relay(app: Flask, backend: Any, page: int = 1000) -> int:
+    """Hand every due row to the queue, page by page (retries whose backoff ran out, jobs
+    queued for later, rows whose push failed or whose worker died). Rows still waiting in the
+    queue are not pushed again. Returns how many rows were pushed."""
+    from .extensions import db
+
+    table = OutboxMessage.__table__
+    pushed, after = 0, 0
+    with app.app_context():
+        while True:
+            now = utcnow()
+            ids = list(db.session.scalars(select(table.c.id).where(table.c.id > after, or_(
+                and_(table.c.status == PENDING, table.c.run_at <= now),
+                and_(table.c.status == RUNNING, table.c.claimed_until < now)))
+                .order_by(table.c.id).limit(page)))
+            db.session.rollback()
+            if not ids:
+                break
+            pushed += backend.push(app, ids, relay=True)
+            after = ids[-1]
+            if len(ids) < page:
+                break
+    return pushed
 
 
 def retry(app: Flask, message_id: int | None = None) -> int:
@@ -266,7 +301,9 @@ def enqueue_schedules(app: Flask, now: datetime | None = None) -> int:
     written = 0
     with app.app_context():
         for schedule in app.extensions["conveyor"].schedules:
-            seconds = max(int(schedule_interval(app, schedule).total_seconds()), 1)
+            seconds = int(schedule_interval(app, schedule).total_seconds())
+            if seconds <= 0:  # a setting of 0 turns the schedule off
+                continue
             period = int(now.timestamp()) // seconds * seconds
             if enqueue(schedule.job, key=f"schedule:{schedule.job}:{period}",
                        **schedule.kwargs) is not None:

@@ -2,7 +2,8 @@
 
 Fixtures: ``make_app(plugins=…, config=…)``, ``app``, ``client``, ``login_as(role)``,
 ``api_headers(role)``, ``users``, ``captured_events``, ``count_queries``, ``smtp_server`` (a real
-SMTP server on 127.0.0.1; ``smtp_server.config`` is the app config that sends to it).
+SMTP server on 127.0.0.1; ``smtp_server.config`` is the app config that sends to it),
+``redis_server`` (a real Redis on 127.0.0.1; ``redis_server.url`` for ``redis_url``).
 Jobs queued with ``conveyor.enqueue`` run at the commit in tests; ``conveyor.jobs.run_due(app)``
 runs what is due later (retries, ``run_at`` in the future, schedules).
 Set ``CONVEYOR_TEST_DATABASE_URL`` to run against PostgreSQL; SQLite in a temp folder otherwise.
@@ -406,3 +407,55 @@ def build_and_install(source: Any, tmp: Any) -> Any:
     site = tmp / "site"
     pip("install", "--no-deps", "--no-index", "--target", str(site), str(wheel), cwd=tmp)
     return site
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` on 127.0.0.1 (no persistence), stoppable and restartable
+    on the same port — to test what happens while Redis is away."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        import subprocess
+        import time
+
+        import redis
+
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > end or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()  # its data does not matter: the outbox is the truth
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis on a free loopback port (skipped without Debian's redis-server);
+    ``make_app(config={"redis_url": redis_server.url})`` puts the jobs on it."""
+    if not os.path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer().start()
+    yield server
+    server.stop()

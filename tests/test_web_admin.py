@@ -246,7 +246,7 @@ def test_the_admin_index_links_only_to_permitted_sections(make_app):
     assert 'data-section="rates.index"' not in page
     assert client_as(app, "manager").get("/admin/roles").status_code == 403
     full = client_as(app, "admin").get("/admin/").get_data(as_text=True)
-    assert full.count("data-section=") == 6
+    assert full.count("data-section=") == 7  # users, teams, roles, stages, plugins, rates, jobs
 
 
 def test_non_admins_cannot_post_to_admin_forms(app, login_as):

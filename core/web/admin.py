@@ -36,6 +36,8 @@ SECTIONS = [
     ("admin.plugins", "admin.plugins", _l("Plugins"), _l("Installed and enabled plugins.")),
     ("rates.index", "admin.rates", _l("Exchange rates"), _l("Dated rates that convert amounts "
                                                           "into the company currency.")),
+    ("admin.jobs", "admin.jobs", _l("Background jobs"), _l("Jobs that failed, with their "
+                                                         "error; run them again.")),
 ]
 
 
@@ -258,4 +260,4 @@ def team_delete(team_id: int) -> Any:
     return redirect(url_for(".teams"))
 
 
-from . import admin_settings  # noqa: E402,F401 - roles, stages and plugins pages on this bp
+from . import admin_jobs, admin_settings  # noqa: E402,F401 - more pages on this bp

@@ -1,13 +1,14 @@
-"""Liveness and database status for load balancers and monitors."""
+"""Liveness, database and (when configured) Redis status for load balancers and monitors."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from ..extensions import db
 from ..permissions import public
+from ..rq_backend import backend
 
 bp = Blueprint("health", __name__)
 
@@ -22,5 +23,12 @@ def healthz() -> Any:
         db.session.rollback()
         database = f"error: {type(exc).__name__}"
     ok = database == "ok"
-    return jsonify(status="ok" if ok else "error", database=database,
-                   backend=db.engine.dialect.name), 200 if ok else 503
+    extra: dict[str, str] = {}
+    rq = backend(current_app)
+    if rq is not None:
+        # Reported, not failed on: without Redis requests still succeed (the outbox holds
+        # the work), so a load balancer must not take every instance out for it.
+        extra["redis"] = "ok" if rq.ping() else "error: unreachable"
+    status = "ok" if ok and extra.get("redis", "ok") == "ok" else ("degraded" if ok else "error")
+    return jsonify(status=status, database=database, backend=db.engine.dialect.name,
+                   **extra), 200 if ok else 503

@@ -296,6 +296,13 @@ def sweep(*, now: datetime | None = None, days: int | None = None, batch: int = 
     return result
 
 
+def sweep_job() -> None:
+    """The ``leads.sweep`` job (schedule ``leads.sweep_minutes``): :func:`sweep` with the
+    settings; each lead is its own short transaction, so a retry redoes only what is left."""
+    result = sweep()
+    log.info("lead sweep: %s assigned, %s reassigned", result.assigned, result.reassigned)
+
+
 def _sweep_one(lead_id: int, criteria: Any, stale: bool, form_rules: dict[int, int | None],
                now: datetime, result: SweepResult, dry_run: bool) -> None:
     session = db.session

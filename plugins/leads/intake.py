@@ -12,7 +12,9 @@ rest to the rules (``assign_batch``: one cursor step of +n per rule) and leaves 
 notification — a handful of statements per batch instead of a dozen per lead.
 
 Where the intake runs (setting ``leads.intake``): ``thread`` (default) — a daemon thread in each app
-process, woken by every capture; ``external`` — web processes only store, and a worker process
+process, woken by every capture; ``job`` — the core's job queue (:func:`queue_intake`: one
+``leads.intake`` job per second of captures, run by an RQ worker with ``redis_url``, which waits
+for the burst to end and finishes it in full batches, like ``watch``); ``external`` — web processes only store, and a worker process
 runs ``conveyor leads intake --watch`` (under a supervisor, like an RQ worker); ``inline`` — in the
 request (tests, tiny set-ups). ``conveyor leads reassign-stale`` runs it too, so leads a crashed
 process left behind are finished by the sweep whatever the mode.
@@ -25,6 +27,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -123,6 +126,8 @@ def store(data: dict[str, Any], form: FormInfo) -> int:
         process_pending()
     elif mode == "thread":
         wake(current_app._get_current_object())  # type: ignore[attr-defined]
+    elif mode == "job":
+        queue_intake()
     # "external": a worker runs `conveyor leads intake --watch` (or the sweep, from cron)
     return lead_id
 
@@ -247,6 +252,37 @@ def _link_known(leads: list[Lead]) -> None:
     for lead in todo:
         lead.customer_id = by_tax.get(lead.tax_id) if lead.tax_id else None
         lead.customer_id = lead.customer_id or by_name.get(lead.company_normalized)
+
+
+# --- the intake as a job ----------------------------------------------------------------------
+
+_queued: dict[str, int] = {}  # per process: the last second a job was queued for
+
+
+def queue_intake() -> None:
+    """Queue a ``leads.intake`` job for this second's captures — once per second and process
+    (and once per second in all, by the idempotency key), ``PAUSE`` seconds ahead, so a burst's
+    captures are finished by a few jobs in full batches instead of one job each."""
+    from conveyor import enqueue
+
+    second = int(time.time())
+    if _queued.get("second") == second:
+        return
+    _queued["second"] = second
+    enqueue("leads.intake", key=f"leads.intake:{second}",
+            run_at=utcnow() + timedelta(seconds=PAUSE))
+    db.session.commit()
+
+
+def intake_job() -> None:
+    """The ``leads.intake`` job: wait until captures stop arriving (``LINGER`` seconds without
+    one, ``MAX_WAIT`` at most), then finish those waiting, ``WORKER_BATCH`` per transaction.
+    A job that finds nothing waiting (an earlier one of the burst took it all) costs a count."""
+    stop = threading.Event()
+    waiting = _pending_count()
+    if waiting:
+        _settle(waiting, stop, LINGER, MAX_WAIT)
+        finish_waiting(WORKER_BATCH, stop)
 
 
 # --- the per-process worker ---------------------------------------------------------------------

@@ -46,8 +46,12 @@ def register_settings() -> list[Setting]:
                 "Run lead-processor jobs in the request instead of a background thread."),
         Setting("leads.intake", "thread", str,
                 "Where web captures are finished (dedupe, linking, rules): thread (in each app "
-                "process), external (a worker runs `conveyor leads intake --watch`) or inline.",
-                choices=("thread", "external", "inline")),
+                "process), job (the core's job queue: an RQ worker with redis_url), external "
+                "(a worker runs `conveyor leads intake --watch`) or inline.",
+                choices=("thread", "job", "external", "inline")),
+        Setting("leads.sweep_minutes", 60, int,
+                "Minutes between runs of the unassigned/stale sweep (`conveyor leads "
+                "reassign-stale`) as a scheduled job; 0 = off (run it from cron instead)."),
         Setting("leads.process_inline", False, bool,
                 "Finish web captures (dedupe, linking, rules) inside the request instead of the "
                 "intake thread: for tests and single-user set-ups."),
@@ -56,6 +60,26 @@ def register_settings() -> list[Setting]:
         Setting("leads.notify_on_assign", True, bool,
                 "Leave an in-app notification for the seller a lead is assigned to."),
     ]
+
+
+@hookimpl
+def register_jobs() -> list[Any]:
+    from conveyor import Job
+
+    from .assignment import sweep_job
+    from .intake import intake_job
+
+    return [Job("leads.sweep", sweep_job, max_attempts=3, timeout=3600,
+                title=_l("Lead sweep: assign unassigned leads, reassign stale ones")),
+            Job("leads.intake", intake_job, max_attempts=10, timeout=900,
+                title=_l("Lead intake: finish web captures"))]
+
+
+@hookimpl
+def register_schedules() -> list[Any]:
+    from conveyor import Schedule
+
+    return [Schedule("leads.sweep", setting="leads.sweep_minutes")]
 
 
 @hookimpl

@@ -1,12 +1,14 @@
 """The relationships plugin's manifest and hook implementations."""
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import click
 from flask.cli import AppGroup
 
-from conveyor import ListFilter, Manifest, NavItem, Permission, Setting, db, hookimpl
+from conveyor import (Job, ListFilter, Manifest, NavItem, Permission, Schedule, Setting, db,
+                      hookimpl)
 from conveyor.i18n import _l
 
 from . import follow, hookspecs  # follow also watches deal deletions at the ORM
@@ -33,6 +35,29 @@ def recompute_command(batch_size: int) -> None:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(result.by_type.items()))
     click.echo(f"{result.customers} customers in {result.batches} batch(es); "
                f"{result.changed} changed, {result.new} new. {counts}")
+
+
+def recompute_job() -> None:
+    """The daily ``relationships.recompute`` job: types that change with time alone (lapsed
+    after ``relationships.lapsed_after_months``, interest and regular windows running out)
+    move without any event to trigger them."""
+    from .services import recompute
+
+    recompute(db.session, batch_size=RECOMPUTE_BATCH)
+
+
+RECOMPUTE_BATCH = 5000  # customers per transaction in the daily job
+
+
+@hookimpl
+def register_jobs() -> list[Any]:
+    return [Job("relationships.recompute", recompute_job, max_attempts=3, timeout=3600,
+                title=_l("Relationship types: daily check (lapsed customers, windows)"))]
+
+
+@hookimpl
+def register_schedules() -> list[Any]:
+    return [Schedule("relationships.recompute", every=timedelta(days=1))]
 
 
 @hookimpl

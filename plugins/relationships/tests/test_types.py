@@ -96,3 +96,24 @@ def test_each_change_is_recorded_once_with_its_cause_and_seller(ops):
     assert got == [("cold", "potential", "DealCreated", seller),
                    ("potential", "current", "DealWon", seller)]
     assert db.session.scalar(select(func.count()).select_from(RelationshipTransition)) == 2
+
+
+def test_the_daily_job_moves_a_customer_who_stopped_buying_to_lapsed(make_ops):
+    from conveyor.jobs import enqueue_schedules
+    from conveyor.models import OutboxMessage
+
+    ops = make_ops(lapsed_after_months=6)
+    c = ops.customer()
+    d = ops.win(ops.deal(c))
+    cid = c.id
+    db.session.execute(update(Deal).where(Deal.id == d.id)
+                       .values(closed_at=utcnow() - timedelta(days=200)))
+    db.session.commit()
+    now = utcnow()
+    enqueue_schedules(ops.app, now)
+    enqueue_schedules(ops.app, now + timedelta(hours=1))  # the same day: one run
+    db.session.remove()
+    assert ops.type_of(cid) == "lapsed"
+    runs = db.session.scalars(select(OutboxMessage.status)
+                              .where(OutboxMessage.job == "relationships.recompute")).all()
+    assert runs == ["done"]
