@@ -1,6 +1,7 @@
 """Sign-in: sessions for people (Flask-Login), bearer tokens for machines (a hook)."""
 from __future__ import annotations
 
+import hmac
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,12 +44,16 @@ def _load_user(user_id: str) -> User | None:
     """The signed-in user and their roles, plus what every page needs, in one statement: the
     freshness stamps of what each process caches (the role settings: conveyor.role_layers; the
     pipelines: conveyor.pipelines) and the unread notifications count for the header."""
-    if not user_id.isdigit() or len(user_id) > 10:
+    uid, _sep, stamp = user_id.partition(":")
+    if not uid.isdigit() or len(uid) > 10 or not stamp:
         return None
-    row = db.session.execute(_user_statement(), {"uid": int(user_id)}).unique().first()
+    row = db.session.execute(_user_statement(), {"uid": int(uid)}).unique().first()
     if row is None:
         return None
     user, settings_count, settings_at, unread, pipelines_stamp = row
+    # A session made before the user's last logout, password change or deactivation is over.
+    if not user.active or not hmac.compare_digest(stamp.encode(), user.session_stamp.encode()):
+        return None
     g.conveyor_roles_stamp = (settings_count, settings_at)
     g.conveyor_pipelines_stamp = pipelines_stamp
     g.unread_notifications = unread or 0
@@ -110,6 +115,10 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Any:
+    """Signing out ends every session of the user, not only this browser's: a copied cookie
+    must not outlive it."""
+    current_user.end_sessions()
+    db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -110,9 +110,14 @@ def users(app: Flask) -> dict[str, int]:
 
 
 def client_as(app: Flask, username: str) -> FlaskClient:
+    from .extensions import db
+    from .models import User
+
+    with app.app_context():
+        user_id = db.session.get(User, app.config["TEST_USER_IDS"][username]).get_id()
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(app.config["TEST_USER_IDS"][username])
+        session["_user_id"] = user_id
         session["_fresh"] = True
     return client
 

@@ -96,6 +96,8 @@ def _save_user(form: UserForm, user: User | None) -> User | None:
     user.username = username
     user.display_name = (form.display_name.data or "").strip()
     user.email = (form.email.data or "").strip().lower() or None
+    if user.active and not form.active.data:
+        user.end_sessions()  # deactivated: signed out everywhere, at once
     user.active = bool(form.active.data)
     user.roles = form.roles.data or []
     if form.password.data:
@@ -141,6 +143,19 @@ def user_edit(user_id: int) -> Any:
             return redirect(url_for(".users"))
     return render_template("admin/user_form.html", form=form, user=user), \
         400 if request.method == "POST" else 200
+
+
+@bp.post(f"/users/{UID}/sign-out")
+@require("admin.users")
+def user_sign_out(user_id: int) -> Any:
+    """End every session of a user (a lost laptop, a shared password)."""
+    user = db.session.get(User, user_id) or abort(404)
+    user.end_sessions()
+    db.session.commit()
+    flash(_("%(name)s is signed out everywhere.", name=user.username), "success")
+    if user.id == current_user.id:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for(".user_edit", user_id=user.id))
 
 
 # --- teams -------------------------------------------------------------------------------------
