@@ -48,6 +48,7 @@ from .permissions import (
     scoped,
 )
 from .pipelines import PipelineInfo, Pipelines, StageInfo, current_pipelines
+from .security import csp_nonce
 from .settings import setting
 
 __version__ = "0.1.0"
@@ -62,6 +63,7 @@ def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
 
 __all__ = [
     "Action", "can", "colleagues", "create_app", "create_customer", "create_deal", "csrf",
+    "csp_nonce",
     "current_pipelines",
     "CustomerCreated", "CustomerUpdated", "db", "DealCreated", "DealDeleted", "DealLost",
     "DealReopened", "delete_deal",

@@ -14,6 +14,7 @@ from .i18n import select_locale
 from .plugin_loading import PluginError, State, build_plugin_manager
 from .request_transactions import init_request_transactions
 from .role_layers import build_base_roles
+from .security import init_security
 from .settings import apply_flask_config, load_config, resolve_settings
 
 log = logging.getLogger("conveyor")
@@ -36,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     if plugins is not None:
         cfg["plugins"] = list(plugins)
     apply_flask_config(app, cfg)
+    init_security(app, cfg)
 
     pm, loaded = build_plugin_manager(cfg["plugins"], list(extra_plugins))
     state = State(pm=pm, plugins=loaded)
