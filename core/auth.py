@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,13 +26,15 @@ from sqlalchemy.orm import joinedload
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .extensions import db, limiter, login_manager
+from .extensions import db, login_manager
 from .i18n import _, _l
+from .login_throttle import check_credentials, init_login_throttle, throttle
 from .models import User
 from .permissions import login_required, public
 from .role_layers import settings_stamp_columns
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger("conveyor.auth")
 
 
 class LoginForm(FlaskForm):
@@ -88,28 +91,36 @@ def _unauthorized() -> Any:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-def _login_limit() -> str:
-    return current_app.config["CONVEYOR"]["login_rate_limit"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
 @public
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data))
-        if user is not None and user.active and user.check_password(form.password.data or ""):
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append(_("Wrong username or password."))
-        status = 401
+        username = form.username.data or ""
+        limits = throttle()
+        wait = limits.retry_after(username)
+        if wait:
+            form.password.errors.append(_(
+                "Too many failed sign-ins. Try again in %(minutes)s min.",
+                minutes=max(1, -(-wait // 60))))
+            status, headers = 429, {"Retry-After": str(wait)}
+        else:
+            user = db.session.scalar(select(User).where(User.username == username))
+            if check_credentials(user, form.password.data or ""):
+                limits.succeeded(username)
+                login_user(user)
+                return redirect(_safe_next(request.args.get("next")))
+            limits.failed(username)
+            log.info("failed sign-in for %r from %s", username[:80], request.remote_addr)
+            form.password.errors.append(_("Wrong username or password."))
+            status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
@@ -135,4 +146,5 @@ def _safe_next(target: str | None) -> str:
 
 
 def init_auth(app: Flask) -> None:
+    init_login_throttle(app, app.config["CONVEYOR"])
     app.register_blueprint(bp)
