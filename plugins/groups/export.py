@@ -5,11 +5,8 @@ already removed in SQL — so memory stays constant and no unsubscribed address 
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -18,6 +15,7 @@ from typing import Any
 from flask import Response, stream_with_context
 
 from conveyor import db, emit, setting
+from conveyor.csv_export import BOM, csv_line
 from conveyor.i18n import _
 from conveyor.models import User
 from conveyor.types import utcnow
@@ -27,26 +25,14 @@ from .models import Group, GroupPush
 from .services import EXPORT_COLUMNS, GroupError, iter_export_batches
 
 log = logging.getLogger("conveyor.groups")
-BOM = "\ufeff"  # lets Excel read UTF-8 (Cyrillic, Chinese) without an import dialog
-PHONE_LIKE = re.compile(r"^[+-][0-9 ()\-.]*$")
-
-
-def safe_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas (=, @, +, - ...) but leave phone numbers alone."""
-    if value and value[0] in "=@\t\r" or (value and value[0] in "+-" and
-                                          not PHONE_LIKE.match(value)):
-        return "'" + value
-    return value
 
 
 def csv_chunks(group: Group, user: Any, batch: int) -> Iterator[str]:
-    yield BOM + ",".join(EXPORT_COLUMNS) + "\r\n"
+    """A BOM and the header, then one chunk per batch; every cell through ``safe_cell`` (no
+    spreadsheet formulas; phone numbers stay as they are)."""
+    yield BOM + csv_line(EXPORT_COLUMNS)
     for rows in iter_export_batches(group, user, batch):
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        for row in rows:
-            writer.writerow([safe_cell(row[c]) for c in EXPORT_COLUMNS])
-        yield buf.getvalue()
+        yield "".join(csv_line(row[c] for c in EXPORT_COLUMNS) for row in rows)
 
 
 def csv_response(group: Group, user: Any) -> Response:
