@@ -9,7 +9,15 @@ from flask import Flask
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
-from .extensions import babel, csrf, db, limiter, login_manager, make_api
+from .extensions import (
+    babel,
+    csrf,
+    db,
+    document_decimal_strings,
+    limiter,
+    login_manager,
+    make_api,
+)
 from .i18n import select_locale
 from .plugin_loading import PluginError, State, build_plugin_manager
 from .request_transactions import init_request_transactions
@@ -55,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     limiter.init_app(app)
     api = make_api()
     api.init_app(app)
+    document_decimal_strings(api)
     app.extensions["conveyor_api"] = api
 
     from .auth import init_auth

@@ -59,7 +59,17 @@ def origin_allowed(form: FormInfo, origin: str | None) -> bool:
 
 
 def wants_json() -> bool:
-    return request.is_json or request.accept_mimetypes.best == "application/json"
+    """JSON for everyone but a browser: a page only when the client names text/html and
+    prefers it to JSON (a browser's form post); a script, curl or ``Accept: */*`` gets JSON."""
+    if request.is_json:
+        return True
+    return not wants_html()
+
+
+def wants_html() -> bool:
+    accept = request.accept_mimetypes
+    named = any(value == "text/html" for value, _q in accept)
+    return named and accept.quality("text/html") >= accept.quality("application/json")
 
 
 def _error(status: int, message: str, errors: dict[str, list[str]] | None = None,
