@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, se
 from sqlalchemy.exc import IntegrityError
 
 from conveyor import db, scope, setting
+from conveyor.calendar_bounds import check_day
 from conveyor.i18n import _
 from conveyor.models import COMPANY_SIZES, Contact, Customer, Deal, Stage
 from conveyor.queries import written_limit
@@ -68,12 +69,14 @@ def entity_model(group: Group) -> Any:
 def _day(value: Any, field: str) -> str:
     if isinstance(value, datetime):
         value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
     try:
-        return date.fromisoformat(str(value)).isoformat()
+        day = value if isinstance(value, date) else date.fromisoformat(str(value))
     except ValueError:
         raise GroupError(field, _("Not a valid date.")) from None
+    try:
+        return check_day(day).isoformat()
+    except ValueError as exc:
+        raise GroupError(field, str(exc)) from None
 
 
 def clean_filters(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
