@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from conveyor import db, scope, setting
 from conveyor.calendar_bounds import check_day
 from conveyor.i18n import _
+from conveyor.outbound import OutboundRefused, check_url
 from conveyor.models import COMPANY_SIZES, Contact, Customer, Deal, Stage
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
@@ -126,6 +127,10 @@ def clean_webhook_url(url: str | None) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
         raise GroupError("webhook_url", _("Give an http:// or https:// address."))
+    try:
+        check_url(url)  # refused now, not only when called: internal addresses, no DNS
+    except OutboundRefused as exc:
+        raise GroupError("webhook_url", exc.public) from None
     return url
 
 
