@@ -72,8 +72,8 @@ def test_web_form_errors_are_shown_in_place(app, login_as):
 
 
 def test_groups_work_without_the_leads_plugin(make_app):
-    app = make_app(plugins=["groups"], config={"csrf_enabled": False})
-    client = client_as(app, "marketer")
+    app = make_app(plugins=["groups"])
+    client = client_as(app, "marketer", csrf=True)
     page = client.get("/groups/new")
     assert page.status_code == 200 and b'value="leads"' not in page.data
     refused = client.post("/groups/new", data={"name": "L", "kind": "leads", "mode": "manual"})

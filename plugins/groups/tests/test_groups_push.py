@@ -54,8 +54,7 @@ def receiver():
 @pytest.fixture
 def app(make_app):
     # the receivers listen on 127.0.0.1, which outbound requests may reach only when allowed
-    return make_app(plugins=["groups"], config={"csrf_enabled": False,
-                                                "groups": {"batch_size": 2},
+    return make_app(plugins=["groups"], config={"groups": {"batch_size": 2},
                                                 "outbound_allowed_hosts": ["127.0.0.1"]})
 
 
