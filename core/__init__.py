@@ -48,6 +48,7 @@ from .permissions import (
     scoped,
 )
 from .pipelines import PipelineInfo, Pipelines, StageInfo, current_pipelines
+from .audit import record as record_audit
 from .security import csp_nonce
 from .settings import setting
 
@@ -70,7 +71,7 @@ __all__ = [
     "DealStageChanged", "DealUpdated", "DealWon", "emit", "Event", "get_visible_or_404",
     "hookimpl", "hookspec", "limiter", "ListFilter", "login_required", "Manifest", "move_deal",
     "NavItem", "notify", "owner_ids", "Panel", "Permission", "PipelineInfo", "Pipelines",
-    "post_timeline", "public",
+    "post_timeline", "public", "record_audit",
     "require", "roles_holding", "scope", "scope_of", "scoped", "Setting", "setting", "StageInfo",
     "update_customer", "update_deal", "UserCreated", "Widget",
 ]

@@ -19,7 +19,7 @@ from .extensions import (
     make_api,
 )
 from .i18n import select_locale
-from . import calendar_bounds, safe_json
+from . import audit, calendar_bounds, safe_json
 from .plugin_loading import PluginError, State, build_plugin_manager
 from .request_transactions import init_request_transactions
 from .role_layers import build_base_roles
@@ -49,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     init_security(app, cfg)
     safe_json.install(app)
     calendar_bounds.install()
+    audit.install()
 
     pm, loaded = build_plugin_manager(cfg["plugins"], list(extra_plugins))
     state = State(pm=pm, plugins=loaded)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from . import audit
 from .extensions import db, login_manager
 from .i18n import _, _l
 from .login_throttle import check_credentials, init_login_throttle, throttle
@@ -113,9 +114,15 @@ def login() -> Any:
             if check_credentials(user, form.password.data or ""):
                 limits.succeeded(username)
                 login_user(user)
+                audit.record("sign_in", object_type="user", object_id=user.id,
+                             label=user.username, actor=user)
+                db.session.commit()
                 return redirect(_safe_next(request.args.get("next")))
             limits.failed(username)
             log.info("failed sign-in for %r from %s", username[:80], request.remote_addr)
+            audit.record("sign_in_failed", object_type="user",
+                         object_id=user.id if user is not None else None, label=username[:80])
+            db.session.commit()
             form.password.errors.append(_("Wrong username or password."))
             status = 401
     elif request.method == "POST":
@@ -129,6 +136,8 @@ def logout() -> Any:
     """Signing out ends every session of the user, not only this browser's: a copied cookie
     must not outlive it."""
     current_user.end_sessions()
+    audit.record("sign_out", object_type="user", object_id=current_user.id,
+                 label=current_user.username)
     db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")

@@ -279,6 +279,33 @@ def deals_rebuild_totals() -> None:
     click.echo(f"Rebuilt the deal totals: {rows} (stage, owner, currency) rows.")
 
 
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("purge")
+@click.option("--days", type=int, default=None,
+              help="Keep this many days (default: the audit_retention_days setting).")
+def audit_purge(days: int | None) -> None:
+    """Delete audit entries older than the retention period (run it daily, e.g. from cron).
+
+    The only way entries leave the trail: the app itself never changes or deletes one."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from .models import AuditEntry
+    from .types import utcnow
+
+    keep = days if days is not None else current_app.config["CONVEYOR"]["audit_retention_days"]
+    if keep <= 0:
+        click.echo("audit_retention_days is 0: the trail is kept for ever; nothing deleted.")
+        return
+    cutoff = utcnow() - timedelta(days=keep)
+    result = db.session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff))
+    db.session.commit()
+    click.echo(f"Deleted {result.rowcount} audit entries older than {keep} days.")
+
+
 # --- plugins -------------------------------------------------------------------------------------
 
 
@@ -354,7 +381,8 @@ def plugins_command(as_json: bool) -> None:
 
 # --- the group -----------------------------------------------------------------------------------
 
-CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command]
+CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, audit_cli,
+                 plugins_command]
 
 
 def add_core_commands(group: click.Group) -> None:

@@ -16,6 +16,7 @@ CORE_PERMISSIONS = [
     Permission("admin.roles", _l("Edit roles and their permissions")),
     Permission("admin.stages", _l("Edit the pipeline stages")),
     Permission("admin.plugins", _l("See installed and enabled plugins")),
+    Permission("admin.audit", _l("Read the audit trail: who changed what, sign-ins")),
 ]
 
 

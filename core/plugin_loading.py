@@ -22,6 +22,7 @@ CORE_DEFAULTS = (
     "conveyor.default_nav",
     "conveyor.default_widgets",
     "conveyor.default_auth",
+    "conveyor.default_panels",
 )
 
 

@@ -1,4 +1,5 @@
 """The core's tables. Plugins own theirs, prefixed with the plugin's name."""
+from .audit import AuditEntry
 from .customers import COMPANY_SIZES, Contact, Customer
 from .deals import AppendOnlyError, Deal, DealStageTotal, Pipeline, Stage, StageHistory
 from .notifications import Notification
@@ -7,7 +8,7 @@ from .timeline import TimelineEntry
 from .users import ApiToken, RoleSetting, Team, TeamMember, User, UserRole
 
 __all__ = [
-    "ApiToken", "AppendOnlyError", "COMPANY_SIZES", "ChangeStamp", "Contact", "Customer", "Deal",
+    "ApiToken", "AppendOnlyError", "AuditEntry", "COMPANY_SIZES", "ChangeStamp", "Contact", "Customer", "Deal",
     "DealStageTotal", "Notification", "Pipeline", "RoleSetting", "Stage", "StageHistory",
     "Team", "TeamMember", "TimelineEntry", "User", "UserRole",
 ]

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from .. import audit
 from ..events import UserCreated, emit
 from ..extensions import db
 from ..i18n import _, _l
@@ -34,6 +35,8 @@ SECTIONS = [
                                                   "screen.")),
     ("admin.stages", "admin.stages", _l("Stages"), _l("The steps of the sales pipeline.")),
     ("admin.plugins", "admin.plugins", _l("Plugins"), _l("Installed and enabled plugins.")),
+    ("admin.audit", "admin.audit", _l("Audit trail"), _l("Who changed what and when; sign-ins "
+                                                        "and failed sign-ins.")),
 ]
 
 
@@ -151,6 +154,8 @@ def user_sign_out(user_id: int) -> Any:
     """End every session of a user (a lost laptop, a shared password)."""
     user = db.session.get(User, user_id) or abort(404)
     user.end_sessions()
+    audit.record("sign_out_everywhere", object_type="user", object_id=user.id,
+                 label=user.username)
     db.session.commit()
     flash(_("%(name)s is signed out everywhere.", name=user.username), "success")
     if user.id == current_user.id:
@@ -271,4 +276,4 @@ def team_delete(team_id: int) -> Any:
     return redirect(url_for(".teams"))
 
 
-from . import admin_settings  # noqa: E402,F401 - roles, stages and plugins pages on this bp
+from . import admin_audit, admin_settings  # noqa: E402,F401 - more pages on this bp
