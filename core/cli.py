@@ -306,6 +306,54 @@ def audit_purge(days: int | None) -> None:
     click.echo(f"Deleted {result.rowcount} audit entries older than {keep} days.")
 
 
+@click.command("backup")
+@click.argument("target", type=click.Path(file_okay=False))
+@click.option("--storage-dir", default=None, type=click.Path(file_okay=False),
+              help="The documents' storage folder to include (default: the storage_dir "
+                   "setting, if any).")
+@with_appcontext
+def backup_command(target: str, storage_dir: str | None) -> None:
+    """Back up the database (and the storage folder) into the new directory TARGET.
+
+    SQLite: the online backup API, consistent while the app runs. PostgreSQL: pg_dump's custom
+    format. Restore with `conveyor restore TARGET`."""
+    from .backup import BackupError, backup
+
+    try:
+        manifest = backup(_app(), target, storage_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backed up the {manifest['engine']} database and {len(manifest['files'])} "
+               f"files into {target}.")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.option("--storage-dir", default=None, type=click.Path(file_okay=False),
+              help="Where the storage folder goes (default: the storage_dir setting, then the "
+                   "folder the backup was taken from).")
+@click.option("--yes", is_flag=True, help="Do not ask: the current data is replaced.")
+@with_appcontext
+def restore_command(source: str, storage_dir: str | None, yes: bool) -> None:
+    """Replace the database (and the storage folder) with the backup in SOURCE.
+
+    Stop the app's processes first: requests during a restore see a half-old database."""
+    from .backup import BackupError, read_manifest, restore
+
+    try:
+        manifest = read_manifest(source)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not yes:
+        click.confirm(f"Replace the current database with the backup of "
+                      f"{manifest['created_at']}?", abort=True)
+    try:
+        restore(_app(), source, storage_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored the backup of {manifest['created_at']}.")
+
+
 # --- plugins -------------------------------------------------------------------------------------
 
 
@@ -382,7 +430,7 @@ def plugins_command(as_json: bool) -> None:
 # --- the group -----------------------------------------------------------------------------------
 
 CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, audit_cli,
-                 plugins_command]
+                 backup_command, restore_command, plugins_command]
 
 
 def add_core_commands(group: click.Group) -> None:
