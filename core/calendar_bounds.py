@@ -23,8 +23,8 @@ def in_calendar(value: Any) -> bool:
 def message() -> str:
     from .i18n import _
 
-    return _("Use a date between %(first)s and %(last)s.", first=f"{MIN_YEAR}-01-01",
-             last=f"{MAX_YEAR}-12-31")
+    first, last = "%d-01-01" % MIN_YEAR, "%d-12-31" % MAX_YEAR
+    return _("Use a date between %(first)s and %(last)s.", first=first, last=last)
 
 
 def check_day(value: date | datetime) -> date | datetime:

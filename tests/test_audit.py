@@ -192,7 +192,7 @@ def test_the_admin_page_filters_pages_and_exports(app: Any, deal: tuple[int, int
     exported = admin.get("/admin/audit?format=csv&object_type=deal")
     assert exported.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:3] == ["When (UTC)", "Who", "Action"]
+    assert rows[0][:3] == ["When (UTC)", "User", "Action"]
     assert {r[3] for r in rows[1:]} == {"deal"} and len(rows) >= 2
     assert login_as("seller").get("/admin/audit").status_code == 403
     assert login_as("manager").get("/admin/audit?format=csv").status_code == 403

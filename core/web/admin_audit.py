@@ -71,8 +71,8 @@ def audit() -> Any:
     query, args, errors = filtered()
     if request.args.get("format") == "csv" and not errors:
         return csv_response("audit", [
-            _("When (UTC)"), _("Who"), _("Action"), _("Record type"), _("Record"), _("Label"),
-            _("Changes"), _("Address")], _csv_rows(query), stream=True)
+            _("When (UTC)"), _("User"), _("Action"), _("Record type"), _("Record"), _("Label"),
+            _("Changes"), _("IP address")], _csv_rows(query), stream=True)
     page = keyset_page(query, AuditEntry.id, before_arg())
     types = sorted(t for (t,) in db.session.execute(
         select(AuditEntry.object_type).distinct()) if t)
