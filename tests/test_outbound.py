@@ -190,8 +190,8 @@ def groups_app(make_app: Any) -> Any:
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379/", "http://169.254.169.254/latest/",
                                  "http://evil.example/hook", "http://[::1]:22/"])
-def test_a_webhook_to_an_internal_address_is_refused_when_saved(groups_app: Any, url: str,
-                                                                api_headers: Any) -> None:
+def test_a_webhook_to_an_internal_address_is_refused_when_saved(groups_app: Any,
+                                                                url: str) -> None:
     from conveyor.testing import token_headers
 
     client = groups_app.test_client()
