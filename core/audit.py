@@ -4,7 +4,8 @@ What is recorded (``audit_log``, append-only):
 - every insert, update and delete of an *audited* model, with the changed fields old → new:
   the core's customers, contacts, deals, users (a password only as "changed"), role grants,
   teams and their members, role edits (``role_settings``), stages and pipelines; a plugin's
-  model opts in with a class attribute ``__audit__ = "<object type>"``;
+  model opts in with a class attribute ``__audit__ = "<object type>"`` (and leaves bookkeeping
+  columns out with ``__audit_skip__ = ("counter",)``);
 - sign-ins, failed sign-ins, sign-outs and "sign out everywhere" (``conveyor.auth``);
 - whatever a plugin reports with :func:`record` (``conveyor.record_audit``).
 
@@ -86,7 +87,8 @@ def _primary_key(obj: Any) -> int | None:
 
 
 def _columns(obj: Any) -> list[str]:
-    return [a.key for a in inspect(type(obj)).column_attrs if a.key not in NOISE]
+    skip = NOISE | set(getattr(type(obj), "__audit_skip__", ()))
+    return [a.key for a in inspect(type(obj)).column_attrs if a.key not in skip]
 
 
 def _value(key: str, value: Any) -> Any:

@@ -239,3 +239,32 @@ def test_plugins_record_their_own_actions(make_app: Any) -> None:
     [entry] = entries(app, action="exported")
     assert (entry.object_type, entry.object_id, entry.changes) == ("exporter", 7,
                                                                     {"rows": [None, 120]})
+
+
+def test_plugin_models_opt_in_field_by_field(make_app: Any) -> None:
+    """Groups (a webhook address is where data leaves) and lead rules and forms opt in with
+    ``__audit__``; a lead rule's turn counter (``__audit_skip__``) is left out."""
+    app = make_app(plugins=["leads", "groups"], config={"outbound_allowed_hosts": ["127.0.0.1"]})
+    client = app.test_client()
+    headers = token_headers(app, "marketer")
+    made = client.post("/api/v1/groups/", json={"name": "North", "webhook_url":
+                                                "http://127.0.0.1:9/hook"}, headers=headers)
+    assert made.status_code == 201, made.get_json()
+    [entry] = entries(app, object_type="groups_group", object_id=made.get_json()["id"])
+    assert entry.action == "create" and entry.actor == "marketer"
+    assert entry.changes["webhook_url"] == [None, "http://127.0.0.1:9/hook"]
+    from conveyor.plugins.leads.models import LeadRule
+    from conveyor.plugins.leads.services import create_lead
+
+    with app.app_context():
+        rule = LeadRule(name="RR", rr_cursor=0, strategy="round_robin")
+        db.session.add(rule)
+        db.session.commit()
+        rule_id = rule.id
+        rule.rr_cursor = 5
+        db.session.commit()
+        create_lead({"email": "x@example.com"}, source="web")
+        db.session.commit()
+    rule_entries = entries(app, object_type="leads_rule", object_id=rule_id)
+    assert [e.action for e in rule_entries] == ["create"]
+    assert "rr_cursor" not in rule_entries[0].changes
