@@ -1,6 +1,6 @@
 """What the audit trail costs a write request: the same API writes with and without it.
 
-Issue 16 asks that writing the trail cost a write request at most 25 %. One app on a file
+Writing the trail must cost a write request at most 25 %. One app on a file
 database (SQLite, or PostgreSQL with --url); the same requests timed in alternating rounds with
 the trail's flush listener on and off (``conveyor.audit.uninstall``): a deal PATCH (two fields
 changed: one audit row with its diff) and a customer POST (a create: one row). Median of the
