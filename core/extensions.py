@@ -50,7 +50,7 @@ def document_decimal_strings(api: Api) -> None:
 def _decimal_strings(self: object, field: fields.Field, ret: dict[str, object],
                      **_: object) -> dict[str, object]:
     """A ``Decimal(as_string=True)`` travels as a JSON string ("1250.00"): document it as one
-    (``type: string, format: decimal``), not as apispec's ``number`` — core's and plugins' alike."""
+    (``type: string, format: decimal``), not as apispec's ``number``; core's and plugins'."""
     if isinstance(field, fields.Decimal) and field.as_string:
         return {"type": "string", "format": "decimal"}
     return {}

@@ -8,7 +8,8 @@ from .timeline import TimelineEntry
 from .users import ApiToken, RoleSetting, Team, TeamMember, User, UserRole
 
 __all__ = [
-    "ApiToken", "AppendOnlyError", "AuditEntry", "COMPANY_SIZES", "ChangeStamp", "Contact", "Customer", "Deal",
+    "ApiToken", "AppendOnlyError", "AuditEntry", "COMPANY_SIZES", "ChangeStamp", "Contact",
+    "Customer", "Deal",
     "DealStageTotal", "Notification", "Pipeline", "RoleSetting", "Stage", "StageHistory",
     "Team", "TeamMember", "TimelineEntry", "User", "UserRole",
 ]
