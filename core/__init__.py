@@ -7,6 +7,7 @@ namespace: ``conveyor`` is ``core/``, ``conveyor.plugins`` is ``plugins/``, ``co
 """
 from __future__ import annotations
 
+from .audit import record as record_audit
 from .contrib import Action, ListFilter, Manifest, NavItem, Panel, Permission, Setting, Widget
 from .crm import (
     create_customer,
@@ -48,7 +49,6 @@ from .permissions import (
     scoped,
 )
 from .pipelines import PipelineInfo, Pipelines, StageInfo, current_pipelines
-from .audit import record as record_audit
 from .security import csp_nonce
 from .settings import setting
 

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
+from . import audit, calendar_bounds, safe_json
 from .extensions import (
     babel,
     csrf,
@@ -19,7 +20,6 @@ from .extensions import (
     make_api,
 )
 from .i18n import select_locale
-from . import audit, calendar_bounds, safe_json
 from .plugin_loading import PluginError, State, build_plugin_manager
 from .request_transactions import init_request_transactions
 from .role_layers import build_base_roles

@@ -23,7 +23,7 @@ def in_calendar(value: Any) -> bool:
 def message() -> str:
     from .i18n import _
 
-    first, last = "%d-01-01" % MIN_YEAR, "%d-12-31" % MAX_YEAR
+    first, last = f"{MIN_YEAR}-01-01", f"{MAX_YEAR}-12-31"
     return _("Use a date between %(first)s and %(last)s.", first=first, last=last)
 
 

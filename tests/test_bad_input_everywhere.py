@@ -84,11 +84,11 @@ def bodies(schema: dict[str, Any]) -> list[tuple[str, str, str | None]]:
                and not p.get("readOnly")]
     out: list[tuple[str, str, str | None]] = []
     for name in texts[:3]:
-        out.append((f"surrogate in {name}", '{"%s": "a\\ud800b"}' % name, name))
+        out.append((f"surrogate in {name}", f'{{"{name}": "a\\ud800b"}}', name))
     out.append(("surrogate in a key", '{"x\\udfff": "1"}', None))
     for name in numbers[:3]:
-        out.append((f"huge {name}", '{"%s": %s}' % (name, HUGE), name))
-        out.append((f"long {name}", '{"%s": %s}' % (name, LONG), name))
+        out.append((f"huge {name}", f'{{"{name}": {HUGE}}}', name))
+        out.append((f"long {name}", f'{{"{name}": {LONG}}}', name))
     out += [("deep list", DEEP[0], None), ("deep object", DEEP[1], None)]
     return out
 
@@ -126,7 +126,7 @@ def test_surrogates_and_huge_numbers_name_the_field(world: Any) -> None:
                            content_type="application/json", headers=headers)
     assert response.status_code == 422
     assert "name" in response.get_json()["errors"]["json"]
-    response = client.post("/api/v1/deals", data='{"title": "T", "customer_id": %s}' % HUGE,
+    response = client.post("/api/v1/deals", data=f'{{"title": "T", "customer_id": {HUGE}}}',
                            content_type="application/json", headers=headers)
     assert response.status_code == 422
     assert "customer_id" in response.get_json()["errors"]["json"]
@@ -149,7 +149,7 @@ def test_the_public_form_refuses_them_too(world: Any) -> None:
     client = app.test_client()
     before = row_counts(app)
     for raw, code in (('{"email": "a@b.co", "name": "\\ud800"}', 422),
-                      ('{"email": "a@b.co", "name": %s}' % HUGE, 422),
+                      (f'{{"email": "a@b.co", "name": {HUGE}}}', 422),
                       ("[" * 5000 + "]" * 5000, 400)):  # within the form's 16 kB
         response = client.post("/public/leads/bad-input", data=raw,
                                content_type="application/json")

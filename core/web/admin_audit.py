@@ -1,8 +1,8 @@
 """The audit trail page: filters, pages newest first, CSV export (routes of the ``admin`` bp)."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import render_template, request

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from conveyor import db, scope, setting
 from conveyor.calendar_bounds import check_day
 from conveyor.i18n import _
-from conveyor.outbound import OutboundRefused, check_url
 from conveyor.models import COMPANY_SIZES, Contact, Customer, Deal, Stage
+from conveyor.outbound import OutboundRefused, check_url
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from conveyor.extensions import db
 from conveyor.plugins.groups.models import GroupPush
 
-
 GENERIC = "Delivery failed: the address did not answer or did not accept the data."
 
 
