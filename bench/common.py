@@ -201,9 +201,14 @@ def add_shell_route(app: Flask) -> None:
 
 def client_for(app: Flask, user_id: int) -> FlaskClient:
     """A test client whose session is signed in as ``user_id`` (as Flask-Login stores it)."""
+    from conveyor.extensions import db
+    from conveyor.models import User
+
+    with app.app_context():
+        session_id = db.session.get(User, user_id).get_id()  # id and session stamp
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = session_id
         session["_fresh"] = True
     return client
 

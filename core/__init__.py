@@ -7,6 +7,7 @@ namespace: ``conveyor`` is ``core/``, ``conveyor.plugins`` is ``plugins/``, ``co
 """
 from __future__ import annotations
 
+from .audit import record as record_audit
 from .contrib import (
     Action,
     Job,
@@ -63,6 +64,7 @@ from .permissions import (
     scoped,
 )
 from .pipelines import PipelineInfo, Pipelines, StageInfo, current_pipelines
+from .security import csp_nonce
 from .settings import setting
 
 __version__ = "0.1.0"
@@ -85,6 +87,7 @@ __all__ = [
     "create_app",
     "create_customer",
     "create_deal",
+    "csp_nonce",
     "csrf",
     "current_pipelines",
     "CustomerCreated",
@@ -121,6 +124,7 @@ __all__ = [
     "public",
     "rates_on",
     "recipient_locale",
+    "record_audit",
     "require",
     "roles_holding",
     "Schedule",
@@ -128,8 +132,8 @@ __all__ = [
     "scope_of",
     "scoped",
     "send_mail",
-    "setting",
     "Setting",
+    "setting",
     "StageInfo",
     "Total",
     "update_customer",

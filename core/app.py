@@ -9,11 +9,21 @@ from flask import Flask
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
-from .extensions import babel, csrf, db, limiter, login_manager, make_api
+from . import audit, calendar_bounds, safe_json
+from .extensions import (
+    babel,
+    csrf,
+    db,
+    document_decimal_strings,
+    limiter,
+    login_manager,
+    make_api,
+)
 from .i18n import select_locale, select_timezone
 from .plugin_loading import PluginError, State, build_plugin_manager
 from .request_transactions import init_request_transactions
 from .role_layers import build_base_roles
+from .security import init_security
 from .settings import apply_flask_config, load_config, resolve_settings
 
 log = logging.getLogger("conveyor")
@@ -36,6 +46,10 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     if plugins is not None:
         cfg["plugins"] = list(plugins)
     apply_flask_config(app, cfg)
+    init_security(app, cfg)
+    safe_json.install(app)
+    calendar_bounds.install()
+    audit.install()
 
     pm, loaded = build_plugin_manager(cfg["plugins"], list(extra_plugins))
     state = State(pm=pm, plugins=loaded)
@@ -56,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     limiter.init_app(app)
     api = make_api()
     api.init_app(app)
+    document_decimal_strings(api)
     app.extensions["conveyor_api"] = api
 
     from .auth import init_auth

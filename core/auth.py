@@ -1,6 +1,8 @@
 """Sign-in: sessions for people (Flask-Login), bearer tokens for machines (a hook)."""
 from __future__ import annotations
 
+import hmac
+import logging
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,13 +26,16 @@ from sqlalchemy.orm import joinedload
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .extensions import db, limiter, login_manager
+from . import audit
+from .extensions import db, login_manager
 from .i18n import _, _l
+from .login_throttle import check_credentials, init_login_throttle, throttle
 from .models import User
 from .permissions import login_required, public
 from .role_layers import settings_stamp_columns
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger("conveyor.auth")
 
 
 class LoginForm(FlaskForm):
@@ -43,12 +48,16 @@ def _load_user(user_id: str) -> User | None:
     """The signed-in user and their roles, plus what every page needs, in one statement: the
     freshness stamps of what each process caches (the role settings: conveyor.role_layers; the
     pipelines: conveyor.pipelines) and the unread notifications count for the header."""
-    if not user_id.isdigit() or len(user_id) > 10:
+    uid, _sep, stamp = user_id.partition(":")
+    if not uid.isdigit() or len(uid) > 10 or not stamp:
         return None
-    row = db.session.execute(_user_statement(), {"uid": int(user_id)}).unique().first()
+    row = db.session.execute(_user_statement(), {"uid": int(uid)}).unique().first()
     if row is None:
         return None
     user, settings_count, settings_at, unread, pipelines_stamp = row
+    # A session made before the user's last logout, password change or deactivation is over.
+    if not user.active or not hmac.compare_digest(stamp.encode(), user.session_stamp.encode()):
+        return None
     g.conveyor_roles_stamp = (settings_count, settings_at)
     g.conveyor_pipelines_stamp = pipelines_stamp
     g.unread_notifications = unread or 0
@@ -83,33 +92,53 @@ def _unauthorized() -> Any:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-def _login_limit() -> str:
-    return current_app.config["CONVEYOR"]["login_rate_limit"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
 @public
 def login() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     status = 200
+    headers: dict[str, str] = {}
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data))
-        if user is not None and user.active and user.check_password(form.password.data or ""):
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
-        form.password.errors.append(_("Wrong username or password."))
-        status = 401
+        username = form.username.data or ""
+        limits = throttle()
+        wait = limits.retry_after(username)
+        if wait:
+            form.password.errors.append(_(
+                "Too many failed sign-ins. Try again in %(minutes)s min.",
+                minutes=max(1, -(-wait // 60))))
+            status, headers = 429, {"Retry-After": str(wait)}
+        else:
+            user = db.session.scalar(select(User).where(User.username == username))
+            if check_credentials(user, form.password.data or ""):
+                limits.succeeded(username)
+                login_user(user)
+                audit.record("sign_in", object_type="user", object_id=user.id,
+                             label=user.username, actor=user)
+                db.session.commit()
+                return redirect(_safe_next(request.args.get("next")))
+            limits.failed(username)
+            log.info("failed sign-in for %r from %s", username[:80], request.remote_addr)
+            audit.record("sign_in_failed", object_type="user",
+                         object_id=user.id if user is not None else None, label=username[:80])
+            db.session.commit()
+            form.password.errors.append(_("Wrong username or password."))
+            status = 401
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout() -> Any:
+    """Signing out ends every session of the user, not only this browser's: a copied cookie
+    must not outlive it."""
+    current_user.end_sessions()
+    audit.record("sign_out", object_type="user", object_id=current_user.id,
+                 label=current_user.username)
+    db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
@@ -126,4 +155,5 @@ def _safe_next(target: str | None) -> str:
 
 
 def init_auth(app: Flask) -> None:
+    init_login_throttle(app, app.config["CONVEYOR"])
     app.register_blueprint(bp)

@@ -293,6 +293,81 @@ def deals_rebuild_totals() -> None:
     click.echo(f"Rebuilt the deal totals: {rows} (stage, owner, currency) rows.")
 
 
+audit_cli = AppGroup("audit", help="The audit trail.")
+
+
+@audit_cli.command("purge")
+@click.option("--days", type=int, default=None,
+              help="Keep this many days (default: the audit_retention_days setting).")
+def audit_purge(days: int | None) -> None:
+    """Delete audit entries older than the retention period (run it daily, e.g. from cron).
+
+    The only way entries leave the trail: the app itself never changes or deletes one."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from .models import AuditEntry
+    from .types import utcnow
+
+    keep = days if days is not None else current_app.config["CONVEYOR"]["audit_retention_days"]
+    if keep <= 0:
+        click.echo("audit_retention_days is 0: the trail is kept for ever; nothing deleted.")
+        return
+    cutoff = utcnow() - timedelta(days=keep)
+    result = db.session.execute(delete(AuditEntry).where(AuditEntry.at < cutoff))
+    db.session.commit()
+    click.echo(f"Deleted {result.rowcount} audit entries older than {keep} days.")
+
+
+@click.command("backup")
+@click.argument("target", type=click.Path(file_okay=False))
+@click.option("--storage-dir", default=None, type=click.Path(file_okay=False),
+              help="The documents' storage folder to include (default: the storage_dir "
+                   "setting, if any).")
+@with_appcontext
+def backup_command(target: str, storage_dir: str | None) -> None:
+    """Back up the database (and the storage folder) into the new directory TARGET.
+
+    SQLite: the online backup API, consistent while the app runs. PostgreSQL: pg_dump's custom
+    format. Restore with `conveyor restore TARGET`."""
+    from .backup import BackupError, backup
+
+    try:
+        manifest = backup(_app(), target, storage_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backed up the {manifest['engine']} database and {len(manifest['files'])} "
+               f"files into {target}.")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.option("--storage-dir", default=None, type=click.Path(file_okay=False),
+              help="Where the storage folder goes (default: the storage_dir setting, then the "
+                   "folder the backup was taken from).")
+@click.option("--yes", is_flag=True, help="Do not ask: the current data is replaced.")
+@with_appcontext
+def restore_command(source: str, storage_dir: str | None, yes: bool) -> None:
+    """Replace the database (and the storage folder) with the backup in SOURCE.
+
+    Stop the app's processes first: requests during a restore see a half-old database."""
+    from .backup import BackupError, read_manifest, restore
+
+    try:
+        manifest = read_manifest(source)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not yes:
+        click.confirm(f"Replace the current database with the backup of "
+                      f"{manifest['created_at']}?", abort=True)
+    try:
+        restore(_app(), source, storage_dir)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored the backup of {manifest['created_at']}.")
+
+
 # --- plugins -------------------------------------------------------------------------------------
 
 
@@ -410,8 +485,9 @@ def plugin_new(name: str, target: Path, title: str | None) -> None:
 
 from .jobs_cli import COMMANDS as JOB_COMMANDS  # noqa: E402 - worker, scheduler, jobs
 
-CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, plugins_command,
-                 plugin_cli, rates_cli, *JOB_COMMANDS]
+CORE_COMMANDS = [db_cli, demo_command, user_cli, token_cli, deals_cli, audit_cli,
+                 backup_command, restore_command, plugins_command, plugin_cli, rates_cli,
+                 *JOB_COMMANDS]
 
 
 def add_core_commands(group: click.Group) -> None:

@@ -18,6 +18,7 @@ CORE_PERMISSIONS = [
     Permission("admin.plugins", _l("See installed and enabled plugins")),
     Permission("admin.rates", _l("Enter and import exchange rates")),
     Permission("admin.jobs", _l("See failed background jobs and run them again")),
+    Permission("admin.audit", _l("Read the audit trail: who changed what, sign-ins")),
 ]
 
 

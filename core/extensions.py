@@ -11,6 +11,7 @@ from flask_login import LoginManager
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from marshmallow import fields
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -39,3 +40,17 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 def make_api() -> Api:
     """A fresh smorest ``Api`` per app: it keeps its spec and blueprints on itself."""
     return Api()
+
+
+def document_decimal_strings(api: Api) -> None:
+    """After ``api.init_app``, before any blueprint is registered."""
+    api.ma_plugin.converter.add_attribute_function(_decimal_strings)
+
+
+def _decimal_strings(self: object, field: fields.Field, ret: dict[str, object],
+                     **_: object) -> dict[str, object]:
+    """A ``Decimal(as_string=True)`` travels as a JSON string ("1250.00"): document it as one
+    (``type: string, format: decimal``), not as apispec's ``number``; core's and plugins'."""
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal"}
+    return {}

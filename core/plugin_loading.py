@@ -23,6 +23,7 @@ CORE_DEFAULTS = (
     "conveyor.default_widgets",
     "conveyor.default_auth",
     "conveyor.default_jobs",
+    "conveyor.default_panels",
 )
 
 

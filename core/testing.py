@@ -114,18 +114,33 @@ def users(app: Flask) -> dict[str, int]:
     return app.config["TEST_USER_IDS"]
 
 
-def client_as(app: Flask, username: str) -> FlaskClient:
+def client_as(app: Flask, username: str, csrf: bool = False) -> FlaskClient:
+    """A test client signed in as ``username``. ``csrf=True``: it also sends a valid CSRF token
+    (``X-CSRFToken``) with every request, as a page's script would — so suites keep CSRF on."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    from .extensions import db
+    from .models import User
+
+    with app.app_context():
+        user_id = db.session.get(User, app.config["TEST_USER_IDS"][username]).get_id()
     client = app.test_client()
+    raw = os.urandom(20).hex()
     with client.session_transaction() as session:
-        session["_user_id"] = str(app.config["TEST_USER_IDS"][username])
+        session["_user_id"] = user_id
         session["_fresh"] = True
+        session["csrf_token"] = raw
+    if csrf:
+        token = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+        client.environ_base["HTTP_X_CSRFTOKEN"] = token
     return client
 
 
 @pytest.fixture
 def login_as(app: Flask) -> Callable[[str], FlaskClient]:
-    """``login_as("seller")`` returns a test client signed in as that user."""
-    return lambda username: client_as(app, username)
+    """``login_as("seller")`` returns a test client signed in as that user, sending a valid
+    CSRF token with its posts (``client_as(app, name)`` gives one without)."""
+    return lambda username: client_as(app, username, csrf=True)
 
 
 def token_headers(app: Flask, username: str) -> dict[str, str]:

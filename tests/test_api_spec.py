@@ -101,3 +101,21 @@ def test_pipelines_and_stages(client, api_headers):
     assert one["percent"] == 40
     assert client.get("/api/v1/stages/99999", headers=h).status_code == 404
     assert client.get("/api/v1/pipelines", headers=api_headers("marketer")).status_code == 403
+
+
+def test_decimal_strings_are_documented_as_strings(make_app):
+    """The API sends decimals as strings ("1250.00"): the document says so for every
+    Decimal field, the core's Money and plugins' plain ``fields.Decimal(as_string=True)``."""
+    app = make_app(plugins=["leads", "calls", "groups", "funnel", "relationships"])
+    schemas = app.test_client().get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    decimals = {f"{name}.{prop}": spec for name, schema in schemas.items()
+                for prop, spec in schema.get("properties", {}).items()
+                if spec.get("format") == "decimal"}
+    assert {"Deal.amount", "FunnelStage.amount", "FunnelTarget.volume",
+            "FunnelTargetIn.margin"} <= set(decimals)
+    assert all(spec["type"] == "string" for spec in decimals.values()), decimals
+    with app.test_request_context():
+        from conveyor.plugins.funnel.schemas import FunnelStageSchema
+
+        dumped = FunnelStageSchema().dump({"amount": "12.5", "weighted_amount": 3})
+    assert dumped["amount"] == "12.50"  # what travels is indeed a string

@@ -128,11 +128,11 @@ def test_track_event_runs_after_the_response_is_sent(make_app):
             # After the response the request's session is gone: objects must still be readable.
             seen.append((event.name, event.customer.name, event.by.username))
 
-    app = make_app(config={"csrf_enabled": False}, extra_plugins=[("tracker", Tracker())])
+    app = make_app(extra_plugins=[("tracker", Tracker())])
     app.config["CONVEYOR_TRACK_INLINE"] = False
     from conveyor.testing import client_as
 
-    client = client_as(app, "seller")
+    client = client_as(app, "seller", csrf=True)
     response = client.post("/customers/new", data={"name": "Acme", "owner_id": ""})
     assert response.status_code == 302
     assert seen == []  # the body has not been consumed and closed yet

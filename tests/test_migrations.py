@@ -336,3 +336,24 @@ def _script_info(app: Any) -> Any:
     from flask.cli import ScriptInfo
 
     return ScriptInfo(create_app=lambda: app)
+
+
+def test_existing_users_get_a_session_stamp_each(make):
+    """e5a1c0b7d3f4 on a database with users: each gets its own stamp, the column is then NOT
+    NULL, and the users (and their roles) survive the rebuilt table."""
+    app = make()
+    migrate.upgrade(app, None, "d7a3c9e1f2b8")
+    with migrate.connection(app) as conn:
+        for name in ("ann", "bob"):
+            conn.execute(text("INSERT INTO users (username, display_name, active, created_at) "
+                              "VALUES (:n, '', :a, '2026-01-01 00:00:00')"),
+                         {"n": name, "a": True})
+        conn.execute(text("INSERT INTO user_roles (user_id, role) SELECT id, 'seller' FROM users"))
+    migrate.upgrade_all(app)
+    with migrate.connection(app) as conn:
+        stamps = conn.execute(text("SELECT username, session_stamp FROM users ORDER BY username")
+                              ).all()
+        roles = conn.execute(text("SELECT count(*) FROM user_roles")).scalar()
+    assert [u for u, _s in stamps] == ["ann", "bob"] and roles == 2
+    assert all(s and len(s) == 32 for _u, s in stamps) and stamps[0][1] != stamps[1][1]
+    assert "audit_log" in tables(app) and migrate.drift(app) == []

@@ -243,10 +243,11 @@ def test_the_admin_index_links_only_to_permitted_sections(make_app):
     page = client_as(app, "manager").get("/admin/").get_data(as_text=True)
     assert 'data-section="admin.users"' in page and 'data-section="admin.teams"' in page
     assert 'data-section="admin.roles"' not in page and 'data-section="admin.plugins"' not in page
-    assert 'data-section="rates.index"' not in page
+    assert 'data-section="rates.index"' not in page and 'data-section="admin.audit"' not in page
     assert client_as(app, "manager").get("/admin/roles").status_code == 403
     full = client_as(app, "admin").get("/admin/").get_data(as_text=True)
-    assert full.count("data-section=") == 7  # users, teams, roles, stages, plugins, rates, jobs
+    assert full.count("data-section=") == 8  # users, teams, roles, stages, plugins, rates, jobs,
+    # audit
 
 
 def test_non_admins_cannot_post_to_admin_forms(app, login_as):

@@ -79,3 +79,24 @@ def test_a_changed_deal_shows_changed_on_the_next_view_of_a_memoized_page(app, l
         assert "Renamed" in html and "Deal &lt;img" not in html and "€99.00" in html, path
     ru = manager.get("/deals/board", headers={"Accept-Language": "ru"}).get_data(as_text=True)
     assert "99,00\xa0€" in ru  # the same row in another language is another entry
+
+
+def test_markup_in_a_stage_name_is_escaped_on_every_page_that_shows_it(app, login_as):
+    """Admins name stages; a name with markup must reach the board, lists, card and move forms
+    as text (the stage pipeline snapshot is rebuilt after the rename)."""
+    from sqlalchemy import select
+
+    from conveyor.models import Stage
+
+    customer_id, deal_id = _seed_evil(app)
+    with app.app_context():
+        stage = db.session.scalar(select(Stage).order_by(Stage.position))
+        stage.name = f"Stage {EVIL}"
+        db.session.commit()
+    for who, path in (("seller", "/deals/board"), ("manager", "/deals/board"),
+                      ("seller", "/deals/"), ("seller", f"/deals/{deal_id}"),
+                      ("admin", "/admin/stages"), ("seller", "/")):
+        html = login_as(who).get(path).get_data(as_text=True)
+        assert EVIL not in html and 'onerror="' not in html, (who, path)
+        if path != "/":
+            assert f"Stage {ESCAPED}" in html, (who, path)

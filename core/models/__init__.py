@@ -1,4 +1,5 @@
 """The core's tables. Plugins own theirs, prefixed with the plugin's name."""
+from .audit import AuditEntry
 from .customers import COMPANY_SIZES, Contact, Customer
 from .deals import AppendOnlyError, Deal, DealStageTotal, Pipeline, Stage, StageHistory
 from .money import ExchangeRate
@@ -9,8 +10,8 @@ from .timeline import TimelineEntry
 from .users import ApiToken, RoleSetting, Team, TeamMember, User, UserRole
 
 __all__ = [
-    "ApiToken", "AppendOnlyError", "COMPANY_SIZES", "ChangeStamp", "Contact", "Customer", "Deal",
-    "DealStageTotal", "ExchangeRate", "Notification", "OutboxMessage", "Pipeline", "RoleSetting", "Stage",
-    "StageHistory",
+    "ApiToken", "AppendOnlyError", "AuditEntry", "COMPANY_SIZES", "ChangeStamp", "Contact",
+    "Customer", "Deal", "DealStageTotal", "ExchangeRate", "Notification", "OutboxMessage",
+    "Pipeline", "RoleSetting", "Stage", "StageHistory",
     "Team", "TeamMember", "TimelineEntry", "User", "UserRole",
 ]

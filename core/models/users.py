@@ -31,6 +31,8 @@ class User(UserMixin, db.Model):
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=False,
                                                       server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session's user id (get_id): renewing it ends all of the user's sessions.
+    session_stamp: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
     # Loaded when used, not with every User (a deal list's owners don't need them): the signed-in
     # user gets role_grants in the same statement (conveyor.auth), memberships on first use.
@@ -44,6 +46,15 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What the session cookie keeps: the id and the session stamp, so a cookie copied
+        before a logout, a password change or a deactivation no longer signs anyone in."""
+        return f"{self.id}:{self.session_stamp}"
+
+    def end_sessions(self) -> None:
+        """Sign this user out everywhere: every session made before this call stops working."""
+        self.session_stamp = secrets.token_hex(16)
 
     @property
     def roles(self) -> list[str]:
@@ -64,6 +75,7 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)

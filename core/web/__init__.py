@@ -288,17 +288,29 @@ def _error_page(error: Any) -> Any:
     code = getattr(error, "code", 500) or 500
     if code == 500:
         log.exception("unhandled error", exc_info=getattr(error, "original_exception", error))
+    # Allow on 405 (RFC 9110), Retry-After on 429/503, WWW-Authenticate on 401: kept on every page
+    kept = [(name, value) for name, value in (error.get_headers() if hasattr(
+        error, "get_headers") else []) if name.lower() in ("allow", "retry-after",
+                                                            "www-authenticate")]
     if request.path.startswith("/api/"):
         if code == 500 or not hasattr(error, "code"):
             return jsonify(code=500, status="Internal Server Error"), 500
         response = current_app.make_response(
             current_app.extensions["conveyor_api"].handle_http_exception(error))
-        for name, value in error.get_headers():
-            if name.lower() in ("allow", "retry-after", "www-authenticate"):
-                response.headers[name] = value  # smorest's handler drops them
+        for name, value in kept:
+            response.headers[name] = value  # smorest's handler drops them
         return response
-    if request.is_json or request.accept_mimetypes.best == "application/json":
+    if request.is_json or request.accept_mimetypes.best == "application/json" or (
+            request.path.startswith("/public/") and not _browser()):
         return jsonify(code=code, status=getattr(error, "name", "Error"),
-                       message=getattr(error, "description", "")), code
+                       message=getattr(error, "description", "")), code, kept
     return render_template("error.html", code=code,
-                           description=escape(getattr(error, "description", ""))), code
+                           description=escape(getattr(error, "description", ""))), code, kept
+
+
+def _browser() -> bool:
+    """Does the client name text/html and prefer it to JSON? Endpoints under ``/public/`` are
+    called by scripts and servers: they answer JSON to anyone else (``Accept: */*`` too)."""
+    accept = request.accept_mimetypes
+    return any(value == "text/html" for value, _q in accept) and \
+        accept.quality("text/html") >= accept.quality("application/json")

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from .. import audit
 from ..events import UserCreated, emit
 from ..extensions import db
 from ..i18n import _, _l
@@ -38,6 +39,8 @@ SECTIONS = [
                                                           "into the company currency.")),
     ("admin.jobs", "admin.jobs", _l("Background jobs"), _l("Jobs that failed, with their "
                                                          "error; run them again.")),
+    ("admin.audit", "admin.audit", _l("Audit trail"), _l("Who changed what and when; sign-ins "
+                                                        "and failed sign-ins.")),
 ]
 
 
@@ -100,6 +103,8 @@ def _save_user(form: UserForm, user: User | None) -> User | None:
     user.username = username
     user.display_name = (form.display_name.data or "").strip()
     user.email = (form.email.data or "").strip().lower() or None
+    if user.active and not form.active.data:
+        user.end_sessions()  # deactivated: signed out everywhere, at once
     user.active = bool(form.active.data)
     user.roles = form.roles.data or []
     if form.password.data:
@@ -145,6 +150,21 @@ def user_edit(user_id: int) -> Any:
             return redirect(url_for(".users"))
     return render_template("admin/user_form.html", form=form, user=user), \
         400 if request.method == "POST" else 200
+
+
+@bp.post(f"/users/{UID}/sign-out")
+@require("admin.users")
+def user_sign_out(user_id: int) -> Any:
+    """End every session of a user (a lost laptop, a shared password)."""
+    user = db.session.get(User, user_id) or abort(404)
+    user.end_sessions()
+    audit.record("sign_out_everywhere", object_type="user", object_id=user.id,
+                 label=user.username)
+    db.session.commit()
+    flash(_("%(name)s is signed out everywhere.", name=user.username), "success")
+    if user.id == current_user.id:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for(".user_edit", user_id=user.id))
 
 
 # --- teams -------------------------------------------------------------------------------------
@@ -260,4 +280,4 @@ def team_delete(team_id: int) -> Any:
     return redirect(url_for(".teams"))
 
 
-from . import admin_jobs, admin_settings  # noqa: E402,F401 - more pages on this bp
+from . import admin_audit, admin_jobs, admin_settings  # noqa: E402,F401 - more pages on this bp

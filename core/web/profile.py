@@ -20,7 +20,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
+from flask_login import current_user, login_user
 from sqlalchemy import select
 
 from ..extensions import db
@@ -109,8 +109,9 @@ def password() -> Any:
         if not current_user.check_password(form.current.data or ""):
             form.current.errors.append(_("This is not your current password."))
         else:
-            current_user.set_password(form.new.data)
+            current_user.set_password(form.new.data)  # ends every session of this user…
             db.session.commit()
+            login_user(current_user._get_current_object())  # …but this one goes on
             flash(_("Your password is changed."), "success")
             return redirect(url_for(".index"))
     return _page(forms, 400)

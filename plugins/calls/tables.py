@@ -1,15 +1,14 @@
 """Lookups and CSV output shared by the calls screens and API."""
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Response
 from sqlalchemy import select
 
 from conveyor import colleagues, db
+from conveyor.csv_export import csv_response
 from conveyor.i18n import _
 from conveyor.models import User
 
@@ -29,23 +28,11 @@ def visible_people(user: Any) -> list[User]:
     return list(db.session.scalars(colleagues(user, "calls.log")))
 
 
-def _csv_line(values: list[Any]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerow(values)
-    return buf.getvalue()
-
-
 def stats_csv_response(rows: list[StatRow], users: dict[int, User], filename: str) -> Response:
-    """UTF-8 with a BOM so Excel reads Cyrillic and Chinese names correctly."""
-
-    def lines() -> Iterator[str]:
-        yield "\ufeff" + _csv_line([_("Period"), _("User id"), _("User"), _("Calls"),
-                                    _("Interested"), _("Leads found"), _("No answer"),
-                                    _("Call back"), _("Not interested")])
-        for r in rows:
-            label = users[r.owner_id].label if r.owner_id in users else ""
-            yield _csv_line([r.period, r.owner_id, label, r.calls, r.interested, r.leads,
-                             r.no_answer, r.call_back, r.not_interested])
-
-    return Response("".join(lines()), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+    """UTF-8 with a BOM so Excel reads Cyrillic and Chinese names; names that look like formulas
+    are neutralised (``conveyor.csv_export``)."""
+    header = [_("Period"), _("User id"), _("User"), _("Calls"), _("Interested"),
+              _("Leads found"), _("No answer"), _("Call back"), _("Not interested")]
+    return csv_response(filename, header, (
+        [r.period, r.owner_id, users[r.owner_id].label if r.owner_id in users else "", r.calls,
+         r.interested, r.leads, r.no_answer, r.call_back, r.not_interested] for r in rows))

@@ -5,21 +5,17 @@ already removed in SQL — so memory stays constant and no unsubscribed address 
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
-import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from flask import Response, stream_with_context
 
 from conveyor import db, emit, setting
+from conveyor.csv_export import BOM, csv_line
 from conveyor.i18n import _
 from conveyor.models import User
+from conveyor.outbound import OutboundError, failed_message, post_json
 from conveyor.types import utcnow
 
 from .events import GroupPushRequested
@@ -27,26 +23,14 @@ from .models import Group, GroupPush
 from .services import EXPORT_COLUMNS, GroupError, iter_export_batches
 
 log = logging.getLogger("conveyor.groups")
-BOM = "\ufeff"  # lets Excel read UTF-8 (Cyrillic, Chinese) without an import dialog
-PHONE_LIKE = re.compile(r"^[+-][0-9 ()\-.]*$")
-
-
-def safe_cell(value: str) -> str:
-    """Neutralise spreadsheet formulas (=, @, +, - ...) but leave phone numbers alone."""
-    if value and value[0] in "=@\t\r" or (value and value[0] in "+-" and
-                                          not PHONE_LIKE.match(value)):
-        return "'" + value
-    return value
 
 
 def csv_chunks(group: Group, user: Any, batch: int) -> Iterator[str]:
-    yield BOM + ",".join(EXPORT_COLUMNS) + "\r\n"
+    """A BOM and the header, then one chunk per batch; every cell through ``safe_cell`` (no
+    spreadsheet formulas; phone numbers stay as they are)."""
+    yield BOM + csv_line(EXPORT_COLUMNS)
     for rows in iter_export_batches(group, user, batch):
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        for row in rows:
-            writer.writerow([safe_cell(row[c]) for c in EXPORT_COLUMNS])
-        yield buf.getvalue()
+        yield "".join(csv_line(row[c] for c in EXPORT_COLUMNS) for row in rows)
 
 
 def csv_response(group: Group, user: Any) -> Response:
@@ -83,16 +67,6 @@ def _with_last(batches: Iterable[list[dict[str, str]]]
     yield (previous or []), True
 
 
-def post_json(url: str, payload: dict[str, Any], timeout: float) -> None:
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": "Conveyor-groups"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only
-        if not 200 <= response.status < 300:
-            raise urllib.error.HTTPError(url, response.status, response.reason, response.headers,
-                                         None)
-
-
 def run_push(push_id: int) -> GroupPush | None:
     """Send a queued push; runs once (a retried tracker finds it no longer queued).
 
@@ -115,13 +89,16 @@ def run_push(push_id: int) -> GroupPush | None:
             post_json(push.url, {"group": {"id": group.id, "name": group.name,
                                            "kind": group.kind},
                                  "batch": number, "last": last, "rows": rows},
-                      setting("groups.webhook_timeout"))
+                      timeout=setting("groups.webhook_timeout"))
             sent, batches_sent = sent + len(rows), number
         status, error = "ok", ""
     except Exception as exc:  # noqa: BLE001 - recorded on the push, shown to the marketer
         db.session.rollback()
         log.warning("push %s of group %s to %s failed: %s", push_id, push.group_id, push.url, exc)
-        status, error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        # Only a generic text is stored and shown: which port refused or what timed out would
+        # let the webhook scan the network (conveyor.outbound); the detail is in the log.
+        status = "failed"
+        error = exc.public if isinstance(exc, OutboundError) else failed_message()
     push = db.session.get(GroupPush, push_id)
     push.status, push.error, push.sent, push.batches = status, error, sent, batches_sent
     push.finished_at = utcnow()

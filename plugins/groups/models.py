@@ -27,6 +27,7 @@ PUSH_STATUSES = ("queued", "running", "ok", "failed")
 class Group(db.Model):
     """A segment: members chosen by a saved filter (evaluated in SQL when used) or by hand."""
 
+    __audit__ = "groups_group"  # changes recorded in the audit trail (conveyor.audit)
     __tablename__ = "groups_group"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -17,8 +17,10 @@ from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, se
 from sqlalchemy.exc import IntegrityError
 
 from conveyor import db, scope, setting
+from conveyor.calendar_bounds import check_day
 from conveyor.i18n import _
 from conveyor.models import COMPANY_SIZES, Contact, Customer, Deal, Stage
+from conveyor.outbound import OutboundRefused, check_url
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
@@ -68,12 +70,14 @@ def entity_model(group: Group) -> Any:
 def _day(value: Any, field: str) -> str:
     if isinstance(value, datetime):
         value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
     try:
-        return date.fromisoformat(str(value)).isoformat()
+        day = value if isinstance(value, date) else date.fromisoformat(str(value))
     except ValueError:
         raise GroupError(field, _("Not a valid date.")) from None
+    try:
+        return check_day(day).isoformat()
+    except ValueError as exc:
+        raise GroupError(field, str(exc)) from None
 
 
 def clean_filters(kind: str, raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -123,6 +127,10 @@ def clean_webhook_url(url: str | None) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
         raise GroupError("webhook_url", _("Give an http:// or https:// address."))
+    try:
+        check_url(url)  # refused now, not only when called: internal addresses, no DNS
+    except OutboundRefused as exc:
+        raise GroupError("webhook_url", exc.public) from None
     return url
 
 

@@ -225,7 +225,9 @@ def document_public_endpoint(api: Any) -> None:
                         "content": {"application/json": {"schema": {
                             "type": "object", "properties": {"ok": {"type": "boolean"},
                                                              "message": {"type": "string"}}}}}},
-                "303": {"description": "Form post: redirect to the form's thank-you page"},
+                "303": {"description": "A browser's form post (Accept names text/html): "
+                        "redirect to the form's thank-you page. Other clients get JSON, "
+                        "errors included"},
                 "400": {"description": "Malformed body", "content": answer},
                 "403": {"description": "Origin not allowed for this form", "content": answer},
                 "404": {"description": "No such active form", "content": answer},

@@ -107,6 +107,7 @@ class Lead(db.Model):
 class LeadForm(db.Model):
     """A capture form on the company website, posting to ``/public/leads/<key>``."""
 
+    __audit__ = "leads_form"  # changes recorded in the audit trail (conveyor.audit)
     __tablename__ = "leads_form"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,6 +137,8 @@ class LeadForm(db.Model):
 class LeadRule(db.Model):
     """Automatic assignment: which leads (all criteria must match; empty = any) go to whom."""
 
+    __audit__ = "leads_rule"  # changes recorded in the audit trail (conveyor.audit)
+    __audit_skip__ = ("rr_cursor",)  # moved by every assignment
     __tablename__ = "leads_rule"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,6 +20,8 @@ from flask import Blueprint, g, jsonify, redirect, render_template, request
 
 from conveyor import csrf, db, limiter, public, setting
 from conveyor.models import COMPANY_SIZES
+from conveyor.safe_json import JSONProblem
+from conveyor.safe_json import loads as json_loads
 
 from .intake import FormInfo, cached_form, store
 from .models import LIMITS
@@ -59,7 +61,17 @@ def origin_allowed(form: FormInfo, origin: str | None) -> bool:
 
 
 def wants_json() -> bool:
-    return request.is_json or request.accept_mimetypes.best == "application/json"
+    """JSON for everyone but a browser: a page only when the client names text/html and
+    prefers it to JSON (a browser's form post); a script, curl or ``Accept: */*`` gets JSON."""
+    if request.is_json:
+        return True
+    return not wants_html()
+
+
+def wants_html() -> bool:
+    accept = request.accept_mimetypes
+    named = any(value == "text/html" for value, _q in accept)
+    return named and accept.quality("text/html") >= accept.quality("application/json")
 
 
 def _error(status: int, message: str, errors: dict[str, list[str]] | None = None,
@@ -100,7 +112,10 @@ def capture(form_key: str) -> Any:
     if (request.content_length or 0) > limit:
         return _error(413, _("The form sent too much data."))
     request.max_content_length = limit  # also caps chunked bodies without a length
-    raw, problem = _payload()
+    try:
+        raw, problem = _payload()
+    except JSONProblem as exc:  # a lone surrogate or a huge number: the field says which
+        return _error(422, _("Please correct the marked fields."), exc.errors, form)
     if problem:
         return _error(400, problem)
     if str(raw.get(HONEYPOT) or "").strip():
@@ -119,7 +134,12 @@ def capture(form_key: str) -> Any:
 
 def _payload() -> tuple[dict[str, Any], str]:
     if request.is_json:
-        body = request.get_json(silent=True)
+        try:
+            body = json_loads(request.get_data(cache=True))  # limits: conveyor.safe_json
+        except JSONProblem as exc:
+            if exc.errors:
+                raise
+            return {}, exc.message
         if not isinstance(body, dict):
             return {}, _("Send a JSON object of field names and values.")
         if len(body) > MAX_KEYS:

@@ -5,7 +5,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from conveyor.api.common import PageQuery, Text, page_schema, ref_id
+from conveyor.api.common import PageQuery, Text, page_schema, query_id, ref_id
 from conveyor.models import COMPANY_SIZES
 
 from .models import LIMITS, STATUSES
@@ -98,7 +98,7 @@ class LeadQuerySchema(PageQuery):
         "description": "Search company, name, email; a phone number matches its E.164 form."})
     status = fields.String(validate=validate.OneOf(["open", *STATUSES]))
     source = Text(validate=validate.Length(max=80))
-    owner_id = ref_id()
+    owner_id = query_id()
     unassigned = fields.Boolean(metadata={"description": "Only leads without an owner."})
 
 

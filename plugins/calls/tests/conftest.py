@@ -3,5 +3,5 @@ import pytest
 
 @pytest.fixture
 def app(make_app):
-    # CSRF is covered by the core's tests; forms are posted here without the token.
-    return make_app(plugins=["leads", "calls"], config={"csrf_enabled": False})
+    # CSRF stays on: login_as clients send the token, as the pages' forms do.
+    return make_app(plugins=["leads", "calls"])

@@ -167,3 +167,17 @@ def test_relationship_interest_selects_interested_calls_with_a_customer(app):
         assert [tuple(r) for r in db.session.execute(query)] == [(a.id, _at(5))]
         (query,) = relationship_interest(customer_ids=[b.id])
         assert list(db.session.execute(query)) == []
+
+
+def test_the_csv_export_neutralises_formulas_in_names(app, login_as):
+    from conveyor.models import User
+
+    ids = _seed(app)
+    with app.app_context():
+        db.session.get(User, ids["telemarketer"]).display_name = "=HYPERLINK(\"http://x\",\"y\")"
+        db.session.get(User, ids["seller"]).display_name = "@SUM(A1)"
+        db.session.commit()
+    text = login_as("admin").get(
+        "/calls/stats.csv?period=month&start=2026-11-01&end=2026-11-30").data.decode("utf-8")
+    assert "'=HYPERLINK" in text and ",'@SUM(A1)," in text
+    assert ",=" not in text and ",@" not in text

@@ -7,8 +7,8 @@ from conveyor.models import Contact, User
 
 @pytest.fixture
 def app(make_app):
-    # CSRF is covered by the core's tests; forms are posted here without the token.
-    return make_app(plugins=["leads", "groups"], config={"csrf_enabled": False})
+    # CSRF stays on: login_as clients send the token, as the pages' forms do.
+    return make_app(plugins=["leads", "groups"])
 
 
 @pytest.fixture

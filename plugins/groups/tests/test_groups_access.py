@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from conveyor.extensions import db
 from conveyor.plugins.groups.models import Group
+from conveyor.testing import client_as
 
 
 @pytest.mark.parametrize("role,allowed", [
@@ -71,10 +72,8 @@ def test_web_form_errors_are_shown_in_place(app, login_as):
 
 
 def test_groups_work_without_the_leads_plugin(make_app):
-    app = make_app(plugins=["groups"], config={"csrf_enabled": False})
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["_user_id"] = str(app.config["TEST_USER_IDS"]["marketer"])
+    app = make_app(plugins=["groups"])
+    client = client_as(app, "marketer", csrf=True)
     page = client.get("/groups/new")
     assert page.status_code == 200 and b'value="leads"' not in page.data
     refused = client.post("/groups/new", data={"name": "L", "kind": "leads", "mode": "manual"})

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from conveyor import crm
 from conveyor.extensions import db
 from conveyor.models import Customer, Stage, User
+from conveyor.testing import client_as
 
 
 def _rows(response):
@@ -152,9 +153,7 @@ def test_export_streams_in_batches(make_app):
         db.session.add(Group(name="All", created_by_id=admin.id, filters={}))
         db.session.commit()
         gid = db.session.scalar(select(Group.id))
-    client = app.test_client()
-    with client.session_transaction() as s:
-        s["_user_id"] = str(app.config["TEST_USER_IDS"]["admin"])
+    client = client_as(app, "admin")
     response = client.get(f"/groups/{gid}/export.csv")
     chunks = list(response.response)
     assert len(chunks) == 1 + 3  # the header, then batches of 2, 2 and 1

@@ -154,9 +154,8 @@ def test_a_lead_captured_between_preview_and_import_is_merged_not_duplicated(app
 def test_background_job_reports_progress_and_does_not_block(make_app, login_as):
     """In the background thread: the page answers while the job runs; the job ends done."""
     app = make_app(plugins=["leads"], config={"leads": {"import_batch": 200}})
-    app.config["WTF_CSRF_ENABLED"] = False
     from conveyor.testing import client_as
-    client = client_as(app, "marketer")
+    client = client_as(app, "marketer", csrf=True)
     rows = "Company,Email\n" + "".join(f"Firm {i},p{i}@bulk.example\n" for i in range(3000))
     response = upload(client, rows.encode(), encoding="utf-8", owner_mode="none")
     import_id = int(response.headers["Location"].split("/")[-1])

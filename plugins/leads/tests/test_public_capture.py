@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from conveyor import db
 
 ORIGIN = "https://shop.example.com"
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 def post(client, key="website", origin=ORIGIN, **body):
@@ -40,7 +41,7 @@ def test_json_post_stores_and_assigns_the_lead(app, client, make_rule, make_form
 def test_form_post_redirects_to_the_thank_you_page(client, make_form, leads_of):
     make_form(thank_you_url="https://shop.example.com/thanks")
     response = client.post("/public/leads/website", data={"email": "a@b.co", "name": "A"},
-                           headers={"Origin": ORIGIN})
+                           headers={"Origin": ORIGIN, "Accept": BROWSER})
     assert response.status_code == 303
     assert response.headers["Location"] == "https://shop.example.com/thanks"
     assert len(leads_of()) == 1
@@ -114,7 +115,8 @@ def test_required_field_missing(client, make_form):
 
 def test_html_form_errors_are_a_readable_page(client, make_form):
     make_form()
-    response = client.post("/public/leads/website", data={"email": "nope"})
+    response = client.post("/public/leads/website", data={"email": "nope"},
+                           headers={"Accept": BROWSER})
     assert response.status_code == 422
     assert b"Please check the form" in response.data and b"email address" in response.data
 
@@ -264,3 +266,21 @@ def test_intake_merges_a_capture_into_an_older_lead_with_the_same_phone(app, cli
         [note] = db.session.scalars(select(LeadActivity.note).where(
             LeadActivity.kind == "merged"))
         assert "Second try" in note
+
+
+def test_errors_are_json_for_anyone_but_a_browser(client, make_form):
+    make_form()
+    for accept in ("*/*", "", "application/json"):
+        headers = {"Accept": accept} if accept else {}
+        for method, url, code in (("POST", "/public/leads/no-such-form", 404),
+                                  ("GET", "/public/leads/website", 405),
+                                  ("POST", "/public/leads/", 404),
+                                  ("POST", "/public/leads/website", 422)):
+            response = client.open(url, method=method, data={"email": "nope"}, headers=headers)
+            assert response.status_code == code, (url, accept)
+            assert response.mimetype == "application/json", (url, accept)
+            assert response.get_json()["code"] == code
+            if code == 405:
+                assert "POST" in response.headers["Allow"]
+    page = client.post("/public/leads/no-such-form", headers={"Accept": BROWSER})
+    assert page.status_code == 404 and page.mimetype == "text/html"

@@ -303,3 +303,27 @@ def test_finishing_takes_the_captures_waiting_then_not_a_burst_still_coming(
         assert intake.finish_waiting(2, threading.Event()) == 3
         assert intake._pending_count() == 4  # the late ones wait for their burst to end
         db.session.remove()
+
+
+def test_the_threshold_at_its_edge(app, make_rule, users):
+    """With 7 days: idle 7 days + 1 hour is stale, 7 days - 1 hour is not, whichever of the
+    assignment or the last follow-up is the later one."""
+    make_rule("RR", ["seller", "seller2"])
+    with app.app_context():
+        ids = [create_lead({"email": f"edge{i}@x.co"}, source="web").id for i in range(3)]
+        db.session.commit()
+        now = utcnow()
+        db.session.execute(update(Lead).where(Lead.id == ids[0]).values(
+            assigned_at=now - timedelta(days=7, hours=1), last_activity_at=None))
+        db.session.execute(update(Lead).where(Lead.id == ids[1]).values(
+            assigned_at=now - timedelta(days=7) + timedelta(hours=1), last_activity_at=None))
+        db.session.execute(update(Lead).where(Lead.id == ids[2]).values(  # followed up late
+            assigned_at=now - timedelta(days=30),
+            last_activity_at=now - timedelta(days=7) + timedelta(hours=1)))
+        db.session.commit()
+        owners = {i: db.session.get(Lead, i).owner_id for i in ids}
+        assert sweep().reassigned == 1
+        db.session.expire_all()
+        after = {i: db.session.get(Lead, i).owner_id for i in ids}
+    assert after[ids[0]] != owners[ids[0]]
+    assert after[ids[1]] == owners[ids[1]] and after[ids[2]] == owners[ids[2]]
