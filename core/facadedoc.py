@@ -149,6 +149,14 @@ _OBJECTS = {
 }
 
 _EXAMPLES = {
+    "csp_nonce": """
+        html = Markup('<script nonce="{}" src="/static/hello.js"></script>').format(csp_nonce())
+        # in a template: <script nonce="{{ csp_nonce() }}">…</script>
+    """,
+    "record_audit": """
+        record_audit("hello.export", object_type="customer", object_id=customer.id,
+                     label=customer.name)  # committed with the request's transaction
+    """,
     "company_currency": """
         heading = _("Totals in %(currency)s", currency=company_currency())
     """,
