@@ -27,6 +27,7 @@ from .sqlparts import (
     H,
     PipelineInfo,
     StageInfo,
+    deals_in_period,
     money,
     owner_filter,
     percentile_select,
@@ -46,23 +47,26 @@ class DwellRow:
     mean_days: float | None = None
 
 
-def stays(pipe: PipelineInfo, owners: list[int] | None, until: datetime) -> Any:
-    """Subquery of stays (stage_id, entered_at, left_at) entered before ``until``; ``left_at``
-    is NULL while the deal is still there (or when it left after ``until``)."""
+def stays(pipe: PipelineInfo, owners: list[int] | None, start: datetime,
+          until: datetime) -> Any:
+    """Subquery of stays (stage_id, entered_at, left_at) of the deals that may have left a stage
+    in ``[start, until)`` (``deals_in_period``), entered before ``until``; ``left_at`` is NULL
+    while the deal is still there (or when it left after ``until``). Only those deals' history
+    is read, so the cost follows the selection rather than the company's whole history."""
     left_at = func.lead(H.c.at).over(partition_by=H.c.deal_id, order_by=(H.c.at, H.c.id))
+    deals = deals_in_period(pipe, owners, start, until)
     # Filtering stages here would make the database read the history through the
     # (to_stage_id, at) index and sort it; the caller filters stages on the stays instead.
     query = (select(H.c.to_stage_id.label("stage_id"), H.c.at.label("entered_at"),
                     left_at.label("left_at"))
+             .select_from(deals.join(H, H.c.deal_id == deals.c.deal_id))
              .where(H.c.at < until))
-    if owners is not None:
-        query = query.join(D, D.c.id == H.c.deal_id).where(owner_filter(D.c.owner_id, owners))
     return query.subquery()
 
 
 def dwell(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> list[DwellRow]:
     """Stays in open stages that ended within the period, per stage."""
-    src = stays(pipe, owners, period.end_dt)
+    src = stays(pipe, owners, period.start_dt, period.end_dt)
     ended = (select(src.c.stage_id, seconds_between(src.c.left_at, src.c.entered_at).label("secs"))
              .where(src.c.left_at >= period.start_dt, src.c.left_at < period.end_dt,
                     src.c.stage_id.in_(pipe.ids_where(open_=True))).subquery())
