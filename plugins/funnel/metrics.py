@@ -71,8 +71,10 @@ def reached_counts(pipe: PipelineInfo, period: Period, owners: list[int] | None)
     else:
         furthest = (select(func.max(position)).where(H.c.deal_id == D.c.id, *in_period)
                     .correlate(D).scalar_subquery())
-        per_deal = entered_since(select(furthest.label("pos")), pipe, owners,
-                                 period.start_dt).subquery()
+        # MATERIALIZED: one probe per deal (inlined, PostgreSQL ran it for the filter and the
+        # grouping alike).
+        per_deal = (entered_since(select(furthest.label("pos")), pipe, owners, period.start_dt)
+                    .cte("per_deal").prefix_with("MATERIALIZED"))
     per_pos = dict(db.session.execute(
         select(per_deal.c.pos, func.count()).where(per_deal.c.pos.is_not(None))
         .group_by(per_deal.c.pos)).all())
