@@ -2,24 +2,20 @@
 
 Each figure is computed twice for the same seller and month, with other sellers' (and nobody's)
 old history — deals all of whose history lies years before the month — and with that old history
-doubled. What the statements read must be exactly the same: on SQLite the virtual
-machine instructions the statements execute (``set_progress_handler``; a row read costs a few
-instructions, an index probe is one), on PostgreSQL the rows the plan's table and index scans
-read (EXPLAIN ANALYZE: rows returned or filtered out, × loops), with sequential, bitmap and
-incremental-sort plans discouraged: on tables of a few hundred rows the planner rightly reads
-them whole (or whole in key order), which says nothing about a million. A company-wide figure over the whole time, computed the same way,
-does grow — the check sees the added history.
+doubled. What the statements read (``conveyor.testing.statement_work``: SQLite's virtual machine
+instructions, PostgreSQL's rows read by table and index scans) must be exactly the same. A
+company-wide figure over the whole time, measured the same way, does grow — the measure sees the
+added history.
 
 Runs on SQLite, and on PostgreSQL when CONVEYOR_TEST_DATABASE_URL is set.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from conveyor import db
 from conveyor.plugins.funnel import dwell as dwell_mod
@@ -29,62 +25,7 @@ from conveyor.plugins.funnel.periods import Period, current
 from conveyor.plugins.funnel.plan import plan
 from conveyor.plugins.funnel.sqlparts import load_pipeline
 from conveyor.plugins.funnel.testdata import generate
-
-
-TABLE_SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
-
-
-def _rows_read(node: dict[str, Any]) -> int:
-    """Rows the plan's scans of tables and indexes read: returned or removed by a filter."""
-    own = 0
-    if node.get("Node Type") in TABLE_SCANS:
-        read = sum(int(node.get(key, 0)) for key in (
-            "Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck"))
-        own = read * int(node.get("Actual Loops", 1))
-    return own + sum(_rows_read(child) for child in node.get("Plans", ()))
-
-
-def work_of(fn: Callable[[], Any]) -> int:
-    """What the statements ``fn`` runs read: SQLite VM instructions, or PostgreSQL plan rows."""
-    conn = db.session.connection()
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "sqlite":
-        steps = [0]
-
-        def count() -> int:
-            steps[0] += 1
-            return 0
-
-        raw.set_progress_handler(count, 1)
-        try:
-            fn()
-        finally:
-            raw.set_progress_handler(None, 1)
-        return steps[0]
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            seen.append((statement, params))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    total = 0
-    cursor = raw.cursor()
-    # A few hundred rows fit in a page or two: PostgreSQL rightly reads such tables whole. Asked
-    # to avoid that, it shows the plan it takes at the sizes the benchmark measures.
-    cursor.execute("SET LOCAL enable_seqscan = off")
-    cursor.execute("SET LOCAL enable_bitmapscan = off")
-    cursor.execute("SET LOCAL enable_incremental_sort = off")  # nor walk a small table in key order
-    for statement, params in seen:
-        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
-        plan_json = cursor.fetchone()[0]
-        plan_json = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
-        total += _rows_read(plan_json[0]["Plan"])
-    return total
+from conveyor.testing import statement_work
 
 
 def figures(pipe: Any, period: Period, owners: list[int] | None, now: Any
@@ -127,19 +68,19 @@ def test_one_sellers_month_reads_the_same_when_others_old_history_doubles(ctx, w
     old = add_old_history(world, users, seed=11)  # other sellers' old history ...
     assert max(h["at"] for h in old.history) < months[-1].start_dt - timedelta(days=300)
     analyze()
-    before = {(name, m.start): work_of(fn) for m in months
+    before = {(name, m.start): statement_work(fn) for m in months
               for name, fn in figures(pipe, m, seller, world.now).items()}
-    company_before = work_of(lambda: funnel(pipe, everything, None))
+    company_before = statement_work(lambda: funnel(pipe, everything, None))
 
     more = add_old_history(world, users, seed=13)  # ... doubled
     assert len(more.history) > 0.8 * len(old.history)
     # No second ANALYZE: PostgreSQL scales its row estimates by the tables' grown size, but new
     # statistics of a few hundred rows would let it swap between equivalent index conditions.
-    after = {(name, m.start): work_of(fn) for m in months
+    after = {(name, m.start): statement_work(fn) for m in months
              for name, fn in figures(pipe, m, seller, world.now).items()}
     assert all(v > 0 for v in before.values())
     assert after == before
-    assert work_of(lambda: funnel(pipe, everything, None)) > company_before
+    assert statement_work(lambda: funnel(pipe, everything, None)) > company_before
 
 
 def test_state_at_a_past_moment_reads_only_deals_moved_since(ctx, world, users):
@@ -153,9 +94,9 @@ def test_state_at_a_past_moment_reads_only_deals_moved_since(ctx, world, users):
     first = run()
     add_old_history(world, users, seed=11)
     analyze()
-    before = work_of(run)
+    before = statement_work(run)
     add_old_history(world, users, seed=12)
-    assert work_of(run) == before
+    assert statement_work(run) == before
     again = run()
     assert {o: vars(f) for o, f in again.current.items()} == \
         {o: vars(f) for o, f in first.current.items()}
