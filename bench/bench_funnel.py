@@ -70,8 +70,8 @@ def selections(app: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
     month = datetime.fromisoformat(info["end"]).date().replace(day=1)  # the anchor's month
 
     def last(n: int) -> dict[str, str]:  # the n full months before the anchor's month
-        return {"start": add_months(month, -n).isoformat(),
-                "end": date.fromordinal(month.toordinal() - 1).isoformat()}
+        return {"from": add_months(month, -n).isoformat(),
+                "to": date.fromordinal(month.toordinal() - 1).isoformat()}
 
     users = info["users"]
     with app.app_context():
@@ -112,6 +112,8 @@ def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warm
             response = client.get(target)
             assert response.status_code == 200, (target, response.status_code,
                                                  response.get_data(as_text=True)[:300])
+            period = (response.get_json() or {}).get("period")
+            assert period is None or period["start"] == sel["args"]["from"], (target, period)
         cases: dict[str, Any] = {"bare": lambda: bare_client.get(f"/_bench/bare/{bare_id}")}
         for fig, target in urls.items():
             cases[fig] = (lambda t=target: client.get(t))

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import func, select, union_all
 
 from conveyor import db, setting
 from conveyor.models import User
@@ -140,27 +140,38 @@ class StalledDeal:
     currency: str
 
 
-def stalled_criteria(pipe: PipelineInfo, limits: dict[int, tuple[float, str]],
-                     now: datetime) -> Any:
-    parts = [and_(D.c.stage_id == sid, D.c.stage_entered_at < now - timedelta(seconds=secs))
-             for sid, (secs, _src) in limits.items()]
-    return or_(*parts) if parts else false()
+def stalled_deals(pipe: PipelineInfo, owners: list[int] | None,
+                  limits: dict[int, tuple[float, str]], now: datetime) -> Any:
+    """Subquery (id, stage_entered_at) of the open deals past their stage's threshold, or None
+    when no stage has one: one range of ``ix_deals_owner_stage_entered`` (or, for everyone,
+    ``ix_deals_stage_entered``) per owner and stage, read from the index alone."""
+    parts = [select(D.c.id, D.c.stage_entered_at)
+             .where(owner_filter(D.c.owner_id, owners), D.c.stage_id == sid,
+                    D.c.stage_entered_at < now - timedelta(seconds=secs))
+             for sid, (secs, _src) in limits.items() if pipe.stage(sid) is not None]
+    return union_all(*parts).subquery() if parts else None
 
 
 def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 500,
             now: datetime | None = None) -> tuple[list[StalledDeal], int]:
-    """Open deals in their stage longer than its threshold, longest first, and how many."""
+    """Open deals in their stage longer than its threshold, longest first, and how many.
+    The deals' rows are read for the ones listed only."""
     now = now or utcnow()
     limits = thresholds(pipe)
-    where = [D.c.pipeline_id == pipe.id, owner_filter(D.c.owner_id, owners),
-             stalled_criteria(pipe, limits, now)]
-    total = db.session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+    found = stalled_deals(pipe, owners, limits, now)
+    if found is None:
+        return [], 0
+    total = db.session.scalar(select(func.count()).select_from(found)) or 0
+    first = select(found.c.id, found.c.stage_entered_at).order_by(found.c.stage_entered_at,
+                                                                  found.c.id)
+    if limit:
+        first = first.limit(written_limit(limit))
+    shown = first.subquery()
     query = (select(D.c.id, D.c.title, D.c.owner_id, User.display_name, User.username,
                     D.c.stage_id, D.c.stage_entered_at, D.c.amount, D.c.currency)
-             .select_from(D.outerjoin(User.__table__, User.id == D.c.owner_id))
-             .where(*where).order_by(D.c.stage_entered_at, D.c.id))
-    if limit:
-        query = query.limit(written_limit(limit))
+             .select_from(shown.join(D, D.c.id == shown.c.id)
+                          .outerjoin(User.__table__, User.id == D.c.owner_id))
+             .order_by(shown.c.stage_entered_at, shown.c.id))
     out = []
     for r in db.session.execute(query):
         entered = r.stage_entered_at
