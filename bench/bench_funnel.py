@@ -113,7 +113,8 @@ def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warm
             assert response.status_code == 200, (target, response.status_code,
                                                  response.get_data(as_text=True)[:300])
             period = (response.get_json() or {}).get("period")
-            assert period is None or period["start"] == sel["args"]["from"], (target, period)
+            first = (period or {}).get("from", (period or {}).get("start"))
+            assert period is None or first == sel["args"]["from"], (target, period)
         cases: dict[str, Any] = {"bare": lambda: bare_client.get(f"/_bench/bare/{bare_id}")}
         for fig, target in urls.items():
             cases[fig] = (lambda t=target: client.get(t))
