@@ -262,3 +262,18 @@ def statement_work(fn: Callable[[], Any]) -> int:
         for knob in knobs:
             cursor.execute(f"RESET {knob}")
     return total
+
+
+def freeze_statistics() -> None:
+    """PostgreSQL: gather the planner's statistics now and keep autovacuum from gathering new
+    ones mid-test (the tables' own setting, dropped with them); nothing on SQLite, which plans
+    without statistics. For ``statement_work`` comparisons before and after adding rows."""
+    from sqlalchemy import inspect, text
+
+    from .extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        return
+    db.session.execute(text("ANALYZE"))
+    for name in inspect(db.session.connection()).get_table_names():
+        db.session.execute(text(f'ALTER TABLE "{name}" SET (autovacuum_enabled = false)'))

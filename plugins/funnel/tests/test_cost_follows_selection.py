@@ -3,7 +3,8 @@
 Each figure is computed twice for the same seller and month, with other sellers' (and nobody's)
 old history — deals all of whose history lies years before the month — and with that old history
 doubled. What the statements read (``conveyor.testing.statement_work``: SQLite's virtual machine
-instructions, PostgreSQL's rows read by table and index scans) must be exactly the same. A
+instructions, PostgreSQL's rows read by table and index scans) must be exactly the same on
+SQLite; on PostgreSQL never more (see ``same_or_less``). A
 company-wide figure over the whole time, measured the same way, does grow — the measure sees the
 added history.
 
@@ -15,8 +16,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import text
-
 from conveyor import db
 from conveyor.plugins.funnel import dwell as dwell_mod
 from conveyor.plugins.funnel.five import five_numbers
@@ -25,7 +24,7 @@ from conveyor.plugins.funnel.periods import Period, current
 from conveyor.plugins.funnel.plan import plan
 from conveyor.plugins.funnel.sqlparts import load_pipeline
 from conveyor.plugins.funnel.testdata import generate
-from conveyor.testing import statement_work
+from conveyor.testing import freeze_statistics, statement_work
 
 
 def figures(pipe: Any, period: Period, owners: list[int] | None, now: Any
@@ -49,9 +48,13 @@ def add_old_history(world: Any, users: dict[str, int], seed: int) -> Any:
                     now=world.now - timedelta(days=500), days_back=400)
 
 
-def analyze() -> None:
+def same_or_less(after: dict[Any, int], before: dict[Any, int]) -> bool:
+    """SQLite plans without statistics: exactly the same. PostgreSQL may, as the tables grow,
+    move a statement from one index over the seller's own deals to another it now estimates
+    cheaper ((owner, stage, id) or (owner, stage, entered)): never more."""
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("ANALYZE"))
+        return all(after[k] <= before[k] for k in before) and after.keys() == before.keys()
+    return after == before
 
 
 def test_one_sellers_month_reads_the_same_when_others_old_history_doubles(ctx, world, users):
@@ -67,7 +70,7 @@ def test_one_sellers_month_reads_the_same_when_others_old_history_doubles(ctx, w
                         world.now.date() + timedelta(days=1))
     old = add_old_history(world, users, seed=11)  # other sellers' old history ...
     assert max(h["at"] for h in old.history) < months[-1].start_dt - timedelta(days=300)
-    analyze()
+    freeze_statistics()
     before = {(name, m.start): statement_work(fn) for m in months
               for name, fn in figures(pipe, m, seller, world.now).items()}
     company_before = statement_work(lambda: funnel(pipe, everything, None))
@@ -79,7 +82,8 @@ def test_one_sellers_month_reads_the_same_when_others_old_history_doubles(ctx, w
     after = {(name, m.start): statement_work(fn) for m in months
              for name, fn in figures(pipe, m, seller, world.now).items()}
     assert all(v > 0 for v in before.values())
-    assert after == before
+    assert same_or_less(after, before), {k: (before[k], after[k]) for k in before
+                                         if after[k] != before[k]}
     assert statement_work(lambda: funnel(pipe, everything, None)) > company_before
 
 
@@ -93,10 +97,10 @@ def test_state_at_a_past_moment_reads_only_deals_moved_since(ctx, world, users):
     run = lambda: five_numbers(pipe, month, seller, now=world.now)  # noqa: E731
     first = run()
     add_old_history(world, users, seed=11)
-    analyze()
+    freeze_statistics()
     before = statement_work(run)
     add_old_history(world, users, seed=12)
-    assert statement_work(run) == before
+    assert same_or_less({0: statement_work(run)}, {0: before})
     again = run()
     assert {o: vars(f) for o, f in again.current.items()} == \
         {o: vars(f) for o, f in first.current.items()}
