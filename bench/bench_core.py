@@ -9,7 +9,9 @@ Measures, as a seller (their ~1/24 of the deals), the manager (team 1, ~1/4) and
 them): the deals list's first page, a deep page (``?before=`` the id at 90 % depth of what the
 user sees: keyset pagination only uses that id, so it is where following "next" 90 % of the way
 ends), a customer card (the seller's customer with the most deals), a deal card (a won deal: the
-longest history), the pipeline board and the customers list. Each page's median is divided by the
+longest history), the pipeline board and the customers list; and the REST API's ``users/me``, deals
+and customers lists (50 a page) and one deal and customer (issue 18, goal 5: the same 3×, as the
+same users, signed in by session cookie). Each page's median is divided by the
 median of ``/_bench/bare/<id>`` (one primary-key SELECT, no template, see
 ``common.add_bare_route``) measured in the same rounds. Goal: ≤ 3× (for the deals list pages, the
 customer card and the board). ``--repeat`` runs (default 3) of ``--rounds`` rounds: each ratio is
@@ -59,7 +61,8 @@ from common import (  # noqa: E402
 GOAL = 3.0
 # The pages the goal names (issue 2); the others are held to the same line but don't decide it.
 GOAL_PAGES = ("deals list, first page", "deals list, deep page (90 %)", "customer card",
-              "pipeline board")
+              "pipeline board", "API: users/me", "API: deals list (50)", "API: a deal",
+              "API: customers list (50)", "API: a customer")
 USERS = ("seller", "manager", "admin")
 HEADERS = ["page", "as", "HTTP ms", "HTTP ratio", "goal", "pass", "in-process ms",
            "in-process ratio", "× layout", "SQL", "SQL ms", "slowest SQL ms"]
@@ -146,6 +149,12 @@ def pages(t: dict[str, Any], who: str) -> list[tuple[str, str, str]]:
         ("deal card", "deals.card", f"/deals/{t['deal']}"),
         ("pipeline board", "deals.board", "/deals/board"),
         ("customers list, first page", "customers.index", "/customers/"),
+        # Issue 18, goal 5: the REST API's list, read and `me` endpoints, held to the same 3×.
+        ("API: users/me", "api_users.Me", "/api/v1/users/me"),
+        ("API: deals list (50)", "api_deals.Deals", "/api/v1/deals"),
+        ("API: a deal", "api_deals.DealItem", f"/api/v1/deals/{t['deal']}"),
+        ("API: customers list (50)", "api_customers.Customers", "/api/v1/customers"),
+        ("API: a customer", "api_customers.CustomerItem", f"/api/v1/customers/{t['customer']}"),
     ]
 
 

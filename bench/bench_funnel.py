@@ -1,33 +1,37 @@
-"""Funnel analytics at scale: each figure as computed by the plugin vs hand-written SQL.
+"""Funnel analytics at scale: what a user waits for, against the bare route.
 
     .venv/bin/python bench/bench_funnel.py               # 1M deals, ~5.3M history rows, SQLite
     .venv/bin/python bench/bench_funnel.py --scale 0.1   # quick
     .venv/bin/python bench/bench_funnel.py --pg          # a throwaway PostgreSQL (generated)
     .venv/bin/python bench/bench_funnel.py --url URL     # a database you give (refilled)
 
-The data is ``bench/generate.py``'s company (``bench_database``), the period the last 90 days
-before the generator's anchor (a period that is over, so the five numbers read the history for
-both the period and the one before). Rows, each timed round-robin in the same run:
+Issue 18: the reference is the user's wait, not hand-written SQL of the same shape (that hid a
+five-numbers statement whose cost grew with the company's whole history). Every analytics figure
+is requested as the API serves it (``/api/v1/funnel…``, one figure per endpoint, in-process
+through Flask's test client with a signed-in session: routing, login, scope, SQL, JSON), for
+three selections, each timed round-robin with the bare route (``/_bench/bare/<id>``: one
+primary-key SELECT) in the same rounds:
 
-- funnel, all / one seller — ``metrics.funnel``: open deals per stage + reached in the period;
-- conversion, all — ``metrics.conversion`` (reached per stage, one scan and a window sum);
-- dwell time, all — ``dwell.dwell``: median / p90 / mean of completed stays per stage;
-- five numbers, all — ``five.five_numbers``: won per owner and open-at-end per owner, this period
-  and the previous one.
+- **seller, month** — ``seller01``'s own numbers for the last full month before the data's
+  anchor (goal ≤ 10× the bare route);
+- **team, quarter** — the manager's team (six sellers, ~250k deals) for the last three full
+  months (goal ≤ 30×);
+- **company, year** — the admin, everyone, the last twelve full months (goal ≤ 100×).
 
-Each is called as the pages and the API call it (SQLAlchemy-built statements, results turned
-into the plugin's objects) and compared with the **best hand-written SQL for the same figures**
-(``text()`` statements, written directly for the database at hand; on PostgreSQL the fastest of
-the shapes tried is kept), run on the same connection in the same rounds. Both sides must give
-the same numbers (checked before timing). The ratio plugin / hand-written is the result; the goal
-is ≤ 1.5. Results: ``bench/results/funnel[-pg][-s<scale>].md|json``.
+Figures: funnel (open deals per stage now, closed and reached in the period), conversion (reached
+per stage, win rate, cycle, lost reasons), dwell (median / p90 / mean time in stage), stalled
+(deals past their stage's threshold; thresholds cached per process as when serving), five numbers
+(closed, committed, opportunities — this period and the previous one), plan fulfilment (targets,
+signed, forecast, potential). The table gives each request's median, its ratio to the bare
+route, its SQL statements and the slowest one's own time (replayed alone); a figure over its goal
+gets the plan of its slowest statement in the JSON. Results:
+``bench/results/funnel[-pg][-s<scale>].md|json``.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,219 +39,130 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
     bench_database,
+    capture_queries,
+    client_for,
     database_label,
+    explain,
     make_bench_app,
     measure,
+    replay,
     throwaway_postgres,
     write_results,
 )
-from sqlalchemy import text  # noqa: E402
 
-GOAL = 1.5
-HEADERS = ["figure", "plugin ms (median)", "hand-written ms (median)", "ratio", "goal ≤ 1.5"]
-
-
-def hand_sql(dialect: str) -> dict[str, str]:
-    """The hand-written statements. ``:ids`` lists are inlined by ``ids()`` below."""
-    reached = """
-        SELECT pos, COUNT(*) FROM (
-          SELECT h.deal_id, MAX(s.position) AS pos
-          FROM {history_and_deals} JOIN stages s ON s.id = h.to_stage_id
-          WHERE h.to_stage_id IN ({forward}) AND h.at >= :start AND h.at < :end
-          GROUP BY h.deal_id) per_deal
-        GROUP BY pos"""
-    totals = """
-        SELECT d.stage_id, COUNT(*), SUM(d.amount)
-        FROM deals d JOIN stages s ON s.id = d.stage_id
-        WHERE d.pipeline_id = :p {owner_where}
-          AND ((NOT s.is_won AND NOT s.is_lost) OR (d.closed_at >= :start AND d.closed_at < :end))
-        GROUP BY d.stage_id"""
-    won = """
-        SELECT owner_id, COUNT(*), SUM(amount) FROM deals
-        WHERE pipeline_id = :p AND stage_id IN ({won}) AND closed_at >= :start AND closed_at < :end
-        GROUP BY owner_id"""
-    if dialect == "postgresql":
-        last_row = """
-          SELECT DISTINCT ON (deal_id) deal_id, to_stage_id FROM stage_history
-          WHERE at < :end ORDER BY deal_id, at DESC, id DESC"""
-        as_of = f"""
-        SELECT d.owner_id, COUNT(*), SUM(d.amount),
-               SUM(CASE WHEN x.to_stage_id IN ({{committed}}) THEN 1 ELSE 0 END),
-               SUM(CASE WHEN x.to_stage_id IN ({{committed}}) THEN d.amount ELSE 0 END)
-        FROM ({last_row}) x JOIN deals d ON d.id = x.deal_id
-        WHERE x.to_stage_id IN ({{open}}) GROUP BY d.owner_id"""
-        dwell = """
-        SELECT stage_id, COUNT(*),
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY secs),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY secs), AVG(secs)
-        FROM (SELECT stage_id, EXTRACT(EPOCH FROM left_at - entered_at) AS secs
-              FROM (SELECT to_stage_id AS stage_id, at AS entered_at,
-                           LEAD(at) OVER (PARTITION BY deal_id ORDER BY at, id) AS left_at
-                    FROM stage_history WHERE at < :end) stays
-              WHERE left_at >= :start AND left_at < :end AND stage_id IN ({open})) ended
-        GROUP BY stage_id"""
-    else:
-        as_of = """
-        SELECT d.owner_id, COUNT(*), SUM(d.amount),
-               SUM(CASE WHEN x.to_stage_id IN ({committed}) THEN 1 ELSE 0 END),
-               SUM(CASE WHEN x.to_stage_id IN ({committed}) THEN d.amount ELSE 0 END)
-        FROM (SELECT deal_id, to_stage_id,
-                     ROW_NUMBER() OVER (PARTITION BY deal_id ORDER BY at DESC, id DESC) AS rn
-              FROM stage_history WHERE at < :end) x
-        JOIN deals d ON d.id = x.deal_id
-        WHERE x.rn = 1 AND x.to_stage_id IN ({open})
-        GROUP BY d.owner_id"""
-        dwell = """
-        SELECT stage_id, MAX(n),
-          SUM(CASE WHEN rn = (n - 1) / 2 + 1 THEN secs * (1 - ((n - 1) % 2) / 2.0)
-                   WHEN rn = (n - 1) / 2 + 2 THEN secs * (((n - 1) % 2) / 2.0) ELSE 0 END),
-          SUM(CASE WHEN rn = (n - 1) * 9 / 10 + 1 THEN secs * (1 - ((n - 1) * 9 % 10) / 10.0)
-                   WHEN rn = (n - 1) * 9 / 10 + 2 THEN secs * (((n - 1) * 9 % 10) / 10.0)
-                   ELSE 0 END),
-          AVG(secs)
-        FROM (SELECT stage_id, secs,
-                     ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY secs) AS rn,
-                     COUNT(*) OVER (PARTITION BY stage_id) AS n
-              FROM (SELECT stage_id, (julianday(left_at) - julianday(entered_at)) * 86400.0 AS secs
-                    FROM (SELECT to_stage_id AS stage_id, at AS entered_at,
-                                 LEAD(at) OVER (PARTITION BY deal_id ORDER BY at, id) AS left_at
-                          FROM stage_history WHERE at < :end) stays
-                    WHERE left_at >= :start AND left_at < :end AND stage_id IN ({open})) ended
-             ) ranked
-        GROUP BY stage_id"""
-    return {"reached": reached, "totals": totals, "won": won, "as_of": as_of, "dwell": dwell}
+HEADERS = ["figure", "selection", "ms (median)", "bare ms", "ratio", "goal", "pass", "SQL",
+           "slowest SQL ms"]
+FIGURES = {"funnel": "", "conversion": "/conversion", "dwell": "/dwell", "stalled": "/stalled",
+           "five numbers": "/five-numbers", "plan fulfilment": "/targets"}
 
 
-def run(url: str, info: dict[str, Any], scale: float, rounds: int, warmup: int,
-        name: str) -> list[list[Any]]:
-    from conveyor import db
-    from conveyor.plugins.funnel import dwell as dwell_mod
-    from conveyor.plugins.funnel.five import five_numbers
-    from conveyor.plugins.funnel.metrics import conversion, funnel
-    from conveyor.plugins.funnel.periods import Period
-    from conveyor.plugins.funnel.sqlparts import load_pipeline
+def add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def selections(app: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
+    """Who asks, for whom and which period: (label, user, query arguments, goal, rounds)."""
+    from sqlalchemy import text
+
+    from conveyor.extensions import db
+
+    month = datetime.fromisoformat(info["end"]).date().replace(day=1)  # the anchor's month
+
+    def last(n: int) -> dict[str, str]:  # the n full months before the anchor's month
+        return {"from": add_months(month, -n).isoformat(),
+                "to": date.fromordinal(month.toordinal() - 1).isoformat()}
+
+    users = info["users"]
+    with app.app_context():
+        team = db.session.execute(text(
+            "SELECT team_id FROM team_members WHERE user_id = :u ORDER BY team_id LIMIT 1"),
+            {"u": users["manager"]}).scalar()
+        team_deals = db.session.execute(text(
+            "SELECT count(*) FROM deals WHERE owner_id IN (SELECT user_id FROM team_members "
+            "WHERE team_id = :t)"), {"t": team}).scalar()
+        db.session.remove()
+    return [
+        {"label": "seller, month", "user": users["seller01"], "goal": 10, "rounds": 15,
+         "args": {**last(1), "owner": "me"}},
+        {"label": f"team, quarter ({team_deals} deals)", "user": users["manager"], "goal": 30,
+         "rounds": 7, "args": {**last(3), "team": str(team)}},
+        {"label": "company, year", "user": users["admin"], "goal": 100, "rounds": 3,
+         "args": {**last(12), "owner": "all"}},
+    ]
+
+
+def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warmup: int,
+        name: str) -> bool:
+    from urllib.parse import urlencode
 
     app = make_bench_app(url, ["funnel"])
-    end = datetime.fromisoformat(info["end"])
-    period = Period(end.date() - timedelta(days=90), end.date())
-    seller = info["users"]["seller01"]
-    ctx = app.app_context()
-    ctx.push()
-    dialect = db.engine.dialect.name
-    pipe = load_pipeline()
-    sql = hand_sql(dialect)
-    won_ids = ",".join(str(i) for i in pipe.ids_where(won=True))
-    open_ids = ",".join(str(i) for i in pipe.ids_where(open_=True))
-    forward_ids = ",".join(str(s.id) for s in pipe.funnel_stages)
-    committed_ids = ",".join(str(s.id) for s in pipe.open_stages if s.percent >= 60)
-    now = datetime.now(end.tzinfo)
-
-    def stamp(moment: datetime) -> Any:
-        # Bound as the app binds them: naive UTC (SQLite: the text SQLAlchemy stores).
-        naive = moment.replace(tzinfo=None)
-        return naive if dialect == "postgresql" else naive.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-    def params(p: Period) -> dict[str, Any]:
-        return {"p": pipe.id, "start": stamp(p.start_dt), "end": stamp(p.end_dt)}
-
-    def hand_funnel(owner: int | None) -> tuple[dict[int, tuple[int, Any]], dict[int, int]]:
-        # One seller: read their deals first, then each deal's history by (deal_id, at);
-        # SQLite's planner starts from the stages otherwise, a CROSS JOIN fixes its order.
-        join = "owner" if owner else ""
-        where = "AND d.owner_id = :o" if owner else ""
-        args = {**params(period), "o": owner}
-        totals = {sid: (n, amount) for sid, n, amount in db.session.execute(
-            text(sql["totals"].format(owner_where=where)), args)}
-        return totals, hand_reached(join, args)
-
-    def hand_reached(join: str, args: dict[str, Any]) -> dict[int, int]:
-        source = "stage_history h"
-        if join:
-            source = ("deals d CROSS JOIN stage_history h ON h.deal_id = d.id"
-                      if dialect == "sqlite"
-                      else "stage_history h JOIN deals d ON d.id = h.deal_id")
-            source += " AND d.owner_id = :o"
-        per_pos = dict(db.session.execute(
-            text(sql["reached"].format(history_and_deals=source, forward=forward_ids)),
-            args).all())
-        out, running = {}, 0
-        for stage in sorted(pipe.funnel_stages, key=lambda s: -s.position):
-            running += sum(n for pos, n in per_pos.items() if pos == stage.position)
-            out[stage.id] = running
-        return out
-
-    def hand_dwell() -> list[Any]:
-        return list(db.session.execute(text(sql["dwell"].format(open=open_ids)), params(period)))
-
-    def hand_five() -> list[list[Any]]:
-        out = []
-        for p in (period, period.previous()):
-            out.append(list(db.session.execute(text(sql["won"].format(won=won_ids)), params(p))))
-            out.append(list(db.session.execute(
-                text(sql["as_of"].format(open=open_ids, committed=committed_ids)), params(p))))
-        return out
-
-    # Same numbers on both sides, before anything is timed.
-    for owner in (None, seller):
-        mine = funnel(pipe, period, [owner] if owner else None)
-        totals, reached = hand_funnel(owner)
-        assert {r.stage.id: r.reached for r in mine.rows} == reached, "reached differs"
-        assert {r.stage.id: r.count for r in mine.rows + mine.lost if r.count} == \
-            {k: v[0] for k, v in totals.items()}, "counts differ"
-    mine_dwell = {r.stage.id: r.stays for r in dwell_mod.dwell(pipe, period, None) if r.stays}
-    assert mine_dwell == {row[0]: row[1] for row in hand_dwell()}, "dwell differs"
-    five = five_numbers(pipe, period, None, now=now)
-    hand = hand_five()
-    assert sum(f.closed for f in five.current.values()) == sum(r[1] for r in hand[0])
-    assert sum(f.opportunities for f in five.current.values()) == sum(r[1] for r in hand[1])
-    assert sum(f.committed for f in five.before.values()) == sum(r[3] for r in hand[3])
-
-    cases: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
-        "funnel, all": (lambda: funnel(pipe, period, None), lambda: hand_funnel(None)),
-        "funnel, one seller": (lambda: funnel(pipe, period, [seller]),
-                               lambda: hand_funnel(seller)),
-        "conversion, all": (lambda: conversion(pipe, period, None),
-                            lambda: hand_reached("", params(period))),
-        "dwell time, all": (lambda: dwell_mod.dwell(pipe, period, None), hand_dwell),
-        "five numbers, all": (lambda: five_numbers(pipe, period, None, now=now), hand_five),
-    }
-    timings: dict[str, Any] = {}
-    light = {"funnel, one seller"}  # milliseconds: more rounds to steady the median
-    for group, n in ((light, rounds * 6), (set(cases) - light, rounds)):
-        flat = {}
-        for label in [c for c in cases if c in group]:
-            flat[f"{label} | plugin"], flat[f"{label} | hand"] = cases[label]
-        timings.update(measure(flat, rounds=n, warmup=warmup))
-    rows = []
-    for label in cases:
-        mine_ms = timings[f"{label} | plugin"].median
-        hand_ms = timings[f"{label} | hand"].median
-        ratio = mine_ms / hand_ms if hand_ms else float("inf")
-        rows.append([label, f"{mine_ms:.1f}", f"{hand_ms:.1f}", f"{ratio:.2f}",
-                     "yes" if ratio <= GOAL else "NO"])
+    app.extensions["conveyor"].settings["funnel.threshold_cache_seconds"] = 3600
+    bare_id = info["counts"]["deals"] // 2
+    rows: list[list[Any]] = []
+    plans: dict[str, str] = {}
+    samples: dict[str, list[float]] = {}
+    ok = True
+    for sel in selections(app, info):
+        client = client_for(app, sel["user"])
+        bare_client = app.test_client()
+        urls = {fig: f"/api/v1/funnel{path}?{urlencode(sel['args'])}"
+                for fig, path in FIGURES.items()}
+        for fig, target in urls.items():  # answers, before anything is timed
+            response = client.get(target)
+            assert response.status_code == 200, (target, response.status_code,
+                                                 response.get_data(as_text=True)[:300])
+            period = (response.get_json() or {}).get("period")
+            first = (period or {}).get("from", (period or {}).get("start"))
+            assert period is None or first == sel["args"]["from"], (target, period)
+        cases: dict[str, Any] = {"bare": lambda: bare_client.get(f"/_bench/bare/{bare_id}")}
+        for fig, target in urls.items():
+            cases[fig] = (lambda t=target: client.get(t))
+        n = max(3, round(sel["rounds"] * rounds_factor))
+        timings = measure(cases, rounds=n, warmup=warmup)
+        bare_ms = timings["bare"].median
+        for fig, target in urls.items():
+            statements = capture_queries(app, lambda t=target: client.get(t))
+            own = replay(app, statements, times=1) if statements else []
+            slowest = max(range(len(own)), key=own.__getitem__) if own else None
+            ms = timings[fig].median
+            ratio = ms / bare_ms
+            passed = ratio <= sel["goal"]
+            ok = ok and passed
+            if not passed and slowest is not None:
+                sql, params, _ = statements[slowest]
+                plans[f"{fig} | {sel['label']}"] = f"{sql}\n--\n{explain(app, sql, params)}"
+            rows.append([fig, sel["label"], f"{ms:.1f}", f"{bare_ms:.2f}", f"{ratio:.1f}",
+                         f"≤ {sel['goal']}", "yes" if passed else "NO", len(statements),
+                         f"{own[slowest]:.1f}" if slowest is not None else "-"])
+            samples[f"{fig} | {sel['label']}"] = timings[fig].samples_ms
+        samples[f"bare | {sel['label']}"] = timings["bare"].samples_ms
+        print(f"{sel['label']}: done", file=sys.stderr, flush=True)
     counts = info.get("counts", {})
-    meta = {"database": database_label(url), "scale": scale,
-            "deals": counts.get("deals"), "stage_history": counts.get("stage_history"),
-            "period": f"{period.start} – {period.last_day} (90 days before the data's anchor)",
-            "rounds": f"{rounds} ({rounds * 6} for one seller)", "warmup": warmup,
-            "method": "service calls vs text() SQL on the same session, round-robin medians"}
-    extra = ("\nPlugin: the functions the pages and the API call (SQLAlchemy Core statements, "
-             "results made into the plugin's objects). Hand-written: the best plain SQL for the "
-             "same figures on this database (PostgreSQL: DISTINCT ON for the as-of state, "
-             "percentile_cont; SQLite: row_number/count windows), checked to give the same "
-             "numbers before timing.\n")
+    anchor = info.get("end")
+    meta = {"database": database_label(url), "scale": scale, "deals": counts.get("deals"),
+            "stage_history": counts.get("stage_history"), "data anchor": anchor,
+            "selections": "; ".join(f"{s['label']}: {s['args']}" for s in selections(app, info)),
+            "warmup": warmup,
+            "method": "in-process requests (Flask test client, signed-in session), round-robin "
+                      "with the bare route in the same rounds; ratio = median / bare median"}
+    extra = ("\nEach figure is one API request (`/api/v1/funnel…`) with the selection's "
+             "arguments; `SQL` counts its statements, `slowest SQL ms` is the slowest one "
+             "replayed alone. In-process ratios are the stricter measure (over HTTP the "
+             "server's fixed cost is added to both sides). Plans of the slowest statement of "
+             "each figure over its goal are in the JSON (`plans`).\n")
     path = write_results(name, meta, HEADERS, rows, extra_md=extra,
-                         extra_json={"timings_ms": {k: t.samples_ms for k, t in timings.items()}})
+                         extra_json={"timings_ms": samples, "plans": plans})
     print(f"\nwritten: {path}")
-    ctx.pop()
-    return rows
+    return ok
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M deals")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=float, default=1.0,
+                        help="a factor on each selection's rounds (15 / 7 / 3)")
     parser.add_argument("--warmup", type=int, default=1)
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--pg", action="store_true", help="start a throwaway PostgreSQL")
@@ -258,12 +173,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.pg:
         with throwaway_postgres() as url:
             url, info = bench_database(args.scale, url=url, plugins=("funnel",), seed=args.seed)
-            run(url, info, args.scale, args.rounds, args.warmup, f"funnel-pg{suffix}")
-        return
+            ok = run(url, info, args.scale, args.rounds, args.warmup, f"funnel-pg{suffix}")
+        sys.exit(0 if ok else 1)
     url, info = bench_database(args.scale, url=args.url, plugins=("funnel",), seed=args.seed,
                                fresh=args.fresh)
     label = "funnel" if url.startswith("sqlite") else "funnel-pg"
-    run(url, info, args.scale, args.rounds, args.warmup, f"{label}{suffix}")
+    ok = run(url, info, args.scale, args.rounds, args.warmup, f"{label}{suffix}")
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

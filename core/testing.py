@@ -6,6 +6,7 @@ SMTP server on 127.0.0.1; ``smtp_server.config`` is the app config that sends to
 ``redis_server`` (a real Redis on 127.0.0.1; ``redis_server.url`` for ``redis_url``).
 Jobs queued with ``conveyor.enqueue`` run at the commit in tests; ``conveyor.jobs.run_due(app)``
 runs what is due later (retries, ``run_at`` in the future, schedules).
+``statement_work(fn)``: what the statements of a call read, for cost-follows-selection tests.
 Set ``CONVEYOR_TEST_DATABASE_URL`` to run against PostgreSQL; SQLite in a temp folder otherwise.
 """
 from __future__ import annotations
@@ -474,3 +475,88 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.stop()
+TABLE_SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
+
+
+def _rows_read(node: dict[str, Any]) -> int:
+    """Rows the plan's scans of tables and indexes read: returned or removed by a filter."""
+    own = 0
+    if node.get("Node Type") in TABLE_SCANS:
+        read = sum(int(node.get(key, 0)) for key in (
+            "Actual Rows", "Rows Removed by Filter", "Rows Removed by Index Recheck"))
+        own = read * int(node.get("Actual Loops", 1))
+    return own + sum(_rows_read(child) for child in node.get("Plans", ()))
+
+
+def statement_work(fn: Callable[[], Any]) -> int:
+    """What the statements ``fn`` runs on ``db.session`` read, as a number that does not depend on
+    timing: on SQLite the virtual machine instructions they execute (``set_progress_handler``:
+    a row read costs a few, an index probe one), on PostgreSQL the rows their plans' table and
+    index scans read (EXPLAIN ANALYZE of each SELECT afterwards: rows returned or filtered out,
+    × loops). PostgreSQL is asked to avoid sequential and bitmap scans, incremental sorts, hash
+    and merge joins: on tables of a few hundred rows it rightly reads them whole (or whole in key
+    order, or hashes one side entirely), which says nothing about a million, where it probes
+    the indexes. For tests that a figure's cost follows what was selected."""
+    import json
+
+    from sqlalchemy import event
+
+    from .extensions import db
+
+    conn = db.session.connection()
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        raw.set_progress_handler(count, 1)
+        try:
+            fn()
+        finally:
+            raw.set_progress_handler(None, 1)
+        return steps[0]
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            seen.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    total = 0
+    cursor = raw.cursor()
+    knobs = ("enable_seqscan", "enable_bitmapscan", "enable_incremental_sort", "enable_hashjoin",
+             "enable_mergejoin")
+    for knob in knobs:
+        cursor.execute(f"SET LOCAL {knob} = off")
+    try:
+        for statement, params in seen:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+            plan_json = cursor.fetchone()[0]
+            plan_json = json.loads(plan_json) if isinstance(plan_json, str) else plan_json
+            total += _rows_read(plan_json[0]["Plan"])
+    finally:
+        for knob in knobs:
+            cursor.execute(f"RESET {knob}")
+    return total
+
+
+def freeze_statistics() -> None:
+    """PostgreSQL: gather the planner's statistics now and keep autovacuum from gathering new
+    ones mid-test (the tables' own setting, dropped with them); nothing on SQLite, which plans
+    without statistics. For ``statement_work`` comparisons before and after adding rows."""
+    from sqlalchemy import inspect, text
+
+    from .extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        return
+    db.session.execute(text("ANALYZE"))
+    for name in inspect(db.session.connection()).get_table_names():
+        db.session.execute(text(f'ALTER TABLE "{name}" SET (autovacuum_enabled = false)'))

@@ -169,13 +169,18 @@ def envelope(items: list[Any], size: int, before: int | None, next_before: int |
     return {"items": items, "pagination": info}, headers
 
 
+MAX_PAGE_ID = 2**31 - 1  # the largest id of a 32-bit id column (a larger bind overflows it)
+
+
 def keyset_page(query: Select[Any], id_column: Any, args: dict[str, Any]) -> tuple[
         dict[str, Any], dict[str, str]]:
     """One page of ``query`` (newest first) and its Link header; a constant two-row overhead."""
     size = page_size(args)
     before = args.get("before")
-    if before is not None:
-        query = query.where(id_column < before)
+    # Always a bound on the id, as the web lists have: with one, SQLite reads a team's deals
+    # by (owner_id, id) newest first and stops at the page; without, it read all 250k of a
+    # manager's team and sorted them (118 ms of a 144 ms request at 1M deals).
+    query = query.where(id_column <= (before - 1 if before is not None else MAX_PAGE_ID))
     rows = list(db.session.scalars(query.order_by(id_column.desc())
                                    .limit(written_limit(size + 1))))
     more = len(rows) > size

@@ -23,6 +23,7 @@ from .common import (
     saving,
     with_extra_fields,
 )
+from .fastdump import dumped
 from .schemas import (
     CustomerCreateSchema,
     CustomerPageSchema,
@@ -79,7 +80,7 @@ class Customers(MethodView):
         query = apply_list_filters(query, "customer", args.get("filter") or [])
         page, headers = keyset_page(query, Customer.id, args)
         with_extra_fields("customer", page["items"])
-        return page, 200, headers
+        return dumped(CustomerPageSchema, page, 200, headers)
 
     @require("customers.edit")
     @errors(401, 403)
@@ -107,7 +108,7 @@ class CustomerItem(MethodView):
         """Get a customer"""
         customer = visible_customer(customer_id)
         with_extra_fields("customer", [customer])
-        return customer
+        return dumped(CustomerSchema, customer)
 
     @require("customers.edit")
     @errors(401, 403, 404)

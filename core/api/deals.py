@@ -30,6 +30,7 @@ from .common import (
     with_extra_fields,
 )
 from .customers import check_assignable
+from .fastdump import dumped
 from .schemas import (
     DealCreateSchema,
     DealPageSchema,
@@ -110,7 +111,7 @@ class Deals(MethodView):
             query = query.where(Deal.stage_id.in_(select(Stage.id).where(STATUS[args["status"]])))
         page, headers = keyset_page(query, Deal.id, args)
         with_extra_fields("deal", page["items"])
-        return page, 200, headers
+        return dumped(DealPageSchema, page, 200, headers)
 
     @require("deals.edit")
     @errors(401, 403)
@@ -149,7 +150,7 @@ class DealItem(MethodView):
         """
         deal = visible_deal(deal_id)
         with_extra_fields("deal", [deal])
-        return deal, 200, etag(deal)
+        return dumped(DealSchema, deal, 200, etag(deal))
 
     @require("deals.edit")
     @errors(401, 403, 404, 409, 428)

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from ..permissions import login_required, permissions_of, scope_of
 from .common import errors
+from .fastdump import dumped
 from .schemas import MeSchema
 
 blp = Blueprint("api_users", __name__, url_prefix="/api/v1/users",
@@ -28,7 +29,7 @@ class Me(MethodView):
         a client can hide what the server would refuse anyway.
         """
         user = current_user._get_current_object()
-        return {"id": user.id, "username": user.username, "display_name": user.display_name,
+        return dumped(MeSchema, {"id": user.id, "username": user.username, "display_name": user.display_name,
                 "email": user.email, "locale": user.locale, "roles": user.roles,
                 "permissions": sorted(permissions_of(user)), "scope": scope_of(user),
-                "team_ids": user.team_ids}
+                "team_ids": user.team_ids})

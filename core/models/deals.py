@@ -60,6 +60,10 @@ class Deal(db.Model):
         # A stage's newest deals; owner_id rides along so a team's board checks it in the index.
         Index("ix_deals_stage_id_owner", "stage_id", "id", "owner_id"),
         Index("ix_deals_owner_stage_id", "owner_id", "stage_id", "id"),  # a seller's board
+        # Analytics: some sellers' (or the company's) deals that moved or closed since a moment,
+        # stage by stage (conveyor.plugins.funnel.sqlparts.entered_since).
+        Index("ix_deals_owner_stage_entered", "owner_id", "stage_id", "stage_entered_at"),
+        Index("ix_deals_stage_entered", "stage_id", "stage_entered_at"),
         Index("ix_deals_customer_id", "customer_id"),
         # Covers the board's GROUP BY when a plugin narrows deals and the summary table can't
         # answer (index-only scan: no table rows read).

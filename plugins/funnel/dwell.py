@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import func, select, union_all
 
 from conveyor import db, setting
 from conveyor.models import User
@@ -27,6 +27,7 @@ from .sqlparts import (
     H,
     PipelineInfo,
     StageInfo,
+    deals_in_period,
     money,
     owner_filter,
     percentile_select,
@@ -46,23 +47,26 @@ class DwellRow:
     mean_days: float | None = None
 
 
-def stays(pipe: PipelineInfo, owners: list[int] | None, until: datetime) -> Any:
-    """Subquery of stays (stage_id, entered_at, left_at) entered before ``until``; ``left_at``
-    is NULL while the deal is still there (or when it left after ``until``)."""
+def stays(pipe: PipelineInfo, owners: list[int] | None, start: datetime,
+          until: datetime) -> Any:
+    """Subquery of stays (stage_id, entered_at, left_at) of the deals that may have left a stage
+    in ``[start, until)`` (``deals_in_period``), entered before ``until``; ``left_at`` is NULL
+    while the deal is still there (or when it left after ``until``). Only those deals' history
+    is read, so the cost follows the selection rather than the company's whole history."""
     left_at = func.lead(H.c.at).over(partition_by=H.c.deal_id, order_by=(H.c.at, H.c.id))
+    deals = deals_in_period(pipe, owners, start, until)
     # Filtering stages here would make the database read the history through the
     # (to_stage_id, at) index and sort it; the caller filters stages on the stays instead.
     query = (select(H.c.to_stage_id.label("stage_id"), H.c.at.label("entered_at"),
                     left_at.label("left_at"))
+             .select_from(deals.join(H, H.c.deal_id == deals.c.deal_id))
              .where(H.c.at < until))
-    if owners is not None:
-        query = query.join(D, D.c.id == H.c.deal_id).where(owner_filter(D.c.owner_id, owners))
     return query.subquery()
 
 
 def dwell(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> list[DwellRow]:
     """Stays in open stages that ended within the period, per stage."""
-    src = stays(pipe, owners, period.end_dt)
+    src = stays(pipe, owners, period.start_dt, period.end_dt)
     ended = (select(src.c.stage_id, seconds_between(src.c.left_at, src.c.entered_at).label("secs"))
              .where(src.c.left_at >= period.start_dt, src.c.left_at < period.end_dt,
                     src.c.stage_id.in_(pipe.ids_where(open_=True))).subquery())
@@ -136,27 +140,38 @@ class StalledDeal:
     currency: str
 
 
-def stalled_criteria(pipe: PipelineInfo, limits: dict[int, tuple[float, str]],
-                     now: datetime) -> Any:
-    parts = [and_(D.c.stage_id == sid, D.c.stage_entered_at < now - timedelta(seconds=secs))
-             for sid, (secs, _src) in limits.items()]
-    return or_(*parts) if parts else false()
+def stalled_deals(pipe: PipelineInfo, owners: list[int] | None,
+                  limits: dict[int, tuple[float, str]], now: datetime) -> Any:
+    """Subquery (id, stage_entered_at) of the open deals past their stage's threshold, or None
+    when no stage has one: one range of ``ix_deals_owner_stage_entered`` (or, for everyone,
+    ``ix_deals_stage_entered``) per owner and stage, read from the index alone."""
+    parts = [select(D.c.id, D.c.stage_entered_at)
+             .where(owner_filter(D.c.owner_id, owners), D.c.stage_id == sid,
+                    D.c.stage_entered_at < now - timedelta(seconds=secs))
+             for sid, (secs, _src) in limits.items() if pipe.stage(sid) is not None]
+    return union_all(*parts).subquery() if parts else None
 
 
 def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 500,
             now: datetime | None = None) -> tuple[list[StalledDeal], int]:
-    """Open deals in their stage longer than its threshold, longest first, and how many."""
+    """Open deals in their stage longer than its threshold, longest first, and how many.
+    The deals' rows are read for the ones listed only."""
     now = now or utcnow()
     limits = thresholds(pipe)
-    where = [D.c.pipeline_id == pipe.id, owner_filter(D.c.owner_id, owners),
-             stalled_criteria(pipe, limits, now)]
-    total = db.session.scalar(select(func.count()).select_from(D).where(*where)) or 0
+    found = stalled_deals(pipe, owners, limits, now)
+    if found is None:
+        return [], 0
+    total = db.session.scalar(select(func.count()).select_from(found)) or 0
+    first = select(found.c.id, found.c.stage_entered_at).order_by(found.c.stage_entered_at,
+                                                                  found.c.id)
+    if limit:
+        first = first.limit(written_limit(limit))
+    shown = first.subquery()
     query = (select(D.c.id, D.c.title, D.c.owner_id, User.display_name, User.username,
                     D.c.stage_id, D.c.stage_entered_at, D.c.amount, D.c.currency)
-             .select_from(D.outerjoin(User.__table__, User.id == D.c.owner_id))
-             .where(*where).order_by(D.c.stage_entered_at, D.c.id))
-    if limit:
-        query = query.limit(written_limit(limit))
+             .select_from(shown.join(D, D.c.id == shown.c.id)
+                          .outerjoin(User.__table__, User.id == D.c.owner_id))
+             .order_by(shown.c.stage_entered_at, shown.c.id))
     out = []
     for r in db.session.execute(query):
         entered = r.stage_entered_at

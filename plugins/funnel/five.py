@@ -14,13 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from conveyor import db, setting
 from conveyor.types import utcnow
 
 from .periods import Period
-from .sqlparts import D, H, PipelineInfo, is_postgres, money, owner_filter
+from .sqlparts import D, H, T, PipelineInfo, entered_since, money, totals_owner
 
 NUMBERS = ("closed", "committed", "opportunities", "leads", "visits")
 
@@ -71,54 +71,66 @@ class FiveNumbers:
 
 
 def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Any:
-    return (select(D.c.owner_id, func.count(), func.sum(D.c.amount))
-            .where(D.c.pipeline_id == pipe.id, owner_filter(D.c.owner_id, owners),
-                   D.c.stage_id.in_(pipe.ids_where(won=True)),
-                   D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt)
-            .group_by(D.c.owner_id))
+    """Deals won in the period per owner: the owners' deals that entered a won stage in it."""
+    query = (select(D.c.owner_id, func.count(), func.sum(D.c.amount))
+             .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt))
+    return entered_since(query, pipe, owners, period.start_dt, period.end_dt,
+                         pipe.ids_where(won=True)).group_by(D.c.owner_id)
 
 
-def _distinct_on(query: Any, column: Any) -> Any:
-    try:  # SQLAlchemy 2.1
-        from sqlalchemy.dialects.postgresql import distinct_on
-    except ImportError:  # 2.0
-        return query.distinct(column)
-    return query.ext(distinct_on(column))
+OpenFigures = list[Any]  # [deals, amount, committed deals, committed amount]
+
+
+def stage_at(moment: datetime) -> Any:
+    """Correlated on ``deals``: the stage of the deal's last history row before ``moment``
+    (NULL if the deal did not exist yet), one probe of ``ix_stage_history_deal_at``."""
+    return (select(H.c.to_stage_id).where(H.c.deal_id == D.c.id, H.c.at < moment)
+            .order_by(H.c.at.desc(), H.c.id.desc()).limit(1)
+            .correlate(D).scalar_subquery())
 
 
 def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
-                  committed_percent: int, now: datetime) -> Any:
-    """Open deals per owner at the moment ``at``: the deals table itself when ``at`` is now or
-    later, otherwise each deal's last stage-history row before ``at``."""
-    committed_ids = [s.id for s in pipe.open_stages if s.percent >= committed_percent]
+                  committed_percent: int, now: datetime) -> dict[int | None, OpenFigures]:
+    """Open deals per owner at the moment ``at`` (count and amount, all and committed).
+
+    The state now comes from ``deal_stage_totals`` (kept with every deal change). For a moment
+    in the past only the deals that moved since then can have been elsewhere: a deal that
+    entered its current stage before ``at`` was already there. So those deals, and only
+    those (``entered_since``), are read with their stage at ``at`` (``stage_at``): their
+    contribution now is taken off and their contribution then added. What is read grows with
+    the selected owners' deals moved since ``at``, not with the company's history."""
+    committed = {s.id for s in pipe.open_stages if s.percent >= committed_percent}
     open_ids = pipe.ids_where(open_=True)
-    if at >= now:
-        stage_col, source, where = D.c.stage_id, D, [D.c.pipeline_id == pipe.id]
-    else:
-        # Each deal's last row before ``at``. No stage filter in here: it would trade the
-        # (deal_id, at) index order for a sort of the whole history.
-        if is_postgres():  # DISTINCT ON beats a window there
-            last = (_distinct_on(select(H.c.deal_id, H.c.to_stage_id).where(H.c.at < at),
-                                 H.c.deal_id)
-                    .order_by(H.c.deal_id, H.c.at.desc(), H.c.id.desc()).subquery())
-            where = []
-        else:
-            last = (select(H.c.deal_id, H.c.to_stage_id, func.row_number().over(
-                partition_by=H.c.deal_id, order_by=(H.c.at.desc(), H.c.id.desc())).label("rn"))
-                .where(H.c.at < at).subquery())
-            where = [last.c.rn == 1]
-        stage_col = last.c.to_stage_id
-        source = last.join(D, D.c.id == last.c.deal_id)
-    is_committed = stage_col.in_(committed_ids) if committed_ids else None
-    committed_n = (func.sum(case((is_committed, 1), else_=0)) if is_committed is not None
-                   else func.sum(0))
-    committed_amount = (func.sum(case((is_committed, D.c.amount), else_=0))
-                        if is_committed is not None else func.sum(0))
-    return (select(D.c.owner_id, func.count(), func.sum(D.c.amount), committed_n,
-                   committed_amount)
-            .select_from(source)
-            .where(*where, stage_col.in_(open_ids), owner_filter(D.c.owner_id, owners))
-            .group_by(D.c.owner_id))
+    open_set = set(open_ids)
+    out: dict[int | None, OpenFigures] = {}
+
+    def add(owner: int | None, stage_id: int, n: int, amount: Decimal) -> None:
+        f = out.setdefault(owner, [0, Decimal("0.00"), 0, Decimal("0.00")])
+        f[0] += n
+        f[1] += amount
+        if stage_id in committed:
+            f[2] += n
+            f[3] += amount
+
+    for owner, stage_id, n, amount in db.session.execute(
+            select(T.c.owner_id, T.c.stage_id, T.c.count, T.c.amount)
+            .where(T.c.stage_id.in_(open_ids), totals_owner(owners))):
+        add(owner or None, stage_id, int(n), money(amount))
+    if at < now:
+        # MATERIALIZED: one history probe per deal (inlined, the probe would run once for the
+        # grouping and once for the output).
+        moved = (entered_since(select(D.c.owner_id, D.c.stage_id, D.c.amount,
+                                      stage_at(at).label("then")), pipe, owners, at)
+                 .cte("moved").prefix_with("MATERIALIZED"))
+        query = (select(moved.c.owner_id, moved.c.stage_id, moved.c.then, func.count(),
+                        func.sum(moved.c.amount))
+                 .group_by(moved.c.owner_id, moved.c.stage_id, moved.c.then))
+        for owner, stage_now, then, n, amount in db.session.execute(query):
+            if stage_now in open_set:
+                add(owner, stage_now, -int(n), -money(amount))
+            if then in open_set:
+                add(owner, then, int(n), money(amount))
+    return {owner: f for owner, f in out.items() if f[0]}
 
 
 def figures_for(pipe: PipelineInfo, period: Period, owners: list[int] | None,
@@ -127,11 +139,11 @@ def figures_for(pipe: PipelineInfo, period: Period, owners: list[int] | None,
     for owner, n, total in db.session.execute(won_by_owner(pipe, period, owners)):
         out.setdefault(owner, Figures()).closed, out[owner].closed_amount = int(n), money(total)
     committed_percent = int(setting("funnel.committed_percent"))
-    for owner, n, total, c_n, c_total in db.session.execute(
-            open_by_owner(pipe, period.end_dt, owners, committed_percent, now)):
+    for owner, (n, total, c_n, c_total) in open_by_owner(
+            pipe, period.end_dt, owners, committed_percent, now).items():
         figures = out.setdefault(owner, Figures())
-        figures.opportunities, figures.opportunities_amount = int(n), money(total)
-        figures.committed, figures.committed_amount = int(c_n or 0), money(c_total)
+        figures.opportunities, figures.opportunities_amount = n, total
+        figures.committed, figures.committed_amount = c_n, c_total
     return out
 
 

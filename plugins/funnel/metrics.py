@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 
 from conveyor import db
 
@@ -17,12 +18,13 @@ from .sqlparts import (
     D,
     H,
     PipelineInfo,
-    S,
     StageInfo,
+    T,
+    entered_since,
     money,
-    owner_filter,
     percentile_select,
     seconds_between,
+    totals_owner,
     weighted,
 )
 
@@ -52,35 +54,56 @@ class FunnelResult:
 
 def reached_counts(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> dict[int, int]:
     """Per forward stage S: distinct deals with a history row, in the period, into a non-lost
-    stage whose position is ≥ S's (a skip counts as passing). One scan plus a window sum."""
+    stage whose position is ≥ S's (a skip counts as passing).
+
+    Each deal's furthest position in the period, counted per position, then summed from the
+    last stage back. For some owners the deals come first (their deals that moved since the
+    period began, ``entered_since``) and each one's rows of the period are one probe of
+    ``ix_stage_history_deal_at``; for everyone the period's rows are read through
+    ``ix_stage_history_to_at``. Neither reads history from before the period."""
     forward = pipe.funnel_stages
     position = case({s.id: s.position for s in forward}, value=H.c.to_stage_id)
-    per_deal = (select(H.c.deal_id, func.max(position).label("pos"))
-                .where(H.c.to_stage_id.in_([s.id for s in forward]),
-                       H.c.at >= period.start_dt, H.c.at < period.end_dt))
-    if owners is not None:
-        per_deal = per_deal.join(D, D.c.id == H.c.deal_id).where(owner_filter(D.c.owner_id, owners))
-    per_deal = per_deal.group_by(H.c.deal_id).subquery()
-    per_pos = (select(per_deal.c.pos, func.count().label("n"))
-               .group_by(per_deal.c.pos).subquery())
-    cumulative = func.sum(func.coalesce(per_pos.c.n, 0)).over(order_by=S.c.position.desc())
-    query = (select(S.c.id, cumulative.label("reached"))
-             .select_from(S.outerjoin(per_pos, per_pos.c.pos == S.c.position))
-             .where(S.c.id.in_([s.id for s in forward])))
-    return {sid: int(n or 0) for sid, n in db.session.execute(query)}
+    in_period = [H.c.at >= period.start_dt, H.c.at < period.end_dt]
+    if owners is None:
+        per_deal = (select(func.max(position).label("pos"))
+                    .where(H.c.to_stage_id.in_([s.id for s in forward]), *in_period)
+                    .group_by(H.c.deal_id).subquery())
+    else:
+        furthest = (select(func.max(position)).where(H.c.deal_id == D.c.id, *in_period)
+                    .correlate(D).scalar_subquery())
+        # MATERIALIZED: one probe per deal (inlined, PostgreSQL ran it for the filter and the
+        # grouping alike).
+        per_deal = (entered_since(select(furthest.label("pos")), pipe, owners, period.start_dt)
+                    .cte("per_deal").prefix_with("MATERIALIZED"))
+    per_pos = dict(db.session.execute(
+        select(per_deal.c.pos, func.count()).where(per_deal.c.pos.is_not(None))
+        .group_by(per_deal.c.pos)).all())
+    out: dict[int, int] = {}
+    running = 0
+    for stage in sorted(forward, key=lambda s: -s.position):
+        running += int(per_pos.get(stage.position, 0))
+        out[stage.id] = running
+    return out
 
 
 def stage_totals(pipe: PipelineInfo, period: Period, owners: list[int] | None,
                  ) -> dict[int, tuple[int, Decimal]]:
-    """Deals now in each open stage, and deals that closed (won or lost) in the period."""
-    closed_ids = pipe.ids_where(open_=False)
-    query = (select(D.c.stage_id, func.count(), func.sum(D.c.amount))
-             .where(D.c.pipeline_id == pipe.id, owner_filter(D.c.owner_id, owners),
-                    or_(D.c.stage_id.in_(pipe.ids_where(open_=True)),
-                        and_(D.c.stage_id.in_(closed_ids), D.c.closed_at >= period.start_dt,
-                             D.c.closed_at < period.end_dt)))
-             .group_by(D.c.stage_id))
-    return {sid: (int(n), money(total)) for sid, n, total in db.session.execute(query)}
+    """Deals now in each open stage (from ``deal_stage_totals``, kept with every deal change),
+    and deals that closed (won or lost) in the period (the owners' deals that entered a closed
+    stage in it)."""
+    out: dict[int, tuple[int, Decimal]] = {}
+    for sid, n, total in db.session.execute(
+            select(T.c.stage_id, T.c.count, T.c.amount)
+            .where(T.c.stage_id.in_(pipe.ids_where(open_=True)), totals_owner(owners))):
+        count, amount = out.get(sid, (0, Decimal("0.00")))
+        out[sid] = (count + int(n), amount + money(total))
+    closed = entered_since(
+        select(D.c.stage_id, func.count(), func.sum(D.c.amount))
+        .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt),
+        pipe, owners, period.start_dt, period.end_dt, pipe.ids_where(open_=False))
+    for sid, n, total in db.session.execute(closed.group_by(D.c.stage_id)):
+        out[sid] = (int(n), money(total))
+    return {sid: v for sid, v in out.items() if v[0]}
 
 
 def funnel(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> FunnelResult:
@@ -160,28 +183,33 @@ class Outcomes:
 
 def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Outcomes:
     """Deals closed in the period: win rate, sales cycle of the won (created → closed), and
-    the lost ones by reason. Three GROUP BY queries."""
+    the lost ones by reason. Three GROUP BY queries over the owners' deals that entered a closed
+    stage in the period."""
     won_ids, lost_ids = pipe.ids_where(won=True), pipe.ids_where(lost=True)
-    closed_in_period = [D.c.pipeline_id == pipe.id, owner_filter(D.c.owner_id, owners),
-                        D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt]
+    closed_in_period = [D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt]
+
+    def closed(query: Any, stage_ids: list[int]) -> Any:
+        return entered_since(query.where(*closed_in_period), pipe, owners, period.start_dt,
+                             period.end_dt, stage_ids)
+
     is_won = D.c.stage_id.in_(won_ids)
     won = lost = 0
     won_amount = lost_amount = Decimal("0.00")
     for flag, n, total in db.session.execute(
-            select(is_won.label("won"), func.count(), func.sum(D.c.amount))
-            .where(*closed_in_period, D.c.stage_id.in_(won_ids + lost_ids)).group_by(is_won)):
+            closed(select(is_won.label("won"), func.count(), func.sum(D.c.amount)),
+                   won_ids + lost_ids).group_by(is_won)):
         if flag:
             won, won_amount = int(n), money(total)
         else:
             lost, lost_amount = int(n), money(total)
+    won_deals = closed(select(D.c.closed_at, D.c.created_at), won_ids).subquery()
     cycle = db.session.execute(percentile_select(
-        None, seconds_between(D.c.closed_at, D.c.created_at),
-        [*closed_in_period, is_won], fractions=(0.5,), from_=D)).first()
+        None, seconds_between(won_deals.c.closed_at, won_deals.c.created_at),
+        fractions=(0.5,), from_=won_deals)).first()
     median = mean = None
     if cycle is not None and cycle.n:
         median, mean = cycle.p0 / DAY, float(cycle.mean) / DAY
     reasons = [(reason or "", int(n), money(total)) for reason, n, total in db.session.execute(
-        select(D.c.lost_reason, func.count(), func.sum(D.c.amount))
-        .where(*closed_in_period, D.c.stage_id.in_(lost_ids))
+        closed(select(D.c.lost_reason, func.count(), func.sum(D.c.amount)), lost_ids)
         .group_by(D.c.lost_reason).order_by(func.count().desc(), D.c.lost_reason))]
     return Outcomes(won, lost, won_amount, lost_amount, median, mean, reasons)

@@ -15,11 +15,11 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from conveyor import db, setting
+from conveyor import current_pipelines, db, setting
 from conveyor.models import Stage, Team, TeamMember, User
 
 from .periods import Period
-from .sqlparts import CENT, D, money, owner_filter
+from .sqlparts import CENT, D, T, entered_since, money, totals_owner
 from .targets import ZERO, Target, targets_for
 
 SOURCES = ("deals", "invoices")
@@ -67,25 +67,29 @@ def _signed(period: Period, owners: list[int] | None
                 out[key] = (v + Decimal(figures.get("volume", 0)),
                             m + Decimal(figures.get("margin", 0)))
         return out
-    won = select(Stage.id).where(Stage.is_won.is_(True))
-    query = (select(D.c.owner_id, D.c.currency, func.sum(D.c.amount), func.sum(D.c.margin))
-             .where(owner_filter(D.c.owner_id, owners), D.c.stage_id.in_(won),
-                    D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt)
-             .group_by(D.c.owner_id, D.c.currency))
+    won = [s.id for p in current_pipelines().pipelines for s in p.stages if s.is_won]
+    query = entered_since(
+        select(D.c.owner_id, D.c.currency, func.sum(D.c.amount), func.sum(D.c.margin))
+        .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt),
+        None, owners, period.start_dt, period.end_dt, won).group_by(D.c.owner_id, D.c.currency)
     return {(o, c): (money(v), money(m)) for o, c, v, m in db.session.execute(query)}
 
 
 def _pipeline(owners: list[int] | None) -> dict[tuple[int | None, str], tuple[Decimal, Decimal]]:
-    """Open pipeline per owner and currency: (potential, forecast); one GROUP BY."""
+    """Open pipeline per owner and currency: (potential, forecast), from the open deals per
+    stage, owner and currency the core keeps (``deal_stage_totals``): a few rows per owner
+    instead of every deal they have."""
     st = Stage.__table__
-    query = (select(D.c.owner_id, D.c.currency, func.sum(D.c.amount),
-                    func.sum(D.c.amount * st.c.percent))
-             .select_from(D.join(st, st.c.id == D.c.stage_id))
-             .where(owner_filter(D.c.owner_id, owners), st.c.is_won.is_(False),
-                    st.c.is_lost.is_(False))
-             .group_by(D.c.owner_id, D.c.currency))
-    return {(o, c): (money(p), money(Decimal(str(w or 0)) / 100))
-            for o, c, p, w in db.session.execute(query)}
+    query = (select(T.c.owner_id, T.c.currency, T.c.amount, st.c.percent)
+             .select_from(T.join(st, st.c.id == T.c.stage_id))
+             .where(totals_owner(owners), st.c.is_won.is_(False), st.c.is_lost.is_(False)))
+    sums: dict[tuple[int | None, str], tuple[Decimal, Decimal]] = {}
+    for owner, currency, amount, percent in db.session.execute(query):
+        key = (owner or None, currency)
+        potential, weighted_sum = sums.get(key, (ZERO, ZERO))
+        value = money(amount)
+        sums[key] = (potential + value, weighted_sum + value * percent)
+    return {k: (p, money(w / 100)) for k, (p, w) in sums.items()}
 
 
 def plan(period: Period, user_ids: list[int], team_ids: list[int]) -> list[PlanRow]:

@@ -7,14 +7,27 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, case, cast, func, literal_column, select, true
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    case,
+    cast,
+    func,
+    literal_column,
+    select,
+    true,
+)
 
 from conveyor import StageInfo, current_pipelines, db
-from conveyor.models import Deal, Stage, StageHistory
+from conveyor.models import Deal, DealStageTotal, Stage, StageHistory
 
 D = Deal.__table__
 S = Stage.__table__
 H = StageHistory.__table__
+T = DealStageTotal.__table__
 CENT = Decimal("0.01")
 
 
@@ -75,6 +88,35 @@ def owner_filter(column: Any, owner_ids: list[int] | tuple[int, ...] | None) -> 
     return true() if owner_ids is None else column.in_(list(owner_ids))
 
 
+def entered_since(query: Select[Any], pipe: PipelineInfo | None, owner_ids: list[int] | None,
+                  since: datetime, until: datetime | None = None,
+                  stage_ids: list[int] | None = None) -> Select[Any]:
+    """``query`` narrowed to the selected owners' deals of ``pipe`` (or in ``stage_ids``) that
+    entered their current stage at or after ``since`` (and before ``until``), read through
+    ``ix_deals_owner_stage_entered``: owner × stage × a range of moments.
+
+    A deal's ``stage_entered_at`` is the moment of its last stage-history row, and a closed
+    deal's ``closed_at`` is that same moment (``conveyor.crm`` writes both in one move), so
+    "had a history row since T" and "closed since T" both imply "entered since T". SQLite is
+    told the index (its planner, without statistics, prefers (owner_id, stage_id, id) and then
+    reads every deal the owner ever had)."""
+    if stage_ids is None:
+        assert pipe is not None, "give a pipeline or the stages"
+        stage_ids = pipe.ids
+    where = [owner_filter(D.c.owner_id, owner_ids), D.c.stage_id.in_(stage_ids),
+             D.c.stage_entered_at >= since]
+    if until is not None:
+        where.append(D.c.stage_entered_at < until)
+    return query.where(*where)
+
+
+def totals_owner(owner_ids: list[int] | tuple[int, ...] | None) -> ColumnElement[bool]:
+    """The selected owners in ``deal_stage_totals`` (where 0 stands for no owner)."""
+    if owner_ids is None:
+        return true()
+    return T.c.owner_id.in_(list(owner_ids))
+
+
 def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
 
@@ -120,3 +162,16 @@ def percentile_select(key: Any, value: Any, src_where: list[Any] | None = None,
                    func.avg(ranked.c.v).label("mean"),
                    *[c.label(f"p{i}") for i, c in enumerate(cols)])
     return query.group_by(ranked.c.key) if key is not None else query
+
+
+def deals_in_period(pipe: PipelineInfo, owner_ids: list[int] | None, start: datetime,
+                    end: datetime) -> Any:
+    """Subquery (``deal_id``) of deals that may have a stage-history row in ``[start, end)``:
+    for some owners, their deals that moved since ``start`` (a deal's last row is when it
+    entered its stage); for everyone, the deals of the period's history rows, read through
+    ``ix_stage_history_to_at``. Either way what is read grows with the selection, not with
+    the history before the period."""
+    if owner_ids is None:
+        return (select(H.c.deal_id).where(H.c.to_stage_id.in_(pipe.ids), H.c.at >= start,
+                                          H.c.at < end).distinct().subquery())
+    return entered_since(select(D.c.id.label("deal_id")), pipe, owner_ids, start).subquery()

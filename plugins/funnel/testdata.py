@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from conveyor.crm import rebuild_deal_totals
 from conveyor.models import Customer, Deal, StageHistory
 
 from .sqlparts import PipelineInfo
@@ -106,5 +107,6 @@ def generate(session: Any, pipe: PipelineInfo, owners: list[int | None], deals: 
                                   "to_stage_id": stage_id, "at": at, "by_id": None})
             previous = stage_id
     session.execute(insert(StageHistory), world.history)
+    rebuild_deal_totals(session)  # rows written straight: the summary the app keeps, rebuilt
     session.commit()
     return world

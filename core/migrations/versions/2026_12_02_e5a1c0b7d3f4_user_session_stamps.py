@@ -1,7 +1,7 @@
 """Users: a session stamp, renewed to end every session of a user.
 
 Revision ID: e5a1c0b7d3f4
-Revises: d7a3c9e1f2b8
+Revises: f3c8a1d6e2b4
 Create Date: 2026-12-02 14:30:00
 
 Every session cookie carries the user's stamp (``User.get_id``); logout, a password change,
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e5a1c0b7d3f4"
-down_revision: str | Sequence[str] | None = "d7a3c9e1f2b8"
+down_revision: str | Sequence[str] | None = "f3c8a1d6e2b4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

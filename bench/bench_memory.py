@@ -1,0 +1,115 @@
+"""Memory of a gunicorn worker with every built-in plugin on, after a warm-up over every page
+(issue 18, goal 4: ≤ 80 MB RSS).
+
+    .venv/bin/python bench/bench_memory.py --scale 0.1
+
+The bench app (``make_bench_app`` with ``leads calls groups funnel relationships``) is served by
+gunicorn (one sync worker, as ``common.served``); the worker's resident memory (``VmRSS`` of
+``/proc/<pid>/status``) is read after start-up, and after requesting, as the admin and as a
+seller, every GET route of ``app.url_map`` that takes no argument plus the deal and customer
+cards, ``--rounds`` times. Results: ``bench/results/memory[-s<scale>].md|json``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import bench_database, make_bench_app, served, write_results  # noqa: E402
+
+PLUGINS = ("leads", "calls", "groups", "funnel", "relationships")
+GOAL_MB = 80
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def worker_pid(port: int) -> int:
+    """The gunicorn worker serving ``port``: the child of the master started with it."""
+    procs: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        procs[int(entry.name)] = (ppid, cmd)
+    masters = {pid for pid, (_pp, cmd) in procs.items()
+               if "gunicorn" in cmd and f"127.0.0.1:{port}" in cmd}
+    children = [pid for pid, (ppid, _cmd) in procs.items() if ppid in masters]
+    if not children:
+        raise RuntimeError("no gunicorn worker found")
+    return children[0]
+
+
+def pages(app: Any, info: dict[str, Any]) -> list[str]:
+    from sqlalchemy import select
+
+    from conveyor.extensions import db
+    from conveyor.models import Deal
+
+    paths = sorted({rule.rule for rule in app.url_map.iter_rules()
+                    if "GET" in (rule.methods or ()) and not rule.arguments
+                    and not rule.rule.startswith(("/static", "/_bench", "/logout"))})
+    with app.app_context():
+        deal = db.session.scalar(select(Deal).where(Deal.owner_id == info["users"]["seller01"])
+                                 .limit(1))
+        paths += [f"/deals/{deal.id}", f"/customers/{deal.customer_id}"]
+        db.session.remove()
+    return paths
+
+
+def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str) -> bool:
+    app = make_bench_app(url, list(PLUGINS))
+    paths = pages(app, info)
+    statuses: dict[str, int] = {}
+    with served(url, PLUGINS) as server:
+        pid = worker_pid(server.port)
+        started = rss_mb(pid)
+        users = {"admin": info["users"]["admin"], "seller": info["users"]["seller01"]}
+        clients = {who: server.client(app, uid) for who, uid in users.items()}
+        after_first = None
+        for i in range(rounds):
+            for who, get in clients.items():
+                for path in paths:
+                    statuses[f"{who} {path}"] = get(path).status_code
+            if i == 0:
+                after_first = rss_mb(pid)
+        warm = rss_mb(pid)
+    ok = warm <= GOAL_MB
+    rows = [["right after the port opened (app still loading)", f"{started:.1f}", ""],
+            ["after one pass over every page", f"{after_first:.1f}", ""],
+            [f"after {rounds} passes", f"{warm:.1f}", "yes" if ok else "NO"]]
+    meta = {"scale": scale, "plugins": " ".join(PLUGINS), "pages": len(paths),
+            "requests per pass": len(paths) * len(users), "goal": f"≤ {GOAL_MB} MB RSS",
+            "answers": dict(sorted({str(s): sum(1 for v in statuses.values() if v == s)
+                                    for s in set(statuses.values())}.items()))}
+    path = write_results(name, meta, ["gunicorn worker (sync, -w 1)", "RSS MB", "≤ 80 MB"],
+                         rows, extra_json={"paths": paths, "statuses": statuses,
+                                           "python": sys.version, "pid": os.getpid()})
+    print(f"\nwritten: {path}")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    url, info = bench_database(args.scale, plugins=PLUGINS)
+    suffix = "" if args.scale == 1 else f"-s{args.scale:g}"
+    sys.exit(0 if run(url, info, args.scale, args.rounds, f"memory{suffix}") else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,222 @@
+"""What a write costs, with every built-in plugin on, against a bare INSERT endpoint (issue 18).
+
+    .venv/bin/python bench/bench_writes.py --scale 0.1   # 10k customers, 100k deals, SQLite
+    .venv/bin/python bench/bench_writes.py               # full size (1M deals)
+    .venv/bin/python bench/bench_writes.py --pg          # a throwaway PostgreSQL (generated)
+
+Goal 3: creating a deal (web form and API), moving a stage and logging a call each reach ≥ 0.5×
+the throughput of a bare Flask endpoint that does one INSERT and a commit on the same database
+(``/_bench/insert``: a row into a scratch table, no login, no CSRF), with the plugins ``leads
+calls groups funnel relationships`` on. Requests are in-process (Flask test client), one at a
+time, round-robin with the bare endpoint in the same rounds; the API as a bearer-token client,
+the web form as a signed-in browser with its CSRF token. For each write the table gives its
+median, the throughput ratio (bare median / write median), and what it ran: SQL statements by
+kind (SELECT / INSERT / UPDATE / DELETE), commits, and which hook implementations the
+events reached (``handle_event`` / ``track_event`` counted by plugin). Results:
+``bench/results/writes[-pg][-s<scale>].md|json``.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    bench_database,
+    client_for,
+    database_label,
+    make_bench_app,
+    measure,
+    throwaway_postgres,
+    write_results,
+)
+
+PLUGINS = ("leads", "calls", "groups", "funnel", "relationships")
+GOAL = 0.5
+HEADERS = ["write", "ms (median)", "bare INSERT ms", "throughput ratio", "goal", "pass",
+           "statements (S/I/U/D)", "commits", "event hooks run"]
+
+
+def add_bare_insert(app: Any) -> None:
+    """``POST /_bench/insert``: one INSERT into a scratch table and a commit, nothing else."""
+    from sqlalchemy import text
+
+    from conveyor import csrf
+    from conveyor.extensions import db
+    from conveyor.permissions import public
+
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE IF NOT EXISTS bench_bare_insert "
+                                "(id INTEGER PRIMARY KEY, note VARCHAR(40))"))
+        db.session.commit()
+
+    @public
+    def bare_insert() -> str:
+        db.session.execute(text("INSERT INTO bench_bare_insert (note) VALUES ('x')"))
+        db.session.commit()
+        return "ok"
+
+    app.add_url_rule("/_bench/insert", "bench_insert", bare_insert, methods=["POST"])
+    csrf.exempt(bare_insert)
+
+
+def statement_kinds(app: Any, fn: Any) -> tuple[Counter[str], int]:
+    """SQL statements a call runs, by first keyword, and its COMMITs (the app's own)."""
+    from sqlalchemy import event
+
+    from conveyor.extensions import db
+
+    kinds: Counter[str] = Counter()
+    commits = [0]
+
+    def before(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        kinds[statement.split(None, 1)[0].upper()] += 1
+
+    def on_commit(_conn: Any) -> None:
+        commits[0] += 1
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "commit", on_commit)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "commit", on_commit)
+    return kinds, commits[0]
+
+
+def hooks_run(app: Any, fn: Any) -> str:
+    """Which plugins' handle_event / track_event ran for one call."""
+    pm = app.extensions["conveyor"].pm
+    seen: Counter[str] = Counter()
+
+    def before(hook_name: str, impls: Any, kwargs: Any) -> None:
+        if hook_name in ("handle_event", "track_event"):
+            for impl in impls:
+                seen[f"{hook_name}:{impl.plugin_name}"] += 1
+
+    undo = pm.add_hookcall_monitoring(before, lambda *a: None)
+    try:
+        fn()
+    finally:
+        undo()
+    return ", ".join(f"{k}×{v}" for k, v in sorted(seen.items())) or "-"
+
+
+def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str) -> bool:
+    from sqlalchemy import select
+
+    from conveyor.extensions import db
+    from conveyor.models import ApiToken, Customer, Stage, User
+
+    app = make_bench_app(url, list(PLUGINS))
+    add_bare_insert(app)
+    seller_id = info["users"]["seller01"]
+    with app.app_context():
+        seller = db.session.get(User, seller_id)
+        token, secret = ApiToken.issue(seller)
+        caller, caller_secret = ApiToken.issue(db.session.get(
+            User, info["users"]["telemarketer"]))  # calls are the telemarketer's to log
+        db.session.add_all([token, caller])
+        customer = db.session.scalar(select(Customer.id).where(Customer.owner_id == seller_id)
+                                     .order_by(Customer.id).limit(1))
+        stages = list(db.session.scalars(select(Stage.id).where(
+            Stage.is_won.is_(False), Stage.is_lost.is_(False)).order_by(Stage.position)))
+        db.session.commit()
+        db.session.remove()
+    api = {"Authorization": f"Bearer {secret}"}
+    telemarketer = {"Authorization": f"Bearer {caller_secret}"}
+    client = app.test_client()
+    browser = client_for(app, seller_id)
+    page = browser.get("/deals/new").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert csrf, "the deal form carries a CSRF token"
+    counter = [0]
+
+    def api_create() -> Any:
+        counter[0] += 1
+        return client.post("/api/v1/deals", headers=api, json={
+            "customer_id": customer, "title": f"Bench {counter[0]}", "amount": "1000.00"})
+
+    created = api_create().get_json()
+    assert created and "id" in created, created
+    moving = created["id"]
+    step = [0]
+
+    def api_move() -> Any:
+        step[0] += 1
+        return client.post(f"/api/v1/deals/{moving}/stage", headers=api,
+                           json={"stage_id": stages[step[0] % 2 + 1]})
+
+    def web_create() -> Any:
+        counter[0] += 1
+        return browser.post("/deals/new", data={
+            "csrf_token": csrf.group(1), "title": f"Form {counter[0]}", "customer_id": customer,
+            "amount": "500.00", "currency": "USD", "owner_id": str(seller_id)})
+
+    def log_call() -> Any:
+        return client.post("/api/v1/calls/", headers=telemarketer, json={
+            "name": "Bench", "phone": "+1 555 0100", "result": "no_answer"})
+
+    cases = {"bare": lambda: client.post("/_bench/insert"),
+             "create a deal (API)": api_create, "create a deal (web form)": web_create,
+             "move a stage (API)": api_move, "log a call (API)": log_call}
+    for label, fn in cases.items():
+        response = fn()
+        assert response.status_code in (200, 201, 302), (label, response.status_code,
+                                                          response.get_data(as_text=True)[:400])
+    timings = measure(cases, rounds=rounds, warmup=3)
+    bare = timings["bare"].median
+    rows: list[list[Any]] = []
+    ok = True
+    for label, fn in cases.items():
+        kinds, commits = statement_kinds(app, fn)
+        hooks = hooks_run(app, fn) if label != "bare" else "-"
+        ms = timings[label].median
+        ratio = bare / ms
+        passed = ratio >= GOAL
+        if label != "bare":
+            ok = ok and passed
+        rows.append([label if label != "bare" else "bare INSERT + commit", f"{ms:.2f}",
+                     f"{bare:.2f}", f"{ratio:.2f}", "" if label == "bare" else f"≥ {GOAL}",
+                     "" if label == "bare" else ("yes" if passed else "NO"),
+                     "/".join(str(kinds.get(k, 0)) for k in ("SELECT", "INSERT", "UPDATE",
+                                                            "DELETE")),
+                     commits, hooks])
+    meta = {"database": database_label(url), "scale": scale, "plugins": " ".join(PLUGINS),
+            "deals": info["counts"].get("deals"), "rounds": rounds,
+            "method": "in-process POSTs (Flask test client), round-robin with the bare INSERT "
+                      "endpoint; throughput ratio = bare median / write median"}
+    path = write_results(name, meta, HEADERS, rows, extra_json={
+        "timings_ms": {k: t.samples_ms for k, t in timings.items()}})
+    print(f"\nwritten: {path}")
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--pg", action="store_true", help="start a throwaway PostgreSQL")
+    args = parser.parse_args()
+    suffix = "" if args.scale == 1 else f"-s{args.scale:g}"
+    if args.pg:
+        with throwaway_postgres() as url:
+            url, info = bench_database(args.scale, url=url, plugins=PLUGINS, seed=args.seed)
+            ok = run(url, info, args.scale, args.rounds, f"writes-pg{suffix}")
+    else:
+        url, info = bench_database(args.scale, plugins=PLUGINS, seed=args.seed)
+        ok = run(url, info, args.scale, args.rounds, f"writes{suffix}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
