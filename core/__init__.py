@@ -17,6 +17,8 @@ from .contrib import (
     Permission,
     Schedule,
     Setting,
+    StageGate,
+    StageMove,
     Widget,
 )
 from .crm import (
@@ -63,6 +65,7 @@ from .permissions import (
 )
 from .pipelines import PipelineInfo, Pipelines, StageInfo, current_pipelines
 from .settings import setting
+from .stage_gates import StageGateRefused
 
 __version__ = "0.1.0"
 
@@ -83,6 +86,6 @@ __all__ = [
     "hookimpl", "hookspec", "Job", "limiter", "ListFilter", "login_required", "Manifest", "move_deal",
     "NavItem", "notify", "owner_ids", "Panel", "Permission", "PipelineInfo", "Pipelines",
     "post_timeline", "public", "recipient_locale",
-    "require", "roles_holding", "scope", "scope_of", "scoped", "Schedule", "send_mail", "Setting", "setting", "StageInfo",
+    "require", "roles_holding", "scope", "scope_of", "scoped", "Schedule", "send_mail", "Setting", "setting", "StageGate", "StageGateRefused", "StageInfo", "StageMove",
     "update_customer", "update_deal", "UserCreated", "Widget",
 ]
