@@ -116,7 +116,7 @@ def _collect(app: Flask, state: State, cfg: dict[str, Any]) -> None:
     collect_jobs(state, hook)
     from .stage_gates import collect as collect_gates
 
-    collect_gates(state, hook)
+    collect_gates(app, state, hook)
 
 
 def _translation_dirs(app: Flask, state: State) -> list[str]:

@@ -119,7 +119,7 @@ def register_schedules() -> list[Any]:
 
 
 @hookspec
-def register_stage_gates() -> list[Any]:
+def register_stage_gates(app: Any) -> list[Any]:
     """Named conditions a deal must meet to enter or pass a stage ("the contract is approved").
 
     An admin switches gates on per stage (Admin → Stages). Every path that moves a deal
@@ -128,6 +128,8 @@ def register_stage_gates() -> list[Any]:
     every open stage a forward move passes; one refusal stops the move and nothing changes. The
     API answers 409 ``{"code": "stage_gate", "message": …}``, the pages flash the reasons.
 
+    :param app: the Flask app being built; ``app.extensions["conveyor"].pm`` lets a plugin ask
+        its own hooks which gates to declare (approvals: one per approvable resource).
     :return: a list of :class:`conveyor.StageGate` (``name``, ``label``, ``check``). ``check(move)``
         gets a :class:`conveyor.StageMove` (``deal``, ``old``, ``new``, ``gated``, ``by``) and
         returns ``None`` to let the deal through or a reason — a lazy string, so each reader gets

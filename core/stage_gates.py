@@ -161,11 +161,11 @@ def blocked_moves(deal: Any, by: Any) -> dict[int, list[Refusal]]:
     return out
 
 
-def collect(state: Any, hook: Any) -> None:
+def collect(app: Any, state: Any, hook: Any) -> None:
     """Gather the declared gates at start-up; a name declared twice stops it."""
     from .plugin_loading import PluginError
 
-    for group in hook.register_stage_gates():
+    for group in hook.register_stage_gates(app=app):
         for gate in group or ():
             if gate.name in state.stage_gates:
                 raise PluginError(f"stage gate {gate.name!r} is declared twice")
