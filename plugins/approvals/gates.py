@@ -55,7 +55,14 @@ def _discount_check(move: Any) -> Any:
     if approval_reason(DEAL, deal) is None:
         return None
     return _l("A discount of %(percent)s%% is above the %(limit)s%% its owner may give and "
-              "needs the manager's approval.", percent=f"{percent:g}", limit=f"{limit:g}")
+              "needs the manager's approval.", percent=_plain(percent), limit=_plain(limit))
+
+
+def _plain(value: Any) -> str:
+    """15.00 → "15", 12.50 → "12.5"."""
+    from decimal import Decimal
+
+    return f"{Decimal(value).normalize():f}"
 
 
 def stage_gates(app: Any) -> list[StageGate]:

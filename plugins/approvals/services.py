@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true, union_all, update
 from sqlalchemy.orm import aliased
 
-from conveyor import db, notify, send_mail, setting
+from conveyor import can, db, notify, send_mail, setting
 from conveyor.i18n import _l
 from conveyor.models import TeamMember, User, UserRole
 from conveyor.queries import written_limit
+from conveyor.role_layers import current_roles
 from conveyor.types import utcnow
 
 from .models import (
@@ -36,6 +37,7 @@ from .models import (
 )
 from .resources import Approvable, Approver, approvables
 
+DECIDE = "approvals.decide"
 STATUS_LABELS = {PENDING: _l("waiting for approval"), APPROVED: _l("approved"),
                  CHANGES: _l("sent back for changes"), WITHDRAWN: _l("withdrawn")}
 
@@ -88,11 +90,15 @@ def resolve(rule: Approver, requester: Any) -> tuple[str, str | None, int | None
             raise Invalid(_l("No such user to approve."), "approver_id")
         if user.id == requester.id:
             raise Invalid(_l("You cannot be the approver of your own request."), "approver_id")
+        if not can(user, DECIDE):
+            raise Invalid(_l("%(who)s may not approve requests.", who=user.label), "approver_id")
         return USER, None, user.id
     if rule.rule == ROLE:
         role = (rule.role or "").strip()
         others = holders(role).where(UserRole.user_id != requester.id)
-        if not role or db.session.scalar(others.limit(1)) is None:
+        granted = current_roles().get(role)
+        if not role or granted is None or DECIDE not in granted.permissions \
+                or db.session.scalar(others.limit(1)) is None:
             raise Invalid(_l("Nobody holds the role %(role)s to approve.", role=role or "—"),
                           "approver_role")
         return ROLE, role, None

@@ -66,12 +66,20 @@ def test_only_an_approver_may_approve(app, memos, client, api_headers, users):
         assert db.session.scalar(select(func.count()).select_from(ApprovalStep)) == 1
 
 
-def test_a_seller_approving_their_own_request_is_refused(app, memos, client, api_headers):
-    memo, r = send_memo(app, memos, client, api_headers("seller"),
-                        approver={"rule": "role", "role": "seller"})
-    assert r.status_code == 201  # seller2 and seller3 hold the role
+def test_a_manager_approving_their_own_request_is_refused(app, memos, client, api_headers,
+                                                        users):
+    deal_id = make_deal(app, owner="manager")
+    memo, r = send_memo(app, memos, client, api_headers("manager"), deal_id=deal_id,
+                        approver={"rule": "role", "role": "manager"})
+    assert r.status_code == 422  # the only manager: nobody else could approve
+    memo, r = send_memo(app, memos, client, api_headers("manager"), deal_id=deal_id,
+                        approver={"rule": "user", "user_id": users["manager"]})
+    assert r.status_code == 422
+    memo, r = send_memo(app, memos, client, api_headers("manager"), deal_id=deal_id,
+                        approver={"rule": "role", "role": "lawyer"})
+    assert r.status_code == 201
     r2 = client.post(f"/api/v1/approvals/{r.json['id']}/approve", json={},
-                     headers=api_headers("seller"))
+                     headers=api_headers("manager"))
     assert r2.status_code == 403
 
 
