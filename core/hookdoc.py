@@ -15,6 +15,7 @@ from . import hookspecs
 PLUGIN_HOOKSPECS = [
     ("funnel", "conveyor.plugins.funnel.hookspecs"),
     ("relationships", "conveyor.plugins.relationships.hookspecs"),
+    ("approvals", "conveyor.plugins.approvals.hookspecs"),
 ]
 
 INTRO = """# Hooks
