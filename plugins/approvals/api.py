@@ -93,14 +93,16 @@ class Approvals(MethodView):
         size, after, r = args["page_size"], args.get("after"), ApprovalRequest
         if args["status"] == "pending" and not args["mine"]:
             query = services.queue_statement(me(), size + 1, after)
+            params = services.queue_params(me(), after)
         else:
+            params = {}
             who = r.requested_by_id if args["mine"] else r.decided_by_id
             criteria = [who == me().id, r.status == args["status"]]
             if after is not None:
                 criteria.append(r.id > after)
             query = services.rows_statement(*criteria).order_by(r.id).limit(
                 written_limit(size + 1))
-        rows = list(db.session.execute(query))
+        rows = list(db.session.execute(query, params))
         more = len(rows) > size
         rows = rows[:size]
         return {"items": rows, "pagination": {"page_size": size, "after": after,

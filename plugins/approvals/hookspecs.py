@@ -15,7 +15,7 @@ from conveyor import hookspec
 def register_approvables() -> list[Any]:
     """Kinds of records that can be sent for approval.
 
-    :return: a list of :class:`conveyor.plugins.approvals.Approvable`: ``name`` (the resource,
+    :return: a list of :class:`conveyor.plugins.approvals.resources.Approvable`: ``name`` (the resource,
         e.g. ``"contract"``; also the gate ``approvals.approved:<name>``), ``label``,
         ``load(record_id, user)`` — the record when ``user`` may see it under the record rules
         (``None`` otherwise; ``user=None`` means the system: gates and jobs), ``version(record)``

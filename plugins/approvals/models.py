@@ -35,7 +35,7 @@ class ApprovalRequest(db.Model):
         # The approvers' queues, oldest first: by role, by named user.
         Index("ix_approvals_request_queue_role", "status", "rule", "approver_role", "id"),
         Index("ix_approvals_request_queue_user", "approver_id", "status", "id"),
-        Index("ix_approvals_request_requester", "requested_by_id", "status", "id"),
+        Index("ix_approvals_request_requester", "requested_by_id", "id"),
         Index("ix_approvals_request_deal", "deal_id", "resource", "id"),
         Index("ix_approvals_request_decider", "decided_by_id", "status", "decided_at"),
         Index("ix_approvals_request_record", "resource", "record_id", "id"),

@@ -8,9 +8,22 @@ two lawyers approving at the same moment record one approval; the second is told
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    false,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from conveyor import can, db, notify, send_mail, setting
@@ -212,24 +225,55 @@ def history(request_ids: list[int]) -> dict[int, list[Any]]:
 
 def queue_statement(user: Any, limit: int, after: int | None = None) -> Select[Any]:
     """The pending requests ``user`` may decide, oldest first: one index range per approver
-    rule (UNION ALL, each ``LIMIT``), so 10k pending requests cost what ten do."""
+    rule (UNION ALL, each ``LIMIT``), so 10k pending requests cost what ten do. Run it with
+    :func:`queue_params`; the statement is built once per roles, page size and paging."""
+    return _queue_statement(tuple(sorted(user.roles)), limit, after is not None)
+
+
+def queue_params(user: Any, after: int | None = None) -> dict[str, Any]:
+    return {"uid": user.id, "after": after or 0}
+
+
+@lru_cache(maxsize=256)
+def _queue_statement(roles: tuple[str, ...], limit: int, paged: bool) -> Select[Any]:
     r = ApprovalRequest
-    roles = list(user.roles)
-    branches = [select(r.id).where(r.approver_id == user.id, r.status == PENDING)]
+    uid = bindparam("uid", type_=Integer)
+    mates = _team_mates_of(uid)
+    branches = [select(r.id).where(r.approver_id == uid, r.status == PENDING)]
     if roles:
         branches.append(select(r.id).where(r.status == PENDING, r.rule == ROLE,
                                            r.approver_role.in_(roles)))
         branches.append(select(r.id).where(r.status == PENDING, r.rule == MANAGER,
                                            r.approver_role.in_(roles),
-                                           r.requested_by_id.in_(team_mates(user.id))))
+                                           r.requested_by_id.in_(mates)))
     parts = []
     for branch in branches:
-        branch = branch.where(r.requested_by_id != user.id)
-        if after is not None:
-            branch = branch.where(r.id > after)
+        branch = branch.where(r.requested_by_id != uid)
+        if paged:
+            branch = branch.where(r.id > bindparam("after", type_=Integer))
         parts.append(branch.order_by(r.id).limit(written_limit(limit)).subquery())
     ids = union_all(*[select(p.c.id) for p in parts])
     return rows_statement(r.id.in_(ids)).order_by(r.id).limit(written_limit(limit))
+
+
+def _team_mates_of(uid: Any) -> Select[Any]:
+    mine, theirs = aliased(TeamMember), aliased(TeamMember)
+    return (select(theirs.user_id).join(mine, mine.team_id == theirs.team_id)
+            .where(mine.user_id == uid))
+
+
+def mine_statement(limit: int, open_only: bool = False) -> Select[Any]:
+    """The requests a user made (``uid`` bound), newest first."""
+    return _mine_statement(limit, open_only)
+
+
+@lru_cache(maxsize=32)
+def _mine_statement(limit: int, open_only: bool) -> Select[Any]:
+    r = ApprovalRequest
+    criteria = [r.requested_by_id == bindparam("uid", type_=Integer)]
+    if open_only:
+        criteria.append(r.status.in_(OPEN))
+    return rows_statement(*criteria).order_by(r.id.desc()).limit(written_limit(limit))
 
 
 def rows_statement(*criteria: Any) -> Select[Any]:

@@ -2,6 +2,7 @@
 sending a record for approval, and a deal's discount."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,7 +12,6 @@ from sqlalchemy import select
 from conveyor import can, db, get_visible_or_404, require, setting
 from conveyor.i18n import _
 from conveyor.models import Deal, User
-from conveyor.queries import written_limit
 from conveyor.role_layers import current_roles
 from conveyor.types import utcnow
 
@@ -23,6 +23,15 @@ from .resources import Approver
 bp = Blueprint("approvals", __name__, url_prefix="/approvals", template_folder="templates")
 ID = "<int(max=2147483647):request_id>"
 MAX_ID = 2147483647
+
+
+@bp.app_template_filter("approval_age")
+def approval_age(since: datetime, now: datetime) -> str:
+    """How long a request has waited, in words, to the minute (so the words are memoized)."""
+    from conveyor.web import _duration
+
+    waited = now - since
+    return _duration(timedelta(minutes=max(int(waited.total_seconds() // 60), 0)))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -56,13 +65,12 @@ def index() -> Any:
     """The approver's queue (oldest first, with each request's age) and one's own requests."""
     size = int(setting("approvals.queue_size"))
     after = int_arg("after")
-    queue = list(db.session.execute(services.queue_statement(current_user, size + 1, after))) \
+    queue = list(db.session.execute(services.queue_statement(current_user, size + 1, after),
+                                    services.queue_params(current_user, after))) \
         if can(current_user, "approvals.decide") else []
     more = len(queue) > size
     queue = queue[:size]
-    mine = list(db.session.execute(
-        services.rows_statement(ApprovalRequest.requested_by_id == current_user.id)
-        .order_by(ApprovalRequest.id.desc()).limit(written_limit(size))))
+    mine = list(db.session.execute(services.mine_statement(size), {"uid": current_user.id}))
     return render_template("approvals/index.html", queue=queue, mine=mine, now=utcnow(),
                            next_after=queue[-1].id if more else None, labels=services.STATUS_LABELS)
 

@@ -15,7 +15,7 @@ from conveyor.types import utcnow
 
 from . import discount, services
 from .forms import ChangesForm, DecisionForm, DiscountForm
-from .models import APPROVED, CHANGES, OPEN, ApprovalRequest
+from .models import APPROVED, CHANGES, ApprovalRequest
 
 WIDGET_ROWS = 10
 
@@ -27,7 +27,8 @@ def week_start(now: datetime) -> datetime:
 
 
 def render_queue(user: Any) -> str:
-    rows = list(db.session.execute(services.queue_statement(user, WIDGET_ROWS + 1)))
+    rows = list(db.session.execute(services.queue_statement(user, WIDGET_ROWS + 1),
+                                   services.queue_params(user)))
     return render_template("approvals/widget_queue.html", rows=rows[:WIDGET_ROWS],
                            more=len(rows) > WIDGET_ROWS, now=utcnow())
 
@@ -58,9 +59,8 @@ def render_sent_back(user: Any) -> str:
 
 
 def render_my_requests(user: Any) -> str:
-    rows = list(db.session.execute(services.rows_statement(
-        ApprovalRequest.requested_by_id == user.id, ApprovalRequest.status.in_(OPEN))
-        .order_by(ApprovalRequest.id.desc()).limit(written_limit(WIDGET_ROWS))))
+    rows = list(db.session.execute(services.mine_statement(WIDGET_ROWS, open_only=True),
+                                   {"uid": user.id}))
     return render_template("approvals/widget_mine.html", rows=rows, now=utcnow(),
                            labels=services.STATUS_LABELS)
 

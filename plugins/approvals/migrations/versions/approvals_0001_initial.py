@@ -53,7 +53,7 @@ def upgrade() -> None:
     op.create_index("ix_approvals_request_queue_user", "approvals_request",
                     ["approver_id", "status", "id"])
     op.create_index("ix_approvals_request_requester", "approvals_request",
-                    ["requested_by_id", "status", "id"])
+                    ["requested_by_id", "id"])
     op.create_index("ix_approvals_request_deal", "approvals_request",
                     ["deal_id", "resource", "id"])
     op.create_index("ix_approvals_request_decider", "approvals_request",
