@@ -257,3 +257,45 @@ def test_working_days_skip_the_weekend():
     assert working_days_before(monday, 2) == datetime(2026, 11, 26, 9, tzinfo=timezone.utc)
     wednesday = datetime(2026, 12, 2, 9, tzinfo=timezone.utc)
     assert working_days_before(wednesday, 2) == monday
+
+
+def test_approvers_who_want_mail_get_it_in_their_language(make_app, memos, smtp_server):
+    from conveyor.models import User
+    from conveyor.testing import token_headers
+
+    app = make_app(plugins=["approvals"], extra_plugins=[("memos", memos)],
+                   config=smtp_server.config)
+    ids = app.config["TEST_USER_IDS"]
+    with app.app_context():
+        lawyer = db.session.get(User, ids["lawyer"])
+        lawyer.locale, lawyer.email_notifications = "zh_Hans", True
+        db.session.commit()
+    client = app.test_client()
+    memo, r = send_memo(app, memos, client, token_headers(app, "seller"))
+    assert r.status_code == 201
+    assert len(smtp_server.messages) == 1  # the seller has e-mail notifications off
+    msg = smtp_server.messages[0]
+    assert msg["To"].addresses[0].addr_spec == "lawyer@example.test"
+    assert msg["Subject"] == "Seller 请您审批“Memo 1”。"
+    assert f"/approvals/{r.json['id']}" in msg.get_body(("plain",)).get_content()
+
+
+def test_deleting_a_deal_takes_its_requests_and_history_along(app, memos, client, api_headers):
+    memo, r = send_memo(app, memos, client, api_headers("seller"))
+    gone = client.delete(f"/api/v1/deals/{memo.deal_id}", headers=api_headers("manager"))
+    assert gone.status_code == 204
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ApprovalRequest)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ApprovalStep)) == 0
+
+
+def test_history_rows_cannot_be_changed(app, memos, client, api_headers):
+    import pytest
+
+    send_memo(app, memos, client, api_headers("seller"))
+    with app.app_context():
+        step = db.session.scalar(select(ApprovalStep))
+        step.comment = "rewritten"
+        with pytest.raises(ValueError, match="append-only"):
+            db.session.flush()
+        db.session.rollback()
