@@ -28,9 +28,12 @@ def limits() -> dict[str, Decimal]:
 
 def limit_for(user: Any) -> Decimal:
     """The largest discount ``user`` may give without approval: the best of their roles'."""
+    return limit_of_roles(list(getattr(user, "roles", ()) or ()))
+
+
+def limit_of_roles(roles: list[str]) -> Decimal:
     table = limits()
     default = Decimal(str(setting("approvals.discount_limit_default")))
-    roles = list(getattr(user, "roles", ()) or ())
     return max((table.get(r, default) for r in roles), default=default)
 
 

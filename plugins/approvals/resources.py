@@ -84,10 +84,12 @@ def load_deal(record_id: int, user: Any) -> Deal | None:
     return db.session.scalar(scoped(Deal, user).where(Deal.id == record_id))
 
 
-def deal_terms(deal: Deal) -> str:
+def deal_terms(deal: Deal, percent: Decimal | None = None) -> str:
     """The deal's version for approvals: the terms a manager agrees to. Moving the deal along
-    the pipeline keeps them; a new amount or discount needs approving again."""
-    return f"{Decimal(deal.amount):.2f} {deal.currency} -{discount_of(deal.id):.2f}%"
+    the pipeline keeps them; a new amount or discount needs approving again. ``percent``: the
+    discount when the caller read it already."""
+    percent = discount_of(deal.id) if percent is None else percent
+    return f"{Decimal(deal.amount):.2f} {deal.currency} -{Decimal(percent):.2f}%"
 
 
 DEAL = Approvable(
