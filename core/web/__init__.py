@@ -67,7 +67,7 @@ def _stage_gate_refused(refused: Any) -> Any:
     """A move refused by a stage gate that its view did not handle itself (a plugin's bulk
     action, say): nothing is kept; the API answers 409 ``stage_gate``, a page flashes why and
     goes back where the user came from."""
-    from flask import flash, redirect
+    from flask import flash, redirect, url_for
 
     from ..extensions import db
     from .deals import safe_next
@@ -81,7 +81,7 @@ def _stage_gate_refused(refused: Any) -> Any:
     referrer = request.referrer or ""
     host = request.host_url.rstrip("/")
     back = safe_next(referrer[len(host):] if referrer.startswith(host) else None)
-    return redirect(back or "/deals/board", 303)
+    return redirect(back or url_for("deals.board"), 303)
 
 
 def _shell_context() -> dict[str, Any]:

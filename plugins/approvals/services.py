@@ -24,6 +24,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from conveyor import can, db, notify, send_mail, setting
@@ -324,7 +325,10 @@ def request_approval(resource: str, record: Any, by: Any, approver: Approver | N
     request.url = str(spec.url(record))[:500]
     request.deal_id = spec.deal_id(record)
     request.note = note.strip()[:2000] if action == REQUESTED else request.note
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as error:  # another request on the record was opened meanwhile
+        raise ApprovalError(_l("Someone sent this record for approval a moment ago.")) from error
     _step(request, action, by, note.strip()[:2000])
     _tell_approvers(request, by)
     return request
