@@ -1,8 +1,9 @@
 """Approvals and stage gates (issue 12, "Speed").
 
     python bench/bench_approvals.py                 # SQLite files in a temporary folder
-    python bench/bench_approvals.py --url postgresql+psycopg://…/db   # an existing PostgreSQL
-                                                     # database (wiped and refilled)
+    python bench/bench_approvals.py --rounds 3 --batch 10 --pending 2000   # a quick run
+
+SQLite only for now: the four apps of the move benchmark each need their own database.
 
 1. **A stage move with the gate hook registered vs without: ≥ 0.8×.** Four apps, each on its own
    database with the test company (``conveyor.testing.seed_test_data``) and the same deals, move
@@ -19,7 +20,7 @@
    page (``/approvals/``) and ``GET /api/v1/approvals?status=pending`` are timed against
    ``/_bench/bare/<id>`` (one primary-key SELECT, ``common.add_bare_route``) in the same rounds.
 
-Writes ``bench/results/approvals[-pg].md`` and ``.json``.
+Writes ``bench/results/approvals.md`` and ``.json``.
 """
 from __future__ import annotations
 
@@ -219,7 +220,6 @@ def bench_queue(url: str, pending: int, rounds: int) -> tuple[list[list[Any]], d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", help="a PostgreSQL database to use (wiped and refilled)")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--batch", type=int, default=40)
     parser.add_argument("--pending", type=int, default=10_000)
@@ -228,19 +228,19 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-approvals-db-"))
 
     def url_for_app(i: int) -> str:
-        return args.url or f"sqlite:///{folder}/moves-{i}.db"
+        return f"sqlite:///{folder}/moves-{i}.db"
 
     move_rows, move_raw = bench_moves(url_for_app, args.rounds, args.batch)
     move_headers = ["stage move (API, in-process)", "ms per move (median)",
                     "moves/s vs core", f"≥ {MOVE_GOAL}×"]
     print(table(move_headers, move_rows))
-    queue_rows, queue_raw = bench_queue(args.url or f"sqlite:///{folder}/queue.db",
+    queue_rows, queue_raw = bench_queue(f"sqlite:///{folder}/queue.db",
                                         args.pending, args.queue_rounds)
     queue_headers = ["page (as the lawyer)", "HTTP median ms", "HTTP × bare",
                      "in-process median ms", "in-process × bare", f"HTTP ≤ {QUEUE_GOAL}×"]
     print(table(queue_headers, queue_rows))
-    label = database_label(args.url or "sqlite://")
-    name = "approvals-pg" if args.url else "approvals"
+    label = database_label("sqlite://")
+    name = "approvals"
     extra = ("## The lawyer's queue at "
              f"{args.pending:,} pending approvals\n\n" + table(queue_headers, queue_rows) + "\n\n"
              "Each stage-move figure is the median over rounds of a batch's mean time per move; "
