@@ -62,7 +62,9 @@ class ApprovalError(Exception):
     status = 409
 
     def __init__(self, message: Any, field: str | None = None) -> None:
-        super().__init__(str(message))
+        # Kept lazy: rendered by the caller after its rollback (a failed flush leaves the
+        # session unusable, and rendering may read the user's language).
+        super().__init__(message)
         self.message = message
         self.field = field
 

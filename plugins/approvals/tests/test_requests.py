@@ -299,3 +299,21 @@ def test_history_rows_cannot_be_changed(app, memos, client, api_headers):
         with pytest.raises(ValueError, match="append-only"):
             db.session.flush()
         db.session.rollback()
+
+
+def test_a_second_open_request_on_a_record_at_the_same_moment_is_a_conflict(
+        app, memos, client, api_headers, monkeypatch):
+    """Two requesters at once both find no open request; the partial unique index keeps the
+    second out, and it is told so (409), never a 500."""
+    from conveyor.plugins.approvals import services
+
+    memo, r = send_memo(app, memos, client, api_headers("seller"))
+    assert r.status_code == 201
+    memo.body = b"changed"
+    monkeypatch.setattr(services, "OPEN", ("none",))  # the second did not see the first
+    r2 = client.post("/api/v1/approvals", json={"resource": "memo", "record_id": memo.id},
+                     headers=api_headers("manager"))
+    assert r2.status_code == 409
+    assert r2.json["message"] == "Someone sent this record for approval a moment ago."
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ApprovalRequest)) == 1
