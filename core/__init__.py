@@ -18,6 +18,8 @@ from .contrib import (
     Permission,
     Schedule,
     Setting,
+    StageGate,
+    StageMove,
     Widget,
 )
 from .crm import (
@@ -66,6 +68,7 @@ from .permissions import (
 from .pipelines import PipelineInfo, Pipelines, StageInfo, current_pipelines
 from .security import csp_nonce
 from .settings import setting
+from .stage_gates import StageGateRefused
 
 __version__ = "0.1.0"
 
@@ -134,7 +137,10 @@ __all__ = [
     "send_mail",
     "Setting",
     "setting",
+    "StageGate",
+    "StageGateRefused",
     "StageInfo",
+    "StageMove",
     "Total",
     "update_customer",
     "update_deal",

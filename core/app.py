@@ -132,6 +132,9 @@ def _collect(app: Flask, state: State, cfg: dict[str, Any]) -> None:
     from .jobs import collect as collect_jobs
 
     collect_jobs(state, hook)
+    from .stage_gates import collect as collect_gates
+
+    collect_gates(app, state, hook)
 
 
 def _translation_dirs(app: Flask, state: State) -> list[str]:

@@ -116,3 +116,29 @@ class Schedule:
     every: timedelta | None = None
     setting: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StageGate:
+    """A named condition a deal must meet to enter (or pass) a stage whose admin switched it on.
+
+    ``check(move)`` gets a :class:`StageMove` and returns ``None`` to let the deal through, or a
+    reason (a lazy string, so each reader gets their language) to refuse the move."""
+
+    name: str  # "<plugin>.<name>", e.g. "approvals.approved:contract"
+    label: Any
+    check: Callable[[Any], Any]
+    description: Any = ""
+
+
+@dataclass(frozen=True)
+class StageMove:
+    """What a gate is asked about: ``deal`` going from ``old`` to ``new`` (``old`` is ``None`` for a
+    new deal), stopped at ``gated`` — the stage whose gate this is (``new`` itself or one the move
+    passes) — by ``by``."""
+
+    deal: Any
+    old: Any
+    new: Any
+    gated: Any
+    by: Any

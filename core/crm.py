@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import events as ev
+from . import stage_gates
 from .extensions import db
 from .models import Customer, Deal, Notification, Pipeline, Stage, StageHistory, TimelineEntry
 from .models.deals import DealStageTotal
@@ -134,6 +135,7 @@ def create_deal(data: dict[str, Any], by: Any) -> Deal:
                 created_at=now, **data)
     if stage.is_closed:
         deal.closed_at = now
+    stage_gates.check_move(deal, None, stage.id, by)  # before the deal joins the session
     db.session.add(deal)
     db.session.flush()
     db.session.add(StageHistory(deal_id=deal.id, from_stage_id=None, to_stage_id=stage.id, at=now,
@@ -164,13 +166,20 @@ class StageError(ValueError):
     pass
 
 
+StageGateRefused = stage_gates.StageGateRefused
+
+
 def move_deal(deal: Deal, stage: Stage | None, by: Any, lost_reason: str = "") -> Deal:
-    """Change a deal's stage: history row, timeline entry, events (won / lost / reopened)."""
+    """Change a deal's stage: history row, timeline entry, events (won / lost / reopened).
+
+    The stage gates that apply are asked first (:mod:`conveyor.stage_gates`): a refusal raises
+    :class:`StageGateRefused` before anything changed."""
     if stage is None or stage.pipeline_id != deal.pipeline_id:
         raise StageError("stage does not belong to the deal's pipeline")
     old = deal.stage
     if old.id == stage.id:
         return deal
+    stage_gates.check_move(deal, old.id, stage.id, by)
     now = utcnow()
     deal.stage = stage
     deal.stage_id = stage.id

@@ -149,6 +149,20 @@ _OBJECTS = {
 }
 
 _EXAMPLES = {
+    "StageGate": """
+        StageGate("hello.signed", _l("A signed contract"), lambda move: None if signed(move.deal)
+                  else _l("The contract is not signed yet."))
+    """,
+    "StageMove": """
+        def check(move):  # move.deal, move.old, move.new, move.gated, move.by
+            return None if move.new.percent < 70 else _l("Needs a signed contract.")
+    """,
+    "StageGateRefused": """
+        try:
+            move_deal(deal, stage, by=current_user)
+        except StageGateRefused as refused:
+            flash(str(refused), "error")  # the reasons, in the reader's language
+    """,
     "csp_nonce": """
         html = Markup('<script nonce="{}" src="/static/hello.js"></script>').format(csp_nonce())
         # in a template: <script nonce="{{ csp_nonce() }}">…</script>

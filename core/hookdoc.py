@@ -16,6 +16,7 @@ from .hookexamples import EXAMPLES
 PLUGIN_HOOKSPECS = [
     ("funnel", "conveyor.plugins.funnel.hookspecs"),
     ("relationships", "conveyor.plugins.relationships.hookspecs"),
+    ("approvals", "conveyor.plugins.approvals.hookspecs"),
 ]
 
 INTRO = """# Hooks

@@ -82,6 +82,17 @@ EXAMPLES: dict[str, str] = {
             return [Schedule("hello.sweep", every=timedelta(hours=1)),
                     Schedule("hello.digest", setting="hello.digest_minutes")]
     """,
+    "register_stage_gates": """
+        def signed_contract(move):
+            if not has_signed_contract(move.deal.id):  # your own query
+                return _l("The contract is not signed yet.")  # refused, nothing changes
+            return None  # let the deal through
+
+        @hookimpl
+        def register_stage_gates(app):
+            return [StageGate("hello.signed", _l("A signed contract"), signed_contract)]
+            # an admin switches it on per stage: Admin → Stages
+    """,
     "register_blueprints": """
         bp = Blueprint("hello", __name__, template_folder="templates")
 
@@ -207,6 +218,21 @@ EXAMPLES: dict[str, str] = {
                      .group_by(Invoice.owner_id))
             return {owner: {"volume": volume, "margin": margin}
                     for owner, volume, margin in db.session.execute(query)}
+    """,
+    # Declared by the approvals plugin.
+    "register_approvables": """
+        from conveyor.plugins.approvals.resources import Approvable, Approver
+
+        @hookimpl(optionalhook=True)
+        def register_approvables():
+            return [Approvable(
+                "quote", _l("Quote"),
+                load=lambda quote_id, user: get_visible_or_404(Quote, quote_id, user),
+                version=lambda quote: quote.sha256,  # a changed quote needs approving again
+                title=lambda quote: quote.number,
+                url=lambda quote: url_for("hello.quote", quote_id=quote.id),
+                deal_id=lambda quote: quote.deal_id,
+                approver=Approver.of_role("manager"))]
     """,
     # Declared by the relationships plugin.
     "relationship_interest": """

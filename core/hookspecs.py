@@ -155,6 +155,26 @@ def register_schedules() -> list[Any]:
 
 
 @hookspec
+def register_stage_gates(app: Any) -> list[Any]:
+    """Named conditions a deal must meet to enter or pass a stage ("the contract is approved").
+
+    An admin switches gates on per stage (Admin → Stages). Every path that moves a deal
+    (:func:`conveyor.move_deal`, :func:`conveyor.update_deal`, :func:`conveyor.create_deal` into
+    a stage, and any ORM change of ``Deal.stage_id``) asks the gates of the target stage and of
+    every open stage a forward move passes; one refusal stops the move and nothing changes. The
+    API answers 409 ``{"code": "stage_gate", "message": …}``, the pages flash the reasons.
+
+    :param app: the Flask app being built; ``app.extensions["conveyor"].pm`` lets a plugin ask
+        its own hooks which gates to declare (approvals: one per approvable resource).
+    :return: a list of :class:`conveyor.StageGate` (``name``, ``label``, ``check``). ``check(move)``
+        gets a :class:`conveyor.StageMove` (``deal``, ``old``, ``new``, ``gated``, ``by``) and
+        returns ``None`` to let the deal through or a reason — a lazy string, so each reader gets
+        their language. Names start with the plugin's name; a name declared twice stops start-up.
+        A gate whose plugin is disabled no longer applies.
+    """
+
+
+@hookspec
 def register_blueprints(app: Any) -> list[Any]:
     """Web blueprints of the plugin.
 

@@ -37,6 +37,7 @@ class StageInfo:
     position: int
     is_won: bool
     is_lost: bool
+    gates: tuple[str, ...] = ()  # stage gates an admin switched on (see conveyor.stage_gates)
 
     @property
     def is_closed(self) -> bool:
@@ -115,14 +116,15 @@ def touch(session: Session) -> None:
 def _load() -> Pipelines:
     rows = db.session.execute(
         select(Pipeline.id, Pipeline.name, Pipeline.is_default, Stage.id, Stage.name,
-               Stage.percent, Stage.position, Stage.is_won, Stage.is_lost)
+               Stage.percent, Stage.position, Stage.is_won, Stage.is_lost, Stage.gates)
         .outerjoin(Stage, Stage.pipeline_id == Pipeline.id)
         .order_by(Pipeline.id, Stage.position, Stage.id)).all()
     order: dict[int, tuple[str, bool, list[StageInfo]]] = {}
-    for pid, pname, default, sid, sname, percent, position, won, lost in rows:
+    for pid, pname, default, sid, sname, percent, position, won, lost, gates in rows:
         entry = order.setdefault(pid, (pname, bool(default), []))
         if sid is not None:
-            entry[2].append(StageInfo(sid, pid, sname, percent, position, bool(won), bool(lost)))
+            entry[2].append(StageInfo(sid, pid, sname, percent, position, bool(won), bool(lost),
+                                      tuple(gates or ())))
     infos = tuple(PipelineInfo(pid, name, default, tuple(stages))
                   for pid, (name, default, stages) in order.items())
     return Pipelines(infos, {s.id: s for p in infos for s in p.stages})

@@ -57,6 +57,7 @@ class State:
     models: dict[str, list[type]] = field(default_factory=dict)
     jobs: dict[str, Any] = field(default_factory=dict)
     schedules: list[Any] = field(default_factory=list)
+    stage_gates: dict[str, Any] = field(default_factory=dict)
     roles: Any = None
 
     @property

@@ -248,6 +248,16 @@ def saving() -> Iterator[None]:
                            "elsewhere). Nothing was saved.")
 
 
+def stage_gate_response(refused: Any) -> Any:
+    """The API's answer to a move a stage gate refused (``conveyor.StageGateRefused``): 409
+    ``{"code": "stage_gate", "message": …, "gates": [{"gate", "stage_id", "message"}]}``."""
+    from flask import jsonify
+
+    response = jsonify(refused.as_json())
+    response.status_code = 409
+    return response
+
+
 def not_found(what: str) -> None:
     abort(404, message=f"No such {what}, or you may not see it.")
 
@@ -261,7 +271,7 @@ def require_json_body() -> None:
 
 __all__ = ["ExtensibleSchema", "Money", "acting_user", "PageInfo", "PageQuery", "Text", "errors",
            "field_error", "id_rule", "keyset_page", "not_found", "page_schema", "query_id",
-           "ref_id", "saving", "with_extra_fields"]
+           "ref_id", "saving", "stage_gate_response", "with_extra_fields"]
 
 
 def apply_list_filters(query: Any, target: str, given: list[str]) -> Any:

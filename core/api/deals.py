@@ -27,6 +27,7 @@ from .common import (
     keyset_page,
     not_found,
     saving,
+    stage_gate_response,
     with_extra_fields,
 )
 from .customers import check_assignable
@@ -205,7 +206,8 @@ class DealStage(MethodView):
 
         Writes the stage history and timeline and emits `DealStageChanged`, then `DealWon`,
         `DealLost` or `DealReopened` as it applies. `lost_reason` is kept for a lost stage.
-        Moving to the stage the deal is already in changes nothing.
+        Moving to the stage the deal is already in changes nothing. A move a stage gate
+        refuses answers 409 `{"code": "stage_gate", "message": …, "gates": [...]}`.
         """
         deal = visible_deal(deal_id)
         check_version(deal, expected_versions(data.get("version")))
@@ -217,6 +219,9 @@ class DealStage(MethodView):
         with saving():
             try:
                 crm.move_deal(deal, stage, acting_user(), lost_reason=data["lost_reason"])
+            except crm.StageGateRefused as refused:  # the stage gates said no: 409, nothing saved
+                db.session.rollback()
+                return stage_gate_response(refused)
             except crm.StageError as error:  # move_deal's own refusal, should it add rules
                 db.session.rollback()
                 field_error("stage_id", str(error))

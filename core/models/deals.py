@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, Numeric, String, event
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -42,6 +42,9 @@ class Stage(db.Model):
     position: Mapped[int] = mapped_column(Integer)
     is_won: Mapped[bool] = mapped_column(Boolean, default=False)
     is_lost: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Names of the stage gates (``register_stage_gates``) a deal must pass to enter or pass this
+    # stage; an admin picks them. Names of gates no enabled plugin declares are ignored.
+    gates: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="stages")
 

@@ -69,6 +69,30 @@ def init_web(app: Flask) -> None:
         newstyle=True)
     for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, _error_page)
+    from ..stage_gates import StageGateRefused
+
+    app.register_error_handler(StageGateRefused, _stage_gate_refused)
+
+
+def _stage_gate_refused(refused: Any) -> Any:
+    """A move refused by a stage gate that its view did not handle itself (a plugin's bulk
+    action, say): nothing is kept; the API answers 409 ``stage_gate``, a page flashes why and
+    goes back where the user came from."""
+    from flask import flash, redirect, url_for
+
+    from ..extensions import db
+    from .deals import safe_next
+
+    db.session.rollback()
+    if request.path.startswith("/api/"):
+        from ..api.common import stage_gate_response
+
+        return stage_gate_response(refused)
+    flash(_("The deal was not moved: %(reasons)s", reasons=refused.message), "error")
+    referrer = request.referrer or ""
+    host = request.host_url.rstrip("/")
+    back = safe_next(referrer[len(host):] if referrer.startswith(host) else None)
+    return redirect(back or url_for("deals.board"), 303)
 
 
 def _shell_context() -> dict[str, Any]:

@@ -143,8 +143,43 @@ def _stages_page(pipeline: Any, forms: dict[int, StageEditForm] | None = None,
         exists().where(Deal.stage_id == Stage.id),
         exists().where(StageHistory.to_stage_id == Stage.id),
         exists().where(StageHistory.from_stage_id == Stage.id))))) if ids else set()
+    declared = current_app.extensions["conveyor"].stage_gates
+    gate_forms = {s.id: _gates_form(s) for s in pipeline.stages} if declared else {}
     return render_template("admin/stages.html", pipeline=pipeline, forms=forms, new=new,
-                           in_use=in_use), status
+                           in_use=in_use, gate_forms=gate_forms, declared_gates=declared), status
+
+
+def _gates_form(stage: Stage, submitted: bool = False) -> FlaskForm:
+    """One checkbox per declared stage gate; a configured gate of a disabled plugin is kept."""
+    declared = current_app.extensions["conveyor"].stage_gates
+
+    class GatesForm(FlaskForm):
+        gates = MultiCheckboxField(_l("Stage gates"), choices=[
+            (name, str(gate.label)) for name, gate in sorted(declared.items())])
+
+    if submitted:
+        return GatesForm(prefix=f"g{stage.id}")
+    form = GatesForm(formdata=None, prefix=f"g{stage.id}")
+    form.gates.data = [g for g in (stage.gates or []) if g in declared]
+    return form
+
+
+@bp.post(f"/stages/{SID}/gates")
+@require("admin.stages")
+def stage_gates(stage_id: int) -> Any:
+    """Switch stage gates on or off for a stage: a deal must pass them to enter or pass it."""
+    stage = _stage_or_404(stage_id)
+    pipeline = pipeline_or_404(stage.pipeline_id)
+    form = _gates_form(stage, submitted=True)
+    if not form.validate_on_submit():
+        flash(_("The stage gates were not saved."), "error")
+        return _stages_page(pipeline, status=400)
+    declared = current_app.extensions["conveyor"].stage_gates
+    kept = [g for g in (stage.gates or []) if g not in declared]  # of plugins that are off now
+    stage.gates = sorted(set(form.gates.data or [])) + kept
+    db.session.commit()
+    flash(_("Stage gates saved."), "success")
+    return redirect(url_for(".stages", pipeline=pipeline.id))
 
 
 def _stage_or_404(stage_id: int) -> Stage:

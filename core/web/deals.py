@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import crm
+from .. import crm, stage_gates
 from ..extensions import db
 from ..i18n import _
 from ..money import (
@@ -475,10 +475,20 @@ def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 
     timeline = timeline_rows(deal_timeline(), deal_id=deal.id)
     actions = [a for group in current_app.extensions["conveyor"].hook.deal_actions(
         deal=deal, user=current_user, request=request) for a in (group or ())]
+    blocked = stage_gates.blocked_moves(deal, current_user) if can(current_user, "deals.edit") \
+        else {}
+    labels = {s.id: stage_label(s) for s in _stages_of(deal)} if blocked else {}
+    grouped: dict[tuple[str, ...], list[str]] = {}  # the same reasons for 70 %, 80 %, … once
+    for sid, found in blocked.items():
+        if sid in labels:
+            grouped.setdefault(tuple(dict.fromkeys(r.message for r in found)), []).append(
+                labels[sid])
+    blocked_rows = [(targets, list(reasons)) for reasons, targets in grouped.items()]
     return render_template("deals/card.html", deal=deal, history=_history(deal),
                            timeline=timeline, stage_form=stage_form or _stage_form(deal),
                            panels=panels_for("deal"), actions=actions,
-                           stage_label=stage_label, converted=in_company_currency(deal)), status
+                           stage_label=stage_label, blocked=blocked_rows,
+                           converted=in_company_currency(deal)), status
 
 
 def in_company_currency(deal: Deal) -> Any:
@@ -523,6 +533,11 @@ def move(deal_id: int) -> Any:
                 db.session.commit()
             except StaleDataError:
                 return _stale_card(deal_id)
+            except crm.StageGateRefused as refused:
+                db.session.rollback()
+                flash_refusal(refused, stage_label(stage))
+                return redirect(safe_next(form.next.data or request.args.get("next"))
+                                or url_for(".card", deal_id=deal_id))
             except crm.StageError:
                 db.session.rollback()
                 form.stage_id.errors.append(_("This stage belongs to another pipeline."))
@@ -531,6 +546,16 @@ def move(deal_id: int) -> Any:
                 return redirect(safe_next(form.next.data or request.args.get("next"))
                             or url_for(".card", deal_id=deal.id))
     return _render_card(deal, stage_form=form, status=400)
+
+
+def flash_refusal(refused: crm.StageGateRefused, target: str = "") -> None:
+    """Say in the page why a move was refused: the gates' reasons, in the reader's language."""
+    reasons = " ".join(r.message for r in refused.refusals)
+    if target:
+        flash(_("The deal was not moved to %(stage)s: %(reasons)s", stage=target,
+                reasons=reasons), "error")
+    else:
+        flash(_("The deal was not moved: %(reasons)s", reasons=reasons), "error")
 
 
 def _stale_card(deal_id: int) -> Any:
@@ -559,4 +584,4 @@ def delete(deal_id: int) -> Any:
     return redirect(url_for("customers.card", customer_id=customer_id))
 
 
-__all__ = ["bp", "open_totals", "pipeline_or_404", "stage_label"]
+__all__ = ["bp", "flash_refusal", "open_totals", "pipeline_or_404", "stage_label"]

@@ -1,0 +1,1 @@
+"""Approvals: requests on any record a plugin registers, approver rules, history, stage gates and discount approval."""
