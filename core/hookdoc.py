@@ -15,6 +15,7 @@ from . import hookspecs
 PLUGIN_HOOKSPECS = [
     ("funnel", "conveyor.plugins.funnel.hookspecs"),
     ("relationships", "conveyor.plugins.relationships.hookspecs"),
+    ("discussions", "conveyor.plugins.discussions.hookspecs"),
 ]
 
 INTRO = """# Hooks

@@ -1,0 +1,1 @@
+"""Discussions on records: threads, @mentions, followers, attachments, e-mail."""
