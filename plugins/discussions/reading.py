@@ -39,14 +39,11 @@ class ThreadPage:
     items: list[Item]
     next_before: datetime | None
     attachments: dict[int, list[Any]]
+    last_read: int = 0  # the reader's marker as it was before this page moved it
 
     @property
     def following(self) -> bool:
         return bool(self.follower and self.follower.following)
-
-    @property
-    def last_read(self) -> int:
-        return self.follower.last_read_post_id if self.follower else 0
 
 
 def thread_with_follower(resource: str, record_id: int, user_id: int
@@ -124,4 +121,4 @@ def read_page(disc: Discussable, record: Any, user: Any, before: datetime | None
                 .where(Attachment.post_id.in_(post_ids)).order_by(Attachment.id)):
             attachments.setdefault(att.post_id, []).append(att)
     return ThreadPage(thread, follower, items, items[-1].at if more and items else None,
-                      attachments)
+                      attachments, follower.last_read_post_id if follower else 0)

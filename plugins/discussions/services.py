@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import render_template
+from flask import after_this_request, has_request_context, render_template
 from flask_babel import force_locale
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -296,6 +296,13 @@ def mark_read(thread: Thread | None, follower: Follower | None) -> None:
     db.session.execute(update(Follower).where(
         Follower.thread_id == thread.id, Follower.user_id == follower.user_id)
         .values(last_read_post_id=thread.last_post_id))
+    if has_request_context():  # a page view: keep the marker although the page only reads
+        after_this_request(_commit)
+
+
+def _commit(response: Any) -> Any:
+    db.session.commit()
+    return response
 
 
 def labels_of(user_ids: set[int]) -> dict[int, str]:

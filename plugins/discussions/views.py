@@ -2,6 +2,7 @@
 posting, editing, deleting, following, mention suggestions, attachments and the inbox."""
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Any
 
@@ -246,8 +247,8 @@ def attachment(attachment_id: int) -> Any:
     path = path_of(att.sha256)
     if post.deleted_at is not None or not path.is_file():
         abort(404)
-    response = send_file(path, mimetype=att.content_type, as_attachment=True,
-                         download_name=att.filename, max_age=0)
+    response = send_file(io.BytesIO(path.read_bytes()), mimetype=att.content_type,
+                         as_attachment=True, download_name=att.filename, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
