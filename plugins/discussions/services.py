@@ -217,7 +217,7 @@ def _notify(disc: Discussable, record: Any, thread: Thread, post: Post, author: 
 
 def _mail(user: User, kind: str, subject: Any, post: Post, thread: Thread, who: str) -> None:
     def text() -> str:
-        return render_template("discussions/mail.txt", post=post, thread=thread, who=who,
+        return render_template("discussions/mail_text.html", post=post, thread=thread, who=who,
                                mention=kind == "discussions.mention")
 
     def html() -> str:
