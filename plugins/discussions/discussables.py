@@ -10,9 +10,9 @@ from flask import current_app
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 
-from conveyor import can, db, scope, scope_of
-from conveyor.models import TeamMember, User
-from conveyor.permissions import plugin_filters
+from conveyor import can, db, scope
+from conveyor.models import TeamMember, User, UserRole
+from conveyor.role_layers import SCOPES, current_roles
 
 STATE_KEY = "discussions"
 
@@ -29,8 +29,9 @@ class Discussable:
     target: str | None = None  # the core card whose panels show the thread ("deal")
     load: Callable[[int, Any], Any] | None = None
     owner_id: Callable[[Any], int | None] | None = None
-    # SQL criterion on the core's TimelineEntry for this record, merged into the thread
-    timeline: Callable[[Any], Any] | None = None
+    # the column of the core's TimelineEntry holding this record's id (TimelineEntry.deal_id):
+    # its entries are merged into the thread
+    timeline: Any = None
 
     def load_visible(self, record_id: int, user: Any) -> Any:
         """The record if ``user`` may see it (role, record rules, plugins' filters), else None."""
@@ -58,38 +59,53 @@ class Discussable:
     def who_may_see(self, record: Any, user_ids: list[int] | set[int]) -> set[int]:
         """Which of ``user_ids`` (active users) may see ``record``.
 
-        The role's own/team/all rule on the owner is decided from the roles (config) and one
-        statement for the owner's teammates; a model with its own rule, a custom loader or
-        plugins' record filters is asked per user, through the same SQL as their pages.
+        For a model under the plain owner rule, and no plugin narrowing it
+        (``record_filters``), the role's own/team/all rule is decided from the users' roles
+        (config) and the owner's teammates: two statements for any number of users. Otherwise
+        each user is asked through the same SQL as their own pages.
         """
         if not user_ids:
             return set()
-        users = list(db.session.scalars(select(User).where(
-            User.id.in_(list(user_ids)), User.active.is_(True))
-            .options(selectinload(User.role_grants))))
-        owner = self.owner_of(record)
         simple = self.load is None and not getattr(self.model, "__record_rule__", None) \
-            and hasattr(self.model, "owner_id")
+            and hasattr(self.model, "owner_id") \
+            and not current_app.extensions["conveyor"].pm.hook.record_filters.get_hookimpls()
+        if not simple:
+            return self._asked_one_by_one(record, user_ids)
+        roles_by_user: dict[int, list[str]] = {}
+        for uid, role in db.session.execute(
+                select(UserRole.user_id, UserRole.role).join(User, User.id == UserRole.user_id)
+                .where(UserRole.user_id.in_(list(user_ids)), User.active.is_(True))):
+            roles_by_user.setdefault(uid, []).append(role)
+        owner = self.owner_of(record)
         teammates: set[int] | None = None
         seen: set[int] = set()
-        for user in users:
-            if not can(user, self.permission):
+        for uid, names in roles_by_user.items():
+            granted, kind = self._grant(frozenset(names))
+            if not granted:
                 continue
-            kind = scope_of(user)
-            if not simple or plugin_filters(self.model, user, self.permission):
-                if self._exists_for(record, user):
-                    seen.add(user.id)
-            elif kind == "all":
-                seen.add(user.id)
-            elif kind == "own":
-                if owner is not None and owner == user.id:
-                    seen.add(user.id)
-            elif owner is not None:
+            if kind == "all" or (owner is not None and owner == uid):
+                seen.add(uid)
+            elif kind == "team" and owner is not None:
                 if teammates is None:
                     teammates = _teammates(owner)
-                if user.id in teammates:
-                    seen.add(user.id)
+                if uid in teammates:
+                    seen.add(uid)
         return seen
+
+    def _grant(self, names: frozenset[str]) -> tuple[bool, str]:
+        """Whether roles ``names`` hold the permission, and their widest record scope (the
+        same reading as ``conveyor.can`` and ``conveyor.scope_of``)."""
+        roles = current_roles()
+        held = [roles[n] for n in names if n in roles]
+        granted = any(self.permission in r.permissions for r in held)
+        widest = max((SCOPES.index(r.scope) for r in held), default=0)
+        return granted, SCOPES[widest]
+
+    def _asked_one_by_one(self, record: Any, user_ids: list[int] | set[int]) -> set[int]:
+        users = db.session.scalars(select(User).where(
+            User.id.in_(list(user_ids)), User.active.is_(True))
+            .options(selectinload(User.role_grants)))
+        return {u.id for u in users if can(u, self.permission) and self._exists_for(record, u)}
 
     def _exists_for(self, record: Any, user: Any) -> bool:
         if self.load is not None:

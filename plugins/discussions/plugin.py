@@ -108,11 +108,11 @@ def discussions_discussables() -> list[Any]:
         Discussable(name="deals", model=Deal, permission="deals.view", target="deal",
                     label=lambda deal: deal.title,
                     url=lambda deal: url_for("deals.card", deal_id=deal.id),
-                    timeline=lambda deal: TimelineEntry.deal_id == deal.id),
+                    timeline=TimelineEntry.deal_id),
         Discussable(name="customers", model=Customer, permission="customers.view",
                     target="customer", label=lambda customer: customer.name,
                     url=lambda customer: url_for("customers.card", customer_id=customer.id),
-                    timeline=lambda customer: TimelineEntry.customer_id == customer.id),
+                    timeline=TimelineEntry.customer_id),
     ]
     from flask import current_app
 

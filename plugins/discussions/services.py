@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import after_this_request, has_request_context, render_template
+from flask import after_this_request, current_app, has_request_context, render_template
 from flask_babel import force_locale
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from conveyor import can, db, emit, recipient_locale, send_mail, setting
+from conveyor import can, db, emit, send_mail, setting
 from conveyor.i18n import _, _l
 from conveyor.models import Notification, User
 from conveyor.types import utcnow
@@ -43,7 +43,7 @@ class Draft:
 
     body: str
     html: str
-    mentioned: list[User]
+    mentioned: list[Any]  # rows with id and username
 
 
 def check_body(body: Any, disc: Discussable, record: Any, author: Any) -> Draft:
@@ -66,12 +66,11 @@ def check_body(body: Any, disc: Discussable, record: Any, author: Any) -> Draft:
     if len(names) > MAX_MENTIONS:
         raise PostError("body", _("Mention at most %(limit)s people in one post.",
                                   limit=MAX_MENTIONS))
-    mentioned: list[User] = []
+    mentioned: list[Any] = []
     if names:
-        from sqlalchemy import func
-
-        found = {u.username.lower(): u for u in db.session.scalars(select(User).where(
-            func.lower(User.username).in_(names), User.active.is_(True)))}
+        found = {u.username.lower(): u for u in db.session.execute(
+            select(User.id, User.username).where(
+                func.lower(User.username).in_(names), User.active.is_(True)))}
         unknown = [n for n in names if n not in found]
         if unknown:
             raise PostError("body", _("There is no active user @%(name)s.", name=unknown[0]))
@@ -188,8 +187,10 @@ def _notify(disc: Discussable, record: Any, thread: Thread, post: Post, author: 
     targets += [(uid, "discussions.post") for uid in sorted(followers) if uid in allowed]
     if not targets:
         return []
-    users = {u.id: u for u in db.session.scalars(
-        select(User).where(User.id.in_([uid for uid, _k in targets])))}
+    users = {u.id: u for u in db.session.execute(
+        select(User.id, User.locale, User.email, User.email_notifications)
+        .where(User.id.in_([uid for uid, _k in targets])))}
+    config = current_app.config["CONVEYOR"]
     who = author.label
     title = thread.title
     url = f"{thread.url}#post-{post.id}"
@@ -201,17 +202,19 @@ def _notify(disc: Discussable, record: Any, thread: Thread, post: Post, author: 
     rows = []
     now = utcnow()
     for uid, kind in targets:
-        lang = recipient_locale(users[uid])
+        locale = users[uid].locale
+        lang = locale if locale in config["languages"] else config["default_locale"]
         if (lang, kind) not in rendered:
             with force_locale(lang):
                 rendered[(lang, kind)] = str(messages[kind])[:500]
         rows.append({"user_id": uid, "message": rendered[(lang, kind)], "url": url[:500],
                      "kind": kind, "created_at": now})
     db.session.execute(insert(Notification), rows)
-    for uid, kind in targets:
-        user = users[uid]
-        if user.email_notifications and user.email:
-            _mail(user, kind, messages[kind], post, thread, who)
+    readers = [uid for uid, _k in targets if users[uid].email_notifications and users[uid].email]
+    if readers:
+        kinds = dict(targets)
+        for user in db.session.scalars(select(User).where(User.id.in_(readers))):
+            _mail(user, kinds[user.id], messages[kinds[user.id]], post, thread, who)
     return [uid for uid, _k in targets]
 
 

@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import func, or_, select
 
 from conveyor import db, require, roles_holding
@@ -82,7 +83,7 @@ def thread_context(disc: Discussable, record: Any, form: PostForm | None = None)
     page = read_page(disc, record, current_user, _before())
     mark_read(page.thread, page.follower)
     return {"disc": disc, "record": record, "page": page, "form": form or PostForm(),
-            "action": ActionForm(), "may_edit": may_edit, "may_delete": may_delete,
+            "token": generate_csrf(), "may_edit": may_edit, "may_delete": may_delete,
             "title": disc.label(record), "record_url": disc.url(record)}
 
 
