@@ -163,26 +163,28 @@ def _add_followers(thread: Thread, joining: set[int], author_id: int, post_id: i
     """Make ``joining`` followers and return everyone following. The author re-follows by
     posting; anyone else keeps an unfollow made on purpose (a mention still reaches them, as a
     mention). At most three statements."""
-    rows = {f.user_id: f for f in db.session.scalars(
-        select(Follower).where(Follower.thread_id == thread.id))}
+    rows: dict[int, bool] = dict(db.session.execute(  # type: ignore[arg-type]
+        select(Follower.user_id, Follower.following).where(Follower.thread_id == thread.id)
+    ).all())
     new = [{"thread_id": thread.id, "user_id": uid, "following": True,
             "last_read_post_id": post_id if uid == author_id else 0, "created_at": utcnow()}
            for uid in joining if uid not in rows]
     if new:
         db.session.execute(insert(Follower), new)
-    me = rows.get(author_id)
-    if me is not None:
-        me.following = True
-        me.last_read_post_id = post_id
-    return {uid for uid, f in rows.items() if f.following} | {row["user_id"] for row in new} \
-        | {author_id}
+    if author_id in rows:
+        db.session.execute(update(Follower).where(
+            Follower.thread_id == thread.id, Follower.user_id == author_id)
+            .values(following=True, last_read_post_id=post_id))
+    return {uid for uid, following in rows.items() if following} \
+        | {row["user_id"] for row in new} | {author_id}
 
 
 def _notify(disc: Discussable, record: Any, thread: Thread, post: Post, author: Any,
             mentioned: set[int], followers: set[int]) -> list[int]:
     """One INSERT of in-app notifications (each in its reader's language) and an e-mail to
     whoever chose e-mail; only to users who may still see the record."""
-    allowed = disc.who_may_see(record, mentioned | followers)
+    # mentions were checked a moment ago (check_body); only the followers are asked here
+    allowed = mentioned | disc.who_may_see(record, followers - mentioned)
     targets = [(uid, "discussions.mention") for uid in sorted(mentioned) if uid in allowed]
     targets += [(uid, "discussions.post") for uid in sorted(followers) if uid in allowed]
     if not targets:
