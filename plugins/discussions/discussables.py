@@ -56,26 +56,34 @@ class Discussable:
         return set(db.session.scalars(select(ident).where(
             ident.in_(record_ids), scope(self.model, user, self.permission))))
 
-    def who_may_see(self, record: Any, user_ids: list[int] | set[int]) -> set[int]:
+    def plain_rule(self) -> bool:
+        """True when who sees a record follows from roles and its owner alone: the plain
+        owner rule, no loader or rule of its own, no plugin ``record_filters``."""
+        return self.load is None and not getattr(self.model, "__record_rule__", None) \
+            and hasattr(self.model, "owner_id") \
+            and not current_app.extensions["conveyor"].pm.hook.record_filters.get_hookimpls()
+
+    def who_may_see(self, record: Any, user_ids: list[int] | set[int],
+                    roles: dict[int, list[str]] | None = None) -> set[int]:
         """Which of ``user_ids`` (active users) may see ``record``.
 
-        For a model under the plain owner rule, and no plugin narrowing it
-        (``record_filters``), the role's own/team/all rule is decided from the users' roles
-        (config) and the owner's teammates: two statements for any number of users. Otherwise
-        each user is asked through the same SQL as their own pages.
+        Under :meth:`plain_rule` the role's own/team/all rule is decided from the users' roles
+        (config) and the owner's teammates: two statements for any number of users, or one
+        when the caller read the active users' ``roles`` already. Otherwise each user is asked
+        through the same SQL as their own pages.
         """
         if not user_ids:
             return set()
-        simple = self.load is None and not getattr(self.model, "__record_rule__", None) \
-            and hasattr(self.model, "owner_id") \
-            and not current_app.extensions["conveyor"].pm.hook.record_filters.get_hookimpls()
-        if not simple:
+        if not self.plain_rule():
             return self._asked_one_by_one(record, user_ids)
-        roles_by_user: dict[int, list[str]] = {}
-        for uid, role in db.session.execute(
-                select(UserRole.user_id, UserRole.role).join(User, User.id == UserRole.user_id)
-                .where(UserRole.user_id.in_(list(user_ids)), User.active.is_(True))):
-            roles_by_user.setdefault(uid, []).append(role)
+        if roles is not None:
+            roles_by_user = {uid: roles[uid] for uid in user_ids if uid in roles}
+        else:
+            roles_by_user = {}
+            for uid, role in db.session.execute(
+                    select(UserRole.user_id, UserRole.role).join(User, User.id == UserRole.user_id)
+                    .where(UserRole.user_id.in_(list(user_ids)), User.active.is_(True))):
+                roles_by_user.setdefault(uid, []).append(role)
         owner = self.owner_of(record)
         teammates: set[int] | None = None
         seen: set[int] = set()

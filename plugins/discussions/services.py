@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from conveyor import can, db, emit, send_mail, setting
 from conveyor.i18n import _, _l
-from conveyor.models import Notification, User
+from conveyor.models import Notification, User, UserRole
 from conveyor.types import utcnow
 
 from .discussables import Discussable
@@ -26,6 +26,35 @@ from .markdown import mentioned_usernames, render
 from .models import Follower, Post, Thread
 
 MAX_MENTIONS = 20
+
+
+@dataclass
+class Person:
+    """What a post needs to know of a user: roles (who may see), language and e-mail choice."""
+
+    id: int
+    username: str
+    locale: str | None
+    email: str | None
+    email_notifications: bool
+    roles: list[str]
+
+
+def people(*criteria: Any, join: Any = None) -> dict[int, Person]:
+    """Active users matching ``criteria`` with their roles: one statement."""
+    query = select(User.id, User.username, User.locale, User.email, User.email_notifications,
+                   UserRole.role).outerjoin(UserRole, UserRole.user_id == User.id)
+    if join is not None:
+        query = query.join(*join)
+    found: dict[int, Person] = {}
+    for row in db.session.execute(query.where(User.active.is_(True), *criteria)):
+        person = found.get(row.id)
+        if person is None:
+            person = found[row.id] = Person(row.id, row.username, row.locale, row.email,
+                                            row.email_notifications, [])
+        if row.role:
+            person.roles.append(row.role)
+    return found
 
 
 class PostError(ValueError):
@@ -43,7 +72,7 @@ class Draft:
 
     body: str
     html: str
-    mentioned: list[Any]  # rows with id and username
+    mentioned: list[Any]  # Person of each mentioned user
 
 
 def check_body(body: Any, disc: Discussable, record: Any, author: Any) -> Draft:
@@ -66,16 +95,16 @@ def check_body(body: Any, disc: Discussable, record: Any, author: Any) -> Draft:
     if len(names) > MAX_MENTIONS:
         raise PostError("body", _("Mention at most %(limit)s people in one post.",
                                   limit=MAX_MENTIONS))
-    mentioned: list[Any] = []
+    mentioned: list[Person] = []
     if names:
-        found = {u.username.lower(): u for u in db.session.execute(
-            select(User.id, User.username).where(
-                func.lower(User.username).in_(names), User.active.is_(True)))}
+        found = {p.username.lower(): p for p in people(
+            func.lower(User.username).in_(names)).values()}
         unknown = [n for n in names if n not in found]
         if unknown:
             raise PostError("body", _("There is no active user @%(name)s.", name=unknown[0]))
         mentioned = [found[n] for n in names if found[n].id != author.id]
-        allowed = disc.who_may_see(record, {u.id for u in mentioned})
+        allowed = disc.who_may_see(record, {u.id for u in mentioned},
+                                   {p.id: p.roles for p in found.values()})
         refused = [u for u in mentioned if u.id not in allowed]
         if refused:
             raise PostError("body", _(
@@ -151,21 +180,37 @@ def create_post(disc: Discussable, record: Any, author: Any, body: Any,
     joining = {author.id, *(u.id for u in draft.mentioned)}
     if owner is not None:
         joining.add(owner)
-    followers = _add_followers(thread, joining, author.id, post.id)
+    followers, known = _add_followers(thread, joining, author.id, post.id)
+    known.update({p.id: p for p in draft.mentioned})
     mentioned_ids = {u.id for u in draft.mentioned}
     others = (followers - mentioned_ids - {author.id})
-    notified = _notify(disc, record, thread, post, author, mentioned_ids, others)
+    notified = _notify(disc, record, thread, post, author, mentioned_ids, others, known)
     emit(PostCreated(post=post, resource=disc.name, record_id=record.id, notified=notified))
     return post
 
 
-def _add_followers(thread: Thread, joining: set[int], author_id: int, post_id: int) -> set[int]:
-    """Make ``joining`` followers and return everyone following. The author re-follows by
-    posting; anyone else keeps an unfollow made on purpose (a mention still reaches them, as a
-    mention). At most three statements."""
-    rows: dict[int, bool] = dict(db.session.execute(  # type: ignore[arg-type]
-        select(Follower.user_id, Follower.following).where(Follower.thread_id == thread.id)
-    ).all())
+def _add_followers(thread: Thread, joining: set[int], author_id: int, post_id: int
+                   ) -> tuple[set[int], dict[int, Person]]:
+    """Make ``joining`` followers; return everyone following and what is known of them (one
+    statement reads the followers with their roles, language and e-mail choice). The author
+    re-follows by posting; anyone else keeps an unfollow made on purpose (a mention still
+    reaches them, as a mention)."""
+    rows: dict[int, bool] = {}
+    known: dict[int, Person] = {}
+    for row in db.session.execute(
+            select(Follower.user_id, Follower.following, User.username, User.locale,
+                   User.email, User.email_notifications, User.active, UserRole.role)
+            .join(User, User.id == Follower.user_id)
+            .outerjoin(UserRole, UserRole.user_id == Follower.user_id)
+            .where(Follower.thread_id == thread.id)):
+        rows[row.user_id] = row.following
+        if row.active:
+            person = known.get(row.user_id)
+            if person is None:
+                person = known[row.user_id] = Person(row.user_id, row.username, row.locale,
+                                                     row.email, row.email_notifications, [])
+            if row.role:
+                person.roles.append(row.role)
     new = [{"thread_id": thread.id, "user_id": uid, "following": True,
             "last_read_post_id": post_id if uid == author_id else 0, "created_at": utcnow()}
            for uid in joining if uid not in rows]
@@ -175,23 +220,29 @@ def _add_followers(thread: Thread, joining: set[int], author_id: int, post_id: i
         db.session.execute(update(Follower).where(
             Follower.thread_id == thread.id, Follower.user_id == author_id)
             .values(following=True, last_read_post_id=post_id))
-    return {uid for uid, following in rows.items() if following} \
-        | {row["user_id"] for row in new} | {author_id}
+    following = {uid for uid, on in rows.items() if on} | {row["user_id"] for row in new} \
+        | {author_id}
+    return following, known
 
 
 def _notify(disc: Discussable, record: Any, thread: Thread, post: Post, author: Any,
-            mentioned: set[int], followers: set[int]) -> list[int]:
+            mentioned: set[int], followers: set[int], known: dict[int, Person] | None = None
+            ) -> list[int]:
     """One INSERT of in-app notifications (each in its reader's language) and an e-mail to
-    whoever chose e-mail; only to users who may still see the record."""
+    whoever chose e-mail; only to users who may still see the record. ``known``: people read
+    already (followers, mentioned); anyone else is read in one statement."""
+    known = dict(known or {})
+    missing = (mentioned | followers) - set(known)
+    if missing:
+        known.update(people(User.id.in_(missing)))
+    roles = {uid: p.roles for uid, p in known.items()}
     # mentions were checked a moment ago (check_body); only the followers are asked here
-    allowed = mentioned | disc.who_may_see(record, followers - mentioned)
+    allowed = (mentioned & set(known)) | disc.who_may_see(
+        record, (followers - mentioned) & set(known), roles)
     targets = [(uid, "discussions.mention") for uid in sorted(mentioned) if uid in allowed]
     targets += [(uid, "discussions.post") for uid in sorted(followers) if uid in allowed]
     if not targets:
         return []
-    users = {u.id: u for u in db.session.execute(
-        select(User.id, User.locale, User.email, User.email_notifications)
-        .where(User.id.in_([uid for uid, _k in targets])))}
     config = current_app.config["CONVEYOR"]
     who = author.label
     title = thread.title
@@ -204,23 +255,22 @@ def _notify(disc: Discussable, record: Any, thread: Thread, post: Post, author: 
     rows = []
     now = utcnow()
     for uid, kind in targets:
-        locale = users[uid].locale
+        locale = known[uid].locale
         lang = locale if locale in config["languages"] else config["default_locale"]
         if (lang, kind) not in rendered:
             with force_locale(lang):
                 rendered[(lang, kind)] = str(messages[kind])[:500]
         rows.append({"user_id": uid, "message": rendered[(lang, kind)], "url": url[:500],
                      "kind": kind, "created_at": now})
+        person = known[uid]
+        if person.email_notifications and person.email:
+            _mail(person.email, lang, kind, messages[kind], post, thread, who)
     db.session.execute(insert(Notification), rows)
-    readers = [uid for uid, _k in targets if users[uid].email_notifications and users[uid].email]
-    if readers:
-        kinds = dict(targets)
-        for user in db.session.scalars(select(User).where(User.id.in_(readers))):
-            _mail(user, kinds[user.id], messages[kinds[user.id]], post, thread, who)
     return [uid for uid, _k in targets]
 
 
-def _mail(user: User, kind: str, subject: Any, post: Post, thread: Thread, who: str) -> None:
+def _mail(address: str, lang: str, kind: str, subject: Any, post: Post, thread: Thread,
+          who: str) -> None:
     def text() -> str:
         return render_template("discussions/mail_text.html", post=post, thread=thread, who=who,
                                mention=kind == "discussions.mention")
@@ -229,7 +279,7 @@ def _mail(user: User, kind: str, subject: Any, post: Post, thread: Thread, who: 
         return render_template("discussions/mail.html", post=post, thread=thread, who=who,
                                mention=kind == "discussions.mention")
 
-    send_mail(user, subject, text, html, key=f"discussions:{post.id}:{user.id}")
+    send_mail(address, subject, text, html, locale=lang, key=f"discussions:{post.id}:{address}")
 
 
 def edit_post(post: Post, disc: Discussable, record: Any, user: Any, body: Any) -> Post:

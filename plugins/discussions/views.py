@@ -31,13 +31,13 @@ from .discussables import Discussable, discussable, discussables, for_target
 from .forms import ActionForm, EditForm, PostForm
 from .models import Attachment, Follower, Post, Thread
 from .reading import read_page
+from .rows import Links, thread_items
 from .services import (
     PostError,
     create_post,
     delete_post,
     edit_post,
     mark_read,
-    may_delete,
     may_edit,
     set_following,
 )
@@ -83,7 +83,7 @@ def thread_context(disc: Discussable, record: Any, form: PostForm | None = None)
     page = read_page(disc, record, current_user, _before())
     mark_read(page.thread, page.follower)
     return {"disc": disc, "record": record, "page": page, "form": form or PostForm(),
-            "token": generate_csrf(), "may_edit": may_edit, "may_delete": may_delete,
+            "links": Links(disc.name, record.id, generate_csrf()), "thread_items": thread_items,
             "title": disc.label(record), "record_url": disc.url(record)}
 
 
