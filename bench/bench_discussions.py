@@ -6,9 +6,10 @@ mentions 5 users and notifies 50 followers.
 In-process (Flask's test client and the plugin's service, the app's own work alone), SQLite
 in a temporary folder:
 
-* **card**: ``GET /deals/<id>`` as its seller, whose thread holds 1,000 posts (half of them
+* **card**: ``GET /deals/<id>`` as its seller, whose thread holds 1,000 posts (300 of them
   with a reply), against ``/_bench/bare/<id>`` (one primary-key SELECT) in the same rounds.
-  Goal: ≤ 3×.
+  Goal: ≤ 3×. The same card from an app without the plugin, on the same database, is timed
+  alongside: the core's card alone is the floor the thread panel adds to.
 * **post**: ``create_post`` of a post that mentions 5 users on a deal 50 others follow (55
   notifications in the recipients' languages, 5 new followers, the thread's counters; e-mail
   off), committed, against a bare insert of the same rows (the post, 55 notifications, 5
@@ -35,17 +36,20 @@ FOLLOWERS = 50
 MENTIONED = 5
 
 
-def build(folder: str) -> Any:
+def build(folder: str, plugins: tuple[str, ...] = ("discussions",), create: bool = True
+          ) -> Any:
     from conveyor.app import create_app
     from conveyor.schema import create_tables
     from conveyor.testing import seed_test_data
 
     app = create_app(config={"database_url": f"sqlite:///{folder}/bench.db", "secret_key": "b",
-                             "ratelimit_enabled": False, "plugins": ["discussions"],
+                             "ratelimit_enabled": False, "plugins": list(plugins),
                              "discussions": {"storage_dir": f"{folder}/files"}},
-                     plugins=["discussions"], instance_path=f"{folder}/instance")
-    create_tables(app)
-    ids = seed_test_data(app)
+                     plugins=list(plugins), instance_path=f"{folder}/instance")
+    ids = None
+    if create:
+        create_tables(app)
+        ids = seed_test_data(app)
     add_bare_route(app)
     return app, ids
 
@@ -114,8 +118,11 @@ def main() -> None:
         deals_needed = 2 * (args.rounds + 3)
         big, deals, mentioned = seed(app, ids, deals_needed)
         client = client_for(app, ids["seller"])
+        plain_app, _ids = build(folder, plugins=(), create=False)
+        plain = client_for(plain_app, ids["seller"])
         card = measure({"bare route": lambda: client.get(f"/_bench/bare/{big}"),
-                        "deal card, 1,000-post thread": lambda: client.get(f"/deals/{big}")},
+                        "deal card, 1,000-post thread": lambda: client.get(f"/deals/{big}"),
+                        "deal card, plugin off": lambda: plain.get(f"/deals/{big}")},
                        rounds=args.rounds)
         page = client.get(f"/deals/{big}")
         assert page.status_code == 200 and b'id="discussion"' in page.data
@@ -181,6 +188,7 @@ def main() -> None:
         return statistics.median(t.samples_ms)
 
     card_ratio = med(card["deal card, 1,000-post thread"]) / med(card["bare route"])
+    plain_ratio = med(card["deal card, plugin off"]) / med(card["bare route"])
     post_ratio = med(writes["bare insert of the same rows"]) / med(
         writes["post: 5 mentions, 50 followers"])
     rows = [
@@ -188,6 +196,9 @@ def main() -> None:
         ["deal card, 1,000-post thread (first page)",
          f"{med(card['deal card, 1,000-post thread']):.2f}", f"{card_ratio:.2f}× the bare route",
          f"≤ {CARD_GOAL}× — {'met' if card_ratio <= CARD_GOAL else 'MISSED'}"],
+        ["the same deal card with the discussions plugin off",
+         f"{med(card['deal card, plugin off']):.2f}", f"{plain_ratio:.2f}× the bare route",
+         "(context: the core's card alone)"],
         ["bare insert of the same rows", f"{med(writes['bare insert of the same rows']):.2f}",
          "", ""],
         ["post: 5 mentions, 50 followers", f"{med(writes['post: 5 mentions, 50 followers']):.2f}",
@@ -197,7 +208,8 @@ def main() -> None:
     path = write_results("discussions", {"database": "SQLite (temporary file)",
                                          "rounds": args.rounds, "mode": "in-process"},
                          ["case", "median ms", "ratio", "goal"], rows,
-                         extra_json={"card_ratio": card_ratio, "post_ratio": post_ratio})
+                         extra_json={"card_ratio": card_ratio, "post_ratio": post_ratio,
+                                     "card_plugin_off_ratio": plain_ratio})
     print(path.read_text())
 
 

@@ -269,3 +269,75 @@ def test_older_pages_follow_the_time_cursor(login_as, api_headers, client, users
     older = re.search(r'href="\?posts_before=([^"#]+)#discussion"', page).group(1)
     second = browser.get(f"/deals/{seller_deal}?posts_before={older}").get_data(as_text=True)
     assert "post-4<" in second and "post-24" not in second
+
+
+def test_edit_delete_and_follow_through_the_web(login_as, users, app, seller_deal):
+    browser = login_as("seller")
+    assert web_post(browser, seller_deal, "first draft").status_code == 302
+    page = browser.get(f"/deals/{seller_deal}").get_data(as_text=True)
+    post_id = int(re.search(r'id="post-(\d+)"', page).group(1))
+    edit_page = browser.get(f"/discussions/posts/{post_id}/edit")
+    assert edit_page.status_code == 200 and "first draft" in edit_page.get_data(as_text=True)
+    token = csrf_of(edit_page.get_data(as_text=True))
+    saved = browser.post(f"/discussions/posts/{post_id}/edit",
+                         data={"csrf_token": token, "body": "final **text**"})
+    assert saved.status_code == 302
+    page = browser.get(f"/deals/{seller_deal}").get_data(as_text=True)
+    assert "<strong>text</strong>" in page and "edited" in page
+    other = login_as("manager")  # sees the deal, may neither edit nor delete the post
+    assert other.get(f"/discussions/posts/{post_id}/edit").status_code == 403
+    manager_page = other.get(f"/deals/{seller_deal}").get_data(as_text=True)
+    assert f"/discussions/posts/{post_id}/delete" not in manager_page
+    assert other.post(f"/discussions/posts/{post_id}/delete",
+                      data={"csrf_token": csrf_of(manager_page)}).status_code == 403
+    assert 'action="/discussions/deals/%d/follow"' % seller_deal in manager_page
+    assert other.post(f"/discussions/deals/{seller_deal}/follow",
+                      data={"csrf_token": csrf_of(manager_page)}).status_code == 302
+    assert "/unfollow" in other.get(f"/deals/{seller_deal}").get_data(as_text=True)
+    gone = browser.post(f"/discussions/posts/{post_id}/delete", data={"csrf_token": token})
+    assert gone.status_code == 302
+    page = browser.get(f"/deals/{seller_deal}").get_data(as_text=True)
+    assert "Deleted by Seller" in page and "final" not in thread_html(page)
+
+
+def test_followers_who_chose_email_get_one(make_app, smtp_server, tmp_path, users):
+    app = make_app(plugins=["discussions"], config={
+        **smtp_server.config, "discussions": {"storage_dir": str(tmp_path)}})
+    with app.app_context():
+        manager = db.session.scalar(select(User).where(User.username == "manager"))
+        manager.email_notifications = True
+        db.session.commit()
+    deal = make_deal(app, users["seller"])
+    from conveyor.testing import token_headers
+
+    client = app.test_client()
+    assert client.post(f"/api/v1/deals/{deal}/follow",
+                       headers=token_headers(app, "manager")).status_code == 200
+    assert client.post(f"/api/v1/deals/{deal}/posts", headers=token_headers(app, "seller"),
+                       json={"body": "Signed today."}).status_code == 201
+    import time
+
+    for _ in range(50):
+        if smtp_server.messages:
+            break
+        time.sleep(0.1)
+    assert [str(m["To"]) for m in smtp_server.messages] == ["manager@example.test"]
+    assert "Seller posted on Boiler" in str(smtp_server.messages[0]["Subject"])
+
+
+def test_inbox_statements_do_not_grow_with_threads(login_as, api_headers, client, users, app,
+                                                   count_queries):
+    h = api_headers("manager")
+    browser = login_as("seller")
+    deal = make_deal(app, users["seller"], "Deal 0")
+    client.post(f"/api/v1/deals/{deal}/posts", headers=h, json={"body": "x"})
+    browser.get("/discussions/")
+    with count_queries() as small:
+        browser.get("/discussions/")
+    for i in range(1, 8):
+        deal = make_deal(app, users["seller"], f"Deal {i}")
+        client.post(f"/api/v1/deals/{deal}/posts", headers=h, json={"body": "x"})
+    browser.get("/discussions/")
+    with count_queries() as large:
+        page = browser.get("/discussions/").get_data(as_text=True)
+    assert "Deal 7" in page and len(large) == len(small)
