@@ -180,12 +180,12 @@ class OnePost(MethodView):
         deleted, with who and when; its text and files are no longer served.
         """
         post, _thread, _disc, _record_ = _post(post_id)
-        try:
-            delete_post(post, acting_user())
-        except PostError as exc:
-            abort(403, message=exc.message)
         with saving():
-            pass
+            try:
+                delete_post(post, acting_user())
+            except PostError as exc:
+                db.session.rollback()
+                abort(403, message=exc.message)
 
 
 @blp.route(RECORD + "/follow", tags=[TAG])

@@ -3,7 +3,7 @@ posting, editing, deleting, following, mention suggestions, attachments and the 
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -71,11 +71,14 @@ def _post(post_id: int) -> tuple[Post, Discussable, Any]:
 
 
 def _before() -> datetime | None:
-    raw = request.args.get("posts_before", "")
+    """The ``posts_before`` cursor (an ISO time); anything unreadable means the first page."""
+    raw = request.args.get("posts_before", "")[:64]
     try:
         value = datetime.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
     return value
 
 

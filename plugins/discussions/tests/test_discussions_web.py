@@ -341,3 +341,30 @@ def test_inbox_statements_do_not_grow_with_threads(login_as, api_headers, client
     with count_queries() as large:
         page = browser.get("/discussions/").get_data(as_text=True)
     assert "Deal 7" in page and len(large) == len(small)
+
+
+def test_odd_page_cursors_never_fail(login_as, users, app, seller_deal):
+    browser = login_as("seller")
+    for cursor in ["2026-01-01T00:00:00", "garbage", "9999-12-31T23:59:59+00:00", "x" * 500]:
+        assert browser.get(f"/deals/{seller_deal}?posts_before={cursor}").status_code == 200
+    assert browser.get("/discussions/deals/999999").status_code == 404
+    assert browser.get(f"/discussions/nothing/{seller_deal}").status_code == 404
+
+
+def test_lead_thread_page_follows_the_leads_record_rules(login_as, users, app):
+    with app.app_context():
+        from conveyor.plugins.leads.models import Lead
+
+        lead = Lead(name="Ivan", company="Volga Trade", owner_id=users["seller"])
+        db.session.add(lead)
+        db.session.commit()
+        lead_id = lead.id
+    browser = login_as("seller")
+    page = browser.get(f"/discussions/leads/{lead_id}")
+    assert page.status_code == 200 and "Volga Trade" in page.get_data(as_text=True)
+    response = browser.post(f"/discussions/leads/{lead_id}/posts", data={
+        "csrf_token": csrf_of(page.get_data(as_text=True)), "body": "Called, interested."},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(f"/discussions/leads/{lead_id}#post-")
+    assert login_as("seller2").get(f"/discussions/leads/{lead_id}").status_code == 404
