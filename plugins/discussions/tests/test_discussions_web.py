@@ -59,7 +59,7 @@ def dangers(html: str) -> list[str]:
 
 
 def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    return re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def web_post(browser: Any, deal: int, body: str, **extra: Any) -> Any:
