@@ -13,7 +13,8 @@ in a temporary folder:
 * **post**: ``create_post`` of a post that mentions 5 users on a deal 50 others follow (55
   notifications in the recipients' languages, 5 new followers, the thread's counters; e-mail
   off), committed, against a bare insert of the same rows (the post, 55 notifications, 5
-  followers, the thread update) with SQLAlchemy Core, committed. Goal: bare / post ≥ 0.5.
+  followers, the thread update) with SQLAlchemy Core, committed. Both run in a request context
+  that loads the author and the deal, as a request does. Goal: bare / post ≥ 0.5.
 
 Writes ``bench/results/discussions.md`` and ``.json``.
 """
@@ -157,8 +158,11 @@ def main() -> None:
                 User.username.like("colleague%")).order_by(User.id)))
 
         def bare() -> None:
-            with app.app_context():
-                deal_id = next(bare_deals)
+            with app.test_request_context():  # the same request set-up as the post
+                from conveyor.models import Deal
+
+                db.session.get(User, ids["seller"])
+                deal_id = db.session.get(Deal, next(bare_deals)).id
                 thread_id = db.session.scalar(select(Thread.id).where(
                     Thread.resource == "deals", Thread.record_id == deal_id))
                 now = utcnow()
