@@ -8,20 +8,26 @@ inserted as is; ids are ``int``; URLs come from ``url_maker`` (escaped once).
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from markupsafe import Markup, escape
 
+from conveyor import can, setting
 from conveyor.i18n import _
+from conveyor.types import utcnow
 from conveyor.web import _datetime, url_maker
 
-from .services import may_delete, may_edit
 
 
 class Links:
     """The URLs and words a thread page repeats, made once per page."""
 
-    def __init__(self, resource: str, record_id: int, token: str) -> None:
+    def __init__(self, resource: str, record_id: int, token: str, user: Any) -> None:
+        # who may edit or delete what, decided once per page (``services.may_edit`` and
+        # ``may_delete`` per post read a setting and the roles each time)
+        self.edit_after = utcnow() - timedelta(minutes=setting("discussions.edit_minutes"))
+        self.moderator = can(user, "discussions.moderate")
         self.edit = url_maker("discussions.edit", "post_id")
         self.delete = url_maker("discussions.delete", "post_id")
         self.attachment = url_maker("discussions.attachment", "attachment_id")
@@ -88,9 +94,10 @@ def _post(p: Any, page: Any, user: Any, links: Links) -> str:
                 f'<span class="muted">({a.size / 1024:.1f} KB)</span></li>' for a in files
             ) + "</ul>"
         actions = ""
-        if may_edit(p, user):
+        mine = p.author_id == user.id
+        if mine and p.created_at > links.edit_after:
             actions += f'<a href="{links.edit(p.id)}">{w["edit"]}</a>'
-        if may_delete(p, user):
+        if mine or links.moderator:
             actions += (f'<form method="post" action="{links.delete(p.id)}" class="inline">'
                         f'<input type="hidden" name="csrf_token" value="{links.token}">'
                         f'<button type="submit" class="danger">{w["delete"]}</button></form>')

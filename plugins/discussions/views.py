@@ -86,7 +86,7 @@ def thread_context(disc: Discussable, record: Any, form: PostForm | None = None)
     page = read_page(disc, record, current_user, _before())
     mark_read(page.thread, page.follower)
     return {"disc": disc, "record": record, "page": page, "form": form,
-            "links": Links(disc.name, record.id, generate_csrf()), "thread_items": thread_items,
+            "links": Links(disc.name, record.id, generate_csrf(), current_user), "thread_items": thread_items,
             "title": disc.label(record), "record_url": disc.url(record)}
 
 
