@@ -82,12 +82,15 @@ def _before() -> datetime | None:
     return value
 
 
-def thread_context(disc: Discussable, record: Any, form: PostForm | None = None) -> dict[str, Any]:
+def thread_context(disc: Discussable, record: Any, form: PostForm | None = None
+                   ) -> dict[str, Any]:
+    """What the thread template needs; reading it moves the reader's unread marker."""
     page = read_page(disc, record, current_user, _before())
     mark_read(page.thread, page.follower)
-    return {"disc": disc, "record": record, "page": page, "form": form,
-            "links": Links(disc.name, record.id, generate_csrf(), current_user), "thread_items": thread_items,
-            "title": disc.label(record), "record_url": disc.url(record)}
+    links = Links(disc.name, record.id, generate_csrf(), current_user)
+    return {"disc": disc, "record": record, "page": page, "form": form, "links": links,
+            "thread_items": thread_items, "title": disc.label(record),
+            "record_url": disc.url(record)}
 
 
 def render_panel(record: Any, user: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from conveyor import db
-from conveyor.models import Customer, Deal, Notification
+from conveyor.models import Customer, Notification
 
 
 def make_deal(app: Any, owner: int, title: str = "Boiler") -> int:
