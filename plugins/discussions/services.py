@@ -6,6 +6,7 @@ through the core's outbox, sent after the commit.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from flask import after_this_request, current_app, has_request_context, render_template
 from flask_babel import force_locale
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from conveyor import can, db, emit, send_mail, setting
 from conveyor.i18n import _, _l
@@ -26,6 +27,7 @@ from .markdown import mentioned_usernames, render
 from .models import Follower, Post, Thread
 
 MAX_MENTIONS = 20
+log = logging.getLogger("conveyor.discussions")
 
 
 @dataclass
@@ -175,7 +177,7 @@ def create_post(disc: Discussable, record: Any, author: Any, body: Any,
     thread.url = disc.url(record)[:500]
     thread.last_post_id = post.id
     thread.last_post_at = now
-    thread.posts_count = (thread.posts_count or 0) + 1
+    thread.posts_count = Thread.posts_count + 1  # in SQL: concurrent posts both count
     owner = disc.owner_of(record)
     joining = {author.id, *(u.id for u in draft.mentioned)}
     if owner is not None:
@@ -356,15 +358,13 @@ def mark_read(thread: Thread | None, follower: Follower | None) -> None:
 
 
 def _commit(response: Any) -> Any:
-    db.session.commit()
+    """Keep the marker; it is a convenience, so a failure costs the marker, never the page."""
+    try:
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("could not keep a discussion's unread marker", exc_info=True)
     return response
-
-
-def labels_of(user_ids: set[int]) -> dict[int, str]:
-    if not user_ids:
-        return {}
-    return {row.id: row.display_name or row.username for row in db.session.execute(
-        select(User.id, User.display_name, User.username).where(User.id.in_(user_ids)))}
 
 
 __all__ = ["PostError", "create_post", "delete_post", "edit_post", "set_following",
