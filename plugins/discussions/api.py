@@ -47,7 +47,6 @@ blp = Blueprint("discussions_api", __name__, url_prefix="/api/v1/",
                             "other plugins register).")
 RECORD = "/<string:resource>/" + id_rule("record_id")
 POST = "/posts/" + id_rule("post_id")
-TAG = "discussions"
 
 
 def _record(resource: str, record_id: int) -> tuple[Discussable, Any]:
@@ -94,7 +93,7 @@ def serialise(posts: list[Post], thread: Thread) -> list[dict[str, Any]]:
     return out
 
 
-@blp.route(RECORD + "/posts", tags=[TAG])
+@blp.route(RECORD + "/posts")
 class Posts(MethodView):
     @require("discussions.use")
     @errors(401, 403, 404)
@@ -140,7 +139,7 @@ class Posts(MethodView):
         return serialise([post], thread)[0]  # type: ignore[arg-type]
 
 
-@blp.route(POST, tags=[TAG])
+@blp.route(POST)
 class OnePost(MethodView):
     @require("discussions.use")
     @errors(401, 403, 404)
@@ -188,7 +187,7 @@ class OnePost(MethodView):
                 abort(403, message=exc.message)
 
 
-@blp.route(RECORD + "/follow", tags=[TAG])
+@blp.route(RECORD + "/follow")
 class Follow(MethodView):
     @require("discussions.use")
     @errors(401, 403, 404)

@@ -180,3 +180,15 @@ def test_writes_need_a_token(client, login_as, users, app):
     deal = make_deal(app, users["seller"])
     browser = login_as("seller")
     assert browser.post(f"/api/v1/deals/{deal}/posts", json={"body": "x"}).status_code == 401
+
+
+def test_openapi_documents_the_discussion_operations(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    tags = {t["name"] for t in spec["tags"]}
+    for path, methods in {"/api/v1/{resource}/{record_id}/posts": {"get", "post"},
+                          "/api/v1/posts/{post_id}": {"get", "patch", "delete"},
+                          "/api/v1/{resource}/{record_id}/follow": {"post", "delete"}}.items():
+        item = spec["paths"][path]
+        assert methods <= set(item), path
+        for method in methods:
+            assert item[method]["summary"] and set(item[method]["tags"]) <= tags
