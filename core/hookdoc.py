@@ -17,6 +17,7 @@ PLUGIN_HOOKSPECS = [
     ("funnel", "conveyor.plugins.funnel.hookspecs"),
     ("relationships", "conveyor.plugins.relationships.hookspecs"),
     ("approvals", "conveyor.plugins.approvals.hookspecs"),
+    ("discussions", "conveyor.plugins.discussions.hookspecs"),
 ]
 
 INTRO = """# Hooks

@@ -234,6 +234,18 @@ EXAMPLES: dict[str, str] = {
                 deal_id=lambda quote: quote.deal_id,
                 approver=Approver.of_role("manager"))]
     """,
+    # Declared by the discussions plugin.
+    "discussions_discussables": """
+        @hookimpl(optionalhook=True)
+        def discussions_discussables():
+            from conveyor.plugins.discussions import Discussable
+
+            return [Discussable(
+                name="quotes", model=Quote, permission="hello.view",
+                label=lambda quote: quote.number,
+                url=lambda quote: url_for("hello.quote", quote_id=quote.id))]
+            # threads at /api/v1/quotes/{id}/posts; followers, mentions and e-mail for free
+    """,
     # Declared by the relationships plugin.
     "relationship_interest": """
         @hookimpl(optionalhook=True)

@@ -18,6 +18,8 @@ PATHS = {
     "/api/v1/stages": {"get"},
     "/api/v1/stages/{stage_id}": {"get"},
     "/api/v1/users/me": {"get"},
+    "/api/v1/notifications": {"get"},
+    "/api/v1/notifications/{note_id}/read": {"post"},
 }
 METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -21,7 +21,7 @@ from conveyor.testing import (
     token_headers,
 )
 
-ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships", "approvals"]
+ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships", "approvals", "discussions"]
 PLUGIN_SETS = {"core": [], "all-plugins": ALL_PLUGINS}
 def skipped(endpoint: str) -> bool:
     return _skipped(endpoint)

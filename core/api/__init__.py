@@ -20,11 +20,11 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from ..extensions import csrf
 from ..permissions import public
-from . import contacts, customers, deals, docs, exchange_rates, stages, users
+from . import contacts, customers, deals, docs, exchange_rates, notifications, stages, users
 from .common import require_json_body
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CORE_MODULES = (customers, contacts, deals, stages, users, exchange_rates)
+CORE_MODULES = (customers, contacts, deals, stages, users, exchange_rates, notifications)
 SPEC_DESCRIPTION = (
     "Conveyor's REST API. Authenticate with `Authorization: Bearer <token>` (create one on "
     "your profile page or with `conveyor token create USER`). Lists are keyset-paginated: "
