@@ -37,8 +37,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from common import (client_for, database_label, measure, throwaway_postgres,  # noqa: E402
-                    write_results)
+from common import database_label, measure, throwaway_postgres, write_results  # noqa: E402
 
 WORKER = BENCH / "jobs_worker.py"
 
@@ -49,8 +48,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def build(url: str, redis_url: str, track: bool) -> Any:
-    from conveyor import create_app
     from jobs_plugin import Plugin, Tracker
+
+    from conveyor import create_app
 
     extra = [("bench", Plugin())] + ([("tracker", Tracker())] if track else [])
     return create_app(config={"database_url": url, "redis_url": redis_url, "secret_key": "bench",
@@ -59,7 +59,7 @@ def build(url: str, redis_url: str, track: bool) -> Any:
                       instance_path=str(BENCH / "data" / "instance"))
 
 
-def prepare(url: str, redis_url: str) -> tuple[Any, Any, int]:
+def prepare(url: str, redis_url: str) -> tuple[Any, Any]:
     from conveyor.schema import create_tables, drop_tables
     from conveyor.testing import seed_test_data
 
@@ -68,10 +68,10 @@ def prepare(url: str, redis_url: str) -> tuple[Any, Any, int]:
     create_tables(with_row)
     users = seed_test_data(with_row)
     with_row.config["TEST_USER_IDS"] = users
-    return with_row, without, users["seller"]
+    return with_row, without
 
 
-def write_requests(with_row: Any, without: Any, seller: int, rounds: int) -> dict[str, Any]:
+def write_requests(with_row: Any, without: Any, rounds: int) -> dict[str, Any]:
     from conveyor.testing import token_headers
 
     headers = token_headers(with_row, "seller")
@@ -192,8 +192,8 @@ def main() -> None:
         url = args.url or stack.enter_context(throwaway_postgres("jobs"))
         redis = RedisServer().start()
         stack.callback(redis.stop)
-        with_row, without, seller = prepare(url, redis.url)
-        medians = write_requests(with_row, without, seller, args.rounds)
+        with_row, without = prepare(url, redis.url)
+        medians = write_requests(with_row, without, args.rounds)
         with_row.extensions["conveyor_jobs_backend"].redis.flushdb()  # part 1's rows: unqueued
         from sqlalchemy import delete
 
@@ -226,7 +226,7 @@ def main() -> None:
          "rows committed 100 per transaction)",
          f"bare RQ: {rates['bare']:.0f}", f"outbox: {rates['outbox']:.0f}",
          f"{ratio_rate:.2f}×", ">= 0.5×", "yes" if ratio_rate >= 0.5 else "NO"],
-        [f"the same, each outbox row in its own transaction (a request each)",
+        ["the same, each outbox row in its own transaction (a request each)",
          f"bare RQ: {rates['bare']:.0f}", f"outbox: {rates['outbox, a commit per job']:.0f}",
          f"{rates['outbox, a commit per job'] / rates['bare']:.2f}×", "(reported)", ""],
         [f"commit → job start, ms ({len(delay_ms)} jobs, one at a time)",

@@ -4,9 +4,9 @@ from __future__ import annotations
 import sys
 
 from flask.cli import FlaskGroup
+from jobs_plugin import make_worker_app
 
 from conveyor.cli import add_core_commands
-from jobs_plugin import make_worker_app
 
 cli = FlaskGroup(create_app=make_worker_app, add_default_commands=False)
 add_core_commands(cli)

@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from .contrib import Job, Schedule
-from .hookspecs import hookimpl
 from .events import TRACK_JOB, track_events
+from .hookspecs import hookimpl
 from .jobs import prune_outbox
 from .mail import MAIL_JOB, deliver_mail
 

@@ -152,10 +152,9 @@ def deliver(app: Flask, message_id: int) -> str:
         session.commit()
         if message is None:
             return "skipped"
-        row = message
-        spec = specs.get(row.job)
-        if row.order_key is not None and session.scalar(select(table.c.id).where(
-                table.c.order_key == row.order_key, table.c.id < message_id,
+        spec = specs.get(message.job)
+        if message.order_key is not None and session.scalar(select(table.c.id).where(
+                table.c.order_key == message.order_key, table.c.id < message_id,
                 table.c.status.in_((PENDING, RUNNING))).limit(1)) is not None:
             session.execute(update(table).where(table.c.id == message_id).values(
                 status=PENDING, attempts=table.c.attempts - 1, claimed_until=None,
@@ -164,7 +163,7 @@ def deliver(app: Flask, message_id: int) -> str:
             return "deferred"
         try:
             if spec is None:
-                raise JobError(f"unknown job {row.job!r} (its plugin is not enabled?)")
+                raise JobError(f"unknown job {message.job!r} (its plugin is not enabled?)")
             spec.func(**(message.payload or {}))
             session.flush()
             marked = session.execute(update(table).where(
@@ -178,7 +177,7 @@ def deliver(app: Flask, message_id: int) -> str:
             return "done"
         except Exception as exc:  # noqa: BLE001 - recorded on the row, retried or shown
             session.rollback()
-            log.exception("job %s (outbox %s) failed, attempt %s", row.job, message_id,
+            log.exception("job %s (outbox %s) failed, attempt %s", message.job, message_id,
                           message.attempts)
             final = spec is None or message.attempts >= message.max_attempts
             session.execute(update(table).where(table.c.id == message_id).values(

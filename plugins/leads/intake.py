@@ -14,9 +14,10 @@ notification — a handful of statements per batch instead of a dozen per lead.
 Where the intake runs (setting ``leads.intake``): ``thread`` (default) — a daemon thread in each app
 process, woken by every capture; ``job`` — the core's job queue (:func:`queue_intake`: one
 ``leads.intake`` job per second of captures, run by an RQ worker with ``redis_url``, which waits
-for the burst to end and finishes it in full batches, like ``watch``); ``external`` — web processes only store, and a worker process
-runs ``conveyor leads intake --watch`` (under a supervisor, like an RQ worker); ``inline`` — in the
-request (tests, tiny set-ups). ``conveyor leads reassign-stale`` runs it too, so leads a crashed
+for the burst to end and finishes it in full batches, like ``watch``); ``external`` — web
+processes only store, and a worker process runs ``conveyor leads intake --watch`` (under a
+supervisor, like an RQ worker); ``inline`` — in the request (tests, tiny set-ups).
+``conveyor leads reassign-stale`` (and the ``leads.sweep`` job) runs it too, so leads a crashed
 process left behind are finished by the sweep whatever the mode.
 Internal callers (calls, the API, the screens) use ``services.create_lead``, which does all of it
 inline.

@@ -7,8 +7,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from conveyor import (Job, ListFilter, Manifest, NavItem, Permission, Schedule, Setting, db,
-                      hookimpl)
+from conveyor import Job, ListFilter, Manifest, NavItem, Permission, Schedule, Setting, db, hookimpl
 from conveyor.i18n import _l
 
 from . import follow, hookspecs  # follow also watches deal deletions at the ORM
