@@ -25,8 +25,8 @@ def example(schema: dict[str, Any]) -> str | None:
         return date.today().isoformat()
     if kind == "string" and fmt == "date-time":
         return date.today().isoformat() + "T00:00:00Z"
-    if kind == "string":
-        return "a"
+    if kind == "string":  # "a", or as many a's as the shortest length allowed (a currency: "aaa")
+        return "a" * max(1, schema.get("minLength", 1))
     return None
 
 

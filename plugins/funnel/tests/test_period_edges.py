@@ -38,8 +38,9 @@ def edge(app, users):
             db.session.execute(update(StageHistory).where(
                 StageHistory.deal_id == deal.id, StageHistory.to_stage_id.in_(
                     [second.id, won.id])).values(at=at))
+            # As conveyor.crm keeps them: a closed deal entered its stage when it closed.
             db.session.execute(update(Deal).where(Deal.id == deal.id).values(
-                closed_at=at, created_at=at - timedelta(days=40)))
+                closed_at=at, stage_entered_at=at, created_at=at - timedelta(days=40)))
             ids[name] = deal.id
         db.session.commit()
         return {"second": second.id, "won": won.id, **ids}
