@@ -1,6 +1,8 @@
 """``conveyor documents …``: the PDF converter in the foreground."""
 from __future__ import annotations
 
+import signal
+
 import click
 from flask.cli import AppGroup
 
@@ -31,9 +33,15 @@ def converter_command(port: int | None, uno_port: int | None) -> None:
     click.echo(f"Starting the converter on 127.0.0.1:{port} (LibreOffice on {uno_port})…")
     process = converter.start(port, uno_port, wait=120)
     click.echo("The converter is ready.")
+
+    def _stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)  # a supervisor's stop ends LibreOffice too
     try:
         process.wait()
     except KeyboardInterrupt:
         pass
     finally:
         converter.stop(process)
+        click.echo("The converter stopped.")
