@@ -55,8 +55,9 @@ class LineForm(FlaskForm):
     class Meta:
         csrf = False
 
+    # An empty spare row posts no type: anything but "product" counts as a service.
     kind = SelectField(_l("Type"), choices=[("service", _l("Service")),
-                                            ("product", _l("Product"))])
+                                            ("product", _l("Product"))], validate_choice=False)
     name = StringField(_l("Product or service"), validators=[Optional(), Length(max=300)])
     quantity = DecimalField(_l("Quantity"), places=3, validators=[
         Optional(), NumberRange(min=0, max=10 ** 9)])
@@ -80,7 +81,8 @@ class LinesForm(FlaskForm):
             data = entry.form.data
             if not (data.get("name") or "").strip():
                 continue
-            out.append({"kind": data["kind"], "name": data["name"].strip(),
+            out.append({"kind": "product" if data["kind"] == "product" else "service",
+                        "name": data["name"].strip(),
                         "quantity": data["quantity"] if data["quantity"] is not None else 1,
                         "unit": data["unit"] or "", "price": data["price"] or 0,
                         "vat_rate": data["vat_rate"] or 0})
@@ -172,3 +174,25 @@ class LegalForm(FlaskForm):
     def validate_uscc(self, field: Any) -> None:
         if field.data and self.country.data == "CN" and not uscc_valid(field.data.upper()):
             raise ValidationError(USCC_MESSAGE)
+
+# The services' messages (English, as the API gives them) in the reader's language on pages.
+SERVICE_MESSAGES = {
+    "No such active template.": _l("No such active template."),
+    "Give a kind (contract, invoice, act, offer) or a template.":
+        _l("Give a kind (contract, invoice, act, offer) or a template."),
+    "Language must be one of en, ru, zh.": _l("Language must be one of en, ru, zh."),
+    "No active template of this kind and language.":
+        _l("No active template of this kind and language."),
+    "The deal has no customer.": _l("The deal has no customer."),
+    "Only a draft's lines can change.": _l("Only a draft's lines can change."),
+    "A final document is not rendered again.": _l("A final document is not rendered again."),
+    "The document's template is gone.": _l("The document's template is gone."),
+    "Only a draft can be made final.": _l("Only a draft can be made final."),
+    "Already cancelled.": _l("Already cancelled."),
+    "A cancelled document can't be changed.": _l("A cancelled document can't be changed."),
+    "Unknown action.": _l("Unknown action."),
+    "Only a final document can be sent.": _l("Only a final document can be sent."),
+    "The document has no file yet.": _l("The document has no file yet."),
+    "The amount is too large.": _l("The amount is too large."),
+    "A document needs at least one line.": _l("A document needs at least one line."),
+}

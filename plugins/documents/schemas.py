@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from conveyor.api.common import Money
 
@@ -164,10 +164,17 @@ class LegalSchema(Schema):
     signatory_contact_id = fields.Integer(allow_none=True, load_default=None,
                                           validate=validate.Range(min=1, max=MAX_ID))
 
+    @pre_load
+    def _upper(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("kpp", "uscc", "country"):
+                if isinstance(data.get(key), str):
+                    data[key] = data[key].strip().upper()
+        return data
+
     @validates_schema
     def _ids(self, data: dict[str, Any], **kwargs: Any) -> None:
-        data["kpp"] = (data.get("kpp") or "").upper()
-        data["uscc"] = (data.get("uscc") or "").upper()
         errors = legal_errors(data)
         if errors:
             raise ValidationError({k: [LEGAL_TEXT[v]] for k, v in errors.items()})

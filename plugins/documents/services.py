@@ -295,12 +295,18 @@ def compute_line(line: DocumentLine) -> None:
     line.total = line.net + line.vat
 
 
+MAX_AMOUNT = Decimal("999999999999.99")  # what MONEY (14, 2) holds
+
+
 def compute_totals(document: Document) -> None:
+    """Line sums and the document's totals; refuses what the money columns can't hold."""
     for line in document.lines:
         compute_line(line)
     document.subtotal = sum((line.net for line in document.lines), Decimal("0"))
     document.vat_total = sum((line.vat for line in document.lines), Decimal("0"))
     document.total = document.subtotal + document.vat_total
+    if document.total > MAX_AMOUNT or any(line.total > MAX_AMOUNT for line in document.lines):
+        raise DocumentError("lines", "The amount is too large.")
 
 
 def _default_lines(deal: Deal, language: str) -> list[DocumentLine]:

@@ -31,6 +31,7 @@ from .forms import (
     LANGUAGE_LABELS,
     LEGAL_MESSAGES,
     PDF_LABELS,
+    SERVICE_MESSAGES,
     STATUS_LABELS,
     CompanyForm,
     GenerateForm,
@@ -79,7 +80,8 @@ def _document(document_id: int) -> Document:
 
 
 def _error(exc: DocumentError) -> None:
-    flash(_(str(exc.message)), "error")
+    message = str(exc.message)
+    flash(str(SERVICE_MESSAGES.get(message, message)), "error")
 
 
 @bp.get("/")
@@ -152,7 +154,10 @@ def save_lines(document_id: int) -> Any:
                                send_form=SendForm(), note_form=NoteForm(), can_edit=True,
                                **LABELS), 422
     try:
-        set_lines(document, form.cleaned())
+        lines = form.cleaned()
+        if not lines:
+            raise DocumentError("lines", "A document needs at least one line.")
+        set_lines(document, lines)
         render_version(document, current_user._get_current_object())
         db.session.commit()
     except DocumentError as exc:
@@ -218,7 +223,10 @@ def download(file_id: int) -> Response:
     file, number = row
     mimetype = "application/pdf" if file.format == "pdf" else DOCX_TYPE
     # Read whole (documents are small): no file handle outlives the request.
-    data = storage.absolute(file.path).read_bytes()
+    path = storage.absolute(file.path)
+    if not path.is_file():
+        abort(404)  # the storage folder lost it: say so, not 500
+    data = path.read_bytes()
     response = send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                          download_name=f"{number}-v{file.version}.{file.format}",
                          max_age=0, etag=file.sha256)
