@@ -134,8 +134,9 @@ CLAUSES = {
     ],
     "zh": [
         ("第一条 合同标的", "乙方向甲方提供“{{ deal.title }}”项下的产品与服务，明细见下表。"),
-        ("第二条 合同金额", "合同总金额为人民币（大写）{{ document.total_in_words }}"
-         "（小写：{{ document.total }}元），含税。"),
+        ("第二条 合同金额", "合同总金额为{% if document.currency == 'CNY' %}人民币{% endif %}"
+         "（大写）{{ document.total_in_words }}（小写：{{ document.total }} "
+         "{{ document.currency }}），含税。"),
         ("第三条 付款方式", "甲方应于收到乙方发票后十个工作日内支付全部款项。"),
         ("第四条 验收", "乙方交付后，甲方应于五个工作日内完成验收并签署验收确认书。"),
         ("第五条 违约责任", "任何一方违反本合同约定的，应依照《中华人民共和国民法典》承担违约责任。"),
@@ -271,8 +272,13 @@ def lines_table(doc: Document, lang: str, with_vat: bool = True) -> None:
     para(doc, "", space_after=2)
 
 
-def totals(doc: Document, lang: str, words_line: bool = True) -> None:
-    lab = L[lang]
+ACT_TOTAL = {"en": "Total", "ru": "Всего", "zh": "合计"}
+
+
+def totals(doc: Document, lang: str, kind: str, words_line: bool = True) -> None:
+    lab = dict(L[lang])
+    if kind != "invoice":  # "… к оплате" / "due" belong on an invoice only
+        lab["total"] = ACT_TOTAL[lang]
     cur = "{{ document.currency }}"
     for label, key, bold in (("subtotal", "subtotal", False), ("vat_total", "vat_total", False),
                              ("total", "total", True)):
@@ -280,7 +286,9 @@ def totals(doc: Document, lang: str, words_line: bool = True) -> None:
              align=WD_ALIGN_PARAGRAPH.RIGHT, space_after=0)
     if words_line:
         if lang == "ru":
-            para(doc, "Всего наименований {{ lines|length }}, на сумму {{ document.total }} "
+            counted = {"act": "Всего оказано услуг", "offer": "Всего позиций"}.get(
+                kind, "Всего наименований")
+            para(doc, counted + " {{ lines|length }}, на сумму {{ document.total }} "
                  + cur + ".", space_after=0)
             para(doc, "{{ document.total_in_words|capitalize }}", bold=True)
         elif lang == "zh":
@@ -385,7 +393,7 @@ def build(kind: str, lang: str) -> Document:
     if kind == "invoice" and lang != "zh":
         para(doc, f"{lab['deal']}: {{{{ deal.title }}}}")
     lines_table(doc, lang)
-    totals(doc, lang)
+    totals(doc, lang, kind)
     for text in OUTRO.get((kind, lang), []):
         para(doc, text)
     if kind == "invoice" and lang != "ru":
