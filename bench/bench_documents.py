@@ -16,14 +16,17 @@ Rows:
   (its profile already created, as on a server). Goal: warm ≥ 5× faster.
 - **bulk**: N invoices (default 1,000) for N deals at 70 % by ``start_bulk_invoices``: the chunk
   jobs run in-process after the commit, as without Redis; documents per second, and the
-  process's RSS after every 10 % of the deals (it must not grow with the count). PDF jobs find no
-  converter (``documents.converter`` empty), so this times DOCX generation and numbering.
+  process's RSS and live Python objects after every 10 % of the deals (neither must grow with
+  the count; each chunk job ends with ``malloc_trim``, see ``services.release_memory``). PDF
+  jobs find no converter (``documents.converter`` empty), so this times DOCX generation and
+  numbering.
 
 Results: ``bench/results/documents.md`` and ``.json``.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import shutil
 import subprocess
@@ -215,7 +218,9 @@ def bench_bulk(tmp: Path, count: int) -> tuple[list[Any], dict[str, Any]]:
     for index, message_id in enumerate(chunk_ids, 1):
         assert deliver(app, message_id) == "done"
         if index % step == 0 or index == len(chunk_ids):
-            samples.append((min(index * services.BULK_CHUNK, count), rss_mb()))
+            gc.collect()
+            samples.append((min(index * services.BULK_CHUNK, count), rss_mb(),
+                            len(gc.get_objects())))
     elapsed = time.perf_counter() - start
     with app.app_context():
         made = db.session.scalar(select(func.count()).select_from(Document))
@@ -227,8 +232,10 @@ def bench_bulk(tmp: Path, count: int) -> tuple[list[Any], dict[str, Any]]:
     rate = round(count / elapsed, 1)
     rows = [[f"bulk: {count} invoices in one bulk job (chunks of {services.BULK_CHUNK})",
              f"{elapsed * 1000:.0f}", "", f"{rate} docs/s"]]
-    memory = " · ".join(f"{n}: {mb} MB" for n, mb in samples)
+    memory = " · ".join(f"{n}: {mb} MB" for n, mb, _ in samples)
     rows.append(["bulk: process RSS after n documents", "", "", memory])
+    objects = " · ".join(f"{n}: {o}" for n, _, o in samples)
+    rows.append(["bulk: live Python objects after n documents", "", "", objects])
     growth = round(samples[-1][1] - samples[0][1], 1) if samples else 0
     return rows, {"bulk_count": count, "bulk_seconds": round(elapsed, 1), "bulk_docs_per_s": rate,
                   "bulk_rss_mb": samples, "bulk_rss_growth_mb": growth, "batch_done": done}

@@ -603,6 +603,27 @@ def bulk_invoice_job(batch_id: str, deal_ids: list[int]) -> None:
         batch.errors = (batch.errors + "\n".join(errors) + "\n")[-4000:]
     if batch.done >= batch.total:
         batch.finished_at = utcnow()
+    release_memory()
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the system after a chunk (glibc's ``malloc_trim``). Rendering
+    allocates and frees many large lxml and ZIP buffers; without this a worker's RSS creeps up
+    by fragmentation (~90 kB a document in the benchmark) although nothing is kept."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 def has_document(deal_id: int, kind: str) -> bool:
