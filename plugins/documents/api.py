@@ -37,6 +37,7 @@ from .services import (
     file_url,
     finalize,
     render_version,
+    request_pdf,
     send_document,
     set_lines,
 )
@@ -183,12 +184,15 @@ class DocumentStatus(MethodView):
     @blp.arguments(StatusSchema)
     @blp.response(200, DocumentSchema)
     def post(self, data: dict[str, Any], document_id: int) -> dict[str, Any]:
-        """``finalize`` a draft, ``cancel``, or ``request_changes`` (back to draft, flagged)."""
+        """``finalize`` a draft, ``cancel``, ``request_changes`` (back to draft, flagged), or
+        ``convert``: make the PDF of the newest version again (the converter was down)."""
         document = _document(document_id)
         by = current_user._get_current_object()
         try:
             if data["action"] == "finalize":
                 finalize(document, by)
+            elif data["action"] == "convert":
+                request_pdf(document)
             else:
                 change_status(document, data["action"], by, data["note"])
             db.session.commit()

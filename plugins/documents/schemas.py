@@ -120,7 +120,7 @@ class LinesSchema(Schema):
 
 class StatusSchema(Schema):
     action = fields.String(required=True, validate=validate.OneOf(
-        ("finalize", "cancel", "request_changes")))
+        ("finalize", "cancel", "request_changes", "convert")))
     note = fields.String(validate=validate.Length(max=2000), load_default="")
 
 

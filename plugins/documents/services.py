@@ -420,6 +420,18 @@ def file_url(file: DocumentFile | None, *, external: bool = False) -> str | None
 
 # --- PDF -----------------------------------------------------------------------------------------
 
+def request_pdf(document: Document) -> None:
+    """Queue the PDF of the newest version again (the converter was down, or it failed)."""
+    docx = document.file("docx")
+    if docx is None:
+        raise DocumentError("status", "The document has no file yet.", 409)
+    pdf = document.file("pdf")
+    if pdf is not None and pdf.version == docx.version:
+        return
+    document.pdf_status, document.pdf_error = "pending", ""
+    enqueue(CONVERT_JOB, document_id=document.id, file_id=docx.id)
+
+
 def converter_address() -> tuple[str, int] | None:
     value = setting("documents.converter") or ""
     if not value:

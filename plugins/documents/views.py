@@ -58,6 +58,7 @@ from .services import (
     finalize,
     flatten,
     render_version,
+    request_pdf,
     retire_template,
     send_document,
     set_lines,
@@ -168,7 +169,7 @@ def save_lines(document_id: int) -> Any:
     return redirect(url_for("documents.show", document_id=document_id))
 
 
-@bp.post(f"/{ID.format('document_id')}/<any(finalize,cancel,request_changes,render):action>")
+@bp.post(f"/{ID.format('document_id')}/<any(finalize,cancel,request_changes,render,pdf):action>")
 @require("documents.create")
 def act(document_id: int, action: str) -> Any:
     document = _document(document_id)
@@ -182,6 +183,8 @@ def act(document_id: int, action: str) -> Any:
             finalize(document, by)
         elif action == "render":
             render_version(document, by)
+        elif action == "pdf":
+            request_pdf(document)
         else:
             change_status(document, action, by, form.note.data or "")
         db.session.commit()

@@ -59,3 +59,23 @@ def test_without_a_converter_the_docx_works_and_the_pdf_says_why(app, client, ap
     assert body["files"]["docx"] and body["files"]["pdf"] is None
     assert body["pdf_status"] == "unavailable"
     assert "unavailable" in body["pdf_message"]
+
+
+def test_a_pdf_missed_while_the_converter_was_down_is_made_on_request(make_app, tmp_path,
+                                                                      converter_port) -> None:
+    from conveyor.testing import token_headers
+
+    app = make_app(plugins=["documents"], config=config(tmp_path))
+    settings = app.extensions["conveyor"].settings
+    deal_id = make_deal(app, "seller")
+    client = app.test_client()
+    headers = token_headers(app, "seller")
+    doc = client.post(f"/api/v1/deals/{deal_id}/documents", headers=headers,
+                      json={"kind": "act", "language": "ru"}).json
+    assert doc["pdf_status"] == "unavailable" and doc["files"]["pdf"] is None
+    settings["documents.converter"] = f"127.0.0.1:{converter_port}"
+    again = client.post(f"/api/v1/documents/{doc['id']}/status", headers=headers,
+                        json={"action": "convert"}).json
+    assert again["pdf_status"] == "ready" and again["files"]["pdf"]
+    assert "Вышеперечисленные работы" in _pdf_text(client.get(again["files"]["pdf"],
+                                                               headers=headers).data)
