@@ -151,11 +151,13 @@ def startup(app: Any) -> None:
         address = converter_address()
         if address is None or converter_up(address) or not converter.libreoffice_installed():
             return
+        import atexit
         import threading
 
         def run() -> None:
             try:
-                converter.start(address[1], address[1] + 1, wait=120)
+                process = converter.start(address[1], address[1] + 1, wait=120)
+                atexit.register(converter.stop, process)  # Ctrl+C on the demo ends it too
                 app.logger.info("documents: PDF converter started on port %s", address[1])
             except Exception:  # noqa: BLE001 - the demo runs on without PDFs
                 app.logger.exception("documents: the PDF converter did not start")
