@@ -1,0 +1,1 @@
+"""Documents: contracts, invoices, acts and offers rendered from Word templates, as DOCX and PDF."""
