@@ -1,0 +1,211 @@
+"""The calendar: week and month views in the user's language, zone and first day of week
+(Babel's locale data), and a per-user iCalendar feed at a secret, renewable address."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from babel import Locale
+from flask import Response, abort, render_template, request, url_for
+from flask_babel import format_date, get_locale
+from flask_login import current_user
+from icalendar import Calendar, Event, Timezone
+from sqlalchemy import select
+
+from conveyor import can, db, limiter, public, require, scope_of
+
+from conveyor.models import Customer, User
+from conveyor.queries import written_limit
+from conveyor.types import utcnow
+
+from .models import Activity, FeedToken
+from .services import _scope_user_ids, customers_by_id, kind_label, users_by_id, visible
+from .views import bp
+from .zones import day_bounds, local_today, zone_of
+
+MAX_EVENTS = 2000
+FEED_PAST_DAYS = 30
+FEED_FUTURE_DAYS = 365
+FEED_MAX_EVENTS = 1000
+
+
+def week_start(day: date, locale: Any) -> date:
+    """The first day of ``day``'s week by the locale's custom (Monday, or Sunday in en_US)."""
+    first = Locale.parse(str(locale)).first_week_day
+    return day - timedelta(days=(day.weekday() - first) % 7)
+
+
+def calendar_range(view: str, day: date, locale: Any) -> tuple[date, date]:
+    """``[first, last)`` local dates a week or month view shows, in whole weeks."""
+    if view == "month":
+        first_of_month = day.replace(day=1)
+        start = week_start(first_of_month, locale)
+        next_month = (first_of_month + timedelta(days=32)).replace(day=1)
+        end = week_start(next_month - timedelta(days=1), locale) + timedelta(days=7)
+        return start, end
+    start = week_start(day, locale)
+    return start, start + timedelta(days=7)
+
+
+def _asked_day(zone: Any) -> date:
+    raw = request.args.get("date", "")
+    if raw:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            abort(400)
+    return local_today(zone)
+
+
+@bp.get("/calendar")
+@require("activities.use")
+def calendar() -> Any:
+    """Week (default) or month of the user's activities — the team's for ``who=team`` with
+    activities.view_team — grouped by local day."""
+    zone = zone_of(current_user)
+    view = "month" if request.args.get("view") == "month" else "week"
+    team = request.args.get("who") == "team" and can(current_user, "activities.view_team")
+    locale = get_locale()
+    day = _asked_day(zone)
+    first, last = calendar_range(view, day, locale)
+    start, _end = day_bounds(first, zone)
+    end = day_bounds(last, zone)[0]
+    query = select(Activity).where(Activity.due_at >= start, Activity.due_at < end)
+    if team:
+        query = query.where(visible(current_user))
+        if scope_of(current_user) != "all":
+            query = query.where(Activity.assignee_id.in_(_scope_user_ids(current_user)))
+    else:
+        query = query.where(Activity.assignee_id == current_user.id)
+    rows = list(db.session.scalars(query.where(Activity.status != "cancelled")
+                                    .order_by(Activity.due_at, Activity.id)
+                                    .limit(written_limit(MAX_EVENTS))))
+    by_day: dict[date, list[Activity]] = {}
+    for a in rows:
+        by_day.setdefault(a.due_at.astimezone(zone).date(), []).append(a)
+    days = [first + timedelta(days=i) for i in range((last - first).days)]
+    names = Locale.parse(str(locale)).days["stand-alone"]["abbreviated"]
+    first_week_day = Locale.parse(str(locale)).first_week_day
+    heads = [names[(first_week_day + i) % 7] for i in range(7)]
+    step = timedelta(days=7) if view == "week" else timedelta(days=31)
+    previous = (day.replace(day=1) - timedelta(days=1)) if view == "month" else day - step
+    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1) if view == "month" \
+        else day + step
+    title = format_date(day, "LLLL y") if view == "month" else \
+        f"{format_date(first, 'medium')} – {format_date(last - timedelta(days=1), 'medium')}"
+    return render_template(
+        "activities/calendar.html", view=view, days=days, by_day=by_day, heads=heads,
+        today=local_today(zone), month=day.month, title=title, team=team,
+        previous=previous, following=following, zone=zone, now=utcnow(),
+        users=users_by_id({a.assignee_id for a in rows}) if team else {},
+        kind_label=kind_label, truncated=len(rows) >= MAX_EVENTS,
+        can_team=can(current_user, "activities.view_team"))
+
+
+# --- the iCalendar feed -------------------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def renew_token(user: Any) -> str:
+    """A new secret for ``user``'s feed; the old address stops working. Only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    row = db.session.get(FeedToken, user.id)
+    if row is None:
+        db.session.add(FeedToken(user_id=user.id, token_hash=token_hash(token)))
+    else:
+        row.token_hash, row.created_at = token_hash(token), utcnow()
+    db.session.flush()
+    return token
+
+
+@bp.get("/feed")
+@require("activities.use")
+def feed_page() -> Any:
+    row = db.session.get(FeedToken, current_user.id)
+    return render_template("activities/feed.html", has_feed=row is not None, url=None,
+                           created_at=row.created_at if row else None)
+
+
+@bp.post("/feed")
+@require("activities.use")
+def feed_renew() -> Any:
+    """Make (or renew) the secret address; it is shown once, then only its hash is known."""
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        abort(400)
+    token = renew_token(current_user)
+    db.session.commit()
+    url = url_for("activities.feed", token=token, _external=True)
+    return render_template("activities/feed.html", has_feed=True, url=url, created_at=utcnow())
+
+
+def feed_events(user: User, now: datetime | None = None) -> list[Activity]:
+    now = now or utcnow()
+    return list(db.session.scalars(
+        select(Activity).where(Activity.assignee_id == user.id,
+                               Activity.due_at >= now - timedelta(days=FEED_PAST_DAYS),
+                               Activity.due_at < now + timedelta(days=FEED_FUTURE_DAYS),
+                               Activity.status != "cancelled")
+        .order_by(Activity.due_at, Activity.id).limit(written_limit(FEED_MAX_EVENTS))))
+
+
+def build_ics(user: User, rows: list[Activity], customers: dict[int, Customer]) -> bytes:
+    """The feed: times in the user's zone with its VTIMEZONE, so calendars show them right."""
+    zone = zone_of(user)
+    cal = Calendar()
+    cal.add("prodid", "-//Conveyor CRM//activities//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", f"Conveyor — {user.label}")
+    cal.add("x-wr-timezone", zone.key)
+    cal.add_component(Timezone.from_tzinfo(zone, first_date=date.today() - timedelta(
+        days=FEED_PAST_DAYS + 366), last_date=date.today() + timedelta(days=FEED_FUTURE_DAYS + 1)))
+    host = request.host.split(":")[0] or "conveyor"
+    for a in rows:
+        event = Event()
+        event.add("uid", f"activity-{a.id}@{host}")
+        event.add("dtstamp", a.updated_at or a.created_at)
+        start = a.due_at.astimezone(zone)
+        event.add("dtstart", start)
+        event.add("dtend", start + timedelta(minutes=a.duration_minutes or 0))
+        customer = customers.get(a.customer_id) if a.customer_id else None
+        summary = f"{kind_label(a.kind)}: {a.title}"
+        event.add("summary", summary + (f" — {customer.name}" if customer else ""))
+        if a.notes:
+            event.add("description", a.notes)
+        event.add("status", "CONFIRMED" if a.status == "planned" else "CANCELLED"
+                  if a.status == "cancelled" else "CONFIRMED")
+        if a.status == "done":
+            event.add("x-conveyor-status", "done")
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+@bp.get("/feed/<string(length=43):token>.ics")
+@public
+@limiter.limit("60 per minute")
+def feed(token: str) -> Any:
+    """The user's calendar for Outlook, Google or Apple calendars: only the secret address
+    authenticates it, so an unknown one is a plain 404."""
+    user = db.session.scalar(select(User).join(FeedToken, FeedToken.user_id == User.id).where(
+        FeedToken.token_hash == token_hash(token), User.active.is_(True)))
+    if user is None:
+        abort(404)
+    rows = feed_events(user)
+    customers = customers_by_id({a.customer_id for a in rows if a.customer_id})
+    body = build_ics(user, rows, customers)
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = "inline; filename=conveyor.ics"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+

@@ -1,0 +1,115 @@
+"""Home widgets (the seller's My day, the manager's team day) and the card panels (the deal's
+and the customer's next steps with a quick-add form). Each renders with a fixed number of
+statements, whatever the number of rows."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import render_template, request
+
+from conveyor import Panel, Widget, can, current_pipelines
+from conveyor.i18n import _l
+from conveyor.types import utcnow
+
+from .forms import DoneForm, MoveWithStepForm, QuickForm, RescheduleForm
+from .services import (
+    KIND_LABELS,
+    STATUS_LABELS,
+    VISIT_LABELS,
+    customers_by_id,
+    deals_by_id,
+    deals_without_next_step,
+    kind_choices,
+    kind_label,
+    my_day,
+    next_step_stage_percents,
+    next_steps,
+    team_visits,
+)
+from .zones import day_bounds, local_today, zone_of
+
+WIDGET_DEALS = 8
+
+
+def _context() -> dict[str, Any]:
+    return {"kind_label": kind_label, "status_labels": STATUS_LABELS,
+            "visit_labels": VISIT_LABELS, "kind_labels": KIND_LABELS,
+            "done_form": DoneForm(), "move_form": RescheduleForm(),
+            "here": request.full_path.rstrip("?") if request else "/"}
+
+
+def render_my_day(user: Any) -> str:
+    """Overdue (red), today's tasks and visits, own deals without a next step; one-click done
+    and reschedule on each."""
+    day = my_day(user)
+    rows = [*day["overdue"], *day["today"]]
+    deals, deals_count = deals_without_next_step(user, own=True, limit=WIDGET_DEALS)
+    customers = customers_by_id({a.customer_id for a in rows if a.customer_id}
+                                | {d.customer_id for d in deals})
+    return render_template("activities/widget_my_day.html", day=day, deals=deals,
+                           deals_count=deals_count, customers=customers,
+                           deal_titles={d.id: d.title for d in deals_by_id(
+                               {a.deal_id for a in rows if a.deal_id}).values()},
+                           zone=zone_of(user), **_context())
+
+
+def render_team_day(user: Any) -> str:
+    """The manager's view: visits against the daily standard per person, and the team's deals
+    without a next step."""
+    zone = zone_of(user)
+    start, end = day_bounds(local_today(zone), zone)
+    visits = team_visits(user, start, end)
+    deals, deals_count = deals_without_next_step(user, own=False, limit=WIDGET_DEALS)
+    return render_template("activities/widget_team_day.html", visits=visits, deals=deals,
+                           deals_count=deals_count,
+                           customers=customers_by_id({d.customer_id for d in deals}),
+                           **_context())
+
+
+def _quick_form(customer_id: int | None, deal_id: int | None, user: Any) -> QuickForm:
+    form = QuickForm(formdata=None)
+    form.kind.choices = kind_choices()
+    form.kind.data = "call"
+    zone = zone_of(user)
+    form.due_at.data = datetime.combine(local_today(zone) + timedelta(days=1), time(9))
+    form.customer_id.data, form.deal_id.data = customer_id, deal_id
+    return form
+
+
+def render_deal_panel(deal: Any, user: Any) -> str:
+    steps = next_steps(deal_id=deal.id, user=user)
+    move_form = None
+    stage = current_pipelines().get(deal.pipeline_id)
+    asked = next_step_stage_percents()
+    if asked and stage is not None and can(user, "deals.edit"):
+        targets = [s for s in stage.stages if s.percent in asked and not s.is_lost
+                   and s.id != deal.stage_id]
+        if targets:
+            move_form = MoveWithStepForm(formdata=None)
+            move_form.stage_id.choices = [(s.id, f"{s.percent}% {s.name}") for s in targets]
+            move_form.kind.choices = kind_choices()
+            move_form.due_at.data = _quick_form(None, None, user).due_at.data
+    return render_template("activities/panel.html", steps=steps, target="deal", obj=deal,
+                           quick=_quick_form(deal.customer_id, deal.id, user),
+                           move_with_step=move_form, now=utcnow(), **_context())
+
+
+def render_customer_panel(customer: Any, user: Any) -> str:
+    steps = next_steps(customer_id=customer.id, user=user)
+    return render_template("activities/panel.html", steps=steps, target="customer",
+                           obj=customer, quick=_quick_form(customer.id, None, user),
+                           move_with_step=None, now=utcnow(), **_context())
+
+
+WIDGETS = [
+    Widget("activities.my_day", _l("My day"), "activities.use", render_my_day),
+    Widget("activities.team_day", _l("The team's day"), "activities.view_team", render_team_day),
+]
+PANELS = [
+    Panel("activities.deal_next_step", _l("Next step"), "deal", "activities.use",
+          render_deal_panel, order=10),
+    Panel("activities.customer_next_step", _l("Next steps"), "customer", "activities.use",
+          render_customer_panel, order=10),
+]
+
