@@ -64,3 +64,33 @@ def set_user(app: Any) -> Any:
 def make_activity(app: Any) -> Any:
     """``make_activity("seller", kind="visit", ...)`` through the service: its id."""
     return lambda username, **data: _make_activity(app, username, **data)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def records_factory(users: Any) -> Any:
+    """``records_factory(app)``: the same records in an app made in the test."""
+    def make(app: Any) -> dict[str, int]:
+        from conveyor import create_customer, create_deal, db
+        from conveyor.models import User
+
+        out: dict[str, int] = {}
+        with app.app_context():
+            for name in ("seller", "seller2", "seller3"):
+                user = db.session.get(User, app.config["TEST_USER_IDS"][name])
+                customer = create_customer({"name": f"Customer of {name}"}, user)
+                deal = create_deal({"title": f"Deal of {name}", "customer_id": customer.id},
+                                   user)
+                out[f"{name}_customer"], out[f"{name}_deal"] = customer.id, deal.id
+            db.session.commit()
+        return out
+
+    return make
