@@ -14,14 +14,14 @@ from flask_login import current_user
 from icalendar import Calendar, Event, Timezone
 from sqlalchemy import select
 
-from conveyor import can, db, limiter, public, require, scope_of
+from conveyor import can, db, limiter, public, require
 
 from conveyor.models import Customer, User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .models import Activity, FeedToken
-from .services import _scope_user_ids, customers_by_id, kind_label, users_by_id, visible
+from .services import customers_by_id, kind_label, users_by_id, visible
 from .views import bp
 from .zones import day_bounds, local_today, zone_of
 
@@ -73,10 +73,8 @@ def calendar() -> Any:
     start, _end = day_bounds(first, zone)
     end = day_bounds(last, zone)[0]
     query = select(Activity).where(Activity.due_at >= start, Activity.due_at < end)
-    if team:
+    if team:  # assigned within the record scope, or handed out by the manager
         query = query.where(visible(current_user))
-        if scope_of(current_user) != "all":
-            query = query.where(Activity.assignee_id.in_(_scope_user_ids(current_user)))
     else:
         query = query.where(Activity.assignee_id == current_user.id)
     rows = list(db.session.scalars(query.where(Activity.status != "cancelled")

@@ -89,8 +89,13 @@ def generate(series: Series, until: date, now: datetime | None = None,
     return made
 
 
-def horizon(zone: ZoneInfo) -> date:
-    return local_today(zone) + timedelta(days=int(setting("activities.series_horizon_days")))
+def horizon(series: Series) -> date:
+    """The last local date whose occurrence exists: the horizon ahead of today (or of the
+    series' start, for a series that starts later)."""
+    zone = ZoneInfo(series.timezone)
+    until = max(local_today(zone), series.start_date) + timedelta(
+        days=int(setting("activities.series_horizon_days")))
+    return min(until, series.until) if series.until else until
 
 
 RULE_FIELDS = ("frequency", "interval", "start_date", "until", "local_time")
@@ -131,10 +136,10 @@ def create_series(data: dict[str, Any], *, by: Any) -> Series:
     zone = ZoneInfo(zone_key)
     rule = _rule(data)
     template = _template({**data, **rule}, by, zone)
-    series = Series(timezone=zone_key, creator_id=by.id, notes="", **rule, **template)
+    series = Series(timezone=zone_key, creator_id=by.id, **rule, **{"notes": "", **template})
     db.session.add(series)
     db.session.flush()
-    generate(series, horizon(zone))
+    generate(series, horizon(series))
     return series
 
 
@@ -156,7 +161,7 @@ def update_series(series: Series, data: dict[str, Any], *, by: Any,
     kept = frozenset(a.astimezone(zone).date() for a in db.session.scalars(
         select(Activity.due_at).where(Activity.series_id == series.id, Activity.due_at >= (
             local_to_utc(datetime.combine(today, time()), zone)))))
-    generate(series, horizon(zone), now, skip=kept)
+    generate(series, horizon(series), now, skip=kept)
     db.session.flush()
     return series
 
@@ -174,10 +179,7 @@ def extend_all(now: datetime | None = None) -> int:
     """The ``activities.extend_series`` job: make occurrences up to the horizon."""
     made = 0
     for series in db.session.scalars(select(Series).where(Series.active.is_(True))):
-        zone = ZoneInfo(series.timezone)
-        until = horizon(zone)
-        if series.until is not None:
-            until = min(until, series.until)
+        until = horizon(series)
         if series.generated_until is None or series.generated_until < until:
             made += generate(series, until, now)
     return made
