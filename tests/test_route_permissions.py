@@ -13,7 +13,7 @@ from flask import Flask, url_for
 from conveyor.role_layers import ROLE_NAMES
 from conveyor.testing import client_as, token_headers
 
-ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships"]
+ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships", "activities"]
 PLUGIN_SETS = {"core": [], "all-plugins": ALL_PLUGINS}
 UNDECLARED = object()
 

@@ -7,7 +7,7 @@ from conveyor.settings import load_config
 
 def test_defaults_are_commented_and_loaded():
     cfg = load_config()
-    assert cfg["plugins"] == ["leads", "calls", "groups", "funnel", "relationships"]
+    assert cfg["plugins"] == ["leads", "calls", "groups", "funnel", "relationships", "activities"]
     assert cfg["demo"] is False
 
 
