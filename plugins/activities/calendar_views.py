@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Response, abort, render_template, request, url_for
-from flask_babel import format_date, get_locale
+from flask_babel import force_locale, format_date, get_locale
 from flask_login import current_user
 from icalendar import Calendar, Event, Timezone
 from sqlalchemy import select
 
-from conveyor import can, db, limiter, public, require
+from conveyor import can, db, limiter, public, recipient_locale, require
 
 from conveyor.models import Customer, User
 from conveyor.queries import written_limit
@@ -157,35 +159,57 @@ def feed_events(user: User, now: datetime | None = None) -> list[Activity]:
 
 
 def build_ics(user: User, rows: list[Activity], customers: dict[int, Customer]) -> bytes:
-    """The feed: times in the user's zone with its VTIMEZONE, so calendars show them right."""
+    """The feed: times in the user's zone with its VTIMEZONE, so calendars show them right.
+
+    Built with icalendar, one component at a time and memoized per process: the calendar's
+    frame (with the zone's VTIMEZONE) per zone and name, each event by its fields. A calendar
+    client polls the feed every few minutes and most events never change between two polls."""
     zone = zone_of(user)
+    host = request.host.split(":")[0] or "conveyor"
+    with force_locale(recipient_locale(user)):
+        events = [_event_ical(
+            a.id, host, zone.key, f"{kind_label(a.kind)}: {a.title}", a.notes or "",
+            customers[a.customer_id].name if a.customer_id in customers else "",
+            a.due_at, a.duration_minutes or 0, a.status, a.updated_at or a.created_at)
+            for a in rows]
+    head, tail = _frame(zone.key, f"Conveyor — {user.label}", utcnow().date().year)
+    return head + b"".join(events) + tail
+
+
+@lru_cache(maxsize=256)
+def _frame(zone_key: str, name: str, year: int) -> tuple[bytes, bytes]:
+    """The VCALENDAR around the events, with the zone's VTIMEZONE over the feed's years."""
     cal = Calendar()
     cal.add("prodid", "-//Conveyor CRM//activities//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
-    cal.add("x-wr-calname", f"Conveyor — {user.label}")
-    cal.add("x-wr-timezone", zone.key)
-    cal.add_component(Timezone.from_tzinfo(zone, first_date=date.today() - timedelta(
-        days=FEED_PAST_DAYS + 366), last_date=date.today() + timedelta(days=FEED_FUTURE_DAYS + 1)))
-    host = request.host.split(":")[0] or "conveyor"
-    for a in rows:
-        event = Event()
-        event.add("uid", f"activity-{a.id}@{host}")
-        event.add("dtstamp", a.updated_at or a.created_at)
-        start = a.due_at.astimezone(zone)
-        event.add("dtstart", start)
-        event.add("dtend", start + timedelta(minutes=a.duration_minutes or 0))
-        customer = customers.get(a.customer_id) if a.customer_id else None
-        summary = f"{kind_label(a.kind)}: {a.title}"
-        event.add("summary", summary + (f" — {customer.name}" if customer else ""))
-        if a.notes:
-            event.add("description", a.notes)
-        event.add("status", "CONFIRMED" if a.status == "planned" else "CANCELLED"
-                  if a.status == "cancelled" else "CONFIRMED")
-        if a.status == "done":
-            event.add("x-conveyor-status", "done")
-        cal.add_component(event)
-    return cal.to_ical()
+    cal.add("x-wr-calname", name)
+    cal.add("x-wr-timezone", zone_key)
+    cal.add_component(Timezone.from_tzinfo(ZoneInfo(zone_key), first_date=date(year - 2, 1, 1),
+                                           last_date=date(year + 2, 12, 31)))
+    text = cal.to_ical()
+    end = text.rindex(b"END:VCALENDAR")
+    return text[:end], text[end:]
+
+
+@lru_cache(maxsize=100_000)
+def _event_ical(activity_id: int, host: str, zone_key: str, summary: str, notes: str,
+                customer: str, due_at: datetime, minutes: int, status: str,
+                stamp: datetime) -> bytes:
+    """One VEVENT, keyed by everything it shows (a change of any makes a new one)."""
+    start = due_at.astimezone(ZoneInfo(zone_key))
+    event = Event()
+    event.add("uid", f"activity-{activity_id}@{host}")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", start)
+    event.add("dtend", start + timedelta(minutes=minutes))
+    event.add("summary", summary + (f" — {customer}" if customer else ""))
+    if notes:
+        event.add("description", notes)
+    event.add("status", "CANCELLED" if status == "cancelled" else "CONFIRMED")
+    if status == "done":
+        event.add("x-conveyor-status", "done")
+    return bytes(event.to_ical())
 
 
 @bp.get("/feed/<string(length=43):token>.ics")

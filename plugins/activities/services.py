@@ -353,20 +353,31 @@ def reschedule(activity: Activity, how: str, *, by: Any, on: date | None = None)
 
 
 def my_day(user: Any, now: datetime | None = None, limit: int = 50) -> dict[str, Any]:
-    """Overdue (planned, before today) and today's activities of ``user``, in their zone."""
+    """Overdue (planned, before today) and today's activities of ``user``, in their zone, with
+    the names of their customers and deals (joined in: two statements in all)."""
     now = now or utcnow()
     zone = zone_of(user)
     start, end = day_bounds(local_today(zone, now), zone)
-    overdue = list(db.session.scalars(select(Activity).where(
-        Activity.assignee_id == user.id, Activity.status == "planned", Activity.due_at < start)
-        .order_by(Activity.due_at, Activity.id).limit(written_limit(limit))))
-    today = list(db.session.scalars(select(Activity).where(
-        Activity.assignee_id == user.id, Activity.due_at >= start, Activity.due_at < end)
-        .order_by(Activity.due_at, Activity.id).limit(written_limit(limit))))
+    names: dict[int, tuple[str | None, str | None]] = {}
+
+    def rows(*criteria: Any) -> list[Activity]:
+        query = (select(Activity, Customer.name, Deal.title)
+                 .outerjoin(Customer, Customer.id == Activity.customer_id)
+                 .outerjoin(Deal, Deal.id == Activity.deal_id)
+                 .where(Activity.assignee_id == user.id, *criteria)
+                 .order_by(Activity.due_at, Activity.id).limit(written_limit(limit)))
+        out = []
+        for activity, customer, deal in db.session.execute(query):
+            names[activity.id] = (customer, deal)
+            out.append(activity)
+        return out
+
+    overdue = rows(Activity.status == "planned", Activity.due_at < start)
+    today = rows(Activity.due_at >= start, Activity.due_at < end)
     visits_done = sum(1 for a in today if a.kind == "visit" and a.status == "done")
     visits_planned = sum(1 for a in today if a.kind == "visit" and a.status == "planned")
     return {"overdue": overdue, "today": today, "start": start, "end": end, "now": now,
-            "visits_done": visits_done, "visits_planned": visits_planned,
+            "names": names, "visits_done": visits_done, "visits_planned": visits_planned,
             "standard": daily_visit_standard(user)}
 
 
@@ -380,13 +391,17 @@ def no_next_step() -> ColumnElement[bool]:
 
 
 def deals_without_next_step(user: Any, *, own: bool, limit: int = 10
-                            ) -> tuple[list[Deal], int]:
-    """Open deals without a planned activity: ``user``'s own, or all they may see."""
+                            ) -> tuple[list[tuple[Deal, str]], int]:
+    """Open deals without a planned activity, oldest first, with their customer's name:
+    ``user``'s own, or all they may see; and how many there are. Both walk the owner's deals by
+    id (an index), each checked against the activities' (deal, status) index."""
     criteria = [Deal.stage_id.in_(open_stage_ids()), no_next_step()]
     criteria.append(Deal.owner_id == user.id if own else scope(Deal, user))
-    deals = list(db.session.scalars(select(Deal).where(*criteria)
-                                    .order_by(Deal.created_at, Deal.id)
-                                    .limit(written_limit(limit))))
+    deals = [(deal, name) for deal, name in db.session.execute(
+        select(Deal, Customer.name).join(Customer, Customer.id == Deal.customer_id)
+        .where(*criteria).order_by(Deal.id).limit(written_limit(limit)))]
+    if len(deals) < limit:
+        return deals, len(deals)
     count = db.session.scalar(select(func.count()).select_from(Deal).where(*criteria)) or 0
     return deals, int(count)
 
