@@ -14,8 +14,8 @@ from conveyor.api.common import keyset_page
 from .models import Activity
 from .schemas import (
     ActivityPageSchema,
-    ActivityRecordPatchSchema,
     ActivityQuerySchema,
+    ActivityRecordPatchSchema,
     ActivityRecordSchema,
     DoneSchema,
 )

@@ -17,7 +17,6 @@ from icalendar import Calendar, Event, Timezone
 from sqlalchemy import select
 
 from conveyor import can, db, limiter, public, recipient_locale, require
-
 from conveyor.models import Customer, User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-
 from zoneinfo import ZoneInfo
 
 from flask import render_template

@@ -350,7 +350,11 @@ def deal_move(deal_id: int) -> Any:
     form = MoveWithStepForm()
     form.kind.choices = kind_choices()
     pipeline = current_pipelines().get(deal.pipeline_id)
-    form.stage_id.choices = [(s.id, s.name) for s in pipeline.stages] if pipeline else []
+    asked = next_step_stage_percents()
+    form.stage_id.choices = [(s.id, s.name) for s in pipeline.stages
+                             if s.percent in asked and not s.is_lost] if pipeline else []
+    if not form.stage_id.choices:
+        abort(404)  # no stage asks for the next step: the core's own stage form moves deals
     back = url_for("deals.card", deal_id=deal.id)
     if not form.validate_on_submit():
         messages = [e for errors in form.errors.values() for e in errors]
@@ -369,7 +373,3 @@ def deal_move(deal_id: int) -> Any:
     else:
         flash(_("Stage changed and next step planned."), "success")
     return redirect(back, 303)
-
-
-def ask_next_step(stage_percent: int) -> bool:
-    return stage_percent in next_step_stage_percents()

@@ -12,7 +12,7 @@ from conveyor import Panel, Widget, can, current_pipelines
 from conveyor.i18n import _l
 from conveyor.types import utcnow
 
-from .forms import DoneForm, MoveWithStepForm, QuickForm, RescheduleForm
+from .forms import MoveWithStepForm, QuickForm
 from .services import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -33,7 +33,6 @@ WIDGET_DEALS = 8
 def _context() -> dict[str, Any]:
     return {"kind_label": kind_label, "status_labels": STATUS_LABELS,
             "visit_labels": VISIT_LABELS, "kind_labels": KIND_LABELS,
-            "done_form": DoneForm(), "move_form": RescheduleForm(),
             "here": request.full_path.rstrip("?") if request else "/"}
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from conveyor.testing import client_as, token_headers
 
 
-
 def test_creating_an_activity_returns_every_field_with_the_due_time_in_the_users_zone(
         app, api_headers, users, records, set_user):
     set_user("seller", timezone="Europe/Moscow")
@@ -61,7 +60,8 @@ def test_a_seller_never_sees_another_sellers_activities(app, api_headers, record
                        json={}).status_code == 404
 
 
-def test_the_manager_sees_the_teams_activities_but_not_another_teams(app, api_headers, records, make_activity):
+def test_the_manager_sees_the_teams_activities_but_not_another_teams(
+        app, api_headers, records, make_activity):
     north = make_activity("seller2", title="North task")
     make_activity("seller3", title="South task")
     listed = app.test_client().get("/api/v1/activities/",
@@ -90,7 +90,8 @@ def test_a_seller_may_hand_a_task_to_the_teams_assistant_but_not_to_another_team
     assert "assignee_id" in refused.json["errors"]["json"]
 
 
-def test_filters_assignee_status_deal_customer_kind_and_due_before(app, api_headers, records, make_activity):
+def test_filters_assignee_status_deal_customer_kind_and_due_before(
+        app, api_headers, records, make_activity):
     early = make_activity("seller", kind="visit", title="Visit",
                           deal_id=records["seller_deal"],
                           due_at=datetime(2030, 1, 1, 9, tzinfo=UTC))
@@ -114,7 +115,8 @@ def test_filters_assignee_status_deal_customer_kind_and_due_before(app, api_head
     assert ids("due_before=2030-01-15T00:00:00%2B00:00") == [early]
 
 
-def test_patch_reschedules_and_done_records_the_result_and_progress(app, api_headers, make_activity):
+def test_patch_reschedules_and_done_records_the_result_and_progress(
+        app, api_headers, make_activity):
     activity = make_activity("seller", kind="visit", title="Visit")
     client, headers = app.test_client(), api_headers("seller")
     moved = client.patch(f"/api/v1/activities/{activity}", headers=headers,
@@ -159,7 +161,8 @@ def test_bad_input_is_refused_field_by_field_and_writes_nothing(app, api_headers
 
 def test_a_kind_an_admin_added_is_accepted(make_app):
     app = make_app(plugins=["activities"], config={"activities": {"extra_kinds": "Demo, delivery"}})
-    response = app.test_client().post("/api/v1/activities/", headers=token_headers(app, "seller"), json={
+    response = app.test_client().post(
+        "/api/v1/activities/", headers=token_headers(app, "seller"), json={
         "kind": "delivery", "title": "Deliver the server", "due_at": "2030-01-01T09:00:00Z"})
     assert response.status_code == 201, response.json
     assert response.json["visit_kind"] is None
@@ -177,12 +180,14 @@ def test_a_lead_may_be_linked_only_when_the_leads_plugin_is_on(make_app):
         lead.owner_id = seller.id
         db.session.commit()
         lead_id = lead.id
-    response = app.test_client().post("/api/v1/activities/", headers=token_headers(app, "seller"), json={
+    response = app.test_client().post(
+        "/api/v1/activities/", headers=token_headers(app, "seller"), json={
         "kind": "call", "title": "Qualify", "due_at": "2030-01-01T09:00:00Z",
         "lead_id": lead_id})
     assert response.status_code == 201, response.json
     assert response.json["lead_id"] == lead_id
-    hidden = app.test_client().post("/api/v1/activities/", headers=token_headers(app, "seller3"), json={
+    hidden = app.test_client().post(
+        "/api/v1/activities/", headers=token_headers(app, "seller3"), json={
         "kind": "call", "title": "Qualify", "due_at": "2030-01-01T09:00:00Z",
         "lead_id": lead_id})
     assert hidden.status_code == 422
@@ -194,7 +199,8 @@ def test_the_api_needs_the_permission(app, api_headers):
     assert app.test_client().get("/api/v1/activities/").status_code == 401
 
 
-def test_due_time_of_a_planned_task_sets_its_reminder_and_done_clears_it(app, records, make_activity):
+def test_due_time_of_a_planned_task_sets_its_reminder_and_done_clears_it(
+        app, records, make_activity):
     from conveyor import db
     from conveyor.plugins.activities.models import Activity
 
