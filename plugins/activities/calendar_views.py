@@ -81,9 +81,19 @@ def calendar() -> Any:
     rows = list(db.session.scalars(query.where(Activity.status != "cancelled")
                                     .order_by(Activity.due_at, Activity.id)
                                     .limit(written_limit(MAX_EVENTS))))
-    by_day: dict[date, list[Activity]] = {}
+    # Each event's text worked out here, not in the template: a busy week has hundreds.
+    base = url_for("activities.index")
+    now = utcnow()
+    people = users_by_id({a.assignee_id for a in rows}) if team else {}
+    by_day: dict[date, list[dict[str, str]]] = {}
     for a in rows:
-        by_day.setdefault(a.due_at.astimezone(zone).date(), []).append(a)
+        local = a.due_at.astimezone(zone)
+        who = people.get(a.assignee_id)
+        by_day.setdefault(local.date(), []).append({
+            "href": f"{base}{a.id}/edit", "title": a.title,
+            "text": f"{local:%H:%M} {a.title}" + (f" · {who.label}" if who else ""),
+            "cls": f"event {a.status} {a.kind}" + (
+                " overdue" if a.status == "planned" and a.due_at < now else "")})
     days = [first + timedelta(days=i) for i in range((last - first).days)]
     names = Locale.parse(str(locale)).days["stand-alone"]["abbreviated"]
     first_week_day = Locale.parse(str(locale)).first_week_day
@@ -97,9 +107,8 @@ def calendar() -> Any:
     return render_template(
         "activities/calendar.html", view=view, days=days, by_day=by_day, heads=heads,
         today=local_today(zone), month=day.month, title=title, team=team,
-        previous=previous, following=following, zone=zone, now=utcnow(),
-        users=users_by_id({a.assignee_id for a in rows}) if team else {},
-        kind_label=kind_label, truncated=len(rows) >= MAX_EVENTS,
+        previous=previous, following=following, zone=zone,
+        truncated=len(rows) >= MAX_EVENTS, max_events=MAX_EVENTS,
         can_team=can(current_user, "activities.view_team"))
 
 

@@ -391,19 +391,17 @@ def no_next_step() -> ColumnElement[bool]:
 
 
 def deals_without_next_step(user: Any, *, own: bool, limit: int = 10
-                            ) -> tuple[list[tuple[Deal, str]], int]:
+                            ) -> tuple[list[tuple[Deal, str]], bool]:
     """Open deals without a planned activity, oldest first, with their customer's name:
-    ``user``'s own, or all they may see; and how many there are. Both walk the owner's deals by
-    id (an index), each checked against the activities' (deal, status) index."""
+    ``user``'s own, or all they may see; and whether there are more than ``limit``. It walks
+    the owner's deals by id, each checked against the activities' (deal, status) index, and
+    stops at ``limit`` + 1: no count, which would probe every open deal."""
     criteria = [Deal.stage_id.in_(open_stage_ids()), no_next_step()]
     criteria.append(Deal.owner_id == user.id if own else scope(Deal, user))
     deals = [(deal, name) for deal, name in db.session.execute(
         select(Deal, Customer.name).join(Customer, Customer.id == Deal.customer_id)
-        .where(*criteria).order_by(Deal.id).limit(written_limit(limit)))]
-    if len(deals) < limit:
-        return deals, len(deals)
-    count = db.session.scalar(select(func.count()).select_from(Deal).where(*criteria)) or 0
-    return deals, int(count)
+        .where(*criteria).order_by(Deal.id).limit(written_limit(limit + 1)))]
+    return deals[:limit], len(deals) > limit
 
 
 def next_steps(*, deal_id: int | None = None, customer_id: int | None = None, user: Any,

@@ -37,6 +37,7 @@ from .services import (
     users_by_id,
     visible,
 )
+from .texts import action_context
 from .zones import day_bounds, local_to_utc, local_today, utc_to_local, zone_of
 
 bp = Blueprint("activities", __name__, url_prefix="/activities", template_folder="templates",
@@ -125,7 +126,7 @@ def index() -> Any:
         users=users_by_id({a.assignee_id for a in rows}),
         customers=customers_by_id({a.customer_id for a in rows if a.customer_id}),
         deals=deals_by_id({a.deal_id for a in rows if a.deal_id}), kinds=kind_choices(),
-        today_start=start, zone=zone, **labels())
+        today_start=start, zone=zone, **labels(), **action_context())
 
 
 def _setup(form: Any, activity: Activity | None = None) -> None:

@@ -25,6 +25,7 @@ from .services import (
     next_steps,
     team_visits,
 )
+from .texts import action_context
 from .zones import day_bounds, local_today, zone_of
 
 WIDGET_DEALS = 8
@@ -33,17 +34,16 @@ WIDGET_DEALS = 8
 def _context() -> dict[str, Any]:
     return {"kind_label": kind_label, "status_labels": STATUS_LABELS,
             "visit_labels": VISIT_LABELS, "kind_labels": KIND_LABELS,
-            "here": request.full_path.rstrip("?") if request else "/"}
+            "here": request.full_path.rstrip("?") if request else "/", **action_context()}
 
 
 def render_my_day(user: Any) -> str:
     """Overdue (red), today's tasks and visits, own deals without a next step; one-click done
-    and reschedule on each. Three statements whatever the number of rows (four with more
-    deals without a next step than shown, to count them)."""
+    and reschedule on each. Three statements whatever the number of rows."""
     day = my_day(user)
-    deals, deals_count = deals_without_next_step(user, own=True, limit=WIDGET_DEALS)
+    deals, more_deals = deals_without_next_step(user, own=True, limit=WIDGET_DEALS)
     return render_template("activities/widget_my_day.html", day=day, deals=deals,
-                           deals_count=deals_count, names=day["names"], zone=zone_of(user),
+                           more_deals=more_deals, names=day["names"], zone=zone_of(user),
                            **_context())
 
 
@@ -53,9 +53,9 @@ def render_team_day(user: Any) -> str:
     zone = zone_of(user)
     start, end = day_bounds(local_today(zone), zone)
     visits = team_visits(user, start, end)
-    deals, deals_count = deals_without_next_step(user, own=False, limit=WIDGET_DEALS)
+    deals, more_deals = deals_without_next_step(user, own=False, limit=WIDGET_DEALS)
     return render_template("activities/widget_team_day.html", visits=visits, deals=deals,
-                           deals_count=deals_count, **_context())
+                           more_deals=more_deals, **_context())
 
 
 def _quick_form(customer_id: int | None, deal_id: int | None, user: Any) -> QuickForm:
