@@ -73,12 +73,14 @@ def calendar() -> Any:
     first, last = calendar_range(view, day, locale)
     start, _end = day_bounds(first, zone)
     end = day_bounds(last, zone)[0]
-    query = select(Activity).where(Activity.due_at >= start, Activity.due_at < end)
+    # Plain rows, not ORM objects: a busy week has hundreds and the page shows six columns.
+    query = select(Activity.id, Activity.title, Activity.status, Activity.kind, Activity.due_at,
+                   Activity.assignee_id).where(Activity.due_at >= start, Activity.due_at < end)
     if team:  # assigned within the record scope, or handed out by the manager
         query = query.where(visible(current_user))
     else:
         query = query.where(Activity.assignee_id == current_user.id)
-    rows = list(db.session.scalars(query.where(Activity.status != "cancelled")
+    rows = list(db.session.execute(query.where(Activity.status != "cancelled")
                                     .order_by(Activity.due_at, Activity.id)
                                     .limit(written_limit(MAX_EVENTS))))
     # Each event's text worked out here, not in the template: a busy week has hundreds.
@@ -156,17 +158,20 @@ def feed_renew() -> Any:
     return render_template("activities/feed.html", has_feed=True, url=url, created_at=utcnow())
 
 
-def feed_events(user: User, now: datetime | None = None) -> list[Activity]:
+def feed_events(user: User, now: datetime | None = None) -> list[Any]:
+    """The feed's activities as plain rows (what an event shows)."""
     now = now or utcnow()
-    return list(db.session.scalars(
-        select(Activity).where(Activity.assignee_id == user.id,
+    return list(db.session.execute(
+        select(Activity.id, Activity.kind, Activity.title, Activity.notes, Activity.due_at,
+               Activity.duration_minutes, Activity.status, Activity.customer_id,
+               Activity.updated_at, Activity.created_at).where(Activity.assignee_id == user.id,
                                Activity.due_at >= now - timedelta(days=FEED_PAST_DAYS),
                                Activity.due_at < now + timedelta(days=FEED_FUTURE_DAYS),
                                Activity.status != "cancelled")
         .order_by(Activity.due_at, Activity.id).limit(written_limit(FEED_MAX_EVENTS))))
 
 
-def build_ics(user: User, rows: list[Activity], customers: dict[int, Customer]) -> bytes:
+def build_ics(user: User, rows: list[Any], customers: dict[int, Customer]) -> bytes:
     """The feed: times in the user's zone with its VTIMEZONE, so calendars show them right.
 
     Built with icalendar, one component at a time and memoized per process: the calendar's

@@ -360,16 +360,17 @@ def my_day(user: Any, now: datetime | None = None, limit: int = 50) -> dict[str,
     start, end = day_bounds(local_today(zone, now), zone)
     names: dict[int, tuple[str | None, str | None]] = {}
 
-    def rows(*criteria: Any) -> list[Activity]:
-        query = (select(Activity, Customer.name, Deal.title)
+    def rows(*criteria: Any) -> list[Any]:
+        query = (select(Activity.id, Activity.kind, Activity.title, Activity.due_at,
+                        Activity.status, Activity.visit_kind, Activity.customer_id,
+                        Activity.deal_id, Customer.name, Deal.title.label("deal_title"))
                  .outerjoin(Customer, Customer.id == Activity.customer_id)
                  .outerjoin(Deal, Deal.id == Activity.deal_id)
                  .where(Activity.assignee_id == user.id, *criteria)
                  .order_by(Activity.due_at, Activity.id).limit(written_limit(limit)))
-        out = []
-        for activity, customer, deal in db.session.execute(query):
-            names[activity.id] = (customer, deal)
-            out.append(activity)
+        out = list(db.session.execute(query))  # plain rows: what the widget shows
+        for row in out:
+            names[row.id] = (row.name, row.deal_title)
         return out
 
     overdue = rows(Activity.status == "planned", Activity.due_at < start)
