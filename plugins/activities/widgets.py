@@ -7,12 +7,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import render_template, request
+from flask_babel import get_locale
 
 from conveyor import Panel, Widget, can, current_pipelines
 from conveyor.i18n import _l
 from conveyor.types import utcnow
 
 from .forms import MoveWithStepForm, QuickForm
+from .rows import fill, rows_html
 from .services import (
     KIND_LABELS,
     STATUS_LABELS,
@@ -39,12 +41,21 @@ def _context() -> dict[str, Any]:
 
 def render_my_day(user: Any) -> str:
     """Overdue (red), today's tasks and visits, own deals without a next step; one-click done
-    and reschedule on each. Three statements whatever the number of rows."""
+    and reschedule on each. Three statements whatever the number of rows; the rows' HTML is
+    memoized (``rows``)."""
     day = my_day(user)
     deals, more_deals = deals_without_next_step(user, own=True, limit=WIDGET_DEALS)
+    context = _context()
+    texts = {**context["t"], **{f"status_{k}": str(v) for k, v in STATUS_LABELS.items()}}
+    zone = zone_of(user)
+    kw = {"now": day["now"], "locale": str(get_locale()), "zone": zone,
+          "kind_label": kind_label, "texts": texts}
+    overdue = fill(rows_html(day["overdue"], day["names"], **kw), context["csrf"],
+                   context["here"])
+    today = fill(rows_html(day["today"], day["names"], **kw), context["csrf"], context["here"])
     return render_template("activities/widget_my_day.html", day=day, deals=deals,
-                           more_deals=more_deals, names=day["names"], zone=zone_of(user),
-                           **_context())
+                           more_deals=more_deals, overdue_rows=overdue, today_rows=today,
+                           **context)
 
 
 def render_team_day(user: Any) -> str:
