@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> list[list[Any]]:
     med = statistics.median(sweep_ms)
     rows.append([f"one statement finding the due reminders ({found} rows)", f"{ref:.2f}",
                  f"{sorted(statement_ms)[int(0.9 * (len(statement_ms) - 1))]:.2f}", "", "",
-                 "", "", 1])
+                 "", "", "", "", 1])
     rows.append([f"reminder sweep ({queued} queued + commit)", f"{med:.2f}",
                  f"{sorted(sweep_ms)[int(0.9 * (len(sweep_ms) - 1))]:.2f}", f"{ref:.2f}",
                  f"{med / ref:.2f}", "2 (vs the statement)", "yes" if med / ref <= 2 else "NO",
