@@ -212,14 +212,3 @@ def test_the_screens_fit_a_phone_and_carry_no_inline_script(app, login_as, recor
         html = response.get_data(as_text=True)
         assert "<script>" not in html and " onclick=" not in html and " onsubmit=" not in html
 
-
-def test_my_day_comes_first_on_the_sellers_home(app, login_as):
-    page = login_as("seller").get("/").get_data(as_text=True)
-    assert page.index('id="widget-activities-my-day"') < page.index('id="widget-core-my-deals"')
-
-
-def test_without_the_plugin_the_sellers_home_simply_lacks_my_day(make_app):
-    app = make_app(plugins=[])
-    page = client_as(app, "seller").get("/")
-    assert page.status_code == 200
-    assert 'id="widget-core-my-deals"' in page.get_data(as_text=True)
