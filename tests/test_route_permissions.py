@@ -21,7 +21,8 @@ from conveyor.testing import (
     token_headers,
 )
 
-ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships", "approvals", "discussions"]
+ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships", "documents", "approvals",
+               "discussions", "activities"]
 PLUGIN_SETS = {"core": [], "all-plugins": ALL_PLUGINS}
 def skipped(endpoint: str) -> bool:
     return _skipped(endpoint)

@@ -7,7 +7,8 @@ from conveyor.settings import load_config
 
 def test_defaults_are_commented_and_loaded():
     cfg = load_config()
-    assert cfg["plugins"] == ["leads", "calls", "groups", "funnel", "relationships", "documents", "approvals", "discussions"]
+    assert cfg["plugins"] == ["leads", "calls", "groups", "funnel", "relationships", "documents",
+                              "approvals", "discussions", "activities"]
     assert cfg["demo"] is False
 
 

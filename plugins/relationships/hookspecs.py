@@ -32,5 +32,5 @@ def relationship_activities(start: datetime, end: datetime,
     :param owner_ids: sellers to count for; ``None`` means everyone.
     :return: a list of dicts ``{"activity": str, "type": str, "count": int}`` where ``type`` is
         the customer's current relationship type and ``activity`` a short label ("call",
-        "meeting"). No built-in plugin implements it yet.
+        "meeting"). The activities plugin implements it.
     """

@@ -13,7 +13,8 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
          "--disable-dev-shm-usage"]
-ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships"]
+ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships", "documents", "approvals",
+               "discussions", "activities"]
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:

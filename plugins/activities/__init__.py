@@ -1,0 +1,1 @@
+"""Activities: tasks, visits, calendar and reminders — the seller's day."""

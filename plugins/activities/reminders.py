@@ -1,0 +1,99 @@
+"""Reminders, delivered by the core's scheduled jobs, never by a page load.
+
+``activities.sweep_reminders`` runs on a schedule (every ``activities.sweep_minutes``): one
+indexed statement finds the activities whose ``remind_at`` has come, queues one
+``activities.remind`` job per activity with the idempotency key ``activities.remind:<id>:<due
+time>`` and clears ``remind_at`` — so two sweeps racing on several workers queue each reminder
+once, and a task moved to another time gets a new reminder for its new time.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import render_template
+from flask_babel import format_datetime
+from sqlalchemy import select, update
+
+from conveyor import db, enqueue, notify, send_mail
+from conveyor.i18n import _l
+from conveyor.models import User
+from conveyor.queries import written_limit
+from conveyor.types import utcnow
+
+from .models import Activity
+from .zones import zone_name
+
+SWEEP_BATCH = 500
+SWEEP_JOB = "activities.sweep_reminders"
+REMIND_JOB = "activities.remind"
+# A reminder more than this late (the scheduler was down for a day) is dropped, not sent.
+STALE_AFTER = timedelta(hours=12)
+
+
+def due_reminders_statement(now: datetime, limit: int = SWEEP_BATCH) -> Any:
+    """The one indexed statement that finds the due reminders (``ix_..._remind_at``)."""
+    return (select(Activity.id, Activity.due_at).where(Activity.remind_at <= now)
+            .order_by(Activity.remind_at).limit(written_limit(limit)))
+
+
+def reminder_key(activity_id: int, due_at: datetime) -> str:
+    return f"activities.remind:{activity_id}:{due_at.strftime('%Y%m%dT%H%M%SZ')}"
+
+
+def sweep_reminders(now: str | None = None) -> int:
+    """The sweep job: queue a reminder per due activity (once per activity and due time)."""
+    moment = datetime.fromisoformat(now) if now else utcnow()
+    total = 0
+    while True:
+        rows = db.session.execute(due_reminders_statement(moment)).all()
+        if not rows:
+            return total
+        for activity_id, due_at in rows:
+            enqueue(REMIND_JOB, key=reminder_key(activity_id, due_at), activity_id=activity_id,
+                    due_at=due_at.isoformat())
+        db.session.execute(update(Activity).where(Activity.id.in_([r[0] for r in rows]))
+                           .values(remind_at=None).execution_options(synchronize_session=False))
+        total += len(rows)
+        if len(rows) < SWEEP_BATCH:
+            return total
+
+
+def remind(activity_id: int, due_at: str) -> None:
+    """The reminder job: an in-app notification, and an e-mail when the assignee asked for
+    e-mail, both in the assignee's language; nothing when the task was closed or moved since."""
+    activity = db.session.get(Activity, activity_id)
+    if activity is None or activity.status != "planned":
+        return
+    if activity.due_at != datetime.fromisoformat(due_at):
+        return  # moved after the sweep queued it: its new time has its own reminder
+    if utcnow() - activity.due_at > STALE_AFTER:
+        return
+    user = db.session.get(User, activity.assignee_id)
+    if user is None or not user.active:
+        return
+    url = f"/activities/{activity.id}/edit"
+    zone = ZoneInfo(zone_name(user))
+
+    def when() -> str:  # called under the recipient's locale
+        local = activity.due_at.astimezone(zone)
+        return f"{format_datetime(local, 'short', rebase=False)} ({zone.key})"
+
+    notify(user, _l("Reminder: %(title)s at %(when)s", title=activity.title,
+                    when=_LazyWhen(when)), url, "activities.reminder")
+    if user.email_notifications and user.email:
+        send_mail(user, _l("Reminder: %(title)s", title=activity.title),
+                  lambda: render_template("activities/reminder_email.txt", activity=activity,
+                                          when=when()),
+                  key=f"mail:{reminder_key(activity.id, activity.due_at)}")
+
+
+class _LazyWhen:
+    """Formats the due time when the message is rendered (in the recipient's locale)."""
+
+    def __init__(self, render: Any) -> None:
+        self.render = render
+
+    def __str__(self) -> str:
+        return str(self.render())
