@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -192,12 +192,44 @@ def seed_demo(app: Flask, session: Session, seed: int = DEFAULT_SEED,
                for did, walk in zip(deal_ids, walks) for frm, to, at, by in walk]
     session.execute(insert(StageHistory.__table__), history)
 
+    _exchange_rates(session, rng, now, set(currencies))
+
     by_role: dict[str, Any] = {roles[0]: users[name] for name, roles, _ in DEMO_USERS
                                if name == roles[0]}
     by_role["sellers"] = [users[name] for name, roles, _ in DEMO_USERS if "seller" in roles]
     app.extensions["conveyor"].hook.seed_demo_data(session=session, users=by_role, rng=rng)
     session.commit()
     return DemoSummary(len(users), len(ids), len(contacts), len(deal_ids), len(history))
+
+
+# What one unit was worth in US dollars around the demo's year; rates drift a little each month.
+USD_VALUE = {"USD": 1.0, "GBP": 1.27, "EUR": 1.08, "RUB": 1 / 90, "CNY": 1 / 7}
+
+
+def _exchange_rates(session: Session, rng: random.Random, now: datetime,
+                    currencies: set[str]) -> None:
+    """A rate on the first of each month of the past year for each currency the demo's deals use,
+    in units of the company currency, so totals convert from the start."""
+    from .models import ExchangeRate
+    from .money import company_currency
+
+    home = company_currency()
+    base = USD_VALUE.get(home)
+    if base is None:
+        return
+    rows = []
+    for currency in sorted((currencies | {"EUR"}) - {home}):
+        value = USD_VALUE.get(currency)
+        if value is None:
+            continue
+        for months_back in range(13):
+            month = now.year * 12 + now.month - 1 - months_back
+            day = date(month // 12, month % 12 + 1, 1)
+            drift = 1 + rng.uniform(-0.03, 0.03)
+            rows.append({"currency": currency, "day": day, "created_at": now,
+                         "rate": Decimal(str(round(value / base * drift, 6)))})
+    if rows:
+        session.execute(insert(ExchangeRate.__table__), rows)
 
 
 def _users(session: Session, joined: datetime) -> dict[str, User]:

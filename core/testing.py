@@ -296,6 +296,24 @@ def declared_permissions(app: Flask, endpoint: str) -> dict[str, Any]:
                        UNDECLARED) for m in methods}
 
 
+def path_args(rule: Any) -> dict[str, Any]:
+    """Example values for a rule's path arguments, for walks over the URL map: 1 for an id, the
+    first choice of an ``any(...)`` converter, a string of the length a ``string(length=N)``
+    asks for."""
+    args: dict[str, Any] = {}
+    for name in rule.arguments - set(rule.defaults or {}):
+        converter = rule._converters.get(name)
+        items = getattr(converter, "items", None)
+        if items:
+            args[name] = sorted(items)[0]
+        elif getattr(converter, "regex", "").startswith("[^/]{"):
+            length = int(converter.regex.split("{")[1].split("}")[0].split(",")[0] or 1)
+            args[name] = "1" * length
+        else:
+            args[name] = 1
+    return args
+
+
 def get_routes(app: Flask, only: Callable[[str], bool] = lambda endpoint: True,
                ) -> list[tuple[str, str, Any]]:
     """(endpoint, url, permission) of every GET route; path arguments are filled with 1."""
@@ -307,7 +325,7 @@ def get_routes(app: Flask, only: Callable[[str], bool] = lambda endpoint: True,
             if _skipped(rule.endpoint) or "GET" not in (rule.methods or ()) or \
                     not only(rule.endpoint):
                 continue
-            args = {name: 1 for name in rule.arguments - set(rule.defaults or {})}
+            args = path_args(rule)
             routes.append((rule.endpoint, url_for(rule.endpoint, **args),
                            declared_permissions(app, rule.endpoint)["GET"]))
     return routes

@@ -15,7 +15,7 @@ from sqlalchemy import func, inspect, select
 from conveyor import crm
 from conveyor.extensions import db
 from conveyor.models import Stage, User
-from conveyor.testing import client_as
+from conveyor.testing import client_as, path_args
 
 from .test_route_permissions import PLUGIN_SETS, skipped
 
@@ -48,7 +48,7 @@ def unsafe_routes(app: Flask) -> list[tuple[str, str, str]]:
         for rule in app.url_map.iter_rules():
             if skipped(rule.endpoint) or rule.rule.startswith("/api/"):
                 continue
-            args = {name: 1 for name in rule.arguments - set(rule.defaults or {})}
+            args = path_args(rule)
             for method in sorted(set(rule.methods) & set(UNSAFE)):
                 routes.append((rule.endpoint, method, url_for(rule.endpoint, **args)))
     return routes

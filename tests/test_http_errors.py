@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from flask import Flask, url_for
 
-from conveyor.testing import client_as, token_headers
+from conveyor.testing import client_as, path_args, token_headers
 
 from .test_route_permissions import PLUGIN_SETS, skipped
 
@@ -18,8 +18,7 @@ def test_every_405_carries_allow(make_app: Any, plugins: str) -> None:
     bearer = token_headers(app, "admin")
     wrong, tried = [], 0
     with app.test_request_context():
-        rules = [(rule, url_for(rule.endpoint, **{a: 1 for a in rule.arguments
-                                                   - set(rule.defaults or {})}))
+        rules = [(rule, url_for(rule.endpoint, **path_args(rule)))
                  for rule in app.url_map.iter_rules() if not skipped(rule.endpoint)]
     for rule, url in rules:
         method = next(m for m in ("PATCH", "PUT", "DELETE", "POST") if m not in rule.methods)

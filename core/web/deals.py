@@ -274,8 +274,8 @@ def board() -> Any:
 
 def column_sums(amounts: list[dict[str, Decimal]], locale: str) -> list[list[str]]:
     """Each column's open amounts as one total in the company currency at today's rates (compact,
-    as a person reads a summary), then the original amounts when other currencies are in it, and
-    the currencies that have no rate — never added in as if they were the company's."""
+    as a person reads a summary), and the currencies that have no rate — never added in as if
+    they were the company's. Single deals, on the cards, keep their own currency."""
     today = utcnow().date()
     rates = rates_on({c for column in amounts for c in column}, today)
     out = []
@@ -286,8 +286,6 @@ def column_sums(amounts: list[dict[str, Decimal]], locale: str) -> list[list[str
         total = convert_total(column, today, rates)
         lines = [f"≈ {compact_money(total.amount, total.currency, locale)}"] \
             if len(column) > len(total.missing) else []
-        if set(column) != {total.currency}:
-            lines += [_money(amount, currency, locale) for currency, amount in column.items()]
         if total.missing:
             lines.append(_("no exchange rate for %(currencies)s",
                            currencies=", ".join(total.missing)))
