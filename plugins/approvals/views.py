@@ -2,6 +2,7 @@
 sending a record for approval, and a deal's discount."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -101,16 +102,11 @@ def _refused(error: services.ApprovalError) -> None:
     flash(str(error.message), "error")
 
 
-@bp.post(f"/{ID}/approve")
-@require("approvals.decide")
-def approve(request_id: int) -> Any:
-    item = visible_request(request_id)
-    form = DecisionForm()
-    if not form.validate_on_submit():
-        flash(_("The form expired or was sent from elsewhere. Please try again."), "error")
-        return _back(item, form)
+def _decide(item: ApprovalRequest, form: Any, step: Callable[[], Any], done: str) -> Any:
+    """Run one step of the request and commit it: someone who may not take it gets 403, a step
+    the request's state refuses is flashed, and either way back to where the form was."""
     try:
-        services.approve(item, current_user, form.comment.data or "")
+        step()
         db.session.commit()
     except services.NotAllowed:
         db.session.rollback()
@@ -119,8 +115,20 @@ def approve(request_id: int) -> Any:
         db.session.rollback()
         _refused(error)
         return _back(item, form)
-    flash(_("Approved."), "success")
+    flash(done, "success")
     return _back(item, form)
+
+
+@bp.post(f"/{ID}/approve")
+@require("approvals.decide")
+def approve(request_id: int) -> Any:
+    item = visible_request(request_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired or was sent from elsewhere. Please try again."), "error")
+        return _back(item, form)
+    return _decide(item, form, lambda: services.approve(item, current_user,
+                                                        form.comment.data or ""), _("Approved."))
 
 
 @bp.post(f"/{ID}/request-changes")
@@ -133,18 +141,9 @@ def request_changes(request_id: int) -> Any:
             for error in errors:
                 flash(str(error), "error")
         return _back(item, form)
-    try:
-        services.request_changes(item, current_user, form.comment.data)
-        db.session.commit()
-    except services.NotAllowed:
-        db.session.rollback()
-        abort(403)
-    except services.ApprovalError as error:
-        db.session.rollback()
-        _refused(error)
-        return _back(item, form)
-    flash(_("Sent back for changes."), "success")
-    return _back(item, form)
+    return _decide(item, form, lambda: services.request_changes(item, current_user,
+                                                                form.comment.data),
+                   _("Sent back for changes."))
 
 
 @bp.post(f"/{ID}/withdraw")
@@ -152,19 +151,11 @@ def request_changes(request_id: int) -> Any:
 def withdraw(request_id: int) -> Any:
     item = visible_request(request_id)
     form = DecisionForm()
-    if form.validate_on_submit():
-        try:
-            services.withdraw(item, current_user, form.comment.data or "")
-            db.session.commit()
-        except services.NotAllowed:
-            db.session.rollback()
-            abort(403)
-        except services.ApprovalError as error:
-            db.session.rollback()
-            _refused(error)
-        else:
-            flash(_("Request withdrawn."), "success")
-    return _back(item, form)
+    if not form.validate_on_submit():
+        return _back(item, form)
+    return _decide(item, form, lambda: services.withdraw(item, current_user,
+                                                         form.comment.data or ""),
+                   _("Request withdrawn."))
 
 
 def approver_choices() -> list[tuple[str, str]]:
