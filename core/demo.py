@@ -291,6 +291,9 @@ def _address(rng: random.Random, locale: str, region: str) -> str:
     return f"{n} {rng.choice(EN_STREETS)}, {region}"
 
 
+CONTACT_LANGUAGES = {"ru": "ru", "zh": "zh_Hans", "en": "en"}
+
+
 def _contact(rng: random.Random, locale: str, domain: str, customer_id: int, since: datetime,
              first: bool) -> dict[str, Any]:
     if locale == "ru":
@@ -311,6 +314,7 @@ def _contact(rng: random.Random, locale: str, domain: str, customer_id: int, sin
     position = POSITIONS[locale][0 if first else rng.randint(1, len(POSITIONS[locale]) - 1)]
     return {"customer_id": customer_id, "name": name, "position": position, "phone": phone,
             "email": f"{email}@{domain}", "decision_maker": first and rng.random() < 0.8,
+            "language": CONTACT_LANGUAGES[locale],
             "created_at": since + timedelta(hours=rng.uniform(0, 72))}
 
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from flask import current_app
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from ..models import COMPANY_SIZES
 from .common import ExtensibleSchema, Money, PageQuery, Text, page_schema, query_id, ref_id
@@ -108,6 +117,8 @@ class ContactSchema(ExtensibleSchema):
     phone = fields.String()
     email = fields.String()
     decision_maker = fields.Boolean()
+    language = fields.String(metadata={"description": "The language the contact reads: one "
+                                                      "of the app's languages, or \"\" (not known)."})
     created_at = fields.DateTime()
 
 
@@ -124,6 +135,13 @@ class ContactFields(Strict):
     phone = Text(validate=[validate.Length(max=40), PHONE])
     email = LowerEmail(validate=validate.Length(max=254))
     decision_maker = fields.Boolean()
+    language = Text(validate=validate.Length(max=10), metadata={
+        "description": "One of the app's languages (`en`, `ru`, `zh_Hans`), or \"\"."})
+
+    @validates("language")
+    def _known_language(self, value: str, **kwargs: Any) -> None:
+        if value and value not in current_app.config["CONVEYOR"]["languages"]:
+            raise ValidationError("Not one of this site's languages.")
 
 
 class ContactCreateSchema(ContactFields):

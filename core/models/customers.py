@@ -57,6 +57,9 @@ class Contact(db.Model):
     phone: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     decision_maker: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The language the contact reads (one of the app's ``languages``; "" not known): documents
+    # and e-mails to the contact are in it.
+    language: Mapped[str] = mapped_column(String(10), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")

@@ -217,20 +217,31 @@ def edit(customer_id: int) -> Any:
 @require("customers.edit")
 def new_contact(customer_id: int) -> Any:
     customer = get_visible_or_404(Customer, customer_id, current_user)
-    return render_template("customers/contact_form.html", customer=customer, form=ContactForm())
+    return render_template("customers/contact_form.html", customer=customer,
+                           form=contact_form())
+
+
+def contact_form() -> ContactForm:
+    """The contact form with its language choices: not known, then the app's languages."""
+    from .profile import language_choices  # profile imports deals, which imports this module
+
+    form = ContactForm()
+    form.language.choices = [("", _("Not known")), *language_choices()]
+    return form
 
 
 @bp.post(f"/{ID}/contacts")
 @require("customers.edit")
 def add_contact(customer_id: int) -> Any:
     customer = get_visible_or_404(Customer, customer_id, current_user)
-    form = ContactForm()
+    form = contact_form()
     if form.validate_on_submit():
         contact = Contact(customer=customer, name=form.name.data.strip(),
                           position=(form.position.data or "").strip(),
                           phone=(form.phone.data or "").strip(),
                           email=(form.email.data or "").strip().lower(),
-                          decision_maker=bool(form.decision_maker.data))
+                          decision_maker=bool(form.decision_maker.data),
+                          language=form.language.data or "")
         db.session.add(contact)
         crm.post_timeline("contact.added", contact.name, customer=customer, by=current_user)
         db.session.commit()

@@ -79,6 +79,8 @@ class ContactForm(FlaskForm):
         Regexp(r"^[0-9+()\-. ]*$", message=_l("Digits, spaces and + ( ) - only."))])
     email = email_field(_l("Email"))
     decision_maker = BooleanField(_l("Decision maker"))
+    # Choices: "" and the app's languages, set by the view.
+    language = SelectField(_l("Language"), validators=[Optional()], validate_choice=True)
 
 
 class DealForm(FlaskForm):

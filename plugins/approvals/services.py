@@ -304,11 +304,15 @@ def request_approval(resource: str, record: Any, by: Any, approver: Approver | N
     """Send ``record`` (its current version) for approval, or send an open request on it back
     to the approvers with the record's new version. The approvers are notified."""
     spec = spec_of(resource)
-    rule, role, user_id = resolve(approver or spec.approver, by)
     version = spec.version(record)
     open_request = db.session.scalar(select(ApprovalRequest).where(
         ApprovalRequest.resource == resource, ApprovalRequest.record_id == record.id,
         ApprovalRequest.status.in_(OPEN)).with_for_update())
+    # The rule is about the requester ("my manager"), also when someone else — the lawyer
+    # uploading a revised file — sends an open request back.
+    requester = by if open_request is None else (
+        db.session.get(User, open_request.requested_by_id) or by)
+    rule, role, user_id = resolve(approver or spec.approver, requester)
     now = utcnow()
     if open_request is not None:
         if open_request.status == PENDING and open_request.version == version:

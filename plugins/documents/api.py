@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from conveyor import csrf, db, get_visible_or_404, require
 from conveyor.models import Contact, Customer, Deal
 
+from .contracts import approvals_of
 from .forms import PDF_LABELS
 from .models import Document, LegalDetails, Template
 from .schemas import (
@@ -62,7 +63,9 @@ DEAL = "<int(max=2147483647):deal_id>"
 DOC = "<int(max=2147483647):document_id>"
 
 
-def serialise(document: Document) -> dict[str, Any]:
+def serialise(document: Document, approvals: dict[int, Any] | None = None) -> dict[str, Any]:
+    """``approval``: a contract's latest approval request (approvals plugin), else null;
+    ``approvals``: those of a page of documents, read at once."""
     """A document as the API shows it (``amount`` is the total with VAT)."""
     docx, pdf = document.file("docx"), document.file("pdf")
     if pdf is not None and docx is not None and pdf.version != docx.version:
@@ -81,6 +84,8 @@ def serialise(document: Document) -> dict[str, Any]:
         "pdf_message": str(PDF_LABELS.get(document.pdf_status, "")),
         "changes_requested": document.changes_requested, "created_at": document.created_at,
         "finalized_at": document.finalized_at, "sent_at": document.sent_at,
+        "approval": (approvals_of([document]) if approvals is None else approvals).get(
+            document.id),
     }
 
 
@@ -116,11 +121,12 @@ class DealDocuments(MethodView):
     def get(self, deal_id: int) -> dict[str, Any]:
         """The deal's documents, newest first (404 for a deal you may not see)."""
         get_visible_or_404(Deal, deal_id, current_user)
-        rows = db.session.scalars(select(Document).where(Document.deal_id == deal_id)
-                                  .options(selectinload(Document.files),
-                                           selectinload(Document.lines))
-                                  .order_by(Document.id.desc()).limit(500))
-        return {"items": [serialise(d) for d in rows]}
+        rows = list(db.session.scalars(select(Document).where(Document.deal_id == deal_id)
+                                       .options(selectinload(Document.files),
+                                                selectinload(Document.lines))
+                                       .order_by(Document.id.desc()).limit(500)))
+        states = approvals_of(rows)
+        return {"items": [serialise(d, states) for d in rows]}
 
     @require("documents.create")
     @deals_blp.arguments(CreateDocumentSchema)

@@ -1,13 +1,17 @@
-"""Demo rows: our legal entity, customers' legal details (valid Russian and Chinese ids) and a
-few invoices and contracts of deals far along the pipeline."""
+"""Demo rows: our legal entity, customers' legal details (valid Russian and Chinese ids), a
+few invoices and contracts of deals far along the pipeline and, with the approvals plugin, the
+contract flow: the 70 % stage gated by the contract's approval, and two of the seller's deals moved
+into the 60 % stage — their contracts drafted and sent to the lawyers, one already approved."""
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import select
 
+from conveyor import move_deal
 from conveyor.models import Customer, Deal, Stage
 
+from . import contracts
 from .legal import _INN10, USCC_CHARS, _check, uscc_check_char
 from .models import Company, LegalDetails
 from .services import DocumentError, create_document, finalize
@@ -60,3 +64,30 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
                 finalize(document, by)
         except DocumentError:
             continue
+    if contracts.approvals_on():
+        contract_flow(session, users)
+
+
+def contract_flow(session: Any, users: dict[str, Any]) -> None:
+    """Gate 70 % on the contract's approval; move two of the seller's 40 % deals into 60 %
+    (the flow drafts their contracts and sends them to the lawyers); the lawyer approves one."""
+    from conveyor.plugins.approvals import services as approvals
+
+    seller, lawyer = users.get("seller"), users.get("lawyer")
+    gated = session.scalar(select(Stage).where(Stage.percent == 70, Stage.is_won.is_(False)))
+    target = session.scalar(select(Stage).where(Stage.percent == 60, Stage.is_won.is_(False)))
+    source = session.scalar(select(Stage).where(Stage.percent == 40, Stage.is_won.is_(False)))
+    if seller is None or gated is None or target is None or source is None:
+        return
+    gated.gates = sorted(set(gated.gates or []) | {"approvals.approved:contract"})
+    session.flush()
+    deals = list(session.scalars(select(Deal).where(
+        Deal.owner_id == seller.id, Deal.stage_id == source.id).order_by(Deal.id).limit(2)))
+    for index, deal in enumerate(deals):
+        move_deal(deal, target, seller)
+        document = contracts.latest_contract(deal.id)
+        if index == 0 and lawyer is not None and document is not None:
+            request = approvals.latest(contracts.CONTRACT, record_id=document.id)
+            if request is not None:
+                approvals.approve(request, lawyer, "Standard terms, approved.")
+    session.flush()

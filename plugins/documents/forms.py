@@ -105,6 +105,12 @@ class TemplateUploadForm(FlaskForm):
     file = FileField(_l("Word file (.docx)"), validators=[FileRequired()])
 
 
+class RevisionForm(FlaskForm):
+    """A revised Word file of a draft (the lawyer's edits), kept as its next version."""
+
+    file = FileField(_l("Revised Word file (.docx)"), validators=[FileRequired()])
+
+
 class TemplateVersionForm(FlaskForm):
     file = FileField(_l("Word file (.docx)"), validators=[FileRequired()])
 
@@ -195,4 +201,6 @@ SERVICE_MESSAGES = {
     "The document has no file yet.": _l("The document has no file yet."),
     "The amount is too large.": _l("The amount is too large."),
     "A document needs at least one line.": _l("A document needs at least one line."),
+    "A final document is not changed: send it back first.":
+        _l("A final document is not changed: send it back first."),
 }

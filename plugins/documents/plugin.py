@@ -31,6 +31,9 @@ def register_settings() -> list[Setting]:
                 "Largest unpacked size of an uploaded template, in MB (zip bombs)."),
         Setting("documents.company_name", "", str,
                 "Our company's name until the legal entity page is filled in."),
+        Setting("documents.contract_stage", 60, int,
+                "Percent of the stage whose entry drafts the deal's contract (and, with the "
+                "approvals plugin, sends it to the lawyers); 0: off."),
     ]
 
 
@@ -90,6 +93,33 @@ def register_events() -> list[type]:
     from .events import EVENTS
 
     return EVENTS
+
+
+@hookimpl
+def handle_event(event: Any, session: Any) -> None:
+    """The contract flow: a deal entering the contract stage gets its contract draft; a
+    contract's new version goes back to the lawyers when its approval request is open."""
+    from conveyor import DealStageChanged
+
+    if isinstance(event, DealStageChanged):
+        from .contracts import on_stage_changed
+
+        on_stage_changed(event)
+        return
+    from .events import DocumentVersionAdded
+
+    if isinstance(event, DocumentVersionAdded):
+        from .contracts import on_version_added
+
+        on_version_added(event)
+
+
+@hookimpl(optionalhook=True)
+def register_approvables() -> list[Any]:
+    """Contracts can be sent for approval (the approvals plugin's hook)."""
+    from .contracts import approvables
+
+    return approvables()
 
 
 @hookimpl

@@ -13,6 +13,7 @@ import threading
 import traceback
 import zipfile
 from datetime import date
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,18 @@ DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 BABEL_LOCALES = {"en": "en", "ru": "ru", "zh": "zh_Hans_CN"}
 MAX_ENTRIES = 2000
 MAX_RATIO = 200  # unpacked / packed of one member
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An image for a template (our company's logo): placed inline by ``render_docx`` at
+    ``height_mm``, the width following the image's proportions."""
+
+    data: bytes
+    height_mm: int = 18
+
+    def __str__(self) -> str:  # the placeholders page and previews without a document
+        return ""
 
 
 class TemplateProblem(ValueError):
@@ -154,6 +167,7 @@ def render_docx(template: bytes, context: dict[str, Any], language: str) -> byte
     """Render ``template`` with ``context``; a template error becomes a ``TemplateProblem``
     naming the line (paragraph) and its text, which shows the placeholder at fault."""
     tpl = DocxTemplate(io.BytesIO(template))
+    context = _with_pictures(tpl, context)
     try:
         tpl.render(context, jinja_env=make_environment(language), autoescape=True)
     except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
@@ -166,6 +180,34 @@ def render_docx(template: bytes, context: dict[str, Any], language: str) -> byte
     out = io.BytesIO()
     tpl.save(out)
     return out.getvalue()
+
+
+def _with_pictures(tpl: DocxTemplate, context: dict[str, Any]) -> dict[str, Any]:
+    """``Picture`` values (one level down: ``company.logo``) as docxtpl inline images of this
+    document; an unreadable image renders as nothing rather than failing the document."""
+    out = dict(context)
+    for key, value in context.items():
+        if not isinstance(value, dict) or not any(isinstance(v, Picture) for v in value.values()):
+            continue
+        inner = dict(value)
+        for name, item in value.items():
+            if isinstance(item, Picture):
+                inner[name] = _inline(tpl, item)
+        out[key] = inner
+    return out
+
+
+def _inline(tpl: DocxTemplate, picture: Picture) -> Any:
+    from docx.image.exceptions import UnrecognizedImageError
+    from docx.image.image import Image
+    from docx.shared import Mm
+    from docxtpl import InlineImage
+
+    try:
+        Image.from_blob(picture.data)  # refuse what python-docx can't place, before rendering
+    except (UnrecognizedImageError, ValueError, OSError):
+        return ""
+    return InlineImage(tpl, io.BytesIO(picture.data), height=Mm(picture.height_mm))
 
 
 def placeholders(template: bytes) -> list[str]:

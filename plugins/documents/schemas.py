@@ -55,7 +55,9 @@ class LineSchema(Schema):
 
 class CreateDocumentSchema(Schema):
     kind = fields.String(validate=validate.OneOf(KINDS))
-    language = fields.String(validate=validate.OneOf(LANGUAGES), load_default="en")
+    language = fields.String(validate=validate.OneOf(LANGUAGES), metadata={
+        "description": "Default: the signing contact's language, else another contact's, "
+                       "else en."})
     template_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
     lines = fields.List(fields.Nested(LineSchema), validate=validate.Length(min=1, max=100))
 
@@ -78,6 +80,14 @@ class FileSchema(Schema):
     size = fields.Integer()
     url = fields.String()
     created_at = fields.AwareDateTime()
+
+
+class ApprovalStateSchema(Schema):
+    id = fields.Integer()
+    status = fields.String(metadata={"description": "pending, approved, changes_requested or "
+                                                    "withdrawn"})
+    version = fields.String(metadata={"description": "SHA-256 of the DOCX it was asked for"})
+    current = fields.Boolean(metadata={"description": "it is for the newest file"})
 
 
 class DocumentSchema(Schema):
@@ -103,6 +113,9 @@ class DocumentSchema(Schema):
     created_at = fields.AwareDateTime()
     finalized_at = fields.AwareDateTime(allow_none=True)
     sent_at = fields.AwareDateTime(allow_none=True)
+    approval = fields.Nested(ApprovalStateSchema, allow_none=True, metadata={
+        "description": "A contract's latest approval request (with the approvals plugin); "
+                       "null otherwise."})
 
 
 class DocumentListSchema(Schema):

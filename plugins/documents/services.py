@@ -34,7 +34,7 @@ from .models import (
     Send,
     Template,
 )
-from .render import TemplateProblem, check_docx, long_date, money, render_docx
+from .render import Picture, TemplateProblem, check_docx, long_date, money, render_docx
 from .words import amount_in_words
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,20 @@ def company() -> Company:
 def _company_dict(row: Company) -> dict[str, Any]:
     keys = ("name", "address", "tax_id", "kpp", "reg_number", "bank_name", "bank_account",
             "bank_code", "corr_account", "signatory_name", "signatory_title", "email", "phone")
-    return {k: getattr(row, k) for k in keys}
+    values: dict[str, Any] = {k: getattr(row, k) for k in keys}
+    values["logo"] = company_logo(row)
+    return values
+
+
+def company_logo(row: Company) -> Picture | str:
+    """The logo uploaded on the legal entity page, as a picture for templates ("" if none)."""
+    if not row.logo_path:
+        return ""
+    try:
+        return Picture(storage.absolute(row.logo_path).read_bytes())
+    except (OSError, ValueError):
+        log.warning("documents: the company logo %s can't be read", row.logo_path)
+        return ""
 
 
 def signer_of(deal: Deal, legal: LegalDetails | None) -> Contact | None:
@@ -175,6 +188,36 @@ def signer_of(deal: Deal, legal: LegalDetails | None) -> Contact | None:
                 return contact
     makers = [c for c in contacts if c.decision_maker]
     return (makers or contacts or [None])[0]
+
+
+def document_language(locale: str | None) -> str | None:
+    """A contact's or user's language ("zh_Hans") as a document language ("zh"), or ``None``."""
+    if not locale:
+        return None
+    code = locale.split("_")[0].split("-")[0].lower()
+    return code if code in LANGUAGES else None
+
+
+def contact_language(deal: Deal, legal: LegalDetails | None = None) -> str | None:
+    """The language of a document for ``deal`` when none is asked for: the signing contact's,
+    else the customer's other contacts'; ``None`` when no contact's language is known."""
+    legal = legal if legal is not None else db.session.get(LegalDetails, deal.customer_id)
+    signer = signer_of(deal, legal)
+    for contact in ([signer] if signer else []) + list(deal.customer.contacts):
+        language = document_language(contact.language)
+        if language:
+            return language
+    return None
+
+
+def recipient_language(document: Document, to: str) -> str:
+    """The e-mail's language: the contact's with that address among the customer's contacts,
+    else the document's."""
+    wanted = to.strip().lower()
+    for contact in document.deal.customer.contacts:
+        if contact.email and contact.email.lower() == wanted:
+            return document_language(contact.language) or document.language
+    return document.language
 
 
 def _line_dict(n: int, line: DocumentLine, language: str) -> dict[str, Any]:
@@ -266,7 +309,7 @@ def example_context(language: str) -> dict[str, Any]:
                     "bank_account": "40702810000000000002", "bank_code": "044525000",
                     "corr_account": "30101810400000000225", "signatory_name": "Anna Smirnova",
                     "signatory_title": "Director", "email": "office@example.test",
-                    "phone": "+7 495 111-11-11"},
+                    "phone": "+7 495 111-11-11", "logo": "[logo]"},
     }
 
 
@@ -335,6 +378,8 @@ def create_document(deal: Deal, by: Any, *, kind: str | None = None,
                     lines: list[dict[str, Any]] | None = None) -> Document:
     """A numbered draft of ``deal`` from a template, its DOCX rendered and its PDF queued.
     Everything happens in the caller's transaction (the number too): commit or roll back."""
+    if language is None and template_id is None:
+        language = contact_language(deal)
     template = pick_template(kind, language, template_id)
     if db.session.get(Customer, deal.customer_id) is None:
         raise DocumentError("deal", "The deal has no customer.")
@@ -382,9 +427,37 @@ def render_version(document: Document, by: Any, template: Template | None = None
     return file
 
 
+def upload_version(document: Document, data: bytes, by: Any) -> DocumentFile:
+    """A revised DOCX (the lawyer's edits) as the draft's new version; its PDF is queued. The
+    file is checked like a template upload (``TemplateProblem``: not a plain .docx of bounded
+    size)."""
+    if document.status != "draft":
+        raise DocumentError("status", "A final document is not changed: send it back first.",
+                            409)
+    check_docx(data, int(setting("documents.max_upload_mb")) * 1024 * 1024,
+               int(setting("documents.max_unpacked_mb")) * 1024 * 1024)  # TemplateProblem
+    path, digest = storage.store(data, "files", "docx")
+    file = DocumentFile(document_id=document.id, version=document.version + 1, format="docx",
+                        path=path, sha256=digest, size=len(data))
+    document.files.append(file)
+    document.pdf_status, document.pdf_error = "pending", ""
+    db.session.flush()
+    post_timeline("documents.revised", f"{document.number} v{file.version}", deal=document.deal,
+                  by=by, data={"document_id": document.id, "file_id": file.id,
+                               "sha256": digest})
+    emit(DocumentVersionAdded(document=document, file=file, by=by))
+    enqueue(CONVERT_JOB, document_id=document.id, file_id=file.id)
+    return file
+
+
 def finalize(document: Document, by: Any) -> Document:
     if document.status != "draft":
         raise DocumentError("status", "Only a draft can be made final.", 409)
+    from .contracts import offer_blocked
+
+    blocked = offer_blocked(document)
+    if blocked is not None:
+        raise DocumentError("status", blocked, 409)
     document.status = "final"
     document.finalized_at = utcnow()
     document.changes_requested = False
@@ -493,7 +566,8 @@ def convert_job(document_id: int, file_id: int) -> None:
 
 def send_document(document: Document, to: str, by: Any) -> Send:
     """E-mail a final document with its DOCX (and PDF when there is one) in the document's
-    language; the deal's timeline records it, and a failure later (``sweep_sends``)."""
+    language of the contact it goes to (else the document's); the deal's timeline records it, and
+    a failure later (``sweep_sends``)."""
     if document.status not in ("final", "sent"):
         raise DocumentError("status", "Only a final document can be sent.", 409)
     docx = document.file("docx")
@@ -515,7 +589,8 @@ def send_document(document: Document, to: str, by: Any) -> Send:
     outbox_id = send_mail(
         to, lambda: render_template("documents/mail_subject.txt", **params).strip(),
         lambda: render_template("documents/mail.txt", **params),
-        attachments=attachments, locale=MAIL_LOCALES.get(document.language, "en"))
+        attachments=attachments,
+        locale=MAIL_LOCALES.get(recipient_language(document, to), "en"))
     send = Send(document_id=document.id, to=to, outbox_id=outbox_id,
                 by_id=getattr(by, "id", None))
     db.session.add(send)

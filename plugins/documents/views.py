@@ -25,7 +25,7 @@ from conveyor.i18n import _
 from conveyor.models import Contact, Customer, Deal
 from conveyor.queries import written_limit
 
-from . import storage
+from . import contracts, storage
 from .forms import (
     KIND_LABELS,
     LANGUAGE_LABELS,
@@ -39,6 +39,7 @@ from .forms import (
     LinesForm,
     NoteForm,
     PreviewForm,
+    RevisionForm,
     SendForm,
     TemplateUploadForm,
     TemplateVersionForm,
@@ -65,6 +66,7 @@ from .services import (
     start_bulk_invoices,
     template_bytes,
     upload_template,
+    upload_version,
 )
 
 bp = Blueprint("documents", __name__, url_prefix="/documents", template_folder="templates",
@@ -136,12 +138,20 @@ def show(document_id: int) -> Any:
          "price": line.price, "vat_rate": line.vat_rate} for line in document.lines]})
     if document.status == "draft":
         form.lines.append_entry()
+    return _page(document, form)
+
+
+def _page(document: Document, form: LinesForm, status: int = 200) -> Any:
+    """The document's page (``form``: its lines, as saved or as refused)."""
     deal = db.session.get(Deal, document.deal_id)
     contact = db.session.get(Contact, document.contact_id) if document.contact_id else None
     send_form = SendForm(to=contact.email if contact else "")
     return render_template("documents/show.html", document=document, deal=deal, form=form,
                            send_form=send_form, note_form=NoteForm(),
-                           can_edit=can(current_user, "documents.create"), **LABELS)
+                           revision_form=RevisionForm(),
+                           approval=contracts.approval_of(document),
+                           approvals_on=contracts.approvals_on(),
+                           can_edit=can(current_user, "documents.create"), **LABELS), status
 
 
 @bp.post(f"/{ID.format('document_id')}/lines")
@@ -150,10 +160,7 @@ def save_lines(document_id: int) -> Any:
     document = _document(document_id)
     form = LinesForm()
     if not form.validate_on_submit():
-        deal = db.session.get(Deal, document.deal_id)
-        return render_template("documents/show.html", document=document, deal=deal, form=form,
-                               send_form=SendForm(), note_form=NoteForm(), can_edit=True,
-                               **LABELS), 422
+        return _page(document, form, 422)
     try:
         lines = form.cleaned()
         if not lines:
@@ -191,6 +198,55 @@ def act(document_id: int, action: str) -> Any:
     except DocumentError as exc:
         db.session.rollback()
         _error(exc)
+    return redirect(url_for("documents.show", document_id=document_id))
+
+
+@bp.post(f"/{ID.format('document_id')}/revision")
+@require("documents.create")
+def revise(document_id: int) -> Any:
+    """Upload a revised Word file of a draft: its next version (a contract whose approval is
+    open goes back to the lawyers with it)."""
+    document = _document(document_id)
+    form = RevisionForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a Word file (.docx)."), "error")
+        return redirect(url_for("documents.show", document_id=document_id))
+    data = form.file.data.read(int(setting("documents.max_upload_mb")) * 1024 * 1024 + 1)
+    try:
+        file = upload_version(document, data, current_user._get_current_object())
+        db.session.commit()
+    except TemplateProblem as exc:
+        db.session.rollback()
+        flash(_template_message(exc), "error")
+        return redirect(url_for("documents.show", document_id=document_id))
+    except DocumentError as exc:
+        db.session.rollback()
+        _error(exc)
+        return redirect(url_for("documents.show", document_id=document_id))
+    flash(_("Saved: version %(version)s.", version=file.version), "success")
+    return redirect(url_for("documents.show", document_id=document_id))
+
+
+@bp.post(f"/{ID.format('document_id')}/approval")
+@require("documents.create")
+def send_for_approval(document_id: int) -> Any:
+    """Send a contract (its newest file) to the lawyers."""
+    document = _document(document_id)
+    form = NoteForm()
+    if not form.validate_on_submit() or document.kind != contracts.CONTRACT or \
+            not contracts.approvals_on():
+        abort(400)
+    from conveyor.plugins.approvals.services import ApprovalError
+
+    try:
+        contracts.send_for_approval(document, current_user._get_current_object(),
+                                    form.note.data or "")
+        db.session.commit()
+    except ApprovalError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("documents.show", document_id=document_id))
+    flash(_("Sent to the lawyers for approval."), "success")
     return redirect(url_for("documents.show", document_id=document_id))
 
 

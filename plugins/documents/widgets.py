@@ -13,6 +13,7 @@ from conveyor.models import Customer, Deal, Stage
 from conveyor.queries import written_limit
 
 from .forms import KIND_LABELS, LANGUAGE_LABELS, PDF_LABELS, STATUS_LABELS, GenerateForm
+from .services import contact_language
 from .models import Document, DocumentFile, LegalDetails
 
 QUEUE_LIMIT = 20
@@ -86,7 +87,7 @@ def deal_panel(deal: Any, user: Any) -> str:
     legal = db.session.get(LegalDetails, deal.customer_id)
     return render_template("documents/panel_deal.html", deal=deal, documents=documents,
                            files=files, legal=legal, form=GenerateForm(
-                               language=default_language(user)),
+                               language=contact_language(deal, legal) or default_language(user)),
                            can_create=can(user, "documents.create"),
                            can_legal=can(user, "documents.legal"), kinds=KIND_LABELS,
                            statuses=STATUS_LABELS, pdf=PDF_LABELS)

@@ -349,6 +349,10 @@ def signatures(doc: Document, lang: str, both: bool) -> None:
 
 def build(kind: str, lang: str) -> Document:
     doc = new_document(lang)
+    # The company's logo (legal entity page), on top; no empty line when there is none.
+    para(doc, "{%p if company.logo %}", space_after=0)
+    para(doc, "{{ company.logo }}", space_after=6)
+    para(doc, "{%p endif %}", space_after=0)
     if kind == "invoice" and lang == "ru":
         bank(doc, lang)
     title = TITLES[(kind, lang)]
