@@ -86,6 +86,29 @@ def send_mail(to: Any, subject: Any, text: Any, html: Any = None, *,
                    attachments=[a.as_payload() for a in attachments], **rendered)
 
 
+def encoded_header(text: str, name_length: int) -> str:
+    """A header value as RFC 2047 words of at most 75 characters, already folded, with every
+    space inside a word. Python 3.11's own folding drops the space between an ASCII run and an
+    encoded word ("INV-2026-000123 от" became "INV-2026-000123от") in long Russian and Chinese
+    subjects. ASCII text is left to the policy, which folds it right."""
+    text = " ".join(text.split())  # no line breaks in a header
+    if text.isascii():
+        return text
+    words, chunk = [], ""
+    room = 78 - name_length - 2  # the first line also holds "Subject: "
+    for char in text:
+        if len(_b_word(chunk + char)) > min(75, room) and chunk:
+            words.append(_b_word(chunk))
+            chunk, room = "", 77  # later lines start with one space
+        chunk += char
+    words.append(_b_word(chunk))
+    return "\n ".join(words)
+
+
+def _b_word(text: str) -> str:
+    return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+
+
 def build_message(to: str, subject: str, text: str, html: str | None, message_id: str,
                   attachments: list[dict[str, Any]], reply_to: str | None = None,
                   locale: str = "en") -> EmailMessage:
@@ -94,7 +117,7 @@ def build_message(to: str, subject: str, text: str, html: str | None, message_id
     msg = EmailMessage()
     msg["From"] = config["mail_from"]
     msg["To"] = to
-    msg["Subject"] = subject
+    msg.set_raw("Subject", encoded_header(subject, len("Subject")))
     msg["Message-ID"] = message_id  # the same on every retry: receivers can drop duplicates
     if reply_to:
         msg["Reply-To"] = reply_to

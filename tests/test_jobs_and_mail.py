@@ -172,6 +172,21 @@ def test_mail_goes_through_smtp_in_the_recipients_language_with_attachments(japp
     assert attached[0].get_filename() == "a.txt" and attached[0].get_content() == "hello"
 
 
+@pytest.mark.parametrize("subject", [
+    "Счёт на оплату INV-2026-000123 от ООО «Конвейер» — напоминание о сроке оплаты по договору",
+    "您在商机“仓库现代化改造项目（第二期）”的讨论中被提及 — 请回复 INV-2026-000123 谢谢",
+    "A plain English subject long enough to be folded over two lines by the e-mail policy, too",
+])
+def test_long_subjects_arrive_as_written_with_every_space(japp, smtp_server, subject):
+    with japp.app_context():
+        send_mail("buyer@customer.test", subject, lambda: "body")
+        db.session.commit()
+    [msg] = smtp_server.messages
+    assert msg["Subject"] == subject
+    raw = msg.as_bytes()
+    assert max(len(line) for line in raw.split(b"\n")) <= 998
+
+
 def test_mail_that_cannot_be_sent_is_retried_until_the_server_answers(make_app):
     from conveyor.testing import SmtpServer, free_port, smtp_config
 
