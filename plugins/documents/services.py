@@ -416,12 +416,24 @@ def render_version(document: Document, by: Any, template: Template | None = None
         data = render_docx(template_bytes(template), context_for(document), document.language)
     except TemplateProblem as exc:
         raise DocumentError("template_id", exc.message) from None
+    return _add_version(document, data, by)
+
+
+def _add_version(document: Document, data: bytes, by: Any, revised: bool = False
+                 ) -> DocumentFile:
+    """Store ``data`` as the document's next DOCX version (named by its SHA-256), tell the
+    plugins (``DocumentVersionAdded``) and queue its PDF; ``revised``: an uploaded revision,
+    recorded on the deal's timeline."""
     path, digest = storage.store(data, "files", "docx")
     file = DocumentFile(document_id=document.id, version=document.version + 1, format="docx",
                         path=path, sha256=digest, size=len(data))
     document.files.append(file)
     document.pdf_status, document.pdf_error = "pending", ""
     db.session.flush()
+    if revised:
+        post_timeline("documents.revised", f"{document.number} v{file.version}",
+                      deal=document.deal, by=by,
+                      data={"document_id": document.id, "file_id": file.id, "sha256": digest})
     emit(DocumentVersionAdded(document=document, file=file, by=by))
     enqueue(CONVERT_JOB, document_id=document.id, file_id=file.id)
     return file
@@ -436,18 +448,7 @@ def upload_version(document: Document, data: bytes, by: Any) -> DocumentFile:
                             409)
     check_docx(data, int(setting("documents.max_upload_mb")) * 1024 * 1024,
                int(setting("documents.max_unpacked_mb")) * 1024 * 1024)  # TemplateProblem
-    path, digest = storage.store(data, "files", "docx")
-    file = DocumentFile(document_id=document.id, version=document.version + 1, format="docx",
-                        path=path, sha256=digest, size=len(data))
-    document.files.append(file)
-    document.pdf_status, document.pdf_error = "pending", ""
-    db.session.flush()
-    post_timeline("documents.revised", f"{document.number} v{file.version}", deal=document.deal,
-                  by=by, data={"document_id": document.id, "file_id": file.id,
-                               "sha256": digest})
-    emit(DocumentVersionAdded(document=document, file=file, by=by))
-    enqueue(CONVERT_JOB, document_id=document.id, file_id=file.id)
-    return file
+    return _add_version(document, data, by, revised=True)
 
 
 def finalize(document: Document, by: Any) -> Document:
