@@ -12,9 +12,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from babel.numbers import format_decimal
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -25,7 +25,6 @@ from flask import (
     request,
     url_for,
 )
-from babel.numbers import format_decimal
 from flask_babel import get_timezone
 from flask_login import current_user
 from sqlalchemy import Integer, Select, bindparam, func, or_, select, union_all
@@ -59,7 +58,7 @@ from ..permissions import (
 from ..pipelines import StageInfo, current_pipelines
 from ..queries import written_limit
 from ..types import utcnow
-from . import _locale_name, _money, panels_for, request_translations, url_maker
+from . import _locale_name, panels_for, request_translations, url_maker
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, NewDealForm, StageForm
 from .listing import before_arg, count_rows, keyset_rows, only_paging, plain_rows, position_arg

@@ -99,7 +99,8 @@ def in_column(page: Any, deal_id: int) -> str:
 
 
 def test_a_dragged_card_is_saved_without_a_reload_and_stays_after_one(
-        wide: Any, page: Any, live_server: str, live_app: Any, sign_in: Any, watched: list[str]) -> None:
+        wide: Any, page: Any, live_server: str, live_app: Any, sign_in: Any,
+        watched: list[str]) -> None:
     (deal_id,) = seed(live_app, ["Drag me"])
     negotiation = stage_by(live_app, "Negotiation")
     sign_in("seller")
@@ -126,7 +127,8 @@ def test_a_dragged_card_is_saved_without_a_reload_and_stays_after_one(
 
 
 def test_a_move_a_stage_gate_refuses_snaps_back_with_the_reason(
-        wide: Any, page: Any, live_server: str, live_app: Any, sign_in: Any, watched: list[str]) -> None:
+        wide: Any, page: Any, live_server: str, live_app: Any, sign_in: Any,
+        watched: list[str]) -> None:
     (deal_id,) = seed(live_app, ["Gated one"])
     first = stage_by(live_app, "Request / interest")
     gated = stage_by(live_app, "Negotiation")
@@ -148,7 +150,8 @@ def test_a_move_a_stage_gate_refuses_snaps_back_with_the_reason(
 
 
 def test_a_lost_column_asks_the_reason_in_place(
-        wide: Any, page: Any, live_server: str, live_app: Any, sign_in: Any, watched: list[str]) -> None:
+        wide: Any, page: Any, live_server: str, live_app: Any, sign_in: Any,
+        watched: list[str]) -> None:
     (deal_id,) = seed(live_app, ["Losing one"])
     first = stage_by(live_app, "Request / interest")
     lost = stage_by(live_app, "Closed — lost")
