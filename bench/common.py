@@ -241,9 +241,14 @@ class HttpServer:
 
         cookies: dict[str, str] = {}
         if user_id is not None:
+            from conveyor.extensions import db
+            from conveyor.models import User
+
+            with app.app_context():  # the id and the session stamp, as Flask-Login stores it
+                session_id = db.session.get(User, user_id).get_id()
             cookies[app.config["SESSION_COOKIE_NAME"]] = \
                 app.session_interface.get_signing_serializer(app).dumps(  # type: ignore
-                    {"_user_id": str(user_id), "_fresh": True})
+                    {"_user_id": session_id, "_fresh": True})
 
         def get(path: str, extra_headers: dict[str, str] | None = None) -> HttpResponse:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)

@@ -7,12 +7,25 @@ columns for list rows), the board's totals come from ``deal_stage_totals`` (kept
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from babel.numbers import format_decimal
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_timezone
 from flask_login import current_user
 from sqlalchemy import Integer, Select, bindparam, func, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
@@ -45,10 +58,10 @@ from ..permissions import (
 from ..pipelines import StageInfo, current_pipelines
 from ..queries import written_limit
 from ..types import utcnow
-from . import _locale_name, _money, panels_for, request_translations, url_maker
+from . import _locale_name, panels_for, request_translations, url_maker
 from .customers import assignable_users, list_filters
-from .forms import MAX_ID, DealForm, StageForm
-from .listing import before_arg, keyset_rows, only_paging, plain_rows
+from .forms import MAX_ID, DealForm, NewDealForm, StageForm
+from .listing import before_arg, count_rows, keyset_rows, only_paging, plain_rows, position_arg
 from .timeline import deal_timeline, timeline_rows
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
@@ -157,7 +170,7 @@ def _visible_customer(customer_id: int | None) -> Customer | None:
 
 
 def deal_rows(ids: Any, *, card: bool = False) -> Select[Any]:
-    """What a deal's row shows (list, or with ``card`` a board card: no expected close) for the
+    """What a deal's row shows (a list row, or with ``card`` a board card) for the
     deals whose ids ``ids`` selects: its own columns plus the customer's name and the owner's
     names, joined in one statement and returned as plain rows (no ORM objects to build)."""
     columns, customer, on_customer, owner, on_owner = _row_parts(card)
@@ -171,7 +184,7 @@ def _row_parts(card: bool) -> tuple[Any, ...]:
     customer = aliased(Customer, name="row_customer")
     owner = aliased(User, name="row_owner")
     columns = (Deal.id, Deal.title, Deal.amount, Deal.currency,
-               *(() if card else (Deal.expected_close,)), Deal.stage_id, Deal.owner_id,
+               Deal.expected_close, Deal.stage_id, Deal.owner_id,
                Deal.version, customer.name.label("customer_name"),
                owner.display_name.label("owner_display"),
                owner.username.label("owner_username"))
@@ -184,9 +197,14 @@ def stage_labels(stages: list[Any]) -> dict[int, str]:
     return {s.id: stage_label(s) for s in stages}
 
 
+STATUSES = ("open", "won", "lost", "all")
+
+
 @bp.get("/")
 @require("deals.view")
 def index() -> Any:
+    """The deals list, open deals unless asked otherwise (``?status=all``), newest first by
+    keyset pages, with how many there are ("1–50 of about 40,000": ``count_rows``)."""
     query = scoped(Deal, current_user)
     q = request.args.get("q", "").strip()[:100]
     if q:
@@ -197,11 +215,16 @@ def index() -> Any:
     if stage_id:
         query = query.where(Deal.stage_id == stage_id)
     status = request.args.get("status", "")
+    if status not in STATUSES:
+        # Open deals by default; a stage chosen alone shows that stage's deals, whatever it is.
+        status = "all" if stage_id else "open"
+    # "+ 0": the status is checked on each row as the newest are walked (by id, or the owner's
+    # (owner, id) index); as an indexed IN, SQLite would read every open deal and sort them.
     if status == "open":
-        query = query.where(Deal.stage_id.in_(open_stage_ids()))
+        query = query.where((Deal.stage_id + 0).in_(open_stage_ids()))
     elif status in ("won", "lost"):
         flag = Stage.is_won if status == "won" else Stage.is_lost
-        query = query.where(Deal.stage_id.in_(select(Stage.id).where(flag.is_(True))))
+        query = query.where((Deal.stage_id + 0).in_(select(Stage.id).where(flag.is_(True))))
     assignable = assignable_users(current_user)
     owner = int_arg("owner")
     if owner and owner in {u.id for u in assignable}:
@@ -211,15 +234,48 @@ def index() -> Any:
         value = request.args.get(f.name, "")[:200]
         if value:
             query = f.apply(query, value)
-    page = keyset_rows(query, Deal.id, before_arg(), rows=deal_rows,
-                       unfiltered=(Deal, current_user, "deals") if only_paging() else None)
+    # The everyday first and next pages (nothing asked but the default status): the statements
+    # are kept per user, the request's values entering as parameters only.
+    plain = only_paging() or (not (request.args.keys() - {"before", "from", "status"})
+                              and status in ("open", "all"))
+    cache = (Deal, current_user, f"deals-{status}") if plain else None
+    page = keyset_rows(query, Deal.id, before_arg(), rows=deal_rows, unfiltered=cache)
+    first = 1 if page.is_first else position_arg()
+    total = count_rows(query, Deal.id, cache=cache)
     stages = current_pipelines().all_stages()
-    args = {k: v for k, v in request.args.items() if k != "before"}
+    args = {k: v for k, v in request.args.items() if k not in ("before", "from")}
     return render_template("deals/index.html", page=page, args=args, q=q, stages=stages,
                            status=status, filters=filters, assignable=assignable,
-                           labels=stage_labels(stages),
+                           labels=stage_labels(stages), today=local_today(),
                            kinds={s.id: "won" if s.is_won else "lost" if s.is_lost else ""
-                                  for s in stages})
+                                  for s in stages},
+                           shown=shown_range(first, len(page.items), total),
+                           next_url=url_for(".index", before=page.next_before,
+                                            **{**args, "from": first + len(page.items)})
+                           if page.next_before else None)
+
+
+def shown_range(first: int, rows: int, total: Any) -> str:
+    """"1–50 of 1,234" or "1–50 of about 40,000" (an estimate: rounded to two figures), in the
+    page's language; empty when the page has no rows."""
+    if not rows:
+        return ""
+    last = first + rows - 1
+    locale = _locale_name()
+    value = max(total.value, last)
+    if total.exact:
+        return _("%(first)s–%(last)s of %(total)s", first=format_decimal(first, locale=locale),
+                 last=format_decimal(last, locale=locale),
+                 total=format_decimal(value, locale=locale))
+    rounded = max(int(float(f"{value:.2g}")), last)
+    return _("%(first)s–%(last)s of about %(total)s", first=format_decimal(first, locale=locale),
+             last=format_decimal(last, locale=locale),
+             total=format_decimal(rounded, locale=locale))
+
+
+def local_today() -> date:
+    """Today in the user's time zone: what "past due" is measured against."""
+    return datetime.now(get_timezone()).date()
 
 
 # --- board -------------------------------------------------------------------------------------
@@ -239,13 +295,24 @@ def _cards_statement(user: Any, stage_ids: list[int]) -> Select[Any]:
     return scoped_statement(Deal, user, ("board", tuple(stage_ids), BOARD_CARDS), build)
 
 
+BOARD_VIEW_COOKIE = "conveyor_board_view"
+
+
+def compact_board() -> bool:
+    """Has this browser chosen the board's compact view (remembered in a cookie)?"""
+    return request.cookies.get(BOARD_VIEW_COOKIE) == "compact"
+
+
 @bp.get("/board")
 @require("deals.view")
 def board() -> Any:
-    """The open stages as columns: their totals (``open_totals``) and newest ``BOARD_CARDS``
-    deals (one UNION ALL of per-stage index scans), each card with a one-click move to the next
-    stage: the conveyor's usual step. Other moves (back, lost with its reason) are on the deal
-    card; won and lost deals are one link away, in the list filtered by their stage."""
+    """The pipeline as a kanban: open stages as columns with their totals (``open_totals``) and
+    newest ``BOARD_CARDS`` deals (one UNION ALL of per-stage index scans); won and lost are
+    columns too, without cards (one link away, in the list filtered by their stage).
+
+    Who may edit deals drags a card to any column (``board.js``: posted to :func:`move_json`,
+    answered in place); without JavaScript each card keeps a one-click move to the next stage
+    (a plain form, the conveyor's usual step) and the deal card has every other move."""
     catalog = current_pipelines()
     pipeline = catalog.get(int_arg("pipeline"))
     if pipeline is None:
@@ -258,7 +325,8 @@ def board() -> Any:
         for row in plain_rows(_cards_statement(current_user, [s.id for s in open_stages])):
             cards[row.stage_id].append(row)
     labels = stage_labels(stages)
-    steps = _next_stages(stages) if can(current_user, "deals.edit") else {}
+    editable = can(current_user, "deals.edit")
+    steps = _next_stages(stages) if editable else {}
     locale, stage_url = _locale_name(), url_maker("deals.index", "stage")
     sums = column_sums([totals[s.id]["amounts"] for s in open_stages], locale)
     columns = [BoardColumn(
@@ -269,7 +337,27 @@ def board() -> Any:
     closed = [(s, labels[s.id], stage_url(s.id)) for s in stages if s.is_closed]
     return render_template("deals/board.html", pipeline=pipeline, pipelines=catalog.pipelines,
                            columns=columns, closed=closed, back=request.full_path.rstrip("?"),
-                           owners=scope_of(current_user) != "own")  # own deals: no name needed
+                           owners=scope_of(current_user) != "own",  # own deals: no name needed
+                           editable=editable, compact=compact_board(), today=local_today(),
+                           move_url=url_maker("deals.move_json", "deal_id"))
+
+
+@bp.post("/board/view")
+@require("deals.view")
+def board_view() -> Any:
+    """Remember the board's view (``compact=1``: eleven columns fit a 1366 px screen) in a
+    cookie of this browser. The board's script posts it without leaving the page (JSON back);
+    the no-JavaScript button comes back to the board."""
+    compact = request.form.get("compact") == "1"
+    if request.accept_mimetypes.best == "application/json":
+        response = jsonify(compact=compact)
+    else:
+        response = make_response(redirect(safe_next(request.form.get("next"))
+                                          or url_for(".board"), 303))
+    response.set_cookie(BOARD_VIEW_COOKIE, "compact" if compact else "wide",
+                        max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
 
 
 def column_sums(amounts: list[dict[str, Decimal]], locale: str) -> list[list[str]]:
@@ -338,7 +426,7 @@ def _owner_choices(form: DealForm, deal: Deal | None) -> None:
 def _deal_data(form: DealForm) -> dict[str, Any]:
     cents = Decimal("0.01")
     return {
-        "title": form.title.data.strip(),
+        "title": (form.title.data or "").strip(),
         "customer_id": form.customer_id.data,
         "owner_id": form.owner_id.data or current_user.id,
         "amount": form.amount.data.quantize(cents),
@@ -348,44 +436,140 @@ def _deal_data(form: DealForm) -> dict[str, Any]:
     }
 
 
-def _customer_search(q: str) -> list[Customer]:
-    """Up to 20 visible customers by name: the new-deal form never loads the whole table."""
+def _customer_search(q: str, limit: int = 20) -> list[Customer]:
+    """Up to ``limit`` visible customers whose name contains ``q``, those starting with it
+    first: the new-deal form never loads the whole table. At most ``SEARCH_WINDOW`` matches
+    are read (unordered, so a common word stops early) and ordered here."""
+    q = q.strip()[:100]
     if not q:
         return []
-    return list(db.session.scalars(
-        scoped(Customer, current_user).where(Customer.name.ilike(f"%{q[:100]}%"))
-        .order_by(Customer.name).limit(20)))
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    found = list(db.session.scalars(
+        scoped(Customer, current_user).where(Customer.name.ilike(like, escape="\\"))
+        .limit(written_limit(SEARCH_WINDOW))))
+    folded = q.casefold()
+    found.sort(key=lambda c: (not c.name.casefold().startswith(folded), c.name.casefold(), c.id))
+    return found[:limit]
+
+
+SEARCH_WINDOW = 200  # matches read per suggestion request (see _customer_search)
+
+
+def last_currencies(customer_ids: list[int]) -> dict[int, str]:
+    """Each customer's currency of its newest deal the user may see (one statement): what a
+    new deal for that customer most likely uses."""
+    if not customer_ids:
+        return {}
+    newest = (select(func.max(Deal.id)).where(scope(Deal, current_user))
+              .where(Deal.customer_id.in_(customer_ids)).group_by(Deal.customer_id))
+    return dict(db.session.execute(select(Deal.customer_id, Deal.currency)
+                                   .where(Deal.id.in_(newest))).all())
+
+
+@bp.get("/customer-suggestions")
+@require("deals.edit")
+def customer_suggestions() -> Any:
+    """As-you-type suggestions for the new-deal form's customer field: ``?q=`` (a part of the
+    name) → ``[{"id", "name", "currency"}]``, at most ten, only customers the user may see
+    (their record rules), names starting with ``q`` first. ``currency``: that of the
+    customer's newest deal, or the company currency."""
+    found = _customer_search(request.args.get("q", ""), limit=10)
+    currencies = last_currencies([c.id for c in found])
+    default = company_currency()
+    return jsonify([{"id": c.id, "name": c.name, "currency": currencies.get(c.id, default)}
+                    for c in found])
+
+
+def _new_deal_stages() -> list[tuple[int, str]]:
+    """The open stages a new deal may start in, the default pipeline's first; each named by
+    its pipeline too when there are several."""
+    catalog = current_pipelines()
+    default = catalog.get()
+    ordered = sorted(catalog.pipelines, key=lambda p: p is not default)
+    several = len(ordered) > 1
+    return [(s.id, f"{_(p.name)} · {stage_label(s)}" if several else stage_label(s))
+            for p in ordered for s in p.stages if not s.is_closed]
+
+
+def _chosen_customer(form: NewDealForm) -> tuple[Customer | None, list[Customer]]:
+    """The customer of a submitted new-deal form: the one its suggestions picked
+    (``customer_id``), else — without JavaScript — the only visible customer with the typed
+    name (or the only one containing it). Several: none yet, and the candidates to choose
+    from; errors go on ``customer_name``."""
+    errors = form.customer_name.errors = list(form.customer_name.errors)
+    if form.customer_id.errors:
+        errors.extend(form.customer_id.errors)
+        return None, []
+    if form.customer_id.data:
+        customer = _visible_customer(form.customer_id.data)
+        if customer is None:
+            errors.append(_("No such customer, or it is not yours to see."))
+        return customer, []
+    typed = (form.customer_name.data or "").strip()
+    if not typed:
+        errors.append(_("Type the customer's name and choose it."))
+        return None, []
+    found = _customer_search(typed)
+    exact = [c for c in found if c.name.casefold() == typed.casefold()]
+    if len(exact) == 1 or len(found) == 1:
+        return (exact or found)[0], []
+    errors.append(_("Several customers match; choose one.") if found
+                  else _("No customer matches."))
+    return None, found
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @require("deals.edit")
 def create() -> Any:
-    form = DealForm()
+    """A new deal in three actions: type the customer's name and pick it, type the amount,
+    save. Currency (the customer's last, else the company's) and stage (the column's it was
+    started from, else the first) come preselected; the title defaults to the customer's
+    name. ``?customer_id=`` (the customer card's "New deal") fills the customer in."""
+    stages = _new_deal_stages()
+    # A post that names no stage (a hand-made one) starts in the first, as the API does.
+    form = NewDealForm(data={"stage_id": stages[0][0]} if stages else None)
     _owner_choices(form, None)
     _currency_choices(form)
-    customer = None
+    form.stage_id.choices = stages
+    customer: Customer | None = None
+    matches: list[Customer] = []
+    status = 200
     if request.method == "GET":
         form.owner_id.data = current_user.id
-        form.currency.data = current_app.config["CONVEYOR"]["default_currency"].upper()
         customer_id = int_arg("customer_id")
         if customer_id:
             customer = _visible_customer(customer_id) or abort(404)
             form.customer_id.data = customer.id
-    elif form.validate_on_submit():
-        customer = _visible_customer(form.customer_id.data)
-        if customer is None:
-            form.customer_id.errors.append(_("No such customer, or it is not yours to see."))
-        else:
-            deal = crm.create_deal(_deal_data(form), current_user)
-            db.session.commit()
-            flash(_("Deal created."), "success")
-            return redirect(url_for(".card", deal_id=deal.id))
-    elif isinstance(form.customer_id.data, int):
-        customer = _visible_customer(form.customer_id.data)
-    customer_q = request.args.get("customer_q", "").strip()[:100]
+            form.customer_name.data = customer.name
+        asked = int_arg("stage_id")
+        choices = [sid for sid, _label in form.stage_id.choices]
+        form.stage_id.data = asked if asked in choices else (choices[0] if choices else None)
+        form.currency.data = (last_currencies([customer.id]).get(customer.id)
+                              if customer else None) or company_currency()
+        typed = request.args.get("customer_q", "").strip()[:100]
+        if typed and customer is None:  # the earlier search form's links still work
+            form.customer_name.data = typed
+            matches = _customer_search(typed)
+    else:
+        status = 400
+        valid = form.validate_on_submit()
+        customer, matches = _chosen_customer(form)
+        if valid and customer is not None:
+            data = _deal_data(form)
+            data.update(customer_id=customer.id, stage_id=form.stage_id.data,
+                        title=data["title"] or customer.name[:200])
+            try:
+                deal = crm.create_deal(data, current_user)
+                db.session.commit()
+            except crm.StageGateRefused as refused:
+                db.session.rollback()
+                form.stage_id.errors = [*form.stage_id.errors, refused.message]
+            else:
+                flash(_("Deal created."), "success")
+                return redirect(url_for(".card", deal_id=deal.id))
     return render_template("deals/form.html", form=form, deal=None, customer=customer,
-                           customer_q=customer_q, found=_customer_search(customer_q)), \
-        400 if request.method == "POST" else 200
+                           matches=matches, suggest_url=url_for(".customer_suggestions"),
+                           company_currency=company_currency()), status
 
 
 @bp.route(f"/{ID}/edit", methods=["GET", "POST"])
@@ -417,7 +601,7 @@ def edit(deal_id: int) -> Any:
                     flash(_("Deal saved."), "success")
                     return redirect(url_for(".card", deal_id=deal.id))
     return render_template("deals/form.html", form=form, deal=deal, customer=customer,
-                           customer_q="", found=[]), status
+                           matches=[]), status
 
 
 def _stale_form(form: DealForm, deal: Deal) -> int:
@@ -486,7 +670,9 @@ def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 
                            timeline=timeline, stage_form=stage_form or _stage_form(deal),
                            panels=panels_for("deal"), actions=actions,
                            stage_label=stage_label, blocked=blocked_rows,
-                           converted=in_company_currency(deal)), status
+                           converted=in_company_currency(deal),
+                           overdue=bool(deal.expected_close and deal.is_open
+                                        and deal.expected_close < local_today())), status
 
 
 def in_company_currency(deal: Deal) -> Any:
@@ -504,56 +690,126 @@ def card(deal_id: int) -> Any:
     return _render_card(_visible_deal(deal_id))
 
 
+class MoveOutcome(NamedTuple):
+    """What became of a stage change asked by a form (:func:`apply_move`)."""
+
+    code: str  # moved, same, lost_reason, stale, stage_gate, foreign_stage, invalid
+    message: str = ""
+    stage: Any = None  # the target stage, when the form named one of the pipeline's
+
+
+def apply_move(deal: Deal, form: StageForm) -> MoveOutcome:
+    """Validate and carry out a submitted stage change through ``crm.move_deal`` (the stage
+    gates and the rest of the service), committing it; the card's form and the board's drag
+    both come here and differ only in how they answer. A lost stage needs a reason; a form
+    filled from another version of the deal is refused, never applied over it."""
+    if not form.validate_on_submit():
+        return MoveOutcome("invalid")
+    stage = next(s for s in deal.pipeline.stages if s.id == form.stage_id.data)
+    reason = (form.lost_reason.data or "").strip()
+    same = stage.id == deal.stage_id
+    if same and not (stage.is_lost and reason and reason != deal.lost_reason):
+        return MoveOutcome("same", _("The deal is already in this stage."), stage)
+    if stage.is_lost and not reason:
+        return MoveOutcome("lost_reason", _("Say why the deal was lost."), stage)
+    if form.version.data and form.version.data != deal.version:
+        return MoveOutcome("stale", stage=stage)
+    try:
+        if same:  # a lost deal's reason, corrected
+            crm.update_deal(deal, {"lost_reason": reason}, current_user)
+        else:
+            crm.move_deal(deal, stage, current_user, lost_reason=reason)
+        db.session.commit()
+    except StaleDataError:
+        return MoveOutcome("stale", stage=stage)
+    except crm.StageGateRefused as refused:
+        db.session.rollback()
+        return MoveOutcome("stage_gate", refusal_text(refused, stage_label(stage)), stage)
+    except crm.StageError:
+        db.session.rollback()
+        return MoveOutcome("foreign_stage", _("This stage belongs to another pipeline."), stage)
+    return MoveOutcome("moved", _("Stage changed to %(stage)s.", stage=stage_label(stage)),
+                       stage)
+
+
 @bp.post(f"/{ID}/stage")
 @require("deals.edit")
 def move(deal_id: int) -> Any:
-    """Change the stage (card and board). A lost stage needs a reason."""
+    """Change the stage (card, and the board without JavaScript). A lost stage needs a
+    reason."""
     deal = _visible_deal(deal_id)
     form = _stage_form(deal, submitted=True)
-    if form.validate_on_submit():
-        stage = next(s for s in deal.pipeline.stages if s.id == form.stage_id.data)
-        reason = (form.lost_reason.data or "").strip()
-        same = stage.id == deal.stage_id
-        if same and not (stage.is_lost and reason and reason != deal.lost_reason):
-            flash(_("The deal is already in this stage."), "info")
-            return redirect(safe_next(form.next.data or request.args.get("next"))
-                            or url_for(".card", deal_id=deal.id))
-        if stage.is_lost and not reason:
-            form.lost_reason.errors.append(_("Say why the deal was lost."))
-        elif form.version.data and form.version.data != deal.version:
-            return _stale_card(deal_id)
-        else:
-            try:
-                if same:  # a lost deal's reason, corrected
-                    crm.update_deal(deal, {"lost_reason": reason}, current_user)
-                else:
-                    crm.move_deal(deal, stage, current_user, lost_reason=reason)
-                db.session.commit()
-            except StaleDataError:
-                return _stale_card(deal_id)
-            except crm.StageGateRefused as refused:
-                db.session.rollback()
-                flash_refusal(refused, stage_label(stage))
-                return redirect(safe_next(form.next.data or request.args.get("next"))
-                                or url_for(".card", deal_id=deal_id))
-            except crm.StageError:
-                db.session.rollback()
-                form.stage_id.errors.append(_("This stage belongs to another pipeline."))
-            else:
-                flash(_("Stage changed to %(stage)s.", stage=stage_label(stage)), "success")
-                return redirect(safe_next(form.next.data or request.args.get("next"))
-                            or url_for(".card", deal_id=deal.id))
+    outcome = apply_move(deal, form)
+    back = safe_next(form.next.data or request.args.get("next")) \
+        or url_for(".card", deal_id=deal_id)
+    if outcome.code in ("moved", "same", "stage_gate"):
+        flash(outcome.message, {"moved": "success", "same": "info"}.get(outcome.code, "error"))
+        return redirect(back)
+    if outcome.code == "stale":
+        return _stale_card(deal_id)
+    if outcome.code == "lost_reason":
+        form.lost_reason.errors.append(outcome.message)
+    elif outcome.code == "foreign_stage":
+        form.stage_id.errors.append(outcome.message)
     return _render_card(deal, stage_form=form, status=400)
+
+
+@bp.post(f"/{ID}/move")
+@require("deals.edit")
+def move_json(deal_id: int) -> Any:
+    """The board's drag and drop: the same stage change as :func:`move` (same form fields,
+    same service, same refusals), answered in JSON for the script to show in place::
+
+        200 {"ok": true, "code": "moved", "message", "version", "stage_id", "columns"}
+        409 {"ok": false, "code": "stage_gate" | "stale", "message"}
+        422 {"ok": false, "code": "lost_reason", "message"}   (ask the reason, then again)
+        400 {"ok": false, "code": "invalid" | "foreign_stage", "message", "errors"}
+
+    ``columns``: each open column's count and sums after the move, as the board shows them."""
+    deal = _visible_deal(deal_id)
+    form = _stage_form(deal, submitted=True)
+    outcome = apply_move(deal, form)
+    if outcome.code in ("moved", "same"):
+        deal = _visible_deal(deal_id)
+        return jsonify(ok=True, code=outcome.code, message=outcome.message,
+                       version=deal.version, stage_id=deal.stage_id,
+                       columns=_column_totals(deal.pipeline_id))
+    if outcome.code == "stale":
+        db.session.rollback()
+        message = _("This deal was changed by someone else in the meantime. Reload the board "
+                    "to see it as it is now.")
+    elif outcome.code == "invalid":
+        message = _("The move was not saved: %(reasons)s", reasons=" ".join(
+            str(e) for errors in form.errors.values() for e in errors))
+    else:
+        message = outcome.message
+    status = {"stale": 409, "stage_gate": 409, "lost_reason": 422}.get(outcome.code, 400)
+    return jsonify(ok=False, code=outcome.code, message=message,
+                   errors={k: [str(e) for e in v] for k, v in form.errors.items()}), status
+
+
+def _column_totals(pipeline_id: int) -> list[dict[str, Any]]:
+    """The open columns' counts and sums, as :func:`board` writes them."""
+    pipeline = current_pipelines().get(pipeline_id)
+    open_stages = [s for s in pipeline.stages if not s.is_closed] if pipeline else []
+    totals = open_totals(current_user, [s.id for s in open_stages])
+    sums = column_sums([totals[s.id]["amounts"] for s in open_stages], _locale_name())
+    return [{"stage_id": s.id, "count": _("%(count)s open", count=totals[s.id]["count"]),
+             "sums": sums[i]} for i, s in enumerate(open_stages)]
 
 
 def flash_refusal(refused: crm.StageGateRefused, target: str = "") -> None:
     """Say in the page why a move was refused: the gates' reasons, in the reader's language."""
+    flash(refusal_text(refused, target), "error")
+
+
+def refusal_text(refused: crm.StageGateRefused, target: str = "") -> str:
+    """Why a move was refused, in the reader's language (the gates' reasons)."""
     reasons = " ".join(r.message for r in refused.refusals)
     if target:
-        flash(_("The deal was not moved to %(stage)s: %(reasons)s", stage=target,
-                reasons=reasons), "error")
-    else:
-        flash(_("The deal was not moved: %(reasons)s", reasons=reasons), "error")
+        return _("The deal was not moved to %(stage)s: %(reasons)s", stage=target,
+                 reasons=reasons)
+    return _("The deal was not moved: %(reasons)s", reasons=reasons)
 
 
 def _stale_card(deal_id: int) -> Any:

@@ -104,6 +104,19 @@ class DealForm(FlaskForm):
         Optional(), NumberRange(min=1, max=MAX_ID)])
 
 
+class NewDealForm(DealForm):
+    """A new deal in three actions: the customer picked by typing its name (``customer_name``;
+    the suggestions fill ``customer_id``, and without JavaScript the name alone is looked up),
+    the amount, save. The title defaults to the customer's name; currency and stage come
+    preselected (``stage_id``: the open stages, set by the view)."""
+
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=200)])
+    customer_name = StringField(_l("Customer"), validators=[Optional(), Length(max=200)])
+    customer_id = IntegerField(widget=HiddenInput(), validators=[
+        Optional(), NumberRange(min=1, max=MAX_ID)])
+    stage_id = SelectField(_l("Stage"), coerce=int, validators=[DataRequired()])
+
+
 class StageForm(FlaskForm):
     stage_id = SelectField(_l("Stage"), coerce=int, validators=[DataRequired()])
     lost_reason = StringField(_l("Lost reason"), validators=[Optional(), Length(max=200)])
