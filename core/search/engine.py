@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, column, literal_column, or_, select, table
+from sqlalchemy import Join, Select, and_, bindparam, column, literal_column, or_, select, table
+from sqlalchemy.ext.compiler import compiles
 
 from ..extensions import db
 from ..permissions import can, scope
@@ -33,34 +34,52 @@ def visible_kinds(user: Any, only: str | None = None) -> list[SearchKind]:
     return [k for k in all_kinds() if can(user, k.permission) and only in (None, k.name)]
 
 
-def match_criteria(kind: SearchKind, terms: Terms, dialect: str) -> Any:
-    """SQL criteria on ``kind.model`` for ``terms`` — through the FTS5 table (SQLite) or the
-    trigram-indexed document expression (PostgreSQL)."""
+class _OuterFirstJoin(Join):
+    """``left CROSS JOIN right ON …``: SQLite never reorders a CROSS JOIN, so the FTS table
+    stays the outer loop, read newest first, and the scan stops at the LIMIT. A plain JOIN
+    let the planner start from the owner index and collect every match of a common word
+    (100k ids for "Software licence" at 1M deals: 0.7 s instead of 5 ms)."""
+
+    inherit_cache = True
+
+
+@compiles(_OuterFirstJoin, "sqlite")
+def _outer_first_join(element: Any, compiler: Any, **kw: Any) -> str:
+    return compiler.visit_join(element, **kw).replace(" JOIN ", " CROSS JOIN ", 1)
+
+
+def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
+              ) -> Select[Any]:
+    """The ids of the newest ``rows`` records of ``kind`` matching ``terms`` that ``user`` may
+    see — through the FTS5 table (SQLite) or the trigram-indexed document expression
+    (PostgreSQL) — with the kind's record rules (the ``scope`` its list applies)."""
     model, index = kind.model, kind.index
     document = literal_column(index.document(dialect))
-    parts: list[Any] = []
+    model_id = model.id  # type: ignore[attr-defined]
+    visible = scope(model, user, kind.permission)
     if dialect == "sqlite":
-        if terms.groups:
-            fts = table(index.fts_table, column("rowid"))
-            parts.append(model.id.in_(  # type: ignore[attr-defined]
-                select(fts.c.rowid).where(literal_column(index.fts_table).op("MATCH")(
-                    bindparam("search_match", fts_match(terms))))))
-        parts += [document.like(like_pattern(s), escape="\\") for s in terms.short]
-    else:
-        parts += [or_(*(document.ilike(like_pattern(a), escape="\\") for a in group))
-                  for group in terms.groups]
-        parts += [document.ilike(like_pattern(s), escape="\\") for s in terms.short]
-    return and_(*parts)
+        shorts = [document.like(like_pattern(s), escape="\\") for s in terms.short]
+        if not terms.groups:  # only pieces too short for the index (two Chinese characters)
+            return (select(model_id).where(visible, *shorts).order_by(model_id.desc())
+                    .limit(written_limit(rows)))
+        fts = table(index.fts_table, column("rowid"))
+        joined = _OuterFirstJoin(fts, model.__table__, model_id == fts.c.rowid)  # type: ignore
+        return (select(model_id).select_from(joined)
+                .where(literal_column(index.fts_table).op("MATCH")(
+                    bindparam("search_match", fts_match(terms))), visible, *shorts)
+                .order_by(fts.c.rowid.desc()).limit(written_limit(rows)))
+    criteria = [or_(*(document.ilike(like_pattern(a), escape="\\") for a in group))
+                for group in terms.groups]
+    criteria += [document.ilike(like_pattern(s), escape="\\") for s in terms.short]
+    return (select(model_id).where(and_(*criteria), visible).order_by(model_id.desc())
+            .limit(written_limit(rows)))
 
 
 def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
                    dialect: str) -> Select[Any]:
     """The newest ``rows`` visible matches of ``kind``, with what their hits show."""
-    model = kind.model
-    ids = (select(model.id).where(match_criteria(kind, terms, dialect))  # type: ignore[attr-defined]
-           .where(scope(model, user, kind.permission))
-           .order_by(model.id.desc()).limit(written_limit(rows)))  # type: ignore[attr-defined]
-    return kind.rows(ids).order_by(model.id.desc())  # type: ignore[attr-defined]
+    ids = match_ids(kind, terms, user, rows, dialect)
+    return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
 
 
 def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT_UP_TO,
