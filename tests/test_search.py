@@ -117,7 +117,7 @@ def test_the_index_follows_updates_and_deletes(company):
     assert found(company, "seller", "4951234567")["contacts"] == []
 
 
-@pytest.mark.parametrize("q", ["", "  ", "ab", "x" * 101])
+@pytest.mark.parametrize("q", ["", "  ", "ab", "x" * 101, "\x00\x00\x00", "a\x00"])
 def test_api_refuses_empty_short_or_long_queries_with_a_field_message(app, q):
     response = client_as(app, "seller").get("/api/v1/search", query_string={"q": q})
     assert response.status_code == 422
@@ -207,6 +207,14 @@ def test_statements_do_not_grow_with_rows(app, count_queries):
     assert len(q) <= few
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # the FTS table leads
         assert sum("FROM search_deals CROSS JOIN deals" in s for s in q) == 1
+
+
+def test_odd_characters_are_searched_safely(company):
+    for q in ('"Romashka', "Roma*", "NEAR(a b)", "100%_", "Ro\x00mashka", "a\\b'c", "-- x"):
+        assert client_as(company, "seller").get("/api/v1/search",
+                                                query_string={"q": q}).status_code == 200, q
+    assert found(company, "seller", '"Romashka')["customers"] == []
+    assert found(company, "seller", "Ro\x00mashka")["customers"] == ["Romashka Trading"]
 
 
 def test_query_parsing():

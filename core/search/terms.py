@@ -44,7 +44,10 @@ def has_cjk(text: str) -> bool:
 
 def check(raw: str | None) -> str:
     """The query cleaned (NFKC, spaces collapsed), or :class:`QueryError`."""
-    text = " ".join(unicodedata.normalize("NFKC", raw or "").split())
+    text = unicodedata.normalize("NFKC", raw or "")
+    # Control and unassigned characters (NUL, which PostgreSQL refuses in text) are dropped.
+    text = " ".join("".join(ch if unicodedata.category(ch)[0] != "C" else " "
+                            for ch in text).split())
     if len(text) > MAX_LENGTH:
         raise QueryError("too_long")
     if not text:
