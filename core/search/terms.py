@@ -59,14 +59,19 @@ def check(raw: str | None) -> str:
 
 
 def phone_variants(text: str) -> tuple[str, ...]:
-    """The digit strings a phone number typed as ``text`` may be stored under, longest first:
-    its digits; the national number when it reads as an international one (``+7 495…``,
-    ``7495…``); the digits without a trunk prefix (``8 495…``, ``010…``). Stored numbers are
+    """The digit strings a phone number typed as ``text`` may be stored under: its digits;
+    the national number when it reads as an international one (``+7 495…``, ``7495…``); the
+    digits without a trunk prefix (``8 495…``, ``010…``) — keeping only those that contain no
+    other. Stored numbers are
     indexed as digits and matched as substrings, so ``4951234567`` finds ``+7 (495) 123-45-67``
     and ``8 495 123 45 67`` alike."""
     digits = re.sub(r"\D", "", text)
     variants = [digits]
-    for candidate in (text if text.lstrip().startswith("+") else None, "+" + digits):
+    typed_plus = text.lstrip().startswith("+")
+    # Digits without "+" are read as international only when they can't start with a trunk
+    # prefix: "8 495…" is Russian, not Vietnamese (+84).
+    for candidate in (text if typed_plus else None,
+                      None if digits[:1] in TRUNK_PREFIXES else "+" + digits):
         if candidate is None:
             continue
         try:
@@ -78,11 +83,11 @@ def phone_variants(text: str) -> tuple[str, ...]:
             break
     if digits[:1] in TRUNK_PREFIXES and len(digits) > 7:
         variants.append(digits[1:])
-    seen: list[str] = []
-    for v in variants:
-        if len(v) >= MIN_PHONE_DIGITS and v not in seen:
-            seen.append(v)
-    return tuple(seen)
+    kept = {v for v in variants if len(v) >= MIN_PHONE_DIGITS}
+    # A variant containing another is redundant: whatever holds it holds the shorter one too
+    # (one substring to look up instead of two).
+    return tuple(sorted((v for v in kept if not any(o != v and o in v for o in kept)),
+                        key=lambda v: (-len(v), v)))
 
 
 def parse(raw: str | None) -> Terms:
