@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Join, Select, and_, bindparam, column, literal_column, or_, select, table
+from sqlalchemy import Join, Select, String, and_, bindparam, column, literal_column, or_, select, table
 from sqlalchemy.ext.compiler import compiles
 
 from ..extensions import db
-from ..permissions import can, scope
+from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
 from .kinds import SearchHit, SearchKind, all_kinds
 from .terms import Terms, fts_match, like_pattern
@@ -48,17 +48,39 @@ def _outer_first_join(element: Any, compiler: Any, **kw: Any) -> str:
     return compiler.visit_join(element, **kw).replace(" JOIN ", " CROSS JOIN ", 1)
 
 
+def search_params(terms: Terms, dialect: str) -> dict[str, str]:
+    """The bind parameters of :func:`match_ids`' statement for ``terms``."""
+    params = {f"search_short_{i}": like_pattern(s) for i, s in enumerate(terms.short)}
+    if dialect == "sqlite":
+        if terms.groups:
+            params["search_match"] = fts_match(terms)
+    else:
+        params.update({f"search_{g}_{a}": like_pattern(alt)
+                       for g, group in enumerate(terms.groups) for a, alt in enumerate(group)})
+    return params
+
+
+def terms_shape(terms: Terms, dialect: str) -> tuple[Any, ...]:
+    """What the statement's text depends on (its values are bind parameters)."""
+    if dialect == "sqlite":
+        return bool(terms.groups), len(terms.short)
+    return tuple(len(g) for g in terms.groups), len(terms.short)
+
+
 def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
               ) -> Select[Any]:
     """The ids of the newest ``rows`` records of ``kind`` matching ``terms`` that ``user`` may
     see — through the FTS5 table (SQLite) or the trigram-indexed document expression
-    (PostgreSQL) — with the kind's record rules (the ``scope`` its list applies)."""
+    (PostgreSQL) — with the kind's record rules (the ``scope`` its list applies). The values
+    are bind parameters (:func:`search_params`)."""
     model, index = kind.model, kind.index
     document = literal_column(index.document(dialect))
     model_id = model.id  # type: ignore[attr-defined]
     visible = scope(model, user, kind.permission)
+    like = document.like if dialect == "sqlite" else document.ilike
+    shorts = [like(bindparam(f"search_short_{i}", type_=String), escape="\\")
+              for i in range(len(terms.short))]
     if dialect == "sqlite":
-        shorts = [document.like(like_pattern(s), escape="\\") for s in terms.short]
         if not terms.groups:  # only pieces too short for the index (two Chinese characters)
             return (select(model_id).where(visible, *shorts).order_by(model_id.desc())
                     .limit(written_limit(rows)))
@@ -66,20 +88,25 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
         joined = _OuterFirstJoin(fts, model.__table__, model_id == fts.c.rowid)  # type: ignore
         return (select(model_id).select_from(joined)
                 .where(literal_column(index.fts_table).op("MATCH")(
-                    bindparam("search_match", fts_match(terms))), visible, *shorts)
+                    bindparam("search_match", type_=String)), visible, *shorts)
                 .order_by(fts.c.rowid.desc()).limit(written_limit(rows)))
-    criteria = [or_(*(document.ilike(like_pattern(a), escape="\\") for a in group))
-                for group in terms.groups]
-    criteria += [document.ilike(like_pattern(s), escape="\\") for s in terms.short]
-    return (select(model_id).where(and_(*criteria), visible).order_by(model_id.desc())
-            .limit(written_limit(rows)))
+    criteria = [or_(*(like(bindparam(f"search_{g}_{a}", type_=String), escape="\\")
+                      for a in range(len(group))))
+                for g, group in enumerate(terms.groups)]
+    return (select(model_id).where(and_(*criteria, *shorts), visible)
+            .order_by(model_id.desc()).limit(written_limit(rows)))
 
 
 def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
                    dialect: str) -> Select[Any]:
-    """The newest ``rows`` visible matches of ``kind``, with what their hits show."""
-    ids = match_ids(kind, terms, user, rows, dialect)
-    return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
+    """The newest ``rows`` visible matches of ``kind``, with what their hits show; kept per
+    user and query shape (``scoped_statement``) — building it costs as much as running it."""
+    def build() -> Select[Any]:
+        ids = match_ids(kind, terms, user, rows, dialect)
+        return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
+
+    return scoped_statement(kind.model, user, ("search", kind.name, kind.permission, rows,
+                                               dialect, terms_shape(terms, dialect)), build)
 
 
 def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT_UP_TO,
@@ -92,7 +119,8 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
     fetch = max(per_kind, count_up_to) + 1
     results = []
     for kind in visible_kinds(user, only):
-        found = plain_rows(kind_statement(kind, terms, user, fetch, dialect))
+        found = plain_rows(kind_statement(kind, terms, user, fetch, dialect),
+                           search_params(terms, dialect))
         over = len(found) > max(per_kind, count_up_to)
         count = min(len(found), count_up_to) if count_up_to else len(found)
         results.append(KindResult(kind, [kind.hit(r) for r in found[:per_kind]], count,
