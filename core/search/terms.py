@@ -81,7 +81,7 @@ def phone_variants(text: str) -> tuple[str, ...]:
         if phonenumbers.is_valid_number(number):
             variants.append(str(number.national_number))
             break
-    if digits[:1] in TRUNK_PREFIXES and len(digits) > 7:
+    if digits[:1] in TRUNK_PREFIXES and len(digits) > MIN_PHONE_DIGITS:
         variants.append(digits[1:])
     kept = {v for v in variants if len(v) >= MIN_PHONE_DIGITS}
     # A variant containing another is redundant: whatever holds it holds the shorter one too
