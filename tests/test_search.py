@@ -289,3 +289,18 @@ def test_migrations_build_the_index_over_existing_rows(make_app):
         db.session.commit()
         app.config["TEST_USER_IDS"] = {"root": admin.id}
     assert found(app, "root", "migrated")["customers"] == ["Migrated Ltd"]
+
+
+def test_a_number_alone_is_not_looked_up_in_deal_titles(company, count_queries):
+    add(company, "seller", "Numbers Ltd", deal="Order 4951234567")
+    client = client_as(company, "seller")
+    client.get("/search/?q=Romashka")
+    with count_queries() as words:
+        client.get("/search/?q=Romashka")
+    with count_queries() as number:
+        body = client.get("/api/v1/search?q=4951234567").get_json()
+    assert {g["kind"]: g["count"] for g in body["groups"]} == {
+        "customers": 0, "contacts": 1, "deals": 0}
+    with count_queries() as number:
+        client.get("/search/?q=4951234567")
+    assert len(number) == len(words) - 1

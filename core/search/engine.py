@@ -125,6 +125,9 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
     fetch = max(per_kind, count_up_to) + 1
     results = []
     for kind in visible_kinds(user, only):
+        if terms.phone and not kind.numbers:
+            results.append(KindResult(kind, [], 0, None))
+            continue
         found = plain_rows(kind_statement(kind, terms, user, fetch, dialect),
                            search_params(terms, dialect))
         over = len(found) > max(per_kind, count_up_to)

@@ -36,7 +36,8 @@ class SearchKind:
     database (``create_search_index`` in a migration). ``rows(ids)`` turns a subquery of matching
     ids into the statement of the columns ``hit(row)`` needs (one statement per kind, whatever
     the number of hits); ``hit(row)`` makes the :class:`SearchHit`. ``label`` is the plural
-    heading ("Customers"); ``order`` places the group on the results page."""
+    heading ("Customers"); ``order`` places the group on the results page; ``numbers=False``
+    leaves the kind out when the query is a number (a phone or a tax id)."""
 
     name: str
     label: Any
@@ -47,6 +48,9 @@ class SearchKind:
     hit: Callable[[Any], SearchHit]
     order: int = 100
     description: Any = field(default="", compare=False)
+    # Whether a number typed alone (a phone, a tax id) is looked up in this kind. Deal titles
+    # hold no phones, and their digits (numbers, years) would only cost a scan.
+    numbers: bool = True
 
 
 CUSTOMERS_INDEX = SearchIndex("customers", "customers", ("name", "tax_id"))
@@ -109,7 +113,7 @@ def core_kinds() -> list[SearchKind]:
         SearchKind("contacts", _l("Contacts"), Contact, "customers.view", CONTACTS_INDEX,
                    _contact_rows, _contact_hit, order=20),
         SearchKind("deals", _l("Deals"), Deal, "deals.view", DEALS_INDEX,
-                   _deal_rows, _deal_hit, order=30),
+                   _deal_rows, _deal_hit, order=30, numbers=False),
     ]
 
 
