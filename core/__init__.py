@@ -66,6 +66,7 @@ from .permissions import (
     scoped,
 )
 from .pipelines import PipelineInfo, Pipelines, StageInfo, current_pipelines
+from .search import SearchHit, SearchIndex, SearchKind, create_search_index, drop_search_index
 from .security import csp_nonce
 from .settings import setting
 from .stage_gates import StageGateRefused
@@ -90,6 +91,7 @@ __all__ = [
     "create_app",
     "create_customer",
     "create_deal",
+    "create_search_index",
     "csp_nonce",
     "csrf",
     "current_pipelines",
@@ -104,6 +106,7 @@ __all__ = [
     "DealUpdated",
     "DealWon",
     "delete_deal",
+    "drop_search_index",
     "emit",
     "enqueue",
     "Event",
@@ -134,6 +137,9 @@ __all__ = [
     "scope",
     "scope_of",
     "scoped",
+    "SearchHit",
+    "SearchIndex",
+    "SearchKind",
     "send_mail",
     "Setting",
     "setting",

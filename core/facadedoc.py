@@ -185,6 +185,27 @@ _EXAMPLES = {
         total = convert_total(amounts, today)
         shown = f"{total.amount} {total.currency}" + (" *" if not total.complete else "")
     """,
+    "SearchIndex": """
+        NOTES_INDEX = SearchIndex("hello_notes", "hello_note", ("title", "body"), phones=("phone",))
+    """,
+    "SearchKind": """
+        SearchKind("hello_notes", _l("Notes"), Note, "hello.view", NOTES_INDEX,
+                   rows=lambda ids: select(Note.id, Note.title).where(Note.id.in_(ids)),
+                   hit=lambda row: SearchHit("hello_notes", row.id, row.title, "",
+                                             url_for("hello.note", note_id=row.id)))
+    """,
+    "SearchHit": """
+        SearchHit("hello_notes", row.id, row.title, row.customer_name, url,
+                  phones=(row.phone,), emails=(row.email,))  # shown as tel:/mailto: links
+    """,
+    "create_search_index": """
+        def upgrade():  # in the plugin's migration
+            create_search_index(op, SearchIndex("hello_notes", "hello_note", ("title",)))
+    """,
+    "drop_search_index": """
+        def downgrade():
+            drop_search_index(op, SearchIndex("hello_notes", "hello_note", ("title",)))
+    """,
     "Action": """
         @hookimpl
         def deal_actions(deal, user, request):

@@ -145,6 +145,24 @@ EXAMPLES: dict[str, str] = {
                 return [Deal.amount < 1_000_000]  # only ever narrows what the role allows
             return []
     """,
+    "register_search_kinds": """
+        NOTES_INDEX = SearchIndex("hello_notes", "hello_note", ("title", "body"), ("phone",))
+
+        @hookimpl
+        def register_search_kinds():
+            def rows(ids):
+                return select(Note.id, Note.title, Note.phone).where(Note.id.in_(ids))
+
+            def hit(row):
+                return SearchHit("hello_notes", row.id, row.title, "",
+                                 url_for("hello.note", note_id=row.id), phones=(row.phone,))
+
+            return [SearchKind("hello_notes", _l("Notes"), Note, "hello.view", NOTES_INDEX,
+                               rows, hit, order=50)]
+
+        # in the plugin's migration: create_search_index(op, NOTES_INDEX) in upgrade(),
+        # drop_search_index(op, NOTES_INDEX) in downgrade()
+    """,
     "extra_template_vars": """
         @hookimpl
         def extra_template_vars(template, request, user):

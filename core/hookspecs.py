@@ -234,6 +234,22 @@ def record_filters(model: type, user: Any, permission: str | None) -> list[Any]:
 
 
 @hookspec
+def register_search_kinds() -> list[Any]:
+    """Kinds of records the search box (header, results page, suggestions, ``/api/v1/search``)
+    finds besides the core's customers, contacts and deals.
+
+    Each :class:`conveyor.SearchKind` names its model, the permission that shows it, a
+    :class:`conveyor.SearchIndex` (created by the plugin's migration with
+    ``conveyor.create_search_index``: FTS5 on SQLite, a pg_trgm index on PostgreSQL), the
+    statement of the columns a hit shows and how to turn a row into a
+    :class:`conveyor.SearchHit`. The core applies the model's record rules (``scope``), so a
+    user finds only what its list would show; one statement per kind, however many hits.
+
+    :return: a list of :class:`conveyor.SearchKind`.
+    """
+
+
+@hookspec
 def extra_template_vars(template: str, request: Any, user: Any) -> dict[str, Any]:
     """Variables added to the context of every rendered page.
 

@@ -38,6 +38,10 @@ def create_tables(app: Flask) -> None:
     """Tests only: real databases are built by ``conveyor db upgrade`` (Alembic)."""
     with app.app_context():
         db.metadata.create_all(db.engine, tables=app_tables(app))
+        from .search.kinds import create_indexes
+
+        with db.engine.begin() as connection:
+            create_indexes(connection)
 
 
 def drop_tables(app: Flask) -> None:

@@ -178,8 +178,10 @@ def make(tmp_path: Path) -> Any:
 
 
 def tables(app: Any) -> set[str]:
+    """The database's tables, without SQLite's search index (FTS5 tables and their shadow
+    tables: conveyor.search.index), which no model declares."""
     with migrate.connection(app) as conn:
-        return set(inspect(conn).get_table_names())
+        return {t for t in inspect(conn).get_table_names() if not t.startswith("search_")}
 
 
 def scalar(app: Any, sql: str) -> Any:

@@ -20,11 +20,13 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from ..extensions import csrf
 from ..permissions import public
+from ..search import api as search_api
 from . import contacts, customers, deals, docs, exchange_rates, notifications, stages, users
 from .common import require_json_body
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-CORE_MODULES = (customers, contacts, deals, stages, users, exchange_rates, notifications)
+CORE_MODULES = (customers, contacts, deals, stages, users, exchange_rates, notifications,
+                search_api)
 SPEC_DESCRIPTION = (
     "Conveyor's REST API. Authenticate with `Authorization: Bearer <token>` (create one on "
     "your profile page or with `conveyor token create USER`). Lists are keyset-paginated: "

@@ -50,6 +50,8 @@ def init_web(app: Flask) -> None:
 
     for module in (home, customers, deals, admin, exchange_rates, profile, notifications, health):
         app.register_blueprint(module.bp)
+    from ..search.views import init_search
+    init_search(app)
     app.context_processor(_shell_context)
     before_render_template.connect(_plugin_template_vars, app)
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,

@@ -128,6 +128,13 @@ def register_events() -> list[type]:
 
 
 @hookimpl
+def register_search_kinds() -> list[Any]:
+    from .search import kinds
+
+    return kinds()
+
+
+@hookimpl
 def register_blueprints(app: Any) -> list[Any]:
     from . import manage, processor, views  # noqa: F401 - they add routes to views.bp
     from .public import bp as public_bp

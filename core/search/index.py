@@ -1,0 +1,142 @@
+"""The search index of one kind of record: which columns it covers and the SQL that builds it.
+
+One *document* per row: its text columns joined by spaces, then its phone columns reduced to
+digits (a number is found however it was typed). The same expression is indexed and queried:
+
+* SQLite: an FTS5 table ``search_<name>`` with the ``trigram`` tokenizer (substring matches, any
+  script — Chinese has no spaces to split words on), external content read from a view
+  ``search_<name>_source``, kept in step with the table by three triggers.
+* PostgreSQL: a GIN trigram index (``pg_trgm``) on the expression itself, ``ix_search_<name>``;
+  the database keeps it with the rows, ``ILIKE '%…%'`` uses it.
+
+Migrations call :func:`create_search_index` / :func:`drop_search_index` with the index spelled
+out (a core one and the leads plugin's are examples).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Characters people type inside phone numbers; SQLite has no regexp_replace, so the digits of a
+# stored number are what is left once these are gone.
+PHONE_PUNCTUATION = (" ", "-", "(", ")", "+", ".", "/", "\t")
+PG_INDEX_PREFIX = "ix_search_"  # no model declares these: the migrations' drift check skips them
+
+
+class SearchSetupError(RuntimeError):
+    """The database can't hold the search index (PostgreSQL without ``pg_trgm``)."""
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    """``name`` names the index objects; ``table`` is indexed on its ``columns`` (text) and
+    ``phones`` (kept as digits). Rows are identified by the integer primary key ``id``."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    phones: tuple[str, ...] = ()
+
+    @property
+    def fts_table(self) -> str:
+        return f"search_{self.name}"
+
+    @property
+    def source_view(self) -> str:
+        return f"search_{self.name}_source"
+
+    @property
+    def pg_index(self) -> str:
+        return f"{PG_INDEX_PREFIX}{self.name}"
+
+    def document(self, dialect: str, prefix: str | None = None) -> str:
+        """The SQL of the row's document; columns qualified by ``prefix`` (``new.``, ``old.``;
+        default the table's name)."""
+        prefix = f"{self.table}." if prefix is None else prefix
+        parts = [f"coalesce({prefix}{c}, '')" for c in self.columns]
+        for column in self.phones:
+            value = f"coalesce({prefix}{column}, '')"
+            if dialect == "postgresql":
+                parts.append(f"regexp_replace({value}, '[^0-9]', '', 'g')")
+            else:
+                for ch in PHONE_PUNCTUATION:
+                    literal = "char(9)" if ch == "\t" else f"'{ch}'"
+                    value = f"replace({value}, {literal}, '')"
+                parts.append(value)
+        return "(" + " || ' ' || ".join(parts) + ")"
+
+    def create_statements(self, dialect: str) -> list[str]:
+        """DDL creating the index and filling it from the rows already there."""
+        if dialect == "postgresql":
+            return [f"CREATE INDEX IF NOT EXISTS {self.pg_index} ON {self.table} "
+                    f"USING gin ({self.document(dialect)} gin_trgm_ops)"]
+        fts, watched = self.fts_table, ", ".join((*self.columns, *self.phones))
+        insert = (f"INSERT INTO {fts}(rowid, doc) VALUES (new.id, "
+                  f"{self.document(dialect, 'new.')});")
+        delete = (f"INSERT INTO {fts}({fts}, rowid, doc) VALUES ('delete', old.id, "
+                  f"{self.document(dialect, 'old.')});")
+        return [
+            f"DROP VIEW IF EXISTS {self.source_view}",
+            f"CREATE VIEW {self.source_view} AS SELECT id, {self.document(dialect)} AS doc "
+            f"FROM {self.table}",
+            f"CREATE VIRTUAL TABLE {fts} USING fts5(doc, content='{self.source_view}', "
+            f"content_rowid='id', tokenize='trigram')",
+            f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {self.table} BEGIN {insert} END",
+            f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {self.table} BEGIN {delete} END",
+            f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {watched} ON {self.table} "
+            f"BEGIN {delete} {insert} END",
+            f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+        ]
+
+    def trigger_statements(self) -> list[str]:
+        """SQLite: just the triggers (a bulk load drops them, fills, rebuilds, re-creates)."""
+        return [s for s in self.create_statements("sqlite") if s.startswith("CREATE TRIGGER")]
+
+    def drop_statements(self, dialect: str) -> list[str]:
+        if dialect == "postgresql":
+            return [f"DROP INDEX IF EXISTS {self.pg_index}"]
+        fts = self.fts_table
+        return [f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")] + [
+            f"DROP TABLE IF EXISTS {fts}", f"DROP VIEW IF EXISTS {self.source_view}"]
+
+
+def ensure_pg_trgm(connection: Any) -> None:
+    """Create PostgreSQL's ``pg_trgm`` extension unless it is there; a database where it can't
+    be created stops the migration with what to do instead of a bare SQL error."""
+    from sqlalchemy import text
+
+    if connection.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).scalar():
+        return
+    available = connection.execute(text(
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'pg_trgm'")).scalar()
+    if not available:
+        raise SearchSetupError(
+            "Search needs PostgreSQL's pg_trgm extension, which this server does not have: "
+            "install the server's contrib package (Debian: postgresql-contrib) and run the "
+            "migration again.")
+    try:
+        with connection.begin_nested():
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+    except Exception as exc:  # noqa: BLE001 - any refusal gets the same advice
+        database = connection.execute(text("SELECT current_database()")).scalar()
+        raise SearchSetupError(
+            f"Search needs PostgreSQL's pg_trgm extension and this user may not create it "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0]}). Ask the database owner or a "
+            f"superuser to run: CREATE EXTENSION pg_trgm; in database {database!r}, then run "
+            f"the migration again.") from exc
+
+
+def create_search_index(op: Any, index: SearchIndex) -> None:
+    """In a migration's ``upgrade()``: create ``index`` (and ``pg_trgm`` on PostgreSQL)."""
+    connection = op.get_bind()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        ensure_pg_trgm(connection)
+    for statement in index.create_statements(dialect):
+        op.execute(statement)
+
+
+def drop_search_index(op: Any, index: SearchIndex) -> None:
+    """In a migration's ``downgrade()``: drop ``index`` (the extension stays)."""
+    for statement in index.drop_statements(op.get_bind().dialect.name):
+        op.execute(statement)

@@ -1,0 +1,121 @@
+"""What a typed query means: the substrings to look for, phone numbers in every form.
+
+Pure functions (no database): the web page, the suggestions and the API share them.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+MIN_LENGTH = 3  # a trigram index can't look up less
+MIN_LENGTH_CJK = 2  # Chinese names are often two characters: looked up without the index
+MAX_LENGTH = 100
+PHONE_LIKE = re.compile(r"[\d\s()+\-./]+")
+MIN_PHONE_DIGITS = 5
+TRUNK_PREFIXES = ("8", "0")  # dialled before a national number (Russia 8, China and Europe 0)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
+
+
+class QueryError(ValueError):
+    """The query can't be searched for: ``code`` is "empty", "too_short" or "too_long"."""
+
+    @property
+    def code(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Every group must match; within a group, any alternative. ``short``: pieces too short
+    for the index, matched by a plain substring test instead."""
+
+    groups: tuple[tuple[str, ...], ...] = ()
+    short: tuple[str, ...] = ()
+    phone: bool = False
+    text: str = field(default="", compare=False)
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+def check(raw: str | None) -> str:
+    """The query cleaned (NFKC, spaces collapsed), or :class:`QueryError`."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    # Control and unassigned characters (NUL, which PostgreSQL refuses in text) are dropped.
+    text = " ".join("".join(ch if unicodedata.category(ch)[0] != "C" else " "
+                            for ch in text).split())
+    if len(text) > MAX_LENGTH:
+        raise QueryError("too_long")
+    if not text:
+        raise QueryError("empty")
+    need = MIN_LENGTH_CJK if has_cjk(text) else MIN_LENGTH
+    if len(text) < need:
+        raise QueryError("too_short")
+    return text
+
+
+def phone_variants(text: str) -> tuple[str, ...]:
+    """The digit strings a phone number typed as ``text`` may be stored under: its digits;
+    the national number when it reads as an international one (``+7 495…``, ``7495…``); the
+    digits without a trunk prefix (``8 495…``, ``010…``) — keeping only those that contain no
+    other. Stored numbers are
+    indexed as digits and matched as substrings, so ``4951234567`` finds ``+7 (495) 123-45-67``
+    and ``8 495 123 45 67`` alike."""
+    digits = re.sub(r"\D", "", text)
+    variants = [digits]
+    typed_plus = text.lstrip().startswith("+")
+    # Digits without "+" are read as international only when they can't start with a trunk
+    # prefix: "8 495…" is Russian, not Vietnamese (+84).
+    for candidate in (text if typed_plus else None,
+                      None if digits[:1] in TRUNK_PREFIXES else "+" + digits):
+        if candidate is None:
+            continue
+        try:
+            number = phonenumbers.parse(candidate, None)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            variants.append(str(number.national_number))
+            break
+    if digits[:1] in TRUNK_PREFIXES and len(digits) > MIN_PHONE_DIGITS:
+        variants.append(digits[1:])
+    kept = {v for v in variants if len(v) >= MIN_PHONE_DIGITS}
+    # A variant containing another is redundant: whatever holds it holds the shorter one too
+    # (one substring to look up instead of two).
+    return tuple(sorted((v for v in kept if not any(o != v and o in v for o in kept)),
+                        key=lambda v: (-len(v), v)))
+
+
+def parse(raw: str | None) -> Terms:
+    """``raw`` as :class:`Terms` (raises :class:`QueryError`). Words are matched anywhere in a
+    record, in any order; words shorter than the index can use ride along as substrings, or
+    the whole query is one substring when every word is short ("Li Wu")."""
+    text = check(raw)
+    if PHONE_LIKE.fullmatch(text) and len(re.sub(r"\D", "", text)) >= MIN_PHONE_DIGITS:
+        return Terms(groups=(phone_variants(text),), phone=True, text=text)
+    words = list(dict.fromkeys(text.split(" ")))
+    long = tuple((w,) for w in words if len(w) >= MIN_LENGTH)
+    short = tuple(w for w in words if len(w) < MIN_LENGTH)
+    if not long:
+        if len(text) >= MIN_LENGTH:
+            return Terms(groups=((text,),), text=text)
+        return Terms(short=(text,), text=text)
+    return Terms(groups=long, short=short, text=text)
+
+
+def fts_match(terms: Terms) -> str:
+    """An FTS5 MATCH expression (trigram tokenizer: a quoted string matches as a substring)."""
+    def quote(s: str) -> str:
+        return '"' + s.replace('"', '""') + '"'
+
+    return " AND ".join("(" + " OR ".join(quote(a) for a in group) + ")"
+                        for group in terms.groups)
+
+
+def like_pattern(needle: str) -> str:
+    """``%needle%`` with LIKE's wildcards escaped (escape character ``\\``)."""
+    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -1,0 +1,306 @@
+"""The search box: record rules, phones however typed, Cyrillic and Chinese, the API's field
+messages, the index kept in step with writes, and statements that don't grow with rows."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import delete
+
+from conveyor import crm
+from conveyor.extensions import db
+from conveyor.models import Contact, Customer, User
+from conveyor.search.index import SearchIndex, SearchSetupError, ensure_pg_trgm
+from conveyor.search.terms import QueryError, parse, phone_variants
+from conveyor.testing import client_as, token_headers
+
+
+def add(app: Any, owner: str, name: str, tax_id: str = "", contact: dict | None = None,
+        deal: str | None = None) -> int:
+    with app.app_context():
+        user = db.session.get(User, app.config["TEST_USER_IDS"][owner])
+        customer = crm.create_customer({"name": name, "tax_id": tax_id}, user)
+        if contact:
+            db.session.add(Contact(customer_id=customer.id, **contact))
+        if deal:
+            crm.create_deal({"customer_id": customer.id, "title": deal}, user)
+        db.session.commit()
+        return customer.id
+
+
+def found(app: Any, username: str, q: str) -> dict[str, list[str]]:
+    """Titles found per kind through the API, as ``username``."""
+    response = client_as(app, username).get("/api/v1/search", query_string={"q": q})
+    assert response.status_code == 200, response.get_json()
+    return {g["kind"]: [h["title"] for h in g["hits"]] for g in response.get_json()["groups"]}
+
+
+@pytest.fixture
+def company(app):
+    add(app, "seller", "Romashka Trading", "7701234567",
+        {"name": "Ivan Petrov", "phone": "+7 (495) 123-45-67", "email": "ivan@romashka.example"},
+        deal="Pumps for Romashka")
+    add(app, "seller2", "Vasilek Foods", "7709999999",
+        {"name": "Olga Smirnova", "phone": "8 812 555 12 34", "email": "olga@vasilek.example"},
+        deal="Vasilek boilers")
+    add(app, "seller3", "Southern Romashka", "5501000000")
+    return app
+
+
+def test_a_seller_finds_only_their_own_records(company):
+    mine = found(company, "seller", "Romashka")
+    assert mine["customers"] == ["Romashka Trading"]
+    assert mine["deals"] == ["Pumps for Romashka"]
+    assert found(company, "seller", "Vasilek") == {"customers": [], "contacts": [], "deals": []}
+    assert found(company, "seller2", "Vasilek")["customers"] == ["Vasilek Foods"]
+    assert found(company, "seller", "olga@vasilek")["contacts"] == []
+
+
+def test_the_manager_finds_the_team_and_the_admin_everyone(company):
+    assert sorted(found(company, "manager", "Romashka")["customers"]) == ["Romashka Trading"]
+    assert sorted(found(company, "admin", "Romashka")["customers"]) == [
+        "Romashka Trading", "Southern Romashka"]
+
+
+def test_marketer_and_telemarketer_per_their_rules(company):
+    marketer = found(company, "marketer", "Romashka")  # scope all, no deals.view
+    assert sorted(marketer["customers"]) == ["Romashka Trading", "Southern Romashka"]
+    assert "deals" not in marketer
+    add(company, "telemarketer", "Romashka Calls")
+    telemarketer = found(company, "telemarketer", "Romashka")  # own records, no deals
+    assert telemarketer == {"customers": ["Romashka Calls"], "contacts": []}
+
+
+@pytest.mark.parametrize("typed", ["+7 (495) 123-45-67", "+74951234567", "84951234567",
+                                   "8 (495) 123 45 67", "495 123-45-67", "4951234567",
+                                   "74951234567"])
+def test_a_phone_is_found_however_it_is_typed(company, typed):
+    assert found(company, "seller", typed)["contacts"] == ["Ivan Petrov"]
+
+
+def test_a_phone_stored_with_a_trunk_prefix_is_found_in_international_form(company):
+    assert found(company, "seller2", "+7 812 555-12-34")["contacts"] == ["Olga Smirnova"]
+
+
+def test_email_and_tax_id(company):
+    assert found(company, "seller", "IVAN@romashka.example")["contacts"] == ["Ivan Petrov"]
+    assert found(company, "seller", "7701234567")["customers"] == ["Romashka Trading"]
+    assert found(company, "seller", "770123")["customers"] == ["Romashka Trading"]
+
+
+def test_words_in_any_order_and_case(company):
+    assert found(company, "seller", "petrov IVAN")["contacts"] == ["Ivan Petrov"]
+    assert found(company, "seller", "trading romash")["customers"] == ["Romashka Trading"]
+
+
+def test_cyrillic_and_chinese_names(app):
+    add(app, "seller", "ООО «Ромашка»", contact={"name": "Пётр Иванов"})
+    add(app, "seller", "北京星光科技有限公司", contact={"name": "王伟"})
+    assert found(app, "seller", "ромашк")["customers"] == ["ООО «Ромашка»"]
+    assert found(app, "seller", "РОМАШКА")["customers"] == ["ООО «Ромашка»"]
+    assert found(app, "seller", "иванов")["contacts"] == ["Пётр Иванов"]
+    assert found(app, "seller", "星光科技")["customers"] == ["北京星光科技有限公司"]
+    assert found(app, "seller", "星光")["customers"] == ["北京星光科技有限公司"]  # 2 characters
+    assert found(app, "seller", "王伟")["contacts"] == ["王伟"]
+
+
+def test_the_index_follows_updates_and_deletes(company):
+    with company.app_context():
+        customer = db.session.scalar(db.select(Customer).where(Customer.name == "Romashka Trading"))
+        crm.update_customer(customer, {"name": "Lilac Trading"}, customer.owner)
+        db.session.commit()
+    assert found(company, "seller", "Romashka")["customers"] == []
+    assert found(company, "seller", "Lilac")["customers"] == ["Lilac Trading"]
+    with company.app_context():
+        db.session.execute(delete(Contact).where(Contact.name == "Ivan Petrov"))
+        db.session.commit()
+    assert found(company, "seller", "4951234567")["contacts"] == []
+
+
+@pytest.mark.parametrize("q", ["", "  ", "ab", "x" * 101, "\x00\x00\x00", "a\x00"])
+def test_api_refuses_empty_short_or_long_queries_with_a_field_message(app, q):
+    response = client_as(app, "seller").get("/api/v1/search", query_string={"q": q})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["query"]["q"][0]
+
+
+def test_api_needs_a_query_and_shows_only_kinds_the_caller_may_see(app, api_headers):
+    response = client_as(app, "seller").get("/api/v1/search")
+    assert response.status_code == 422 and "q" in response.get_json()["errors"]["query"]
+    response = client_as(app, "marketer").get("/api/v1/search?q=abc&kind=deals")
+    assert response.status_code == 200 and response.get_json()["groups"] == []
+    assert app.test_client().get("/api/v1/search?q=abc").status_code == 401
+
+
+def test_api_shape_with_a_token(company):
+    response = company.test_client().get("/api/v1/search?q=romashka&kind=contacts",
+                                         headers=token_headers(company, "seller"))
+    assert response.status_code == 404 or response.status_code == 200
+    body = company.test_client().get("/api/v1/search?q=ivan@romashka",
+                                     headers=token_headers(company, "seller")).get_json()
+    contacts = next(g for g in body["groups"] if g["kind"] == "contacts")
+    assert contacts["count"] == 1 and contacts["more"] is False
+    hit = contacts["hits"][0]
+    assert hit["phones"] == ["+7 (495) 123-45-67"] and hit["emails"] == ["ivan@romashka.example"]
+    assert hit["url"].startswith("/customers/")
+    assert [g["kind"] for g in body["groups"]] == ["customers", "contacts", "deals"]
+
+
+def test_results_page_groups_with_counts_and_links(company):
+    client = client_as(company, "seller")
+    html = client.get("/search/?q=romashka").get_data(as_text=True)
+    assert 'id="search-customers"' in html and 'id="search-deals"' in html
+    assert "Romashka Trading" in html and "Pumps for Romashka" in html
+    assert "Southern Romashka" not in html
+    html = client.get("/search/?q=495 123").get_data(as_text=True)
+    assert 'href="tel:+74951234567"' in html and 'href="mailto:ivan@romashka.example"' in html
+    response = client.get("/search/?q=ab")
+    assert response.status_code == 400 and 'class="field-error"' in response.get_data(as_text=True)
+    assert client.get("/search/").status_code == 200
+
+
+def test_suggestions_json(company):
+    client = client_as(company, "seller")
+    body = client.get("/search/suggest?q=Roma").get_json()
+    assert body["groups"][0]["kind"] == "customers"
+    assert body["groups"][0]["hits"][0]["title"] == "Romashka Trading"
+    response = client.get("/search/suggest?q=a")
+    assert response.status_code == 400 and response.get_json()["errors"]["q"]
+    assert company.test_client().get("/search/suggest?q=Roma").status_code in (302, 401)
+
+
+def test_the_header_has_the_box_and_its_script_carries_the_nonce(app):
+    response = client_as(app, "seller").get("/")
+    html = response.get_data(as_text=True)
+    assert 'class="search-box"' in html and 'action="/search/"' in html
+    nonce = response.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0]
+    assert f'<script nonce="{nonce}" src="/static/search.js"' in html
+    assert "onclick" not in html and "oninput" not in html
+
+
+def test_customer_card_links_phones_and_emails(company):
+    with company.app_context():
+        customer_id = db.session.scalar(db.select(Customer.id).where(
+            Customer.name == "Romashka Trading"))
+    html = client_as(company, "seller").get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert 'href="tel:+74951234567"' in html and 'href="mailto:ivan@romashka.example"' in html
+
+
+def test_statements_do_not_grow_with_rows(app, count_queries):
+    add(app, "seller", "Acme 1", contact={"name": "Acme person"}, deal="Acme deal")
+    client = client_as(app, "seller")
+    client.get("/search/?q=acme")
+
+    def statements() -> int:
+        with count_queries() as q:
+            assert client.get("/search/?q=acme").status_code == 200
+        return len(q)
+
+    few = statements()
+    for i in range(25):
+        add(app, "seller", f"Acme {i + 2}", contact={"name": f"Acme person {i}",
+                                                     "phone": f"+7 900 000 00 {i:02d}"},
+            deal=f"Acme deal {i}")
+    assert statements() == few
+    with count_queries() as q:
+        client.get("/search/suggest?q=acme")
+    assert len(q) <= few
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # the FTS table leads
+        assert sum("FROM search_deals CROSS JOIN deals" in s for s in q) == 1
+
+
+def test_odd_characters_are_searched_safely(company):
+    for q in ('"Romashka', "Roma*", "NEAR(a b)", "100%_", "Ro\x00mashka", "a\\b'c", "-- x"):
+        assert client_as(company, "seller").get("/api/v1/search",
+                                                query_string={"q": q}).status_code == 200, q
+    assert found(company, "seller", '"Romashka')["customers"] == []
+    assert found(company, "seller", "Ro\x00mashka")["customers"] == ["Romashka Trading"]
+
+
+def test_query_parsing():
+    assert parse("  Ivan   Petrov ").groups == (("Ivan",), ("Petrov",))
+    assert parse("Li Wu").groups == (("Li Wu",),)  # every word short: one substring
+    assert parse("星光").short == ("星光",) and not parse("星光").groups
+    assert parse("+7 (495) 123-45-67").phone
+    assert "4951234567" in phone_variants("8 (495) 123-45-67")
+    assert "1012345678" in phone_variants("+86 10 1234 5678")
+    for bad, code in (("", "empty"), ("ab", "too_short"), ("x" * 101, "too_long")):
+        with pytest.raises(QueryError) as error:
+            parse(bad)
+        assert error.value.code == code
+
+
+class _Refusing:
+    """A connection on which pg_trgm is installable but this user may not create it."""
+
+    class dialect:  # noqa: N801
+        name = "postgresql"
+
+    def __init__(self, available: bool) -> None:
+        self.available = available
+
+    def execute(self, statement: Any) -> Any:
+        sql = str(statement)
+        if "CREATE EXTENSION" in sql:
+            raise PermissionError("permission denied to create extension \"pg_trgm\"")
+        value = {"pg_extension": None, "pg_available_extensions": 1 if self.available else None,
+                 "current_database": "crm"}
+        key = next(k for k in value if k in sql)
+        return type("R", (), {"scalar": lambda self, v=value[key]: v})()
+
+    def begin_nested(self) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
+def test_a_database_without_pg_trgm_gets_a_clear_error():
+    with pytest.raises(SearchSetupError, match="CREATE EXTENSION pg_trgm; in database 'crm'"):
+        ensure_pg_trgm(_Refusing(available=True))
+    with pytest.raises(SearchSetupError, match="postgresql-contrib"):
+        ensure_pg_trgm(_Refusing(available=False))
+
+
+def test_the_index_sql_per_database():
+    index = SearchIndex("contacts", "contacts", ("name",), ("phone",))
+    pg = index.create_statements("postgresql")
+    assert pg == ["CREATE INDEX IF NOT EXISTS ix_search_contacts ON contacts USING gin "
+                  "((coalesce(contacts.name, '') || ' ' || regexp_replace(coalesce("
+                  "contacts.phone, ''), '[^0-9]', '', 'g')) gin_trgm_ops)"]
+    sqlite = index.create_statements("sqlite")
+    assert any("tokenize='trigram'" in s for s in sqlite)
+    assert sum(s.startswith("CREATE TRIGGER") for s in sqlite) == 3
+
+
+def test_migrations_build_the_index_over_existing_rows(make_app):
+    from conveyor import migrate
+
+    app = make_app(seed=False)
+    migrate.wipe(app)
+    migrate.upgrade_all(app)
+    with app.app_context():
+        from conveyor.stages import ensure_default_pipeline
+
+        ensure_default_pipeline(db.session)
+        admin = User(username="root", roles=["admin"])
+        db.session.add(admin)
+        db.session.flush()
+        crm.create_customer({"name": "Migrated Ltd", "tax_id": "1234567890"}, admin)
+        db.session.commit()
+        app.config["TEST_USER_IDS"] = {"root": admin.id}
+    assert found(app, "root", "migrated")["customers"] == ["Migrated Ltd"]
+
+
+def test_a_number_alone_is_not_looked_up_in_deal_titles(company, count_queries):
+    add(company, "seller", "Numbers Ltd", deal="Order 4951234567")
+    client = client_as(company, "seller")
+    client.get("/search/?q=Romashka")
+    with count_queries() as words:
+        client.get("/search/?q=Romashka")
+    with count_queries() as number:
+        body = client.get("/api/v1/search?q=4951234567").get_json()
+    assert {g["kind"]: g["count"] for g in body["groups"]} == {
+        "customers": 0, "contacts": 1, "deals": 0}
+    with count_queries() as number:
+        client.get("/search/?q=4951234567")
+    assert len(number) == len(words) - 1
