@@ -1,7 +1,7 @@
 """Search: customers (name, tax id), contacts (name, e-mail, phone digits) and deals (title).
 
 Revision ID: c7e2a9f41b36
-Revises: a3f19c6d2e47
+Revises: b7d2e9f4c1a6
 Create Date: 2026-12-02 18:00:00
 
 SQLite: FTS5 tables with the trigram tokenizer over views of the rows, kept by triggers.
@@ -17,7 +17,7 @@ from alembic import op
 from conveyor.search.index import SearchIndex, create_search_index, drop_search_index
 
 revision: str = "c7e2a9f41b36"
-down_revision: str | Sequence[str] | None = "a3f19c6d2e47"
+down_revision: str | Sequence[str] | None = "b7d2e9f4c1a6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
