@@ -30,11 +30,11 @@ from conveyor.models import COMPANY_SIZES
 
 from .models import FIELD_NAMES, LIMITS, STRATEGIES
 from .normalize import normalize_phone
-from .texts import _l
+from .texts import _l, lazy_pgettext
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FIELD_LABELS = {
-    "company": _l("Company"), "name": _l("Name"), "email": _l("Email"), "phone": _l("Phone"),
+    "company": _l("Company"), "name": lazy_pgettext("person", "Name"), "email": _l("Email"), "phone": _l("Phone"),
     "industry": _l("Industry"), "region": _l("Region"), "size": _l("Company size"),
     "notes": _l("Notes"), "products": _l("Products of interest"),
 }
@@ -42,7 +42,7 @@ STATUS_LABELS = {
     "new": _l("New"), "in_progress": _l("In progress"), "qualified": _l("Qualified"),
     "disqualified": _l("Disqualified"), "converted": _l("Converted"),
 }
-ACTIVITY_LABELS = {"note": _l("Note"), "call": _l("Call"), "email": _l("Email"),
+ACTIVITY_LABELS = {"note": _l("Note"), "call": _l("Call"), "email": lazy_pgettext("activity type", "Email"),
                    "meeting": _l("Meeting")}
 # What the plugin itself records on a lead's activity list (never chosen in the form).
 SYSTEM_ACTIVITY_LABELS = {"merged": _l("Repeat submission"), "converted": _l("Converted"),
@@ -114,7 +114,7 @@ class CaptureForm(FlaskForm):
     key = StringField(_l("Key (in the form's address)"), validators=[
         DataRequired(), Length(max=60),
         Regexp(r"^[a-z0-9][a-z0-9_-]*$", message=_l("Lower-case letters, digits, - and _."))])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(lazy_pgettext("thing", "Name"), validators=[DataRequired(), Length(max=120)])
     source = StringField(_l("Source name given to its leads"),
                          validators=[Optional(), Length(max=80)])
     fields = MultiCheckboxField(_l("Fields"), choices=[(k, v) for k, v in FIELD_LABELS.items()],
@@ -146,8 +146,8 @@ def origins_from_text(raw: str) -> list[str]:
 
 
 class RuleForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    active = BooleanField(_l("Active"), default=True)
+    name = StringField(lazy_pgettext("thing", "Name"), validators=[DataRequired(), Length(max=120)])
+    active = BooleanField(lazy_pgettext("rule", "Active"), default=True)
     position = IntegerField(_l("Priority (lower first)"), default=100,
                             validators=[InputRequired(), NumberRange(min=0, max=10000)])
     industry = StringField(_l("Industries (comma-separated, empty = any)"),
