@@ -50,8 +50,12 @@ SYSTEM_ACTIVITY_LABELS = {"merged": _l("Repeat submission"), "converted": _l("Co
 ASSIGNMENT_REASONS = {"rule": _l("by the rules"), "manual": _l("by hand"),
                       "stale": _l("not followed up in time"),
                       "sweep": _l("left unassigned")}
-# Sources the plugins set themselves; a form's or an import's source is the admin's own text.
-SOURCE_LABELS = {"call": _l("Phone call")}
+# Sources the plugins set themselves, and the usual codes an admin gives a form or a list: shown
+# translated. Any other source is the admin's own text, shown as typed.
+SOURCE_LABELS = {"call": _l("Phone call"), "website": _l("Website"),
+                 "exhibition": _l("Exhibition"), "partner": _l("Partner"),
+                 "referral": _l("Referral"), "email": _l("E-mail"), "import": _l("Import"),
+                 "advertising": _l("Advertising"), "social": _l("Social media")}
 
 
 class MultiCheckboxField(SelectMultipleField):
