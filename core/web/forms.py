@@ -72,7 +72,8 @@ class CustomerForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
-    name = StringField(lazy_pgettext("person", "Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(lazy_pgettext("person", "Name"),
+                       validators=[DataRequired(), Length(max=200)])
     position = StringField(_l("Position"), validators=[Optional(), Length(max=120)])
     phone = StringField(_l("Phone"), validators=[
         Optional(), Length(max=40),

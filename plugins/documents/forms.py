@@ -99,7 +99,8 @@ class NoteForm(FlaskForm):
 
 
 class TemplateUploadForm(FlaskForm):
-    name = StringField(lazy_pgettext("thing", "Name"), validators=[InputRequired(), Length(max=200)])
+    name = StringField(lazy_pgettext("thing", "Name"),
+                       validators=[InputRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), choices=_kind_choices())
     language = SelectField(_l("Language"), choices=list(LANGUAGE_LABELS.items()))
     file = FileField(_l("Word file (.docx)"), validators=[FileRequired()])

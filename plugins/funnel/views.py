@@ -121,7 +121,8 @@ def five() -> Any:
               result.current.get(o), result.before.get(o)) for o in result.owner_ids]
     lines.append((_("Total"), result.total("current"), result.total("before")))
     if wants_csv():
-        header = [_("Seller"), pgettext("funnel column", "Closed"), _("Closed before"), _("Committed"),
+        header = [_("Seller"), pgettext("funnel column", "Closed"), _("Closed before"),
+                  _("Committed"),
                   _("Committed before"), _("Opportunities"), _("Opportunities before")]
         if result.leads_available:
             header += [_("Leads"), _("Leads before")]

@@ -34,7 +34,8 @@ from .texts import _l, lazy_pgettext
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FIELD_LABELS = {
-    "company": _l("Company"), "name": lazy_pgettext("person", "Name"), "email": _l("Email"), "phone": _l("Phone"),
+    "company": _l("Company"), "name": lazy_pgettext("person", "Name"), "email": _l("Email"),
+    "phone": _l("Phone"),
     "industry": _l("Industry"), "region": _l("Region"), "size": _l("Company size"),
     "notes": _l("Notes"), "products": _l("Products of interest"),
 }
@@ -42,8 +43,8 @@ STATUS_LABELS = {
     "new": _l("New"), "in_progress": _l("In progress"), "qualified": _l("Qualified"),
     "disqualified": _l("Disqualified"), "converted": _l("Converted"),
 }
-ACTIVITY_LABELS = {"note": _l("Note"), "call": _l("Call"), "email": lazy_pgettext("activity type", "Email"),
-                   "meeting": _l("Meeting")}
+ACTIVITY_LABELS = {"note": _l("Note"), "call": _l("Call"),
+                   "email": lazy_pgettext("activity type", "Email"), "meeting": _l("Meeting")}
 # What the plugin itself records on a lead's activity list (never chosen in the form).
 SYSTEM_ACTIVITY_LABELS = {"merged": _l("Repeat submission"), "converted": _l("Converted"),
                           "status": _l("Status changed")}
