@@ -171,11 +171,17 @@ def demo_app(make_app: Any, lang: str) -> Flask:
     written for a user, notifications included, are written in it)."""
     from conveyor.demo import seed_demo
     from conveyor.extensions import db
-    from conveyor.models import User
+    from conveyor import update_customer, update_deal
+    from conveyor.models import Customer, Deal, User
 
     app = make_app(plugins=ALL_PLUGINS, config={"default_locale": lang}, seed=False)
     with app.app_context():
         seed_demo(app, db.session, customers=12)
+        # The demo writes in bulk; a change through the ORM gives the cards an audit history.
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        update_customer(db.session.get(Customer, 1), {"region": "Тверь"}, by=admin)
+        update_deal(db.session.get(Deal, 1), {"title": "Пилот"}, by=admin)
+        db.session.commit()
         app.config["TEST_USER_IDS"] = {u.username: u.id for u in db.session.scalars(select(User))}
     return app
 

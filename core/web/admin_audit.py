@@ -11,7 +11,8 @@ from sqlalchemy import Select, select
 from ..calendar_bounds import in_calendar
 from ..csv_export import csv_response
 from ..extensions import db
-from ..i18n import _, _l, lazy_pgettext
+from ..audit import ACTION_LABELS, TYPE_LABELS
+from ..i18n import _
 from ..models import AuditEntry
 from ..permissions import require
 from ..queries import written_limit
@@ -21,21 +22,6 @@ from .listing import before_arg, keyset_page
 ACTIONS = ["create", "update", "delete", "sign_in", "sign_in_failed", "sign_out",
            "sign_out_everywhere", "role_granted", "role_revoked", "member_added",
            "member_removed"]
-ACTION_LABELS = {
-    "create": _l("created"), "update": _l("changed"), "delete": _l("deleted"),
-    "sign_in": _l("signed in"), "sign_in_failed": _l("failed sign-in"),
-    "sign_out": _l("signed out"), "sign_out_everywhere": _l("signed out everywhere"),
-    "role_granted": _l("role granted"), "role_revoked": _l("role revoked"),
-    "member_added": _l("member added"), "member_removed": _l("member removed"),
-}
-# Record types of the core and the built-in plugins; another plugin's type shows as its code.
-TYPE_LABELS = {
-    "customer": _l("Customer"), "contact": _l("Contact"), "deal": _l("Deal"), "user": _l("User"),
-    "team": _l("Team"), "role": _l("Role"), "stage": _l("Stage"),
-    "pipeline": lazy_pgettext("record type", "Pipeline"),
-    "leads_form": _l("Capture form"), "leads_rule": _l("Assignment rule"),
-    "groups_group": _l("Group"),
-}
 
 
 def _day(name: str, errors: dict[str, str]) -> date | None:
