@@ -312,7 +312,7 @@ def _step_texts(step: StageInfo | None, labels: dict[int, str]) -> tuple[str, st
     if step is None:
         return "", ""
     return (_("Move to %(stage)s", stage=labels[step.id]),
-            pgettext("stage", "Won") if step.is_won else f"{step.percent}%")
+            pgettext("move to", "Won") if step.is_won else f"{step.percent}%")
 
 
 def _next_stages(stages: list[StageInfo]) -> dict[int, StageInfo]:
