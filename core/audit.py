@@ -25,6 +25,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
+from .i18n import _l, lazy_pgettext
 from .models import (
     AuditEntry,
     Contact,
@@ -44,6 +45,22 @@ from .types import utcnow
 SECRET = {"password_hash", "token_hash"}
 # Bookkeeping the user did not change: left out.
 NOISE = {"updated_at", "version", "stage_entered_at", "session_stamp", "created_at"}
+# What people read for an action and a record type (the codes stay in the data and the CSV).
+ACTION_LABELS: dict[str, Any] = {
+    "create": _l("created"), "update": _l("changed"), "delete": _l("deleted"),
+    "sign_in": _l("signed in"), "sign_in_failed": _l("failed sign-in"),
+    "sign_out": _l("signed out"), "sign_out_everywhere": _l("signed out everywhere"),
+    "role_granted": _l("role granted"), "role_revoked": _l("role revoked"),
+    "member_added": _l("member added"), "member_removed": _l("member removed"),
+}
+# Record types of the core and the built-in plugins; another plugin's type shows as its code.
+TYPE_LABELS: dict[str, Any] = {
+    "customer": _l("Customer"), "contact": _l("Contact"), "deal": _l("Deal"), "user": _l("User"),
+    "team": _l("Team"), "role": _l("Role"), "stage": _l("Stage"),
+    "pipeline": lazy_pgettext("one pipeline", "Pipeline"),
+    "leads_form": _l("Capture form"), "leads_rule": _l("Assignment rule"),
+    "groups_group": _l("Group"),
+}
 CORE_TYPES: dict[type, str] = {Customer: "customer", Contact: "contact", Deal: "deal",
                                User: "user", Team: "team", RoleSetting: "role", Stage: "stage",
                                Pipeline: "pipeline"}

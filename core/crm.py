@@ -19,9 +19,40 @@ from sqlalchemy.orm import Session
 from . import events as ev
 from . import stage_gates
 from .extensions import db
+from .i18n import _l
 from .models import Customer, Deal, Notification, Pipeline, Stage, StageHistory, TimelineEntry
 from .models.deals import DealStageTotal
 from .types import utcnow
+
+
+# What a timeline kind is called on the cards: the code stays in the data, people read the label.
+TIMELINE_KINDS: dict[str, Any] = {
+    "customer.created": _l("customer created"), "deal.created": _l("deal created"),
+    "deal.stage_changed": _l("stage changed"), "deal.deleted": _l("deal deleted"),
+    "contact.added": _l("contact added"), "contact.removed": _l("contact removed"),
+}
+
+
+def timeline_kind(kind: str, label: Any) -> None:
+    """Name a timeline kind for people: the cards show ``label`` instead of the code ``kind``.
+    Give a lazy string (``_l("call logged")``), so it is read in the reader's language; a
+    plugin calls this once, at import, for each kind it posts."""
+    TIMELINE_KINDS[kind] = label
+
+
+def timeline_label(kind: str) -> str:
+    """The label of a timeline kind in the request's language; an unnamed kind shows its code."""
+    label = TIMELINE_KINDS.get(kind)
+    return str(label) if label is not None else kind
+
+
+def in_company_language(text: Any) -> str:
+    """A lazy string rendered in the configured default language: for text stored once and read
+    by everyone (a timeline entry), where no single reader's language applies."""
+    if not isinstance(text, LazyString):
+        return str(text)
+    with force_locale(current_app.config["CONVEYOR"]["default_locale"]):
+        return str(text)
 
 
 def post_timeline(kind: str, message: str = "", *, customer: Customer | int | None = None,

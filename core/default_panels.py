@@ -17,6 +17,7 @@ HISTORY_ROWS = 30
 def history(object_type: str, obj: Any, user: Any) -> str:
     """The newest changes of one record, field by field (``audit_log``)."""
     from .extensions import db
+    from .audit import ACTION_LABELS
     from .models import AuditEntry
 
     entries = list(db.session.scalars(
@@ -24,7 +25,7 @@ def history(object_type: str, obj: Any, user: Any) -> str:
                                  AuditEntry.object_id == obj.id)
         .order_by(AuditEntry.id.desc()).limit(written_limit(HISTORY_ROWS))))
     return render_template("audit/history.html", entries=entries, object_type=object_type,
-                           object_id=obj.id)
+                           object_id=obj.id, action_labels=ACTION_LABELS)
 
 
 @hookimpl(trylast=True)

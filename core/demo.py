@@ -19,7 +19,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from .crm import in_company_language
 from .events import UserCreated, emit
+from .i18n import _l
 from .models import (
     COMPANY_SIZES,
     Contact,
@@ -50,7 +52,8 @@ DEMO_USERS: list[tuple[str, list[str], str]] = [
     ("assistant", ["assistant"], "Olga Petrova"),
     ("lawyer", ["lawyer"], "James Whitfield"),
 ]
-TEAM = ("Sales", ["manager", "seller", "seller2", "seller3", "assistant"])
+# Internal names in the company's language (config default_locale), as its people would write them.
+TEAM = (_l("Sales"), ["manager", "seller", "seller2", "seller3", "assistant"])
 # Who owns customers, with weights: the sellers most, the manager a few of his own.
 OWNERS = [("seller", 4), ("seller2", 3), ("seller3", 3), ("manager", 1)]
 
@@ -243,7 +246,7 @@ def _users(session: Session, joined: datetime) -> dict[str, User]:
         session.add(user)
         users[username] = user
     session.flush()
-    team = Team(name=TEAM[0])
+    team = Team(name=in_company_language(TEAM[0]))
     team.members = [TeamMember(user_id=users[name].id) for name in TEAM[1]]
     session.add(team)
     for user in users.values():

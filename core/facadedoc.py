@@ -285,6 +285,15 @@ _EXAMPLES = {
     "post_timeline": """
         post_timeline("hello.greeted", "Said hello", deal=deal, by=current_user)
     """,
+    "timeline_kind": """
+        timeline_kind("hello.greeted", _l("greeted"))  # at import: cards show "greeted"
+    """,
+    "timeline_label": """
+        line = f"{timeline_label(entry.kind)} {entry.message}"  # "call logged …", translated
+    """,
+    "in_company_language": """
+        post_timeline("hello.greeted", in_company_language(_l("Said hello")), deal=deal)
+    """,
     "public": """
         @bp.post("/hello/webhook")
         @public

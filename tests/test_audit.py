@@ -166,7 +166,7 @@ def test_the_record_shows_its_history(app: Any, deal: tuple[int, int],
     card = seller.get(f"/customers/{customer_id}").get_data(as_text=True)
     history = card.split('id="history"')[1]
     assert "Acme &lt;b&gt;Evil&lt;/b&gt;" in history and "<b>Evil" not in history
-    assert "update" in history and "seller" in history
+    assert "changed" in history and "seller" in history
     assert "audit trail" not in history  # the link is for those who may read the trail
     assert 'id="history"' in seller.get(f"/deals/{deal_id}").get_data(as_text=True)
     admin_card = login_as("admin").get(f"/customers/{customer_id}").get_data(as_text=True)
@@ -181,7 +181,7 @@ def test_the_admin_page_filters_pages_and_exports(app: Any, deal: tuple[int, int
     assert page.status_code == 200 and b"Audit trail" in page.data
     only_deal = admin.get(f"/admin/audit?object_type=deal&object_id={deal_id}")
     html = only_deal.get_data(as_text=True)
-    assert f"deal #{deal_id}" in html and f"customer #{customer_id}" not in html
+    assert f"Deal #{deal_id}" in html and f"Customer #{customer_id}" not in html
     by_actor = admin.get("/admin/audit?actor=nobody").get_data(as_text=True)
     assert "No entries match." in by_actor
     tomorrow = (utcnow() + timedelta(days=1)).date().isoformat()

@@ -50,7 +50,7 @@ def test_a_seller_creates_and_edits_a_customer_and_adds_a_contact(app, login_as)
     assert r.status_code == 302
     card = seller.get(f"/customers/{customer_id}").get_data(as_text=True)
     assert "Hooli Inc" in card and "gavin@hooli.example" in card and "Decision maker" in card
-    assert "contact.added" in card and "customer.created" in card  # the timeline
+    assert "contact added" in card and "customer created" in card  # the timeline, named
 
 
 def test_bad_customer_and_contact_input_shows_field_errors_and_writes_nothing(app, login_as):

@@ -29,6 +29,7 @@ from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
+from ..crm import timeline_label
 from ..i18n import LANGUAGE_NAMES, _, request_translations
 from ..permissions import can, permissions_of
 
@@ -55,6 +56,7 @@ def init_web(app: Flask) -> None:
     app.context_processor(_shell_context)
     before_render_template.connect(_plugin_template_vars, app)
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,
+                                 timeline_label=timeline_label,
                                  can=lambda perm: can(current_user, perm), url_maker=url_maker,
                                  board_columns=rows.board_columns,
                                  deal_list_rows=rows.deal_list_rows,

@@ -55,7 +55,7 @@ def index() -> Any:
 
 
 def _role_choices(form: UserForm) -> None:
-    form.roles.choices = [(name, role.title) for name, role in current_roles().items()]
+    form.roles.choices = [(name, _(role.title)) for name, role in current_roles().items()]
 
 
 @bp.get("/users")

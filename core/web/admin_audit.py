@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from ..calendar_bounds import in_calendar
 from ..csv_export import csv_response
 from ..extensions import db
+from ..audit import ACTION_LABELS, TYPE_LABELS
 from ..i18n import _
 from ..models import AuditEntry
 from ..permissions import require
@@ -78,7 +79,8 @@ def audit() -> Any:
         select(AuditEntry.object_type).distinct()) if t)
     keep = {k: v for k, v in request.args.items() if k != "before" and v}
     return render_template("admin/audit.html", page=page, args=args, keep=keep, errors=errors,
-                           actions=ACTIONS, types=types), 400 if errors else 200
+                           actions=ACTIONS, types=types, action_labels=ACTION_LABELS,
+                           type_labels=TYPE_LABELS), 400 if errors else 200
 
 
 def _csv_rows(query: Select[Any], batch: int = 1000) -> Iterator[list[Any]]:

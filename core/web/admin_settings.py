@@ -30,6 +30,12 @@ SCOPE_LABELS = {"own": _l("Own records"), "team": _l("The team's records"),
                 "all": _l("All records")}
 
 
+def permission_labels() -> dict[str, str]:
+    """Each permission's label in the reader's language (its code name stays in the markup)."""
+    return {name: str(perm.label or name)
+            for name, perm in current_app.extensions["conveyor"].permissions.items()}
+
+
 # --- roles -------------------------------------------------------------------------------------
 
 
@@ -38,7 +44,7 @@ SCOPE_LABELS = {"own": _l("Own records"), "team": _l("The team's records"),
 def roles() -> Any:
     edited = set(db.session.scalars(select(RoleSetting.role)))
     return render_template("admin/roles.html", roles=current_roles(), edited=edited,
-                           scope_labels=SCOPE_LABELS,
+                           scope_labels=SCOPE_LABELS, permission_labels=permission_labels(),
                            widgets=current_app.extensions["conveyor"].widgets)
 
 
@@ -100,7 +106,7 @@ def role_edit(role_name: str) -> Any:
                             "widgets": widgets}
             db.session.add(setting)
             db.session.commit()
-            flash(_("Role %(name)s saved.", name=role.title), "success")
+            flash(_("Role %(name)s saved.", name=_(role.title)), "success")
             return redirect(url_for(".roles"))
     edited = db.session.scalar(select(RoleSetting.id).where(RoleSetting.role == role_name))
     return render_template("admin/role_form.html", role=role, form=form, edited=edited,
@@ -280,7 +286,7 @@ def plugins() -> Any:
         perms = declared.get(name, set())
         return {"hooks": sorted(hc.name for hc in (pm.get_hookcallers(plugin) or ())),
                 "permissions": sorted(perms),
-                "roles": sorted(r.name for r in roles.values() if r.permissions & perms)}
+                "roles": sorted(_(r.title) for r in roles.values() if r.permissions & perms)}
 
     installed = installed_plugins()
     enabled = [{"name": p.name, "title": p.manifest.title, "version": p.version,
@@ -290,4 +296,5 @@ def plugins() -> Any:
                 for name, ep in sorted(installed.items()) if not state.enabled(name)]
     core = [{"name": name, **describe(name)} for name in
             (pm.get_name(p) for p in pm.get_plugins()) if name and name.startswith("conveyor.")]
-    return render_template("admin/plugins.html", enabled=enabled, disabled=disabled, core=core)
+    return render_template("admin/plugins.html", enabled=enabled, disabled=disabled, core=core,
+                           permission_labels=permission_labels())

@@ -34,7 +34,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import crm, stage_gates
 from ..extensions import db
-from ..i18n import _
+from ..i18n import _, pgettext
 from ..money import (
     company_currency,
     compact_money,
@@ -400,7 +400,7 @@ def _step_texts(step: StageInfo | None, labels: dict[int, str]) -> tuple[str, st
     if step is None:
         return "", ""
     return (_("Move to %(stage)s", stage=labels[step.id]),
-            _("Won") if step.is_won else f"{step.percent}%")
+            pgettext("move to", "Won") if step.is_won else f"{step.percent}%")
 
 
 def _next_stages(stages: list[StageInfo]) -> dict[int, StageInfo]:

@@ -29,7 +29,7 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
-from ..i18n import _l
+from ..i18n import _l, lazy_pgettext
 from ..models import COMPANY_SIZES
 
 MAX_ID = 2147483647
@@ -72,7 +72,8 @@ class CustomerForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(lazy_pgettext("person", "Name"),
+                       validators=[DataRequired(), Length(max=200)])
     position = StringField(_l("Position"), validators=[Optional(), Length(max=120)])
     phone = StringField(_l("Phone"), validators=[
         Optional(), Length(max=40),
@@ -137,14 +138,14 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=120)])
     email = email_field(_l("Email"))
     roles = MultiCheckboxField(_l("Roles"), validators=[Optional()])
-    active = BooleanField(_l("Active"), default=True)
+    active = BooleanField(lazy_pgettext("user", "Active"), default=True)
     password = PasswordField(_l("New password"), validators=[Optional(), Length(min=8, max=200)])
 
 
 class NameForm(FlaskForm):
     """One name: a new team, a renamed team."""
 
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(lazy_pgettext("thing", "Name"), validators=[DataRequired(), Length(max=120)])
 
 
 class MemberForm(FlaskForm):
@@ -152,10 +153,10 @@ class MemberForm(FlaskForm):
 
 
 class StageEditForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(lazy_pgettext("thing", "Name"), validators=[DataRequired(), Length(max=120)])
     percent = IntegerField(_l("Percent"), validators=[InputRequired(), NumberRange(min=0, max=100)])
     position = IntegerField(_l("Order"), validators=[InputRequired(), NumberRange(min=0, max=1000)])
-    is_won = BooleanField(_l("Won"))
+    is_won = BooleanField(lazy_pgettext("stage", "Won"))
     is_lost = BooleanField(_l("Lost"))
 
     def validate_is_lost(self, field: BooleanField) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from conveyor import in_company_language
+from conveyor.i18n import _l
 from conveyor.models import Deal, Stage
 from conveyor.types import utcnow
 
@@ -15,11 +17,13 @@ from .models import Activity
 from .recurrence import create_series
 from .zones import local_today, zone_of
 
-TITLES = {"call": ["Call about the proposal", "Confirm the delivery date", "Follow-up call"],
-          "email": ["Send the price list", "Send the contract draft"],
-          "meeting": ["Presentation for the board", "Negotiation meeting"],
-          "todo": ["Prepare the proposal", "Update the specification"],
-          "visit": ["Visit the customer's site", "Demo at the customer's office"]}
+# Written in the company's language (config default_locale) when seeded.
+TITLES = {"call": [_l("Call about the proposal"), _l("Confirm the delivery date"),
+                   _l("Follow-up call")],
+          "email": [_l("Send the price list"), _l("Send the contract draft")],
+          "meeting": [_l("Presentation for the board"), _l("Negotiation meeting")],
+          "todo": [_l("Prepare the proposal"), _l("Update the specification")],
+          "visit": [_l("Visit the customer's site"), _l("Demo at the customer's office")]}
 
 
 def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
@@ -41,7 +45,8 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
             local = datetime.combine(today + timedelta(days=offset),
                                      time(rng.randint(9, 17), rng.choice([0, 30])))
             due_at = local.replace(tzinfo=zone)
-            session.add(_activity(kind, rng.choice(TITLES[kind]), due_at, seller, deal, now))
+            title = in_company_language(rng.choice(TITLES[kind]))
+            session.add(_activity(kind, title, due_at, seller, deal, now))
         # Visits held over the last eight weeks: first visits and follow-ups.
         seen: set[int] = set()
         for _ in range(rng.randint(10, 18)):
@@ -49,20 +54,23 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
             if deal is None:
                 break
             due_at = now - timedelta(days=rng.randint(1, 55), hours=rng.randint(0, 6))
-            visit = _activity("visit", rng.choice(TITLES["visit"]), due_at, seller, deal, now)
+            title = in_company_language(rng.choice(TITLES["visit"]))
+            visit = _activity("visit", title, due_at, seller, deal, now)
             visit.status, visit.done_at = "done", due_at
             visit.visit_kind = "FUA" if deal.customer_id in seen else "FSI"
             visit.progress = rng.choice([None, 10, 20, 40])
-            visit.result = "Met the buyer; next: a proposal."
+            visit.result = in_company_language(_l("Met the buyer; next: a proposal."))
             seen.add(deal.customer_id)
             session.add(visit)
         if assistant is not None and deals:
-            session.add(_activity("todo", "Prepare the invoice", now + timedelta(days=1),
-                                  assistant, deals[0], now, creator=seller))
+            session.add(_activity("todo", in_company_language(_l("Prepare the invoice")),
+                                  now + timedelta(days=1), assistant, deals[0], now,
+                                  creator=seller))
     session.flush()
     seller = users.get("seller")
     if seller is not None:
-        create_series({"kind": "meeting", "title": "Weekly pipeline review",
+        create_series({"kind": "meeting",
+                       "title": in_company_language(_l("Weekly pipeline review")),
                        "frequency": "weeks", "interval": 1,
                        "start_date": local_today(zone_of(seller)), "local_time": time(9, 0),
                        "until": None}, by=seller)

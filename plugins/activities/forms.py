@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from conveyor.i18n import _l
+from conveyor.i18n import _l, lazy_pgettext
 
 from .models import FREQUENCIES, STATUSES
 
@@ -105,7 +105,7 @@ class MoveWithStepForm(FlaskForm):
 class SeriesForm(FlaskForm):
     kind = SelectField(_l("Kind"), validators=[InputRequired()])
     title = StringField(_l("Title"), validators=[InputRequired(), Length(max=200)])
-    start_date = DateField(_l("From"), validators=[InputRequired()])
+    start_date = DateField(lazy_pgettext("date range", "From"), validators=[InputRequired()])
     local_time = TimeField(_l("Time"), validators=[InputRequired()])
     frequency = SelectField(_l("Repeats"), choices=[(k, v) for k, v in FREQUENCY_LABELS.items()
                                                     if k in FREQUENCIES],

@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import ColumnElement, column, exists, func, or_, select, table
 
-from conveyor import db, owner_ids, post_timeline, scope, scope_of, setting
+from conveyor import db, owner_ids, post_timeline, scope, scope_of, setting, timeline_kind
 from conveyor.i18n import _, _l
 from conveyor.models import Customer, Deal, Stage, TeamMember, User
 from conveyor.queries import written_limit
@@ -26,6 +26,8 @@ KIND_LABELS = {"call": _l("Call"), "email": _l("E-mail"), "meeting": _l("Meeting
                "todo": _l("To-do"), "visit": _l("Visit")}
 STATUS_LABELS = {"planned": _l("Planned"), "done": _l("Done"), "cancelled": _l("Cancelled")}
 VISIT_LABELS = {"FSI": _l("First visit (FSI)"), "FUA": _l("Follow-up (FUA)")}
+for _kind, _label in KIND_LABELS.items():  # a done activity's timeline entry: "Visit", not a code
+    timeline_kind(f"activity.{_kind}", _label)
 
 
 class ActivityError(ValueError):

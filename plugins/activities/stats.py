@@ -44,5 +44,7 @@ def activities_per_type(start: datetime, end: datetime,
              .group_by(Activity.kind, rel_type))
     if owner_ids is not None:
         query = query.where(Activity.assignee_id.in_(owner_ids))
-    return [{"activity": kind, "type": type_, "count": int(n)}
-            for kind, type_, n in db.session.execute(query)]
+    from .services import KIND_LABELS
+
+    return [{"activity": kind, "label": str(KIND_LABELS.get(kind, kind)), "type": type_,
+             "count": int(n)} for kind, type_, n in db.session.execute(query)]

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from conveyor import in_company_language
+from conveyor.i18n import _l
 from conveyor.models import Deal, Stage
 
 from . import discount, services
@@ -29,5 +31,5 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
         percent = Decimal(rng.choice([15, 20, 12]))
         request = discount.set_deal_discount(deal, percent, seller)
         if request is not None and i == 0:
-            services.approve(request, manager, "OK for this customer.")
+            services.approve(request, manager, in_company_language(_l("OK for this customer.")))
     session.flush()

@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from conveyor import in_company_language
+from conveyor.i18n import _l
 from conveyor.models import Customer
 from conveyor.types import utcnow
 
@@ -48,7 +50,8 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
             "customer_id": item.customer_id, "queue_item_id": item.id, "result": result,
             "call_back_at": now + timedelta(days=rng.randint(1, 5)) if result == "call_back"
             else None, "products": rng.sample(PRODUCTS, 2) if result == "interested" else [],
-            "notes": "Asked for a price list." if result == "interested" else ""}, by=tm))
+            "notes": in_company_language(_l("Asked for a price list."))
+            if result == "interested" else ""}, by=tm))
     for name, company, phone in PEOPLE:
         for _ in range(rng.randint(1, 3)):
             result = rng.choice(["no_answer", "no_answer", "not_interested", "interested",

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import HiddenInput
 
-from conveyor.i18n import _l
+from conveyor.i18n import _l, lazy_pgettext
 
 MAX_ID = 2147483647
 PHONE = Regexp(r"^[0-9+()\-. ]*$", message=_l("Digits, spaces and + ( ) - only."))
@@ -60,7 +60,7 @@ def hidden_id() -> IntegerField:
 
 class CalleeFields(FlaskForm):
     customer_id = hidden_id()
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
+    name = StringField(lazy_pgettext("person", "Name"), validators=[Optional(), Length(max=200)])
     company = StringField(_l("Company"), validators=[Optional(), Length(max=200)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40), PHONE])
 
@@ -105,8 +105,8 @@ class StatsForm(FlaskForm):
 
     period = SelectField(_l("Period"), choices=[("day", _l("Day")), ("week", _l("Week")),
                                                 ("month", _l("Month"))], default="week")
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    start = DateField(lazy_pgettext("date range", "From"), validators=[Optional()])
+    end = DateField(lazy_pgettext("date range", "To"), validators=[Optional()])
     owner = SelectField(_l("Telemarketer"), coerce=optional_int, validators=[Optional()])
 
     def validate_end(self, field: DateField) -> None:

@@ -5,8 +5,10 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from conveyor import Manifest, NavItem, Permission, hookimpl
+from conveyor import Manifest, NavItem, Permission, hookimpl, timeline_kind
 from conveyor.i18n import _l
+
+timeline_kind("call.logged", _l("call logged"))
 
 manifest = Manifest(
     title=_l("Calls"), requires=("leads",),

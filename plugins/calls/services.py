@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 
-from conveyor import can, colleagues, db, emit, post_timeline, scope
+from conveyor import can, colleagues, db, emit, in_company_language, post_timeline, scope
 from conveyor.i18n import _
 from conveyor.models import Contact, Customer
 from conveyor.queries import written_limit
@@ -184,7 +184,12 @@ def _create_lead(call: Call, customer: Customer | None, by: Any) -> Any:
 
 
 def _timeline_message(call: Call) -> str:
-    parts = [call.result.replace("_", " ")]
+    """The result in the company's language (a timeline entry is read by everyone), then the
+    products and notes as typed."""
+    from .forms import RESULT_LABELS
+
+    label = RESULT_LABELS.get(call.result)
+    parts = [in_company_language(label) if label is not None else call.result]
     if call.products:
         parts.append(", ".join(call.products))
     if call.notes:

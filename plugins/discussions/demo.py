@@ -7,6 +7,8 @@ from typing import Any
 from flask import current_app, url_for
 from sqlalchemy import select
 
+from conveyor import in_company_language
+from conveyor.i18n import _l
 from conveyor.models import Deal
 from conveyor.types import utcnow
 
@@ -14,12 +16,12 @@ from .markdown import render
 from .models import Follower, Post, Thread
 
 SCRIPT = [
-    ("seller", None, "@assistant could you prepare the **contract** draft? The customer "
-                     "wants delivery in two stages."),
-    ("assistant", 0, "Draft is ready, I used the standard template. @lawyer please check "
-                     "the penalty clause."),
-    ("lawyer", 0, "Checked. Cap the penalty at *10%* of the amount and it is fine."),
-    ("seller", None, "Sent to the customer, waiting for their signature."),
+    ("seller", None, _l("@assistant could you prepare the **contract** draft? The customer "
+                        "wants delivery in two stages.")),
+    ("assistant", 0, _l("Draft is ready, I used the standard template. @lawyer please check "
+                        "the penalty clause.")),
+    ("lawyer", 0, _l("Checked. Cap the penalty at *10%* of the amount and it is fine.")),
+    ("seller", None, _l("Sent to the customer, waiting for their signature.")),
 ]
 
 
@@ -40,7 +42,8 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
         session.flush()
         posts: list[Post] = []
         people: set[int] = set()
-        for i, (who, parent, body) in enumerate(SCRIPT):
+        for i, (who, parent, text) in enumerate(SCRIPT):
+            body = in_company_language(text)
             author = users.get(who)
             if author is None:
                 continue

@@ -13,7 +13,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from conveyor import can, setting
+from conveyor import can, setting, timeline_label
 from conveyor.i18n import _
 from conveyor.types import utcnow
 from conveyor.web import _datetime, url_maker
@@ -59,7 +59,8 @@ def thread_items(page: Any, user: Any, links: Links) -> Markup:
         if item.kind == "event":
             e = item.event
             by = f" · {escape(e.by_label)}" if e.by_label else ""
-            out.append(f'<li class="event muted">{escape(_datetime(e.at))} · {escape(e.kind)} '
+            label = timeline_label(e.kind)
+            out.append(f'<li class="event muted">{escape(_datetime(e.at))} · {escape(label)} '
                        f'{escape(e.message)}{by}</li>')
             continue
         post = item.post

@@ -24,7 +24,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from conveyor.i18n import _l
+from conveyor.i18n import _l, lazy_pgettext
 
 from .legal import inn_valid, kpp_valid, uscc_valid
 
@@ -90,7 +90,7 @@ class LinesForm(FlaskForm):
 
 
 class SendForm(FlaskForm):
-    to = StringField(_l("To"), validators=[InputRequired(), Length(max=254),
+    to = StringField(lazy_pgettext("e-mail", "To"), validators=[InputRequired(), Length(max=254),
                                            Email(message=_l("Enter an e-mail address."))])
 
 
@@ -99,7 +99,8 @@ class NoteForm(FlaskForm):
 
 
 class TemplateUploadForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200)])
+    name = StringField(lazy_pgettext("thing", "Name"),
+                       validators=[InputRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), choices=_kind_choices())
     language = SelectField(_l("Language"), choices=list(LANGUAGE_LABELS.items()))
     file = FileField(_l("Word file (.docx)"), validators=[FileRequired()])

@@ -4,8 +4,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conveyor import Job, Manifest, NavItem, Permission, Schedule, Setting, hookimpl
+from conveyor import Job, Manifest, NavItem, Permission, Schedule, Setting, hookimpl, timeline_kind
 from conveyor.i18n import _l
+
+timeline_kind("documents.sent", _l("document sent"))
+timeline_kind("documents.send_failed", _l("document not sent"))
 
 manifest = Manifest(
     title=_l("Documents"),

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from conveyor import db, require, scope, setting
-from conveyor.i18n import _
+from conveyor.i18n import _, pgettext
 from conveyor.models import Deal, User
 from conveyor.queries import written_limit
 
@@ -121,7 +121,8 @@ def five() -> Any:
               result.current.get(o), result.before.get(o)) for o in result.owner_ids]
     lines.append((_("Total"), result.total("current"), result.total("before")))
     if wants_csv():
-        header = [_("Seller"), _("Closed"), _("Closed before"), _("Committed"),
+        header = [_("Seller"), pgettext("funnel column", "Closed"), _("Closed before"),
+                  _("Committed"),
                   _("Committed before"), _("Opportunities"), _("Opportunities before")]
         if result.leads_available:
             header += [_("Leads"), _("Leads before")]

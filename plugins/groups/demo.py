@@ -5,6 +5,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from conveyor import in_company_language
+from conveyor.i18n import _l
 from conveyor.models import Contact, Customer
 
 from .models import Group, GroupMember, Unsubscribe
@@ -16,13 +18,15 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
         return
     industry = session.scalar(select(Customer.industry).where(Customer.industry != "")
                               .order_by(Customer.id).limit(1))
-    session.add(Group(name="Customers with open deals", kind="customers", mode="filter",
-                      filters={"has_open_deal": True}, created_by_id=marketer.id))
+    session.add(Group(name=in_company_language(_l("Customers with open deals")),
+                      kind="customers", mode="filter", filters={"has_open_deal": True},
+                      created_by_id=marketer.id))
     if industry:
-        session.add(Group(name=f"{industry}: newsletter", kind="customers", mode="filter",
+        name = in_company_language(_l("%(industry)s: newsletter", industry=industry))
+        session.add(Group(name=name, kind="customers", mode="filter",
                           filters={"industry": industry}, created_by_id=marketer.id))
-    manual = Group(name="Trade show invitations", kind="customers", mode="manual",
-                   created_by_id=marketer.id)
+    manual = Group(name=in_company_language(_l("Trade show invitations")), kind="customers",
+                   mode="manual", created_by_id=marketer.id)
     session.add(manual)
     session.flush()
     ids = list(session.scalars(select(Customer.id).order_by(Customer.id).limit(30)))
@@ -32,6 +36,7 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
     email = session.scalar(select(Contact.email).where(Contact.email != "")
                            .order_by(Contact.id).limit(1))
     if email:
-        session.add(Unsubscribe(email=email.strip().lower(), reason="Asked by phone",
+        session.add(Unsubscribe(email=email.strip().lower(),
+                                reason=in_company_language(_l("Asked by phone")),
                                 by_id=marketer.id))
     session.flush()

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from conveyor.i18n import _l
+from conveyor.i18n import _l, lazy_pgettext
 from conveyor.models import COMPANY_SIZES
 
 KIND_LABELS = {"customers": _l("Customers"), "leads": _l("Leads")}
@@ -27,7 +27,7 @@ def optional_int(value: Any) -> int | None:
 
 
 class GroupForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(lazy_pgettext("thing", "Name"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(_l("Members are"), choices=list(KIND_LABELS.items()))
     mode = SelectField(_l("Members are chosen"), choices=list(MODE_LABELS.items()))
     webhook_url = StringField(_l("Webhook address"), validators=[Optional(), Length(max=500)],

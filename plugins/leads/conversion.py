@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from conveyor import create_customer, create_deal, db, emit, post_timeline
+from conveyor import create_customer, create_deal, db, emit, in_company_language, post_timeline
 from conveyor.models import COMPANY_SIZES, Contact, Customer, Deal, User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
@@ -72,13 +72,17 @@ def _history_to_timeline(lead: Lead, customer: Customer, by: Any) -> None:
         .order_by(LeadAssignment.at).limit(written_limit(HISTORY_LIMIT))))
     ids = {a.owner_id for a in assignments if a.owner_id}
     names = dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
-    entry = post_timeline("lead.captured", f"{lead.source} · {lead.label}", customer=customer,
+    from .forms import ASSIGNMENT_REASONS, SOURCE_LABELS
+
+    source = in_company_language(SOURCE_LABELS.get(lead.source, lead.source))
+    entry = post_timeline("lead.captured", f"{source} · {lead.label}", customer=customer,
                           data={"lead_id": lead.id, "source": lead.source,
                                 "form_id": lead.form_id})
     entry.at = lead.created_at
     rows: list[tuple[Any, str, str]] = []
     for a in assignments:
-        detail = f"{a.reason}: {a.detail}" if a.detail else a.reason
+        reason = in_company_language(ASSIGNMENT_REASONS.get(a.reason, a.reason))
+        detail = f"{reason}: {a.detail}" if a.detail else reason
         rows.append((a.at, "lead.assigned", f"{names.get(a.owner_id, '—')} ({detail})"))
     for act in db.session.scalars(select(LeadActivity).where(LeadActivity.lead_id == lead.id)
                                   .order_by(LeadActivity.at).limit(written_limit(HISTORY_LIMIT))):
@@ -86,7 +90,7 @@ def _history_to_timeline(lead: Lead, customer: Customer, by: Any) -> None:
     for at, kind, message in rows:
         item = post_timeline(kind, message, customer=customer, data={"lead_id": lead.id})
         item.at = at
-    post_timeline("lead.converted", lead.source, customer=customer, by=by,
+    post_timeline("lead.converted", source, customer=customer, by=by,
                   data={"lead_id": lead.id, "source": lead.source})
 
 

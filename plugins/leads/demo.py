@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor import in_company_language
+
 from .models import LeadForm, LeadRule, LeadRuleSeller
+from .texts import _l
 
 COMPANIES = [
     ("ООО «Ромашка»", "Ирина Котова", "Retail", "Moscow"),
@@ -23,11 +26,13 @@ def seed(session: Any, users: dict[str, Any], rng: Any) -> None:
     from .services import create_lead
 
     sellers = list(users.get("sellers") or [users["seller"]])
-    rule = LeadRule(name="Website round robin", strategy="round_robin", position=10,
-                    rr_cursor=0, sellers=[LeadRuleSeller(user_id=u.id) for u in sellers])
+    rule = LeadRule(name=in_company_language(_l("Website round robin")), strategy="round_robin",
+                    position=10, rr_cursor=0,
+                    sellers=[LeadRuleSeller(user_id=u.id) for u in sellers])
     session.add(rule)
     session.flush()
-    session.add(LeadForm(key="website", name="Website contact form", source="website",
+    session.add(LeadForm(key="website", name=in_company_language(_l("Website contact form")),
+                         source="website",
                          fields=[{"name": "company", "required": False},
                                  {"name": "name", "required": True},
                                  {"name": "email", "required": True},

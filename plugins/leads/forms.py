@@ -30,11 +30,12 @@ from conveyor.models import COMPANY_SIZES
 
 from .models import FIELD_NAMES, LIMITS, STRATEGIES
 from .normalize import normalize_phone
-from .texts import _l
+from .texts import _l, lazy_pgettext
 
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FIELD_LABELS = {
-    "company": _l("Company"), "name": _l("Name"), "email": _l("Email"), "phone": _l("Phone"),
+    "company": _l("Company"), "name": lazy_pgettext("person", "Name"), "email": _l("Email"),
+    "phone": _l("Phone"),
     "industry": _l("Industry"), "region": _l("Region"), "size": _l("Company size"),
     "notes": _l("Notes"), "products": _l("Products of interest"),
 }
@@ -42,16 +43,20 @@ STATUS_LABELS = {
     "new": _l("New"), "in_progress": _l("In progress"), "qualified": _l("Qualified"),
     "disqualified": _l("Disqualified"), "converted": _l("Converted"),
 }
-ACTIVITY_LABELS = {"note": _l("Note"), "call": _l("Call"), "email": _l("Email"),
-                   "meeting": _l("Meeting")}
+ACTIVITY_LABELS = {"note": _l("Note"), "call": _l("Call"),
+                   "email": lazy_pgettext("activity type", "Email"), "meeting": _l("Meeting")}
 # What the plugin itself records on a lead's activity list (never chosen in the form).
 SYSTEM_ACTIVITY_LABELS = {"merged": _l("Repeat submission"), "converted": _l("Converted"),
                           "status": _l("Status changed")}
 ASSIGNMENT_REASONS = {"rule": _l("by the rules"), "manual": _l("by hand"),
                       "stale": _l("not followed up in time"),
                       "sweep": _l("left unassigned")}
-# Sources the plugins set themselves; a form's or an import's source is the admin's own text.
-SOURCE_LABELS = {"call": _l("Phone call")}
+# Sources the plugins set themselves, and the usual codes an admin gives a form or a list: shown
+# translated. Any other source is the admin's own text, shown as typed.
+SOURCE_LABELS = {"call": _l("Phone call"), "website": _l("Website"),
+                 "exhibition": _l("Exhibition"), "partner": _l("Partner"),
+                 "referral": _l("Referral"), "email": _l("E-mail"), "import": _l("Import"),
+                 "advertising": _l("Advertising"), "social": _l("Social media")}
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -114,7 +119,7 @@ class CaptureForm(FlaskForm):
     key = StringField(_l("Key (in the form's address)"), validators=[
         DataRequired(), Length(max=60),
         Regexp(r"^[a-z0-9][a-z0-9_-]*$", message=_l("Lower-case letters, digits, - and _."))])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    name = StringField(lazy_pgettext("thing", "Name"), validators=[DataRequired(), Length(max=120)])
     source = StringField(_l("Source name given to its leads"),
                          validators=[Optional(), Length(max=80)])
     fields = MultiCheckboxField(_l("Fields"), choices=[(k, v) for k, v in FIELD_LABELS.items()],
@@ -146,8 +151,8 @@ def origins_from_text(raw: str) -> list[str]:
 
 
 class RuleForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    active = BooleanField(_l("Active"), default=True)
+    name = StringField(lazy_pgettext("thing", "Name"), validators=[DataRequired(), Length(max=120)])
+    active = BooleanField(lazy_pgettext("rule", "Active"), default=True)
     position = IntegerField(_l("Priority (lower first)"), default=100,
                             validators=[InputRequired(), NumberRange(min=0, max=10000)])
     industry = StringField(_l("Industries (comma-separated, empty = any)"),

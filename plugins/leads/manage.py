@@ -103,7 +103,8 @@ def rules_index() -> Any:
     people = {u.id: u for u in db.session.scalars(
         select(User).where(User.id.in_(ids)).options(lazyload(User.role_grants),
                                                      lazyload(User.memberships)))} if ids else {}
-    return render_template("leads/rules_index.html", rules=rules, people=people)
+    return render_template("leads/rules_index.html", rules=rules, people=people,
+                           rule_keys={**FIELD_LABELS, "source": _("Source")})
 
 
 def _seller_choices(form: RuleForm) -> None:

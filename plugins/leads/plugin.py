@@ -6,8 +6,17 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from conveyor import Manifest, NavItem, Permission, Setting, db, hookimpl, notify
+from conveyor import Manifest, NavItem, Permission, Setting, db, hookimpl, notify, timeline_kind
 from conveyor.i18n import _l
+
+# A converted lead's history copied to the customer's timeline (conversion.py).
+for _kind, _label in {"lead.captured": _l("lead captured"), "lead.assigned": _l("lead assigned"),
+                      "lead.converted": _l("lead converted"), "lead.note": _l("note on the lead"),
+                      "lead.call": _l("call with the lead"), "lead.email": _l("e-mail to the lead"),
+                      "lead.meeting": _l("meeting with the lead"),
+                      "lead.merged": _l("repeat submission"),
+                      "lead.status": _l("lead status changed")}.items():
+    timeline_kind(_kind, _label)
 
 manifest = Manifest(
     title=_l("Leads"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import has_app_context
-from flask_babel import LazyString, gettext
+from flask_babel import LazyString, gettext, pgettext
 
 
 def _(message: str, **variables: Any) -> str:
@@ -22,4 +22,15 @@ def _l(message: str, **variables: Any) -> LazyString:
     return LazyString(_, message, **variables)
 
 
-__all__ = ["_", "_l"]
+def _p(context: str, message: str, **variables: Any) -> str:
+    """``pgettext``: one English word with several meanings, each translated on its own."""
+    if has_app_context():
+        return pgettext(context, message, **variables)
+    return message % variables if variables else message
+
+
+def lazy_pgettext(context: str, message: str, **variables: Any) -> LazyString:
+    return LazyString(_p, context, message, **variables)
+
+
+__all__ = ["_", "_l", "_p", "lazy_pgettext"]

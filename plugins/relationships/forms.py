@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from conveyor.i18n import _l
+from conveyor.i18n import _l, lazy_pgettext
 
 from .models import TYPES, type_labels
 
@@ -30,8 +30,8 @@ class PeriodForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter: nothing is written
 
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    start = DateField(lazy_pgettext("date range", "From"), validators=[Optional()])
+    end = DateField(lazy_pgettext("date range", "To"), validators=[Optional()])
 
     def validate_end(self, field: Any) -> None:
         if field.data and self.start.data:

@@ -31,6 +31,7 @@ def relationship_activities(start: datetime, end: datetime,
 
     :param owner_ids: sellers to count for; ``None`` means everyone.
     :return: a list of dicts ``{"activity": str, "type": str, "count": int}`` where ``type`` is
-        the customer's current relationship type and ``activity`` a short label ("call",
-        "meeting"). The activities plugin implements it.
+        the customer's current relationship type and ``activity`` a short code ("call",
+        "meeting"); an optional ``label`` names it in the reader's language for the report
+        page. The activities plugin implements it.
     """

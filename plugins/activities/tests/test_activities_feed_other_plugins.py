@@ -95,4 +95,4 @@ def test_the_relationships_page_shows_the_table(world):
         "/relationships/?start=2026-01-02&end=2026-01-31").get_data(as_text=True)
     section = html.split('<section class="box" id="activities">')[1].split("</section>")[0]
     assert "Not available" not in section
-    assert "<td>visit</td>" in section
+    assert "<td>Visit</td>" in section

@@ -71,7 +71,7 @@ def test_converting_a_qualified_lead_creates_customer_contact_and_deal(app, lead
         timeline = list(db.session.scalars(select(TimelineEntry).where(
             TimelineEntry.customer_id == customer.id).order_by(TimelineEntry.at)))
         kinds = [t.kind for t in timeline]
-        assert kinds[0] == "lead.captured" and "website" in timeline[0].message
+        assert kinds[0] == "lead.captured" and "Website" in timeline[0].message
         assert "lead.call" in kinds and "lead.converted" in kinds
         assert any("Wants a demo" in t.message for t in timeline)
     assert "LeadConverted" in captured_events.names()
