@@ -9,6 +9,7 @@ from conveyor.i18n import _l
 
 timeline_kind("documents.sent", _l("document sent"))
 timeline_kind("documents.send_failed", _l("document not sent"))
+timeline_kind("documents.revised", _l("document revised"))
 
 manifest = Manifest(
     title=_l("Documents"),
