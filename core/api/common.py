@@ -270,9 +270,16 @@ def saving() -> Iterator[None]:
     A concurrent writer that got there first (the versioned UPDATE matched no row) and a
     constraint held elsewhere (another writer, a plugin's table) are 409s, never 500s.
     """
+    session = db.session()
     try:
         yield
-        db.session.commit()
+        # What was written stays loaded: the answer prints it without reading it back (a
+        # SELECT per written object after each commit otherwise).
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
     except StaleDataError:
         db.session.rollback()
         abort(409, message="The record was changed by someone else meanwhile. Fetch it again "
