@@ -221,7 +221,11 @@ class DealStage(MethodView):
         """
         deal = visible_deal(deal_id)
         check_version(deal, expected_versions(data.get("version")))
-        stage = db.session.get(Stage, data["stage_id"])
+        # The target and the deal's current stage in one statement (move_deal reads both; the
+        # current one then comes from the identity map).
+        found = {s.id: s for s in db.session.scalars(
+            select(Stage).where(Stage.id.in_({data["stage_id"], deal.stage_id})))}
+        stage = found.get(data["stage_id"])
         if stage is None:
             field_error("stage_id", "Unknown stage.")
         if stage.pipeline_id != deal.pipeline_id:

@@ -376,10 +376,10 @@ def create() -> Any:
         if customer is None:
             form.customer_id.errors.append(_("No such customer, or it is not yours to see."))
         else:
-            deal = crm.create_deal(_deal_data(form), current_user)
-            db.session.commit()
+            deal_id = crm.create_deal(_deal_data(form), current_user).id
+            db.session.commit()  # the id was read before: no SELECT of the expired deal after
             flash(_("Deal created."), "success")
-            return redirect(url_for(".card", deal_id=deal.id))
+            return redirect(url_for(".card", deal_id=deal_id))
     elif isinstance(form.customer_id.data, int):
         customer = _visible_customer(form.customer_id.data)
     customer_q = request.args.get("customer_q", "").strip()[:100]
