@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/bench_memory.py --scale 0.1
 
-The bench app (``make_bench_app`` with ``leads calls groups funnel relationships``) is served by
+The bench app (``make_bench_app`` with every plugin ``config/defaults.toml`` lists) is served by
 gunicorn (one sync worker, as ``common.served``); the worker's resident memory (``VmRSS`` of
 ``/proc/<pid>/status``) is read after start-up, and after requesting, as the admin and as a
 seller, every GET route of ``app.url_map`` that takes no argument plus the deal and customer
@@ -19,9 +19,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_database, make_bench_app, served, write_results  # noqa: E402
+from common import (  # noqa: E402
+    bench_database,
+    default_plugins,
+    make_bench_app,
+    served,
+    write_results,
+)
 
-PLUGINS = ("leads", "calls", "groups", "funnel", "relationships")
+PLUGINS = default_plugins()  # every plugin config/defaults.toml lists
 GOAL_MB = 80
 
 
