@@ -116,12 +116,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def throwaway_postgres(dbname: str = "conveyor") -> Iterator[str]:
-    """A private PostgreSQL 15 server on a free port; stopped and deleted on exit."""
+def throwaway_postgres(dbname: str = "conveyor", port: int | None = None) -> Iterator[str]:
+    """A private PostgreSQL 15 server on ``port`` (a free one by default); stopped and deleted
+    on exit."""
     folder = Path(tempfile.mkdtemp(prefix="conveyor-bench-pg-"))
     os.chmod(folder, 0o755)
     data = folder / "data"
-    port = _free_port()
+    port = port or _free_port()
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     data.mkdir()
     if as_pg:
