@@ -22,11 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from urllib.parse import urlencode
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

@@ -290,6 +290,9 @@ def served(url: str, plugins: Sequence[str] = (), app_spec: str = "common:bench_
     env = {**os.environ, "BENCH_APP_URL": url, "BENCH_APP_PLUGINS": ",".join(plugins)}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--no-control-socket", "-w",
                              str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                             # a slow page on a loaded machine must not get the worker killed
+                             # (a new worker would also reset what bench_memory measures)
+                             "--timeout", "300",
                              "--chdir", str(BENCH_DIR), app_spec], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-
 # Legal forms dropped from company names, as whole words at either end (case-insensitive).
 LEGAL_FORMS = frozenset("""
 llc ltd inc corp co gmbh ag plc sa sas sarl srl spa bv nv oy ab as kk pte pty lp llp limited
