@@ -56,6 +56,15 @@ DATA_DIR = BENCH_DIR / "data"
 RESULTS_DIR = BENCH_DIR / "results"
 PGBIN = Path("/usr/lib/postgresql/15/bin")
 FULL_CUSTOMERS = 100_000
+
+
+def default_plugins() -> tuple[str, ...]:
+    """The plugin list of ``config/defaults.toml``: "every plugin on", as a deployment has it."""
+    import tomllib
+
+    config = tomllib.loads((BENCH_DIR.parent / "config" / "defaults.toml").read_text())
+    return tuple(config["plugins"])
+
 FULL_DEALS = 1_000_000
 
 
@@ -107,12 +116,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def throwaway_postgres(dbname: str = "conveyor") -> Iterator[str]:
-    """A private PostgreSQL 15 server on a free port; stopped and deleted on exit."""
+def throwaway_postgres(dbname: str = "conveyor", port: int | None = None) -> Iterator[str]:
+    """A private PostgreSQL 15 server on ``port`` (a free one by default); stopped and deleted
+    on exit."""
     folder = Path(tempfile.mkdtemp(prefix="conveyor-bench-pg-"))
     os.chmod(folder, 0o755)
     data = folder / "data"
-    port = _free_port()
+    port = port or _free_port()
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     data.mkdir()
     if as_pg:
@@ -250,12 +260,14 @@ class HttpServer:
                 app.session_interface.get_signing_serializer(app).dumps(  # type: ignore
                     {"_user_id": session_id, "_fresh": True})
 
-        def get(path: str, extra_headers: dict[str, str] | None = None) -> HttpResponse:
+        def get(path: str, extra_headers: dict[str, str] | None = None, method: str = "GET",
+                body: bytes | None = None) -> HttpResponse:
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             try:
                 headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} \
                     if cookies else {}
-                conn.request("GET", path, headers={**headers, **(extra_headers or {})})
+                conn.request(method, path, body=body,
+                             headers={**headers, **(extra_headers or {})})
                 response = conn.getresponse()
                 for header in response.msg.get_all("Set-Cookie") or ():
                     name, _, value = header.split(";", 1)[0].partition("=")
@@ -268,15 +280,20 @@ class HttpServer:
 
 
 @contextmanager
-def served(url: str, plugins: Sequence[str] = ()) -> Iterator[HttpServer]:
-    """The bench app under gunicorn (``-w 1``, sync worker) on a free loopback port."""
+def served(url: str, plugins: Sequence[str] = (), app_spec: str = "common:bench_wsgi_app()",
+           workers: int = 1) -> Iterator[HttpServer]:
+    """The bench app under gunicorn (``-w workers``, sync worker) on a free loopback port;
+    ``app_spec``: another entry point in ``bench/`` (reading the same environment)."""
     import sys
 
     port = _free_port()
     env = {**os.environ, "BENCH_APP_URL": url, "BENCH_APP_PLUGINS": ",".join(plugins)}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "1",
-                             "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--chdir",
-                             str(BENCH_DIR), "common:bench_wsgi_app()"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--no-control-socket", "-w",
+                             str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                             # a slow page on a loaded machine must not get the worker killed
+                             # (a new worker would also reset what bench_memory measures)
+                             "--timeout", "300",
+                             "--chdir", str(BENCH_DIR), app_spec], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

@@ -64,14 +64,21 @@ def _load_user(user_id: str) -> User | None:
     return user
 
 
-@lru_cache(maxsize=1)
-def _user_statement() -> Any:
-    """Built once: constructing a statement costs about as much as running this one."""
+def user_row_columns(user_id: Any) -> list[Any]:
+    """What rides along a signed-in user's load, in this order: the roles' settings stamp
+    (count, latest), the unread notifications count, the pipelines stamp. The bearer-token load
+    (``conveyor.default_auth``) carries the same."""
     from .pipelines import stamp_column
     from .web.notifications import unread_count_column
 
+    return [*settings_stamp_columns(), unread_count_column(user_id), stamp_column()]
+
+
+@lru_cache(maxsize=1)
+def _user_statement() -> Any:
+    """Built once: constructing a statement costs about as much as running this one."""
     uid = bindparam("uid", type_=Integer)
-    return (select(User, *settings_stamp_columns(), unread_count_column(uid), stamp_column())
+    return (select(User, *user_row_columns(uid))
             .where(User.id == uid).options(joinedload(User.role_grants)))
 
 

@@ -21,10 +21,23 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
-from . import migrate as migrations
 from .extensions import db
 from .plugin_loading import installed_plugins
 from .role_layers import ROLE_NAMES, current_roles
+
+
+class _LazyMigrations:
+    """``conveyor.migrate``, imported by the first command that uses it: it brings Alembic,
+    Mako and Pygments (~10 MB), and every web worker registers these commands without running
+    any of them."""
+
+    def __getattr__(self, name: str) -> Any:
+        from . import migrate
+
+        return getattr(migrate, name)
+
+
+migrations: Any = _LazyMigrations()
 
 
 def _app() -> Flask:

@@ -8,11 +8,22 @@ ORM (a generator, a demo seed) calls :func:`rebuild_deal_totals` afterwards."""
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from flask_babel import LazyString, force_locale
-from sqlalchemy import Connection, delete, event, func, insert, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -152,18 +163,30 @@ def create_deal(data: dict[str, Any], by: Any) -> Deal:
     ``stage``/``stage_id``), with its first history row, timeline entry and ``DealCreated``.
     Returns the flushed deal."""
     data = dict(data)
-    stage: Stage | None = data.pop("stage", None)
+    stage: Any = data.pop("stage", None)
     if stage is None and data.get("stage_id"):
         stage = db.session.get(Stage, data.pop("stage_id"))
     data.pop("stage_id", None)
-    pipeline = stage.pipeline if stage is not None else default_pipeline()
-    stage = stage or first_stage(pipeline)
+    if stage is not None:
+        pipeline_id = stage.pipeline_id
+    else:  # the default pipeline's first open stage, from the per-process snapshot: no SELECT
+        from .pipelines import current_pipelines
+
+        snapshot = current_pipelines().get()
+        if snapshot is None or not any(s.is_open for s in snapshot.stages):
+            pipeline = default_pipeline()
+            pipeline_id, stage = pipeline.id, first_stage(pipeline)
+        else:
+            pipeline_id = snapshot.id
+            stage = next(s for s in snapshot.stages if s.is_open)
     data.setdefault("owner_id", getattr(by, "id", None))
     data.setdefault("currency", current_app.config["CONVEYOR"]["default_currency"])
     data.setdefault("amount", Decimal("0"))
     now = utcnow()
-    deal = Deal(pipeline_id=pipeline.id, stage_id=stage.id, stage=stage, stage_entered_at=now,
+    deal = Deal(pipeline_id=pipeline_id, stage_id=stage.id, stage_entered_at=now,
                 created_at=now, **data)
+    if isinstance(stage, Stage):
+        deal.stage = stage
     if stage.is_closed:
         deal.closed_at = now
     stage_gates.check_move(deal, None, stage.id, by)  # before the deal joins the session
@@ -314,23 +337,36 @@ def _apply_totals(conn: Connection, deltas: dict[TotalsKey, list[Any]]) -> None:
     """Add the deltas, keys in sorted order (two transactions touching the same rows lock them in
     the same order: no deadlock). SQLite and PostgreSQL upsert in one statement."""
     table = DealStageTotal.__table__
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(conn.dialect.name)
+    upsert = _upsert_statement(conn.dialect.name)
     for (stage_id, owner_id, currency), (count, amount) in sorted(deltas.items()):
         if count == 0 and amount == 0:
             continue
         key = {"stage_id": stage_id, "owner_id": owner_id, "currency": currency}
-        if dialect is not None:
-            stmt = dialect.insert(table).values(**key, count=count, amount=amount)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[table.c.stage_id, table.c.owner_id, table.c.currency],
-                set_={"count": table.c.count + stmt.excluded.count,
-                      "amount": table.c.amount + stmt.excluded.amount}))
+        if upsert is not None:
+            conn.execute(upsert, {**key, "count": count, "amount": amount})
             continue
         changed = conn.execute(update(table).where(*(table.c[k] == v for k, v in key.items()))
                                .values(count=table.c.count + count,
                                        amount=table.c.amount + amount)).rowcount
         if not changed:
             conn.execute(insert(table).values(**key, count=count, amount=amount))
+
+
+@lru_cache(maxsize=4)
+def _upsert_statement(dialect_name: str) -> Any:
+    """The totals' upsert with bind parameters, built once per dialect (building it cost more
+    than running it on every deal write); ``None`` where there is no upsert."""
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect_name)
+    if dialect is None:
+        return None
+    table = DealStageTotal.__table__
+    stmt = dialect.insert(table).values(
+        {name: bindparam(name, type_=table.c[name].type)
+         for name in ("stage_id", "owner_id", "currency", "count", "amount")})
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.stage_id, table.c.owner_id, table.c.currency],
+        set_={"count": table.c.count + stmt.excluded.count,
+              "amount": table.c.amount + stmt.excluded.amount})
 
 
 def rebuild_deal_totals(session: Any = None) -> int:

@@ -147,6 +147,23 @@ def emit(event: Event, session: Session | None = None) -> Event:
     return event
 
 
+TRACKS = "conveyor_tracks"
+
+
+def tracked_event_names(app: Any) -> frozenset[str] | None:
+    """The event names some ``track_event`` implementation takes, or ``None`` when one of them
+    takes any event (it declared nothing). An implementation declares its events with
+    ``track_event.conveyor_tracks = {"DealWon", …}`` (see the hookspec): a write whose events
+    no tracker takes then costs no outbox row and no delivery (two commits) after it."""
+    names: set[str] = set()
+    for impl in app.extensions["conveyor"].pm.hook.track_event.get_hookimpls():
+        declared = getattr(impl.function, TRACKS, None)
+        if declared is None:
+            return None
+        names.update(declared)
+    return frozenset(names)
+
+
 @sa_event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     """Write the transaction's events as an outbox row in the transaction itself."""
@@ -156,9 +173,13 @@ def _before_commit(session: Session) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config.get("CONVEYOR_TRACK_INLINE"):
         return
-    if not app.extensions["conveyor"].pm.hook.track_event.get_hookimpls():
-        session.info.pop(PENDING, None)  # nobody tracks: nothing to deliver
-        return
+    wanted = tracked_event_names(app)
+    if wanted is not None:  # every tracker said which events it takes: keep only those
+        events = [ev for ev in events if type(ev).__name__ in wanted]
+        if not events:  # nobody tracks these: no outbox row, no delivery after the response
+            session.info.pop(PENDING, None)
+            return
+        session.info[PENDING] = events
     from .jobs import enqueue
 
     session.flush()  # objects added since the last flush get their identity

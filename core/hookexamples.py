@@ -200,6 +200,8 @@ EXAMPLES: dict[str, str] = {
         def track_event(event):
             if isinstance(event, DealWon):  # after the commit; the core commits what you add
                 notify(event.deal.owner_id, _l("Well done: %(t)s", t=event.deal.title))
+
+        track_event.conveyor_tracks = {"DealWon"}  # other events: no outbox row for you
     """,
     "seed_demo_data": """
         @hookimpl

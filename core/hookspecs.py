@@ -306,6 +306,11 @@ def track_event(event: Any) -> None:
 
     Runs after the response is sent when there is one. A failure is logged and retried; it never
     reaches the user, whose data is already safe.
+
+    Say which events your implementation takes by setting ``track_event.conveyor_tracks =
+    {"DealWon", ...}`` (event class names) after the function: a transaction none of whose
+    events any tracker takes then writes no outbox row and runs no delivery after the response.
+    Without it, your implementation is handed every event. Either way, check the event's type.
     """
 
 

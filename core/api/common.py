@@ -172,9 +172,10 @@ def envelope(items: list[Any], size: int, before: int | None, next_before: int |
 MAX_PAGE_ID = 2**31 - 1  # the largest id of a 32-bit id column (a larger bind overflows it)
 
 
-def keyset_page(query: Select[Any], id_column: Any, args: dict[str, Any]) -> tuple[
-        dict[str, Any], dict[str, str]]:
-    """One page of ``query`` (newest first) and its Link header; a constant two-row overhead."""
+def keyset_page(query: Select[Any], id_column: Any, args: dict[str, Any],
+                params: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """One page of ``query`` (newest first) and its Link header; a constant two-row overhead.
+    ``params``: values of bind parameters the query holds."""
     size = page_size(args)
     before = args.get("before")
     # Always a bound on the id, as the web lists have: with one, SQLite reads a team's deals
@@ -182,10 +183,44 @@ def keyset_page(query: Select[Any], id_column: Any, args: dict[str, Any]) -> tup
     # manager's team and sorted them (118 ms of a 144 ms request at 1M deals).
     query = query.where(id_column <= (before - 1 if before is not None else MAX_PAGE_ID))
     rows = list(db.session.scalars(query.order_by(id_column.desc())
-                                   .limit(written_limit(size + 1))))
+                                   .limit(written_limit(size + 1)), params or {}))
     more = len(rows) > size
     rows = rows[:size]
     return envelope(rows, size, before, rows[-1].id if more and rows else None)
+
+
+def keyset_statement_page(statement: Select[Any], params: dict[str, Any], args: dict[str, Any],
+                          ) -> tuple[dict[str, Any], dict[str, str]]:
+    """One page of a statement built by :func:`list_statement` (kept per process, so nothing
+    is rebuilt per request): ``params`` are its bind values, the id bound comes from
+    ``before``. The same page and Link header as :func:`keyset_page`."""
+    size = page_size(args)
+    before = args.get("before")
+    values = {**params, "before_id": before - 1 if before is not None else MAX_PAGE_ID}
+    rows = list(db.session.scalars(statement, values))
+    more = len(rows) > size
+    rows = rows[:size]
+    return envelope(rows, size, before, rows[-1].id if more and rows else None)
+
+
+def list_statement(model: type, user: Any, key: tuple[Any, ...], size: int,
+                   where: Callable[[Select[Any]], Select[Any]]) -> Select[Any]:
+    """``scoped(model, user)`` narrowed by ``where`` (filters as bind parameters), newest first,
+    ``size + 1`` rows below ``:before_id``; built once per process for (``key``, size, the
+    user's scope) unless a plugin narrows ``model`` (``permissions.scoped_statement``).
+    Building a statement with its scope cost as much as running it (6 ms of a 24 ms list)."""
+    from sqlalchemy import bindparam
+
+    from ..permissions import scoped, scoped_statement
+
+    id_column = model.id  # type: ignore[attr-defined]
+
+    def build() -> Select[Any]:
+        query = where(scoped(model, user))
+        return (query.where(id_column <= bindparam("before_id"))
+                .order_by(id_column.desc()).limit(written_limit(size + 1)))
+
+    return scoped_statement(model, user, ("api_list", *key, size), build)  # type: ignore
 
 
 # --- Plugin fields --------------------------------------------------------------------------
@@ -235,9 +270,16 @@ def saving() -> Iterator[None]:
     A concurrent writer that got there first (the versioned UPDATE matched no row) and a
     constraint held elsewhere (another writer, a plugin's table) are 409s, never 500s.
     """
+    session = db.session()
     try:
         yield
-        db.session.commit()
+        # What was written stays loaded: the answer prints it without reading it back (a
+        # SELECT per written object after each commit otherwise).
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
     except StaleDataError:
         db.session.rollback()
         abort(409, message="The record was changed by someone else meanwhile. Fetch it again "

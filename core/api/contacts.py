@@ -17,6 +17,7 @@ from ..models import Contact
 from ..permissions import require, scoped
 from .common import acting_user, errors, id_rule, keyset_page, not_found, saving, with_extra_fields
 from .customers import visible_customer
+from .fastdump import dumped
 from .schemas import (
     ContactCreateSchema,
     ContactPageSchema,
@@ -57,7 +58,7 @@ class CustomerContacts(MethodView):
             query = query.where(Contact.decision_maker.is_(args["decision_maker"]))
         page, headers = keyset_page(query, Contact.id, args)
         with_extra_fields("contact", page["items"])
-        return page, 200, headers
+        return dumped(ContactPageSchema, page, 200, headers)
 
     @require("customers.edit")
     @errors(401, 403, 404)
@@ -86,7 +87,7 @@ class ContactItem(MethodView):
         """Get a contact"""
         contact = visible_contact(contact_id)
         with_extra_fields("contact", [contact])
-        return contact
+        return dumped(ContactSchema, contact)
 
     @require("customers.edit")
     @errors(401, 403, 404)

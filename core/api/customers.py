@@ -6,7 +6,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from .. import crm
 from ..extensions import db
@@ -19,7 +19,10 @@ from .common import (
     field_error,
     id_rule,
     keyset_page,
+    keyset_statement_page,
+    list_statement,
     not_found,
+    page_size,
     saving,
     with_extra_fields,
 )
@@ -67,18 +70,29 @@ class Customers(MethodView):
         Newest first, a page at a time: follow `pagination.next_before` (or the `Link`
         header). Filters combine with AND.
         """
-        query = scoped(Customer, current_user)
-        if args.get("q"):
-            like = f"%{args['q']}%"
-            query = query.where(or_(
-                Customer.name.ilike(like), Customer.tax_id.ilike(like),
-                Customer.id.in_(select(Contact.customer_id).where(
-                    or_(Contact.name.ilike(like), Contact.email.ilike(like))))))
-        for key in ("industry", "region", "size", "owner_id"):
-            if args.get(key) not in (None, ""):
-                query = query.where(getattr(Customer, key) == args[key])
-        query = apply_list_filters(query, "customer", args.get("filter") or [])
-        page, headers = keyset_page(query, Customer.id, args)
+        given = tuple(k for k in ("q", "industry", "region", "size", "owner_id")
+                      if args.get(k) not in (None, ""))
+        params = {k: f"%{args[k]}%" if k == "q" else args[k] for k in given}
+
+        def where(query: Any) -> Any:
+            for key in given:
+                if key == "q":
+                    like = bindparam("q")
+                    query = query.where(or_(
+                        Customer.name.ilike(like), Customer.tax_id.ilike(like),
+                        Customer.id.in_(select(Contact.customer_id).where(
+                            or_(Contact.name.ilike(like), Contact.email.ilike(like))))))
+                else:
+                    query = query.where(getattr(Customer, key) == bindparam(key))
+            return query
+
+        if args.get("filter"):  # plugin filters build their own criteria: built afresh
+            query = apply_list_filters(where(scoped(Customer, current_user)), "customer",
+                                       args["filter"])
+            page, headers = keyset_page(query, Customer.id, args, params)
+        else:
+            statement = list_statement(Customer, current_user, given, page_size(args), where)
+            page, headers = keyset_statement_page(statement, params, args)
         with_extra_fields("customer", page["items"])
         return dumped(CustomerPageSchema, page, 200, headers)
 

@@ -12,8 +12,7 @@ from flask import request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
-from sqlalchemy import and_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import and_, bindparam, select
 
 from .. import crm
 from ..extensions import db
@@ -24,8 +23,10 @@ from .common import (
     errors,
     field_error,
     id_rule,
-    keyset_page,
+    keyset_statement_page,
+    list_statement,
     not_found,
+    page_size,
     saving,
     stage_gate_response,
     with_extra_fields,
@@ -102,15 +103,24 @@ class Deals(MethodView):
         Newest first, a page at a time (`pagination.next_before`, or the `Link` header).
         `status` is `open`, `won` or `lost`.
         """
-        query = scoped(Deal, current_user).options(selectinload(Deal.stage))
-        if args.get("q"):
-            query = query.where(Deal.title.ilike(f"%{args['q']}%"))
-        for key in ("customer_id", "owner_id", "stage_id", "pipeline_id"):
-            if args.get(key) is not None:
-                query = query.where(getattr(Deal, key) == args[key])
-        if args.get("status"):
-            query = query.where(Deal.stage_id.in_(select(Stage.id).where(STATUS[args["status"]])))
-        page, headers = keyset_page(query, Deal.id, args)
+        given = tuple(k for k in ("q", "customer_id", "owner_id", "stage_id", "pipeline_id")
+                      if args.get(k))
+        status = args.get("status")
+        params = {k: args[k] for k in given}
+        if "q" in params:
+            params["q"] = f"%{params['q']}%"
+
+        def where(query: Any) -> Any:
+            for key in given:
+                column = getattr(Deal, "title" if key == "q" else key)
+                query = query.where(column.ilike(bindparam(key)) if key == "q"
+                                    else column == bindparam(key))
+            if status:
+                query = query.where(Deal.stage_id.in_(select(Stage.id).where(STATUS[status])))
+            return query
+
+        statement = list_statement(Deal, current_user, (given, status), page_size(args), where)
+        page, headers = keyset_statement_page(statement, params, args)
         with_extra_fields("deal", page["items"])
         return dumped(DealPageSchema, page, 200, headers)
 
@@ -135,7 +145,7 @@ class Deals(MethodView):
         with saving():
             deal = crm.create_deal(data, acting_user())
         with_extra_fields("deal", [deal])
-        return deal, 201, etag(deal)
+        return dumped(DealSchema, deal, 201, etag(deal))
 
 
 @blp.route(f"/{id_rule('deal_id')}", tags=[TAG])
@@ -177,7 +187,7 @@ class DealItem(MethodView):
         with saving():
             crm.update_deal(deal, data, acting_user())
         with_extra_fields("deal", [deal])
-        return deal, 200, etag(deal)
+        return dumped(DealSchema, deal, 200, etag(deal))
 
     @require("deals.delete")
     @errors(401, 403, 404, 409)
@@ -211,7 +221,11 @@ class DealStage(MethodView):
         """
         deal = visible_deal(deal_id)
         check_version(deal, expected_versions(data.get("version")))
-        stage = db.session.get(Stage, data["stage_id"])
+        # The target and the deal's current stage in one statement (move_deal reads both; the
+        # current one then comes from the identity map).
+        found = {s.id: s for s in db.session.scalars(
+            select(Stage).where(Stage.id.in_({data["stage_id"], deal.stage_id})))}
+        stage = found.get(data["stage_id"])
         if stage is None:
             field_error("stage_id", "Unknown stage.")
         if stage.pipeline_id != deal.pipeline_id:
@@ -226,7 +240,7 @@ class DealStage(MethodView):
                 db.session.rollback()
                 field_error("stage_id", str(error))
         with_extra_fields("deal", [deal])
-        return deal, 200, etag(deal)
+        return dumped(DealSchema, deal, 200, etag(deal))
 
 
 @blp.route(f"/{id_rule('deal_id')}/history", tags=[TAG])

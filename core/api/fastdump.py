@@ -14,6 +14,7 @@ unknown container) raises at compile time, never silently differs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from flask import Response, current_app
@@ -37,6 +38,11 @@ def _converter(schema: Schema, field: fields.Field) -> Callable[[Any, Any], Any]
         return lambda v, _o: None if v is None else v.isoformat()
     if kind is fields.Date and field.format in (None, "iso"):
         return lambda v, _o: None if v is None else v.isoformat()
+    if isinstance(field, fields.Decimal) and field.as_string and field.places is None \
+            and not field.allow_nan and type(field)._serialize is fields.Decimal._serialize:
+        # Money and plain decimals as strings: what Decimal._serialize does for a number, minus
+        # marshmallow's per-value validation calls.
+        return lambda v, _o: None if v is None else format(Decimal(str(v)), "f")
     if kind is fields.Nested:
         inner = compiled(type(field.schema))
         if field.many:

@@ -189,7 +189,7 @@ class DealSchema(ExtensibleSchema):
     owner_id = fields.Integer(allow_none=True)
     pipeline_id = fields.Integer()
     stage_id = fields.Integer()
-    stage = fields.Nested(StageSchema)
+    stage = fields.Nested(StageSchema, attribute="stage_info")  # the snapshot's: no statement
     status = fields.Method("_status", metadata={"type": "string", "enum": list(DEAL_STATUSES)})
     title = fields.String()
     amount = Money()
@@ -205,7 +205,8 @@ class DealSchema(ExtensibleSchema):
         "description": "Send it back with PATCH (or as If-Match): a stale one is refused."})
 
     def _status(self, deal: Any) -> str:
-        return "won" if deal.stage.is_won else "lost" if deal.stage.is_lost else "open"
+        stage = deal.stage_info
+        return "won" if stage.is_won else "lost" if stage.is_lost else "open"
 
 
 class DealFields(Strict):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -101,6 +101,16 @@ class Deal(db.Model):
     @property
     def is_open(self) -> bool:
         return not self.stage.is_closed
+
+    @property
+    def stage_info(self) -> Any:
+        """The deal's stage from the per-process snapshot (``conveyor.pipelines``): no statement
+        and no ORM object for what the API prints of it; the ORM stage when the snapshot lacks
+        it (a stage added in this very transaction)."""
+        from ..pipelines import current_pipelines
+
+        info = current_pipelines().stages.get(self.stage_id)
+        return info if info is not None else self.stage
 
     def __repr__(self) -> str:
         return f"<Deal {self.id} {self.title!r}>"

@@ -559,14 +559,14 @@ def create() -> Any:
             data.update(customer_id=customer.id, stage_id=form.stage_id.data,
                         title=data["title"] or customer.name[:200])
             try:
-                deal = crm.create_deal(data, current_user)
-                db.session.commit()
+                deal_id = crm.create_deal(data, current_user).id
+                db.session.commit()  # the id was read before: no SELECT of the expired deal
             except crm.StageGateRefused as refused:
                 db.session.rollback()
                 form.stage_id.errors = [*form.stage_id.errors, refused.message]
             else:
                 flash(_("Deal created."), "success")
-                return redirect(url_for(".card", deal_id=deal.id))
+                return redirect(url_for(".card", deal_id=deal_id))
     return render_template("deals/form.html", form=form, deal=None, customer=customer,
                            matches=matches, suggest_url=url_for(".customer_suggestions"),
                            company_currency=company_currency()), status

@@ -13,7 +13,6 @@ from babel import Locale
 from flask import Response, abort, render_template, request, url_for
 from flask_babel import force_locale, format_date, get_locale
 from flask_login import current_user
-from icalendar import Calendar, Event, Timezone
 from sqlalchemy import select
 
 from conveyor import can, db, limiter, public, recipient_locale, require
@@ -192,6 +191,8 @@ def build_ics(user: User, rows: list[Any], customers: dict[int, Customer]) -> by
 @lru_cache(maxsize=256)
 def _frame(zone_key: str, name: str, year: int) -> tuple[bytes, bytes]:
     """The VCALENDAR around the events, with the zone's VTIMEZONE over the feed's years."""
+    from icalendar import Calendar, Timezone  # the feed's alone: not in every worker (~3 MB)
+
     cal = Calendar()
     cal.add("prodid", "-//Conveyor CRM//activities//EN")
     cal.add("version", "2.0")
@@ -210,6 +211,8 @@ def _event_ical(activity_id: int, host: str, zone_key: str, summary: str, notes:
                 customer: str, due_at: datetime, minutes: int, status: str,
                 stamp: datetime) -> bytes:
     """One VEVENT, keyed by everything it shows (a change of any makes a new one)."""
+    from icalendar import Event
+
     start = due_at.astimezone(ZoneInfo(zone_key))
     event = Event()
     event.add("uid", f"activity-{activity_id}@{host}")

@@ -15,15 +15,17 @@ import zipfile
 from datetime import date
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from .words import amount_in_words
+
+if TYPE_CHECKING:
+    from docxtpl import DocxTemplate  # imported when a document is rendered (~7 MB with lxml)
 
 DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 BABEL_LOCALES = {"en": "en", "ru": "ru", "zh": "zh_Hans_CN"}
@@ -166,6 +168,8 @@ def _line_text(tpl: DocxTemplate, line: int | None) -> str:
 def render_docx(template: bytes, context: dict[str, Any], language: str) -> bytes:
     """Render ``template`` with ``context``; a template error becomes a ``TemplateProblem``
     naming the line (paragraph) and its text, which shows the placeholder at fault."""
+    from docxtpl import DocxTemplate
+
     tpl = DocxTemplate(io.BytesIO(template))
     context = _with_pictures(tpl, context)
     try:
@@ -212,6 +216,8 @@ def _inline(tpl: DocxTemplate, picture: Picture) -> Any:
 
 def placeholders(template: bytes) -> list[str]:
     """Every variable a template uses (``customer.inn``, ``lines``, …), sorted."""
+    from docxtpl import DocxTemplate
+
     tpl = DocxTemplate(io.BytesIO(template))
     tpl.init_docx()
     xml = tpl.patch_xml(tpl.get_xml())

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from num2words import num2words
-
 # nominative singular, genitive singular (2-4), genitive plural (5-20, 0)
 RU_UNITS = {
     "RUB": (("рубль", "рубля", "рублей"), ("копейка", "копейки", "копеек")),
@@ -44,6 +42,8 @@ def russian(amount: Decimal, currency: str) -> str:
     """``Decimal("21")``, RUB → "двадцать один рубль 00 копеек" (kopecks in figures, as Russian
     invoices write them)."""
     whole, cents = _split(amount)
+    from num2words import num2words  # when a document is rendered, not in every worker
+
     words = num2words(whole, lang="ru")  # masculine: рубль, доллар, юань
     major, minor = RU_UNITS.get(currency, ((currency,) * 3, ("/100",) * 3))
     sign = "минус " if amount < 0 else ""
@@ -54,6 +54,8 @@ def english(amount: Decimal, currency: str) -> str:
     """``Decimal("1234.56")``, USD → "one thousand two hundred and thirty-four US dollars and
     56 cents"."""
     whole, cents = _split(amount)
+    from num2words import num2words
+
     words = num2words(whole, lang="en").replace(",", "")
     major, minor = EN_UNITS.get(currency, ((currency, currency), ("hundredth", "hundredths")))
     sign = "minus " if amount < 0 else ""

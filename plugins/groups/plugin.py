@@ -83,6 +83,9 @@ def track_event(event: Any) -> None:
         run_push(event.push_id)
 
 
+track_event.conveyor_tracks = {"GroupPushRequested"}  # no outbox row for other events' writes
+
+
 @hookimpl
 def seed_demo_data(session: Any, users: dict[str, Any], rng: Any) -> None:
     from .demo import seed

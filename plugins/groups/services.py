@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import phonenumbers
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -367,6 +366,8 @@ def normalize_phone(value: str | None) -> str:
     raw = (value or "").strip()
     if not raw:
         return ""
+    import phonenumbers  # loaded by the first number read, not by every worker
+
     try:
         number = phonenumbers.parse(raw, (setting("groups.default_region") or "").upper() or None)
     except phonenumbers.NumberParseException:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import phonenumbers
-
 # Legal forms dropped from company names, as whole words at either end (case-insensitive).
 LEGAL_FORMS = frozenset("""
 llc ltd inc corp co gmbh ag plc sa sas sarl srl spa bv nv oy ab as kk pte pty lp llp limited
@@ -32,6 +30,8 @@ def normalize_phone(value: str, region: str = "RU") -> str:
     raw = (value or "").strip()
     if not raw or len(raw) > 40:
         return ""
+    import phonenumbers  # its metadata loads on first use: not in workers that never need it
+
     try:
         number = phonenumbers.parse(raw, (region or "").upper() or None)
     except phonenumbers.NumberParseException:

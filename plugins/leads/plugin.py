@@ -206,6 +206,9 @@ def track_event(event: Any) -> None:
         db.session.commit()
 
 
+track_event.conveyor_tracks = {"LeadAssigned"}  # no outbox row for other events' writes
+
+
 # --- Questions other plugins ask (optional: those plugins may be disabled) --------------------
 
 
