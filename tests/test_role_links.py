@@ -14,19 +14,15 @@ ALL_PLUGINS = ["leads", "calls", "groups", "funnel", "relationships", "documents
                "discussions", "activities"]
 
 
-@pytest.fixture
-def demo_app(make_app):
+def test_no_link_shown_to_any_role_answers_403_or_404(make_app):
     app = make_app(plugins=ALL_PLUGINS, seed=False)
     seed_demo_app(app)
-    return app
-
-
-@pytest.mark.parametrize("role", ROLE_NAMES)
-def test_no_link_shown_to_a_role_answers_403_or_404(demo_app, role):
-    seen = walk(client_as(demo_app, role), expand=3)
-    assert len(seen.pages) > 5, seen.pages  # the walk really went through the site
-    problems = seen.broken((400, 403, 404, 405, 500))
-    assert not problems, f"{role}:\n" + "\n".join(problems)
+    problems = []
+    for role in ROLE_NAMES:
+        seen = walk(client_as(app, role), expand=2)
+        assert len(seen.pages) > 10, (role, seen.pages)  # the walk really went through the site
+        problems += [f"{role}: {p}" for p in seen.broken((400, 403, 404, 405, 500))]
+    assert not problems, "\n".join(problems)
 
 
 def test_the_call_queue_shows_the_number_to_call_and_links_only_cards_one_may_open(make_app):
@@ -63,3 +59,50 @@ def test_the_call_queue_shows_the_number_to_call_and_links_only_cards_one_may_op
     call_page = telemarketer.get("/calls/log?queue_item=1").get_data(as_text=True)
     assert "Ural Trans" in call_page and f"/customers/{theirs_id}" not in call_page
     assert 'href="tel:+79120001122"' in call_page
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+@pytest.mark.parametrize(("lang", "sign_in", "customers"),
+                         [("ru", "Войти", "Клиенты"), ("zh_Hans", "登录", "客户")])
+def test_the_language_chosen_on_the_sign_in_page_survives_signing_in(make_app, lang, sign_in,
+                                                                     customers):
+    from conveyor.extensions import db
+    from conveyor.models import User
+    from conveyor.testing import PASSWORD
+
+    app = make_app()
+    client = app.test_client()
+    page = client.get("/login?next=/customers/").get_data(as_text=True)
+    # The sign-in page's language links keep where the person was going.
+    assert f'href="/login?next=/customers/&amp;lang={lang}"' in page
+    page = client.get(f"/login?next=/customers/&lang={lang}").get_data(as_text=True)
+    assert sign_in in page
+    response = client.post(f"/login?next=/customers/&lang={lang}", data={
+        "username": "seller", "password": PASSWORD, "csrf_token": _csrf(page)})
+    assert response.status_code == 302 and response.headers["Location"] == "/customers/"
+    assert customers in client.get("/customers/").get_data(as_text=True).split("<h1")[1]
+    with app.app_context():
+        assert db.session.get(User, app.config["TEST_USER_IDS"]["seller"]).locale == lang
+
+
+def test_signing_in_without_choosing_keeps_the_persons_own_language(make_app):
+    from conveyor.extensions import db
+    from conveyor.models import User
+    from conveyor.testing import PASSWORD
+
+    app = make_app()
+    with app.app_context():
+        db.session.get(User, app.config["TEST_USER_IDS"]["seller"]).locale = "ru"
+        db.session.commit()
+    client = app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    client.post("/login", data={"username": "seller", "password": PASSWORD,
+                                "csrf_token": _csrf(page)})
+    assert "Клиенты" in client.get("/customers/").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, app.config["TEST_USER_IDS"]["seller"]).locale == "ru"
