@@ -120,6 +120,7 @@ def login() -> Any:
             user = db.session.scalar(select(User).where(User.username == username))
             if check_credentials(user, form.password.data or ""):
                 limits.succeeded(username)
+                _keep_chosen_language(user)
                 login_user(user)
                 audit.record("sign_in", object_type="user", object_id=user.id,
                              label=user.username, actor=user)
@@ -149,6 +150,15 @@ def logout() -> Any:
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+def _keep_chosen_language(user: User) -> None:
+    """A language picked on the sign-in page (``/login?lang=ru``: its language links, or a link
+    from elsewhere) becomes the person's own setting: once signed in, the setting decides the
+    language, and the page would otherwise switch back under them."""
+    chosen = request.args.get("lang")
+    if chosen in current_app.config["CONVEYOR"]["languages"] and user.locale != chosen:
+        user.locale = chosen
 
 
 def _safe_next(target: str | None) -> str:

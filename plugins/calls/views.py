@@ -28,6 +28,7 @@ from .services import (
 )
 from .stats import call_stats, day_bounds, totals
 from .tables import stats_csv_response, users_by_id, visible_people
+from .whom import Whom, openable_ids, whom
 
 bp = Blueprint("calls", __name__, url_prefix="/calls", template_folder="templates")
 ID = "<int(max=2147483647):item_id>"
@@ -40,16 +41,9 @@ def index() -> Any:
     due, later = my_queue(current_user)
     recent = list(db.session.scalars(select(Call).where(Call.owner_id == current_user.id)
                                      .order_by(Call.id.desc()).limit(written_limit(10))))
-    customers = _customers_of([*due, *later, *recent])
     return render_template("calls/index.html", due=due, later=later, recent=recent,
-                           customers=customers, results=RESULT_LABELS)
-
-
-def _customers_of(rows: list[Any]) -> dict[int, Customer]:
-    ids = {r.customer_id for r in rows if r.customer_id}
-    if not ids:
-        return {}
-    return {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+                           who=whom([*due, *later, *recent], current_user, phones=True),
+                           results=RESULT_LABELS)
 
 
 def search_customers(q: str, user: Any, limit: int = 20) -> list[Customer]:
@@ -113,8 +107,9 @@ def log() -> Any:
                 flash(_("The call back is in your queue."), "info")
             return redirect(url_for(".index"))
     status = 400 if request.method == "POST" else 200
+    openable = customer is not None and bool(openable_ids({customer.id}, current_user))
     return render_template("calls/log.html", form=form, customer=customer, q=q, found=found,
-                           contacts=contacts), status
+                           contacts=contacts, openable=openable), status
 
 
 def _prefill(form: LogCallForm) -> None:
@@ -190,7 +185,7 @@ def history() -> Any:
     form.owner.choices = [("", _("Everyone"))] + [(u.id, u.label) for u in people]
     if not form.validate():
         return render_template("calls/history.html", form=form, calls=[], next_before=None,
-                               users={}, customers={}, results=RESULT_LABELS, args={}), 400
+                               users={}, who=Whom(), results=RESULT_LABELS, args={}), 400
     start, end = _range(form)
     low, high = day_bounds(start, end)
     query = select(Call).where(visible_calls(current_user), Call.created_at >= low,
@@ -208,7 +203,7 @@ def history() -> Any:
     args = {k: v for k, v in request.args.items() if k != "before"}
     return render_template("calls/history.html", form=form, calls=calls, next_before=next_before,
                            users=users_by_id({c.owner_id for c in calls}),
-                           customers=_customers_of(calls), results=RESULT_LABELS, args=args)
+                           who=whom(calls, current_user), results=RESULT_LABELS, args=args)
 
 
 def _stats_form() -> tuple[StatsForm, list[User]]:

@@ -8,11 +8,11 @@ from sqlalchemy import func, select
 
 from conveyor import Widget, db
 from conveyor.i18n import _l
-from conveyor.models import Customer
 from conveyor.types import utcnow
 
 from .models import QueueItem
 from .services import my_queue
+from .whom import whom
 
 WIDGET_SIZE = 5
 
@@ -22,11 +22,8 @@ def render_my_queue(user: Any) -> str:
     due, _later = my_queue(user, limit=WIDGET_SIZE, now=now)
     later_count = db.session.scalar(select(func.count()).select_from(QueueItem).where(
         QueueItem.owner_id == user.id, QueueItem.done_at.is_(None), QueueItem.due_at > now))
-    ids = {i.customer_id for i in due if i.customer_id}
-    customers = {c.id: c for c in db.session.scalars(
-        select(Customer).where(Customer.id.in_(ids)))} if ids else {}
-    return render_template("calls/widget_queue.html", due=due, customers=customers,
-                           later_count=later_count or 0)
+    return render_template("calls/widget_queue.html", due=due,
+                           who=whom(due, user, phones=True), later_count=later_count or 0)
 
 
 WIDGETS = [Widget("calls.my_queue", _l("My call queue"), "calls.log", render_my_queue)]
