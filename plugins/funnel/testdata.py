@@ -17,6 +17,7 @@ from conveyor.crm import rebuild_deal_totals
 from conveyor.models import Customer, Deal, StageHistory
 
 from .sqlparts import PipelineInfo
+from .summaries import rebuild
 
 LOST_REASONS = ["", "Price", "Competitor", "No budget", "No decision"]
 
@@ -110,5 +111,6 @@ def generate(session: Any, pipe: PipelineInfo, owners: list[int | None], deals: 
             previous = stage_id
     session.execute(insert(StageHistory), world.history)
     rebuild_deal_totals(session)  # rows written straight: the summary the app keeps, rebuilt
+    rebuild(session.connection())  # and the funnel's own
     session.commit()
     return world
