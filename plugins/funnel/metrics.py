@@ -15,6 +15,7 @@ from conveyor import Total, db
 
 from . import fx
 from .periods import Period
+from .summaries import BUCKET_KINDS, C, R, summary_owner
 from .sqlparts import (
     D,
     H,
@@ -63,11 +64,20 @@ def reached_counts(pipe: PipelineInfo, period: Period, owners: list[int] | None)
     stage whose position is ≥ S's (a skip counts as passing).
 
     Each deal's furthest position in the period, counted per position, then summed from the
-    last stage back. For some owners the deals come first (their deals that moved since the
+    last stage back. For a calendar month, quarter or year those counts are kept per owner
+    (``funnel_reached``, summaries.py): a few rows per owner. For other periods: For some owners the deals come first (their deals that moved since the
     period began, ``entered_since``) and each one's rows of the period are one probe of
     ``ix_stage_history_deal_at``; for everyone the period's rows are read through
     ``ix_stage_history_to_at``. Neither reads history from before the period."""
     forward = pipe.funnel_stages
+    if period.kind in BUCKET_KINDS:  # a calendar period: the kept summary, a row per owner/stage
+        furthest = dict(db.session.execute(
+            select(R.c.stage_id, func.sum(R.c.count))
+            .where(R.c.kind == BUCKET_KINDS[period.kind], R.c.start == period.start,
+                   R.c.stage_id.in_([s.id for s in forward]), summary_owner(R, owners))
+            .group_by(R.c.stage_id)).all())
+        per_pos = {s.position: furthest.get(s.id, 0) for s in forward}
+        return _cumulative(forward, per_pos)
     position = case({s.id: s.position for s in forward}, value=H.c.to_stage_id)
     in_period = [H.c.at >= period.start_dt, H.c.at < period.end_dt]
     if owners is None:
@@ -84,6 +94,11 @@ def reached_counts(pipe: PipelineInfo, period: Period, owners: list[int] | None)
     per_pos = dict(db.session.execute(
         select(per_deal.c.pos, func.count()).where(per_deal.c.pos.is_not(None))
         .group_by(per_deal.c.pos)).all())
+    return _cumulative(forward, per_pos)
+
+
+def _cumulative(forward: list[StageInfo], per_pos: dict[int, int]) -> dict[int, int]:
+    """Deals whose furthest position is each stage's → deals at or past each stage."""
     out: dict[int, int] = {}
     running = 0
     for stage in sorted(forward, key=lambda s: -s.position):
@@ -96,7 +111,7 @@ def stage_totals(pipe: PipelineInfo, period: Period, owners: list[int] | None,
                  ) -> dict[int, tuple[int, fx.Sums]]:
     """Deals now in each open stage (from ``deal_stage_totals``, kept with every deal change;
     amounts per currency, dated today), and deals that closed (won or lost) in the period (the
-    owners' deals that entered a closed stage in it; amounts per currency and closing day)."""
+    summary of closed deals by owner, day, stage and currency, ``funnel_closed_totals``)."""
     out: dict[int, tuple[int, fx.Sums]] = {}
     today = fx.today()
     for sid, currency, n, total in db.session.execute(
@@ -105,17 +120,22 @@ def stage_totals(pipe: PipelineInfo, period: Period, owners: list[int] | None,
         count, sums = out.get(sid, (0, {}))
         fx.add(sums, currency, today, money(total))
         out[sid] = (count + int(n), sums)
-    day = fx.day_of(D.c.closed_at)
-    closed = entered_since(
-        select(D.c.stage_id, D.c.currency, day, func.count(), func.sum(D.c.amount))
-        .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt),
-        pipe, owners, period.start_dt, period.end_dt, pipe.ids_where(open_=False))
-    for sid, currency, on, n, total in db.session.execute(
-            closed.group_by(D.c.stage_id, D.c.currency, day)):
+    closed = (select(C.c.stage_id, C.c.currency, C.c.day, func.sum(C.c.count),
+                     func.sum(C.c.amount))
+              .where(*closed_rows(period, owners, pipe.ids_where(open_=False)))
+              .group_by(C.c.stage_id, C.c.currency, C.c.day))
+    for sid, currency, on, n, total in db.session.execute(closed):
         count, sums = out.get(sid, (0, {}))
         fx.add(sums, currency, fx.as_day(on), money(total))
         out[sid] = (count + int(n), sums)
     return {sid: v for sid, v in out.items() if v[0]}
+
+
+def closed_rows(period: Period, owners: list[int] | None, stage_ids: list[int]) -> list[Any]:
+    """Conditions on ``funnel_closed_totals``: the owners' deals closed in ``stage_ids`` in the
+    period (by closing day: periods are whole UTC days)."""
+    return [C.c.day >= period.start, C.c.day < period.end, C.c.stage_id.in_(stage_ids),
+            summary_owner(C, owners)]
 
 
 def funnel(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> FunnelResult:
@@ -209,8 +229,8 @@ class Outcomes:
 
 def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Outcomes:
     """Deals closed in the period: win rate, sales cycle of the won (created → closed), and
-    the lost ones by reason. Three GROUP BY queries over the owners' deals that entered a closed
-    stage in the period."""
+    the lost ones by reason. Counts and amounts from the summary of closed deals (one GROUP BY
+    over a few rows per owner and day); the cycle's median from the won deals themselves."""
     won_ids, lost_ids = pipe.ids_where(won=True), pipe.ids_where(lost=True)
     closed_in_period = [D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt]
 
@@ -218,16 +238,22 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
         return entered_since(query.where(*closed_in_period), pipe, owners, period.start_dt,
                              period.end_dt, stage_ids)
 
-    is_won = D.c.stage_id.in_(won_ids)
-    day = fx.day_of(D.c.closed_at)
+    won_set = set(won_ids)
     counts = {True: 0, False: 0}
     sums: dict[bool, fx.Sums] = {True: {}, False: {}}
-    for flag, currency, on, n, total in db.session.execute(
-            closed(select(is_won.label("won"), D.c.currency, day, func.count(),
-                          func.sum(D.c.amount)), won_ids + lost_ids)
-            .group_by(is_won, D.c.currency, day)):
-        counts[bool(flag)] += int(n)
-        fx.add(sums[bool(flag)], currency, fx.as_day(on), money(total))
+    by_reason: dict[str, tuple[int, fx.Sums]] = {}
+    for sid, reason, currency, on, n, total in db.session.execute(
+            select(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day, func.sum(C.c.count),
+                   func.sum(C.c.amount))
+            .where(*closed_rows(period, owners, won_ids + lost_ids))
+            .group_by(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day)):
+        flag = sid in won_set
+        counts[flag] += int(n)
+        fx.add(sums[flag], currency, fx.as_day(on), money(total))
+        if not flag:
+            count, reason_sums = by_reason.get(reason or "", (0, {}))
+            fx.add(reason_sums, currency, fx.as_day(on), money(total))
+            by_reason[reason or ""] = (count + int(n), reason_sums)
     won_deals = closed(select(D.c.closed_at, D.c.created_at), won_ids).subquery()
     cycle = db.session.execute(percentile_select(
         None, seconds_between(won_deals.c.closed_at, won_deals.c.created_at),
@@ -235,14 +261,6 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
     median = mean = None
     if cycle is not None and cycle.n:
         median, mean = cycle.p0 / DAY, float(cycle.mean) / DAY
-    by_reason: dict[str, tuple[int, fx.Sums]] = {}
-    for reason, currency, on, n, total in db.session.execute(
-            closed(select(D.c.lost_reason, D.c.currency, day, func.count(),
-                          func.sum(D.c.amount)), lost_ids)
-            .group_by(D.c.lost_reason, D.c.currency, day)):
-        count, reason_sums = by_reason.get(reason or "", (0, {}))
-        fx.add(reason_sums, currency, fx.as_day(on), money(total))
-        by_reason[reason or ""] = (count + int(n), reason_sums)
     book = fx.book_for(sums[True], sums[False], *(v[1] for v in by_reason.values()))
     reasons = sorted(((r, n, fx.convert(v, book)) for r, (n, v) in by_reason.items()),
                      key=lambda x: (-x[1], x[0]))

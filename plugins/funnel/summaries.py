@@ -36,6 +36,14 @@ D = Deal.__table__
 H = StageHistory.__table__
 S = Stage.__table__
 KINDS = ("m", "q", "y")
+BUCKET_KINDS = {"month": "m", "quarter": "q", "year": "y"}
+
+
+def summary_owner(table: Any, owners: list[int] | None) -> Any:
+    """The selected owners in a summary table (where 0 stands for no owner)."""
+    from sqlalchemy import true
+
+    return true() if owners is None else table.c.owner_id.in_(list(owners))
 
 
 def bucket(kind: str, at: datetime | date) -> date:
