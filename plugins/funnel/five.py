@@ -21,7 +21,8 @@ from conveyor.types import utcnow
 
 from . import fx
 from .periods import Period
-from .sqlparts import D, H, T, PipelineInfo, entered_since, money, totals_owner
+from .sqlparts import T, PipelineInfo, money, totals_owner
+from .summaries import C, M, summary_owner
 
 NUMBERS = ("closed", "committed", "opportunities", "leads", "visits")
 
@@ -77,36 +78,26 @@ class FiveNumbers:
 
 
 def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Any:
-    """Deals won in the period per owner: the owners' deals that entered a won stage in it."""
-    day = fx.day_of(D.c.closed_at)
-    query = (select(D.c.owner_id, D.c.currency, day, func.count(), func.sum(D.c.amount))
-             .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt))
-    return entered_since(query, pipe, owners, period.start_dt, period.end_dt,
-                         pipe.ids_where(won=True)).group_by(D.c.owner_id, D.c.currency, day)
+    """Deals won in the period per owner, currency and day, from the summary of closed deals
+    (``funnel_closed_totals``)."""
+    return (select(C.c.owner_id, C.c.currency, C.c.day, func.sum(C.c.count), func.sum(C.c.amount))
+            .where(C.c.day >= period.start, C.c.day < period.end,
+                   C.c.stage_id.in_(pipe.ids_where(won=True)), summary_owner(C, owners))
+            .group_by(C.c.owner_id, C.c.currency, C.c.day))
 
 
 # [deals, amounts by currency, committed deals, committed amounts by currency]
 OpenFigures = list[Any]
 
 
-def stage_at(moment: datetime) -> Any:
-    """Correlated on ``deals``: the stage of the deal's last history row before ``moment``
-    (NULL if the deal did not exist yet), one probe of ``ix_stage_history_deal_at``."""
-    return (select(H.c.to_stage_id).where(H.c.deal_id == D.c.id, H.c.at < moment)
-            .order_by(H.c.at.desc(), H.c.id.desc()).limit(1)
-            .correlate(D).scalar_subquery())
-
-
 def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
                   committed_percent: int, now: datetime) -> dict[int | None, OpenFigures]:
     """Open deals per owner at the moment ``at`` (count and amount, all and committed).
 
-    The state now comes from ``deal_stage_totals`` (kept with every deal change). For a moment
-    in the past only the deals that moved since then can have been elsewhere: a deal that
-    entered its current stage before ``at`` was already there. So those deals, and only
-    those (``entered_since``), are read with their stage at ``at`` (``stage_at``): their
-    contribution now is taken off and their contribution then added. What is read grows with
-    the selected owners' deals moved since ``at``, not with the company's history."""
+    The state now comes from ``deal_stage_totals`` (kept with every deal change). For a past
+    midnight (periods end at one) the moves made since are undone: ``funnel_stage_moves`` holds,
+    per owner, stage, currency and day, the deals that entered a stage minus those that left it.
+    What is read grows with the selected owners and the days since ``at``."""
     committed = {s.id for s in pipe.open_stages if s.percent >= committed_percent}
     open_ids = pipe.ids_where(open_=True)
     open_set = set(open_ids)
@@ -127,19 +118,14 @@ def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
             .where(T.c.stage_id.in_(open_ids), totals_owner(owners))):
         add(owner or None, stage_id, currency, int(n), money(amount))
     if at < now:
-        # MATERIALIZED: one history probe per deal (inlined, the probe would run once for the
-        # grouping and once for the output).
-        moved = (entered_since(select(D.c.owner_id, D.c.stage_id, D.c.currency, D.c.amount,
-                                      stage_at(at).label("then")), pipe, owners, at)
-                 .cte("moved").prefix_with("MATERIALIZED"))
-        query = (select(moved.c.owner_id, moved.c.stage_id, moved.c.then, moved.c.currency,
-                        func.count(), func.sum(moved.c.amount))
-                 .group_by(moved.c.owner_id, moved.c.stage_id, moved.c.then, moved.c.currency))
-        for owner, stage_now, then, currency, n, amount in db.session.execute(query):
-            if stage_now in open_set:
-                add(owner, stage_now, currency, -int(n), -money(amount))
-            if then in open_set:
-                add(owner, then, currency, int(n), money(amount))
+        # Undo the moves made since: at a midnight, so whole days of ``funnel_stage_moves``.
+        for owner, stage_id, currency, n, amount in db.session.execute(
+                select(M.c.owner_id, M.c.stage_id, M.c.currency, func.sum(M.c.count),
+                       func.sum(M.c.amount))
+                .where(M.c.day >= at.date(), M.c.stage_id.in_(open_ids),
+                       summary_owner(M, owners))
+                .group_by(M.c.owner_id, M.c.stage_id, M.c.currency)):
+            add(owner or None, stage_id, currency, -int(n or 0), -money(amount))
     return {owner: f for owner, f in out.items() if f[0]}
 
 
@@ -150,6 +136,7 @@ def figures_for(pipe: PipelineInfo, period: Period, owners: list[int] | None,
     currency."""
     won: dict[int | None, list[Any]] = {}
     for owner, currency, on, n, total in db.session.execute(won_by_owner(pipe, period, owners)):
+        owner = owner or None
         entry = won.setdefault(owner, [0, {}])
         entry[0] += int(n)
         fx.add(entry[1], currency, fx.as_day(on), money(total))

@@ -23,7 +23,8 @@ from conveyor.models import Stage, Team, TeamMember, User
 
 from . import fx
 from .periods import Period
-from .sqlparts import CENT, D, T, entered_since, money, totals_owner
+from .summaries import C, summary_owner
+from .sqlparts import CENT, D, T, money, totals_owner
 from .targets import ZERO, Target, targets_for
 
 SOURCES = ("deals", "invoices")
@@ -78,13 +79,13 @@ def _signed(period: Period, owners: list[int] | None) -> Signed:
                 fx.add(margin, home, day, Decimal(figures.get("margin", 0)))
         return out
     won = [s.id for p in current_pipelines().pipelines for s in p.stages if s.is_won]
-    day = fx.day_of(D.c.closed_at)
-    query = entered_since(
-        select(D.c.owner_id, D.c.currency, day, func.sum(D.c.amount), func.sum(D.c.margin))
-        .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt),
-        None, owners, period.start_dt, period.end_dt, won
-    ).group_by(D.c.owner_id, D.c.currency, day)
+    query = (select(C.c.owner_id, C.c.currency, C.c.day, func.sum(C.c.amount),
+                    func.sum(C.c.margin))
+             .where(C.c.day >= period.start, C.c.day < period.end, C.c.stage_id.in_(won),
+                    summary_owner(C, owners))
+             .group_by(C.c.owner_id, C.c.currency, C.c.day))
     for owner, currency, on, v, m in db.session.execute(query):
+        owner = owner or None
         volume, margin = out.setdefault(owner, ({}, {}))
         fx.add(volume, currency, fx.as_day(on), money(v))
         fx.add(margin, currency, fx.as_day(on), money(m))
