@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from conveyor import Total, company_currency, db, rates_on
+from conveyor import Total, company_currency, db
 from conveyor.models.money import ExchangeRate
 from conveyor.types import utcnow
 
@@ -46,8 +46,8 @@ def today() -> date:
 
 
 class RateBook:
-    """The rates of some currencies over a range of days, read once: the latest on or before the
-    first day (``conveyor.money.rates_on``) and every one set within the range."""
+    """The rates of some currencies over a range of days, read in one statement; ``rate(c, d)``
+    is the latest on or before ``d``, as ``conveyor.money.rates_on`` defines it."""
 
     def __init__(self, currencies: Iterable[str], first: date, last: date) -> None:
         home = company_currency()
@@ -56,17 +56,22 @@ class RateBook:
         self.series: dict[str, tuple[list[date], list[Decimal]]] = {}
         if not wanted:
             return
-        start = rates_on(wanted, first)
-        days: dict[str, list[date]] = {c: [first] for c in start}
-        values: dict[str, list[Decimal]] = {c: [r] for c, r in start.items()}
-        if last > first:
-            r = ExchangeRate.__table__
-            for currency, day, rate in db.session.execute(
-                    select(r.c.currency, r.c.day, r.c.rate)
-                    .where(r.c.currency.in_(wanted), r.c.day > first, r.c.day <= last)
-                    .order_by(r.c.currency, r.c.day)):
-                days.setdefault(currency, []).append(as_day(day))
-                values.setdefault(currency, []).append(Decimal(rate))
+        # In one statement: each currency's latest rate on or before the first day (as
+        # ``rates_on(wanted, first)`` gives it) and every one after it up to the last day.
+        days: dict[str, list[date]] = {}
+        values: dict[str, list[Decimal]] = {}
+        r = ExchangeRate.__table__
+        before = ExchangeRate.__table__.alias("before")
+        latest = (select(func.max(before.c.day))
+                  .where(before.c.currency == r.c.currency, before.c.day <= first)
+                  .correlate(r).scalar_subquery())
+        for currency, day, rate in db.session.execute(
+                select(r.c.currency, r.c.day, r.c.rate)
+                .where(r.c.currency.in_(wanted), r.c.day <= last,
+                       r.c.day >= func.coalesce(latest, first))
+                .order_by(r.c.currency, r.c.day)):
+            days.setdefault(currency, []).append(as_day(day))
+            values.setdefault(currency, []).append(Decimal(rate))
         self.series = {c: (days[c], values[c]) for c in days}
 
     def rate(self, currency: str, day: date) -> Decimal | None:
@@ -92,6 +97,7 @@ def convert(sums: Sums, book: RateBook | None = None) -> Total:
     """Add ``{(currency, day): amount}`` in the company currency, each at its day's rate,
     rounded once at the end; currencies without a rate on some day are named in ``missing``."""
     book = book or book_for(sums)
+    home = book.home
     total = Decimal(0)
     parts: dict[str, Decimal] = {}
     missing: set[str] = set()
@@ -105,7 +111,7 @@ def convert(sums: Sums, book: RateBook | None = None) -> Total:
             missing.add(currency)
             continue
         total += amount * rate
-    return Total(total.quantize(CENT, rounding=ROUND_HALF_UP), company_currency(),
+    return Total(total.quantize(CENT, rounding=ROUND_HALF_UP), home,
                  {c: a.quantize(CENT) for c, a in parts.items()}, tuple(sorted(missing)))
 
 
