@@ -14,13 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from conveyor import db, setting
 from conveyor.types import utcnow
 
 from . import fx
-from .periods import Period
+from .periods import Period, add_months
 from .sqlparts import T, PipelineInfo, money, totals_owner
 from .summaries import C, M, summary_owner
 
@@ -118,12 +118,16 @@ def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
             .where(T.c.stage_id.in_(open_ids), totals_owner(owners))):
         add(owner or None, stage_id, currency, int(n), money(amount))
     if at < now:
-        # Undo the moves made since: at a midnight, so whole days of ``funnel_stage_moves``.
+        # Undo the moves made since: at a midnight, so whole days of ``funnel_stage_moves``,
+        # the days to the end of its month and whole months after that.
+        day = at.date()
+        month = day if day.day == 1 else add_months(day, 1)
+        since = or_(and_(M.c.grain == "d", M.c.day >= day, M.c.day < month),
+                    and_(M.c.grain == "m", M.c.day >= month))
         for owner, stage_id, currency, n, amount in db.session.execute(
                 select(M.c.owner_id, M.c.stage_id, M.c.currency, func.sum(M.c.count),
                        func.sum(M.c.amount))
-                .where(M.c.day >= at.date(), M.c.stage_id.in_(open_ids),
-                       summary_owner(M, owners))
+                .where(since, M.c.stage_id.in_(open_ids), summary_owner(M, owners))
                 .group_by(M.c.owner_id, M.c.stage_id, M.c.currency)):
             add(owner or None, stage_id, currency, -int(n or 0), -money(amount))
     return {owner: f for owner, f in out.items() if f[0]}

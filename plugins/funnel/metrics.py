@@ -15,7 +15,8 @@ from conveyor import Total, db
 
 from . import fx
 from .periods import Period
-from .summaries import BUCKET_KINDS, C, R, summary_owner
+from .models import NO_MONTH
+from .summaries import C, R, summary_owner
 from .sqlparts import (
     D,
     H,
@@ -64,20 +65,20 @@ def reached_counts(pipe: PipelineInfo, period: Period, owners: list[int] | None)
     stage whose position is ≥ S's (a skip counts as passing).
 
     Each deal's furthest position in the period, counted per position, then summed from the
-    last stage back. For a calendar month, quarter or year those counts are kept per owner
-    (``funnel_reached``, summaries.py): a few rows per owner. For other periods: For some owners the deals come first (their deals that moved since the
+    last stage back. For a run of whole months the counts are kept per owner, stage and month
+    (``funnel_reached``, summaries.py): a few rows per owner and month. For other periods: For some owners the deals come first (their deals that moved since the
     period began, ``entered_since``) and each one's rows of the period are one probe of
     ``ix_stage_history_deal_at``; for everyone the period's rows are read through
     ``ix_stage_history_to_at``. Neither reads history from before the period."""
     forward = pipe.funnel_stages
-    if period.kind in BUCKET_KINDS:  # a calendar period: the kept summary, a row per owner/stage
-        furthest = dict(db.session.execute(
+    if period.start.day == 1 and period.end.day == 1:  # whole months: the kept summary
+        found = dict(db.session.execute(
             select(R.c.stage_id, func.sum(R.c.count))
-            .where(R.c.kind == BUCKET_KINDS[period.kind], R.c.start == period.start,
-                   R.c.stage_id.in_([s.id for s in forward]), summary_owner(R, owners))
+            .where(R.c.month >= period.start, R.c.month < period.end,
+                   R.c.prev_month < period.start, R.c.stage_id.in_([s.id for s in forward]),
+                   summary_owner(R, owners))
             .group_by(R.c.stage_id)).all())
-        per_pos = {s.position: furthest.get(s.id, 0) for s in forward}
-        return _cumulative(forward, per_pos)
+        return {s.id: int(found.get(s.id, 0) or 0) for s in forward}
     position = case({s.id: s.position for s in forward}, value=H.c.to_stage_id)
     in_period = [H.c.at >= period.start_dt, H.c.at < period.end_dt]
     if owners is None:

@@ -72,30 +72,37 @@ class FunnelClosedTotal(db.Model):
     margin: Mapped[Decimal] = mapped_column(TOTAL, default=Decimal("0"))
 
 
+NO_MONTH = date(1, 1, 1)  # "no earlier month" in funnel_reached.prev_month (a key column)
+
+
 class FunnelReached(db.Model):
-    """Per owner and calendar month (``kind`` "m"), quarter ("q") or year ("y"): how many
-    deals had their furthest history row of that period (by stage position, lost stages left
-    out) in ``stage_id``. "Reached stage S in the period" is the sum over stages at or past S."""
+    """Deals that had a history row at or past ``stage_id`` (by position, lost stages left out)
+    in ``month``, by owner and by the deal's latest earlier month with such a row
+    (``prev_month``, :data:`NO_MONTH` for none). A deal reached the stage in a run of whole
+    months when one of its months lies in the run and that month's ``prev_month`` before it:
+    each deal counts once, at its first month in the run."""
 
     __tablename__ = "funnel_reached"
 
     owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
-    start: Mapped[date] = mapped_column(Date, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
     stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"),
                                           primary_key=True)
+    prev_month: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FunnelStageMove(db.Model):
-    """Stage moves per owner, stage, currency and day: deals (and their amounts) that entered
-    the stage that day minus those that left it. The deals in a stage at a past midnight are
-    the ones there now (deal_stage_totals) minus the moves since."""
+    """Stage moves per owner, stage, currency and day (``grain`` "d") or month ("m", ``day``
+    its first day): deals (and their amounts) that entered the stage minus those that left it.
+    The deals in a stage at a past midnight are the ones there now (deal_stage_totals) minus
+    the moves since: whole months from the month rows, the rest from the day rows."""
 
     __tablename__ = "funnel_stage_moves"
-    __table_args__ = (Index("ix_funnel_stage_moves_day", "day", "owner_id"),)
+    __table_args__ = (Index("ix_funnel_stage_moves_day", "grain", "day", "owner_id"),)
 
     owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"),
                                           primary_key=True)

@@ -3,10 +3,12 @@ reads grows with the selection (owners × days), not with the deals or the histo
 
 - ``funnel_closed_totals``: closed deals as they are now by owner, closing day, stage, currency
   and lost reason (won/lost in a period, signed volume and margin, lost reasons);
-- ``funnel_reached``: per owner and calendar month/quarter/year, deals by the furthest stage
-  they entered in it (the funnel's "reached" and conversion for calendar periods);
-- ``funnel_stage_moves``: per owner, stage, currency and day, deals that entered minus deals
-  that left (the deals in each stage at a past midnight: now, minus the moves since).
+- ``funnel_reached``: per owner, stage and month, deals that had a row at or past the stage
+  in it, by their previous such month (the funnel's "reached" and conversion for any run of
+  whole months, each deal counted once);
+- ``funnel_stage_moves``: per owner, stage, currency and day (and month), deals that entered
+  minus deals that left (the deals in each stage at a past midnight: now, minus the moves
+  since).
 
 Kept by the core's ``deal_rows_flushed`` hook (:func:`on_flush`); :func:`rebuild` recomputes
 them from ``deals`` and ``stage_history`` (``conveyor funnel rebuild``, the bench generator,
@@ -27,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from conveyor import current_pipelines
 from conveyor.models import Deal, Stage, StageHistory
 
-from .models import FunnelClosedTotal, FunnelReached, FunnelStageMove
+from .models import NO_MONTH, FunnelClosedTotal, FunnelReached, FunnelStageMove
 
 C = FunnelClosedTotal.__table__
 R = FunnelReached.__table__
@@ -35,8 +37,6 @@ M = FunnelStageMove.__table__
 D = Deal.__table__
 H = StageHistory.__table__
 S = Stage.__table__
-KINDS = ("m", "q", "y")
-BUCKET_KINDS = {"month": "m", "quarter": "q", "year": "y"}
 
 
 def summary_owner(table: Any, owners: list[int] | None) -> Any:
@@ -46,21 +46,13 @@ def summary_owner(table: Any, owners: list[int] | None) -> Any:
     return true() if owners is None else table.c.owner_id.in_(list(owners))
 
 
-def bucket(kind: str, at: datetime | date) -> date:
-    """The first day of the calendar month / quarter / year of ``at`` (UTC)."""
-    day = at.date() if isinstance(at, datetime) else at
-    if kind == "m":
-        return day.replace(day=1)
-    if kind == "q":
-        return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
-    return date(day.year, 1, 1)
-
-
 class Stages:
     """Position and lost flag per stage id, from the core's pipeline snapshot (no query)."""
 
     def __init__(self) -> None:
-        self.info = {s.id: s for p in current_pipelines().pipelines for s in p.stages}
+        pipelines = current_pipelines().pipelines
+        self.info = {s.id: s for p in pipelines for s in p.stages}
+        self.levels = {p.id: [s for s in p.stages if not s.is_lost] for p in pipelines}
 
     def position(self, stage_id: int) -> int:
         return self.info[stage_id].position
@@ -111,32 +103,47 @@ def _closed(deltas: Deltas, values: dict[str, Any] | None, sign: int) -> None:
                sign * Decimal(values["margin"] or 0))
 
 
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
 def _moves(deltas: Deltas, rows: Iterable[dict[str, Any]], deal: dict[str, Any],
            sign: int) -> None:
-    """A deal's history rows as stage moves, under the deal's owner, currency and amount."""
+    """A deal's history rows as stage moves (day and month rows), under the deal's owner,
+    currency and amount."""
     amount = Decimal(deal["amount"] or 0)
+    owner, currency = _owner(deal), deal["currency"]
     for row in rows:
         day = row["at"].date()
-        deltas.add((_owner(deal), day, row["to_stage_id"], deal["currency"]), sign, sign * amount)
-        if row["from_stage_id"] is not None:
-            deltas.add((_owner(deal), day, row["from_stage_id"], deal["currency"]), -sign,
-                       -sign * amount)
+        for grain, on in (("d", day), ("m", month_of(day))):
+            deltas.add((owner, grain, on, row["to_stage_id"], currency), sign, sign * amount)
+            if row["from_stage_id"] is not None:
+                deltas.add((owner, grain, on, row["from_stage_id"], currency), -sign,
+                           -sign * amount)
 
 
 def _reached(deltas: Deltas, rows: list[dict[str, Any]], owner: int, stages: Stages,
              sign: int) -> None:
-    """A deal's whole contribution to ``funnel_reached``: its furthest stage per bucket."""
-    best: dict[tuple[str, date], int] = {}
+    """A deal's whole contribution to ``funnel_reached``: per stage, the months it had a row
+    at or past it, each with the one before."""
+    furthest: dict[date, int] = {}
+    pipeline = None
     for row in rows:
         if not stages.counts(row["to_stage_id"]):
             continue
-        for kind in KINDS:
-            key = (kind, bucket(kind, row["at"]))
-            held = best.get(key)
-            if held is None or stages.position(row["to_stage_id"]) > stages.position(held):
-                best[key] = row["to_stage_id"]
-    for (kind, start), stage_id in best.items():
-        deltas.add((owner, kind, start, stage_id), sign)
+        stage = stages.info[row["to_stage_id"]]
+        pipeline = stage.pipeline_id
+        month = month_of(row["at"].date())
+        furthest[month] = max(furthest.get(month, stage.position), stage.position)
+    if pipeline is None:
+        return
+    months = sorted(furthest)
+    for level in stages.levels.get(pipeline, []):
+        prev = NO_MONTH
+        for month in months:
+            if furthest[month] >= level.position:
+                deltas.add((owner, month, level.id, prev), sign)
+                prev = month
 
 
 def _history_of(conn: Connection, deal_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
@@ -227,8 +234,9 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
             _reached(reached, earlier + mine, owner, stages, +1)
     closed.apply(conn, C, ("owner_id", "day", "stage_id", "currency", "lost_reason"),
                  ("count", "amount", "margin"))
-    reached.apply(conn, R, ("owner_id", "kind", "start", "stage_id"), ("count",))
-    moves.apply(conn, M, ("owner_id", "day", "stage_id", "currency"), ("count", "amount"))
+    reached.apply(conn, R, ("owner_id", "month", "stage_id", "prev_month"), ("count",))
+    moves.apply(conn, M, ("owner_id", "grain", "day", "stage_id", "currency"),
+                ("count", "amount"))
 
 
 # --- rebuilding from deals and history ------------------------------------------------------
@@ -290,26 +298,41 @@ def rebuild(conn: Connection) -> dict[str, int]:
             .where(H.c.from_stage_id.is_not(None)))
     both = union_all(entered, left).subquery()
     conn.execute(insert(M).from_select(
-        ["owner_id", "day", "stage_id", "currency", "count", "amount"],
-        select(both.c.owner_id, both.c.day, both.c.stage_id, both.c.currency,
-               func.sum(both.c.n), func.sum(both.c.amount))
+        ["owner_id", "grain", "day", "stage_id", "currency", "count", "amount"],
+        select(both.c.owner_id, cast(literal("d"), String(1)), both.c.day, both.c.stage_id,
+               both.c.currency, func.sum(both.c.n), func.sum(both.c.amount))
         .group_by(both.c.owner_id, both.c.day, both.c.stage_id, both.c.currency)))
-    for kind in KINDS:
-        start = _bucket_sql(conn, kind, H.c.at)
-        furthest = (select(owner.label("owner_id"), D.c.pipeline_id.label("pipeline_id"),
-                           start.label("start"), func.max(S.c.position).label("position"))
-                    .select_from(H.join(D, D.c.id == H.c.deal_id)
-                                 .join(S, and_(S.c.id == H.c.to_stage_id,
-                                               S.c.is_lost.is_(False))))
-                    .group_by(H.c.deal_id, owner, D.c.pipeline_id, start).subquery())
-        target = S.alias("target")
-        conn.execute(insert(R).from_select(
-            ["owner_id", "kind", "start", "stage_id", "count"],
-            select(furthest.c.owner_id, cast(literal(kind), String(1)), furthest.c.start,
-                   target.c.id, func.count())
-            .select_from(furthest.join(target, and_(
-                target.c.pipeline_id == furthest.c.pipeline_id,
-                target.c.position == furthest.c.position, target.c.is_lost.is_(False))))
-            .group_by(furthest.c.owner_id, furthest.c.start, target.c.id)))
+    days = M.alias("days")
+    month = _bucket_sql(conn, "m", days.c.day)
+    conn.execute(insert(M).from_select(
+        ["owner_id", "grain", "day", "stage_id", "currency", "count", "amount"],
+        select(days.c.owner_id, cast(literal("m"), String(1)), month, days.c.stage_id,
+               days.c.currency, func.sum(days.c.count), func.sum(days.c.amount))
+        .where(days.c.grain == "d")
+        .group_by(days.c.owner_id, month, days.c.stage_id, days.c.currency)))
+    # Per deal and month its furthest position (lost stages left out); per stage at or before
+    # it, the months in order with the one before (lag).
+    hmonth = _bucket_sql(conn, "m", H.c.at)
+    per_month = (select(H.c.deal_id.label("deal_id"), owner.label("owner_id"),
+                        D.c.pipeline_id.label("pipeline_id"), hmonth.label("month"),
+                        func.max(S.c.position).label("position"))
+                 .select_from(H.join(D, D.c.id == H.c.deal_id)
+                              .join(S, and_(S.c.id == H.c.to_stage_id, S.c.is_lost.is_(False))))
+                 .group_by(H.c.deal_id, owner, D.c.pipeline_id, hmonth).subquery())
+    level = S.alias("level")
+    prev = func.lag(per_month.c.month).over(partition_by=(per_month.c.deal_id, level.c.id),
+                                            order_by=per_month.c.month)
+    chained = (select(per_month.c.owner_id, level.c.id.label("stage_id"), per_month.c.month,
+                      func.coalesce(prev, literal(NO_MONTH, sa_date())).label("prev_month"))
+               .select_from(per_month.join(level, and_(
+                   level.c.pipeline_id == per_month.c.pipeline_id, level.c.is_lost.is_(False),
+                   level.c.position <= per_month.c.position)))
+               .subquery())
+    conn.execute(insert(R).from_select(
+        ["owner_id", "month", "stage_id", "prev_month", "count"],
+        select(chained.c.owner_id, chained.c.month, chained.c.stage_id, chained.c.prev_month,
+               func.count())
+        .group_by(chained.c.owner_id, chained.c.month, chained.c.stage_id,
+                  chained.c.prev_month)))
     return {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
             for t in (C, R, M)}

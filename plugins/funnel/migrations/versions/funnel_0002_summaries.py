@@ -34,25 +34,27 @@ def upgrade() -> None:
     op.create_table(
         "funnel_reached",
         sa.Column("owner_id", sa.Integer(), nullable=False, autoincrement=False),
-        sa.Column("kind", sa.String(length=1), nullable=False),
-        sa.Column("start", sa.Date(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
         sa.Column("stage_id", sa.Integer(), sa.ForeignKey("stages.id", ondelete="CASCADE"),
                   nullable=False),
+        sa.Column("prev_month", sa.Date(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("owner_id", "kind", "start", "stage_id"),
+        sa.PrimaryKeyConstraint("owner_id", "month", "stage_id", "prev_month"),
     )
     op.create_table(
         "funnel_stage_moves",
         sa.Column("owner_id", sa.Integer(), nullable=False, autoincrement=False),
+        sa.Column("grain", sa.String(length=1), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("stage_id", sa.Integer(), sa.ForeignKey("stages.id", ondelete="CASCADE"),
                   nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("amount", TOTAL, nullable=False),
-        sa.PrimaryKeyConstraint("owner_id", "day", "stage_id", "currency"),
+        sa.PrimaryKeyConstraint("owner_id", "grain", "day", "stage_id", "currency"),
     )
-    op.create_index("ix_funnel_stage_moves_day", "funnel_stage_moves", ["day", "owner_id"])
+    op.create_index("ix_funnel_stage_moves_day", "funnel_stage_moves",
+                    ["grain", "day", "owner_id"])
     from conveyor.plugins.funnel.summaries import rebuild
 
     rebuild(op.get_bind())  # existing deals and history
