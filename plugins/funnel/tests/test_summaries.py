@@ -92,3 +92,39 @@ def test_rebuild_command(app, world):
     assert result.exit_code == 0, result.output
     assert "funnel_reached:" in result.output
     assert CliRunner  # the app's runner is click's
+
+
+def test_the_core_hands_over_old_and_new_rows(app, ctx, world, users):
+    """``deal_rows_flushed``: a move gives the deal's old and new values and the history row
+    added; a deletion gives the old values and the history that went with the deal."""
+    from conveyor import hookimpl
+
+    seen: list[tuple[list[Any], list[dict], dict]] = []
+
+    class Recorder:
+        @hookimpl
+        def deal_rows_flushed(self, connection, session, changes, history, removed_history):
+            seen.append((list(changes), list(history), dict(removed_history)))
+
+    pm = app.extensions["conveyor"].pm
+    pm.register(Recorder(), name="deal_rows_recorder")
+    try:
+        deal = db.session.scalar(select(Deal).where(Deal.closed_at.is_(None)).order_by(Deal.id))
+        won = db.session.scalar(select(Stage).where(Stage.is_won.is_(True)))
+        before = deal.stage_id
+        move_deal(deal, won, None)
+        db.session.flush()
+        changes = [c for chs, _h, _r in seen for c in chs if c.deal_id == deal.id]
+        assert changes[0].old["stage_id"] == before and changes[0].old["closed_at"] is None
+        assert changes[0].new["stage_id"] == won.id and changes[0].new["closed_at"] is not None
+        added = [h for _c, hs, _r in seen for h in hs if h["deal_id"] == deal.id]
+        assert [(h["from_stage_id"], h["to_stage_id"]) for h in added] == [(before, won.id)]
+        seen.clear()
+        delete_deal(deal, None)
+        db.session.flush()
+        gone = [c for chs, _h, _r in seen for c in chs if c.deal_id == deal.id]
+        assert gone and gone[0].new is None and gone[0].old["stage_id"] == won.id
+        removed = seen[0][2][deal.id]
+        assert removed[-1]["to_stage_id"] == won.id
+    finally:
+        pm.unregister(name="deal_rows_recorder")
