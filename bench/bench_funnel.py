@@ -112,11 +112,13 @@ def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warm
                 for fig, path in FIGURES.items()}
         once: dict[str, float] = {}  # figures over SLOW_S: their first answer is the one sample
         for fig, target in urls.items():  # answers, before anything is timed
-            began = time.perf_counter()
             response = client.get(target)
-            took = time.perf_counter() - began
-            if took > SLOW_S:
-                once[fig] = took * 1000
+            if fig not in ("bare",):  # a second answer: the first may fill a process cache
+                began = time.perf_counter()
+                response = client.get(target)
+                took = time.perf_counter() - began
+                if took > SLOW_S:
+                    once[fig] = took * 1000
             assert response.status_code == 200, (target, response.status_code,
                                                  response.get_data(as_text=True)[:300])
             period = (response.get_json() or {}).get("period")
@@ -162,8 +164,9 @@ def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warm
             "warmup": warmup,
             "method": "in-process requests (Flask test client, signed-in session), round-robin "
                       "with the bare route in the same rounds; ratio = median / bare median"}
-    extra = ("\nA figure whose first answer took over "
-             f"{SLOW_S:g} s is timed by that answer alone (\"1 sample\"), not replayed. "
+    extra = ("\nA figure whose second answer (the first may fill the per-process stalled "
+             f"thresholds cache) took over {SLOW_S:g} s is timed by that answer alone "
+             "(\"1 sample\"), not replayed. "
              "The funnel's summaries (funnel_closed_totals, funnel_reached, funnel_stage_moves) "
              "are filled by the generator as the app keeps them with every write.\n"
              "\nEach figure is one API request (`/api/v1/funnel…`) with the selection's "
