@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ from common import (  # noqa: E402
     write_results,
 )
 
+SLOW_S = 10.0  # a figure answering slower than this is timed once (its first answer)
 HEADERS = ["figure", "selection", "ms (median)", "bare ms", "ratio", "goal", "pass", "SQL",
            "slowest SQL ms"]
 FIGURES = {"funnel": "", "conversion": "/conversion", "dwell": "/dwell", "stalled": "/stalled",
@@ -108,8 +110,15 @@ def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warm
         bare_client = app.test_client()
         urls = {fig: f"/api/v1/funnel{path}?{urlencode(sel['args'])}"
                 for fig, path in FIGURES.items()}
+        once: dict[str, float] = {}  # figures over SLOW_S: their first answer is the one sample
         for fig, target in urls.items():  # answers, before anything is timed
             response = client.get(target)
+            if fig not in ("bare",):  # a second answer: the first may fill a process cache
+                began = time.perf_counter()
+                response = client.get(target)
+                took = time.perf_counter() - began
+                if took > SLOW_S:
+                    once[fig] = took * 1000
             assert response.status_code == 200, (target, response.status_code,
                                                  response.get_data(as_text=True)[:300])
             period = (response.get_json() or {}).get("period")
@@ -117,11 +126,20 @@ def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warm
             assert period is None or first == sel["args"]["from"], (target, period)
         cases: dict[str, Any] = {"bare": lambda: bare_client.get(f"/_bench/bare/{bare_id}")}
         for fig, target in urls.items():
-            cases[fig] = (lambda t=target: client.get(t))
+            if fig not in once:
+                cases[fig] = (lambda t=target: client.get(t))
         n = max(3, round(sel["rounds"] * rounds_factor))
         timings = measure(cases, rounds=n, warmup=warmup)
         bare_ms = timings["bare"].median
         for fig, target in urls.items():
+            if fig in once:  # far over any goal: one sample, not replayed
+                statements, own, slowest, ms = [], [], None, once[fig]
+                rows.append([fig, sel["label"], f"{ms:.1f} (1 sample)", f"{bare_ms:.2f}",
+                             f"{ms / bare_ms:.1f}", f"≤ {sel['goal']}",
+                             "yes" if ms / bare_ms <= sel["goal"] else "NO", "-", "-"])
+                ok = ok and ms / bare_ms <= sel["goal"]
+                samples[f"{fig} | {sel['label']}"] = [ms]
+                continue
             statements = capture_queries(app, lambda t=target: client.get(t))
             own = replay(app, statements, times=1) if statements else []
             slowest = max(range(len(own)), key=own.__getitem__) if own else None
@@ -146,7 +164,12 @@ def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warm
             "warmup": warmup,
             "method": "in-process requests (Flask test client, signed-in session), round-robin "
                       "with the bare route in the same rounds; ratio = median / bare median"}
-    extra = ("\nEach figure is one API request (`/api/v1/funnel…`) with the selection's "
+    extra = ("\nA figure whose second answer (the first may fill the per-process stalled "
+             f"thresholds cache) took over {SLOW_S:g} s is timed by that answer alone "
+             "(\"1 sample\"), not replayed. "
+             "The funnel's summaries (funnel_closed_totals, funnel_reached, funnel_stage_moves) "
+             "are filled by the generator as the app keeps them with every write.\n"
+             "\nEach figure is one API request (`/api/v1/funnel…`) with the selection's "
              "arguments; `SQL` counts its statements, `slowest SQL ms` is the slowest one "
              "replayed alone. In-process ratios are the stricter measure (over HTTP the "
              "server's fixed cost is added to both sides). Plans of the slowest statement of "

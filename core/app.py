@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
-from . import audit, calendar_bounds, safe_json
+from . import audit, calendar_bounds, deal_changes, safe_json  # noqa: F401 - listeners
 from .extensions import (
     babel,
     csrf,

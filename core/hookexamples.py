@@ -195,6 +195,14 @@ EXAMPLES: dict[str, str] = {
             if isinstance(event, DealWon) and not event.deal.customer_id:
                 raise ValueError("a won deal needs a customer")  # aborts the whole change
     """,
+    "deal_rows_flushed": """
+        @hookimpl
+        def deal_rows_flushed(connection, session, changes, history, removed_history):
+            won = [c for c in changes if c.new and c.new["closed_at"] and
+                   not (c.old and c.old["closed_at"])]  # closed by this flush
+            if won:  # written with the flush's connection: commits or rolls back with it
+                connection.execute(update(closings).values(n=closings.c.n + len(won)))
+    """,
     "track_event": """
         @hookimpl
         def track_event(event):

@@ -301,6 +301,30 @@ def handle_event(event: Any, session: Any) -> None:
 
 
 @hookspec
+def deal_rows_flushed(connection: Any, session: Any, changes: list[Any],
+                      history: list[dict[str, Any]],
+                      removed_history: dict[int, list[dict[str, Any]]]) -> None:
+    """Keep a summary of deals right, inside the transaction of every change to them.
+
+    Called after each flush that inserted, changed or deleted deals or added stage-history rows,
+    whoever made the change through the ORM (screens, API, CLI, plugins). Bulk SQL that bypasses
+    the ORM does not call it: a plugin keeping a summary offers a command that rebuilds it.
+
+    :param connection: the flush's connection; write with it (``connection.execute``), so the
+        summary commits or rolls back with the change. Do not flush or commit the session.
+    :param session: the session, for looking objects up in its identity map.
+    :param changes: :class:`conveyor.deal_changes.DealRowChange` per deal: ``deal_id``,
+        ``old`` (None when inserted) and ``new`` (None when deleted), each a dict of
+        ``owner_id, stage_id, pipeline_id, currency, amount, margin, lost_reason, closed_at,
+        stage_entered_at, created_at``.
+    :param history: stage-history rows inserted by the flush (``id, deal_id, from_stage_id,
+        to_stage_id, at``).
+    :param removed_history: the stage-history rows of the deleted deals (gone with them),
+        by deal id.
+    """
+
+
+@hookspec
 def track_event(event: Any) -> None:
     """React to an event after its transaction committed: notifications, email, webhooks.
 

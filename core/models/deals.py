@@ -81,14 +81,15 @@ class Deal(db.Model):
     stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"), active_history=True)
     title: Mapped[str] = mapped_column(String(200))
     amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), active_history=True)
-    margin: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    margin: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), active_history=True)
     currency: Mapped[str] = mapped_column(String(3), default="USD", active_history=True)
     expected_close: Mapped[date | None] = mapped_column(Date)
-    lost_reason: Mapped[str] = mapped_column(String(200), default="")
+    lost_reason: Mapped[str] = mapped_column(String(200), default="", active_history=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     stage_entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # active_history: summaries kept by plugins (deal_rows_flushed) know what a change replaced.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, active_history=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     customer: Mapped[Customer] = relationship(back_populates="deals")

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from sqlalchemy import or_, select
 
-from conveyor import csrf, db, require
+from conveyor import company_currency, csrf, db, require
 
 from . import dwell as dwell_mod
 from . import scopes
@@ -87,12 +87,14 @@ class Funnel(MethodView):
         stages = [{"stage_id": r.stage.id, "name": r.stage.name, "percent": r.stage.percent,
                    "kind": _kind(r.stage), "count": r.count, "amount": r.amount,
                    "weighted_amount": r.weighted_amount,
+                   "missing_currencies": list(r.total.missing),
                    "reached": None if r.stage.is_lost else r.reached}
                   for r in sorted(result.rows + result.lost, key=lambda r: r.stage.position)]
         problems = [{"from_stage_id": a.id, "to_stage_id": b.id, "from_count": n, "to_count": m}
                     for a, b, n, m in result.problems]
         return {"pipeline_id": q.pipe.id, "period": _period(q.period), "scope": _scope(q),
-                "stages": stages, "not_funnel_shaped": problems}
+                "currency": company_currency(), "stages": stages,
+                "not_funnel_shaped": problems}
 
 
 @blp.route("/conversion", tags=TAGS)
@@ -108,9 +110,14 @@ class Conversion(MethodView):
         return {"period": _period(q.period), "steps": [_step(s) for s in conv.steps],
                 "overall": _step(conv.overall), "worst_step": _step(conv.worst),
                 "won": out.won, "lost": out.lost, "win_rate": out.win_rate,
+                "currency": company_currency(), "won_amount": out.won_amount,
+                "lost_amount": out.lost_amount,
+                "missing_currencies": sorted(set(out.won_total.missing)
+                                             | set(out.lost_total.missing)),
                 "cycle_median_days": out.cycle_median_days,
                 "cycle_mean_days": out.cycle_mean_days,
-                "lost_reasons": [{"reason": r, "count": n, "amount": str(a)}
+                "lost_reasons": [{"reason": r, "count": n, "amount": str(a.amount),
+                                  "missing_currencies": list(a.missing)}
                                  for r, n, a in out.lost_reasons]}
 
 
@@ -152,7 +159,8 @@ class Stalled(MethodView):
 def _figures(f: Any) -> dict[str, Any]:
     if f is None:
         return {}
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in vars(f).items()}
+    return {k: (str(v) if isinstance(v, Decimal) else list(v) if isinstance(v, tuple) else v)
+            for k, v in vars(f).items()}
 
 
 @blp.route("/five-numbers", tags=TAGS)
@@ -167,7 +175,7 @@ class FiveNumbers(MethodView):
         sellers = [{"owner_id": o, "current": _figures(r.current.get(o)),
                     "previous": _figures(r.before.get(o))} for o in r.owner_ids]
         return {"period": _period(r.period), "previous": _period(r.previous),
-                "leads_available": r.leads_available, "visits_available": r.visits_available,
+                "currency": company_currency(), "leads_available": r.leads_available, "visits_available": r.visits_available,
                 "sellers": sellers, "total": {"current": _figures(r.total("current")),
                                               "previous": _figures(r.total("before"))}}
 
@@ -180,7 +188,7 @@ def _plan_row(row: Any) -> dict[str, Any]:
             "target_derived": t.derived if t else None,
             "signed_volume": str(row.signed_volume), "signed_margin": str(row.signed_margin),
             "fulfilment_percent": row.percent("volume"), "forecast": str(row.forecast),
-            "potential": str(row.potential)}
+            "potential": str(row.potential), "missing_currencies": list(row.missing)}
 
 
 def _shares(data: dict[str, Any]) -> dict[int, tuple[Decimal, Decimal]] | None:

@@ -14,13 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from conveyor import db, setting
 from conveyor.types import utcnow
 
-from .periods import Period
-from .sqlparts import D, H, T, PipelineInfo, entered_since, money, totals_owner
+from . import fx
+from .periods import Period, add_months
+from .sqlparts import T, PipelineInfo, money, totals_owner
+from .summaries import C, M, summary_owner
 
 NUMBERS = ("closed", "committed", "opportunities", "leads", "visits")
 
@@ -36,10 +38,15 @@ class Figures:
     leads: int | None = None
     visits_first: int | None = None
     visits_follow_up: int | None = None
+    # Amounts are in the company currency; these currencies had no rate and are left out.
+    missing_currencies: tuple[str, ...] = ()
 
     def add(self, other: Figures) -> None:
         for name, value in vars(other).items():
             if value is None:
+                continue
+            if name == "missing_currencies":
+                self.missing_currencies = tuple(sorted(set(self.missing_currencies) | set(value)))
                 continue
             mine = getattr(self, name)
             setattr(self, name, value if mine is None else mine + value)
@@ -71,79 +78,88 @@ class FiveNumbers:
 
 
 def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Any:
-    """Deals won in the period per owner: the owners' deals that entered a won stage in it."""
-    query = (select(D.c.owner_id, func.count(), func.sum(D.c.amount))
-             .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt))
-    return entered_since(query, pipe, owners, period.start_dt, period.end_dt,
-                         pipe.ids_where(won=True)).group_by(D.c.owner_id)
+    """Deals won in the period per owner, currency and day, from the summary of closed deals
+    (``funnel_closed_totals``)."""
+    return (select(C.c.owner_id, C.c.currency, C.c.day, func.sum(C.c.count), func.sum(C.c.amount))
+            .where(C.c.day >= period.start, C.c.day < period.end,
+                   C.c.stage_id.in_(pipe.ids_where(won=True)), summary_owner(C, owners))
+            .group_by(C.c.owner_id, C.c.currency, C.c.day))
 
 
-OpenFigures = list[Any]  # [deals, amount, committed deals, committed amount]
-
-
-def stage_at(moment: datetime) -> Any:
-    """Correlated on ``deals``: the stage of the deal's last history row before ``moment``
-    (NULL if the deal did not exist yet), one probe of ``ix_stage_history_deal_at``."""
-    return (select(H.c.to_stage_id).where(H.c.deal_id == D.c.id, H.c.at < moment)
-            .order_by(H.c.at.desc(), H.c.id.desc()).limit(1)
-            .correlate(D).scalar_subquery())
+# [deals, amounts by currency, committed deals, committed amounts by currency]
+OpenFigures = list[Any]
 
 
 def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
                   committed_percent: int, now: datetime) -> dict[int | None, OpenFigures]:
     """Open deals per owner at the moment ``at`` (count and amount, all and committed).
 
-    The state now comes from ``deal_stage_totals`` (kept with every deal change). For a moment
-    in the past only the deals that moved since then can have been elsewhere: a deal that
-    entered its current stage before ``at`` was already there. So those deals, and only
-    those (``entered_since``), are read with their stage at ``at`` (``stage_at``): their
-    contribution now is taken off and their contribution then added. What is read grows with
-    the selected owners' deals moved since ``at``, not with the company's history."""
+    The state now comes from ``deal_stage_totals`` (kept with every deal change). For a past
+    midnight (periods end at one) the moves made since are undone: ``funnel_stage_moves`` holds,
+    per owner, stage, currency and day, the deals that entered a stage minus those that left it.
+    What is read grows with the selected owners and the days since ``at``."""
     committed = {s.id for s in pipe.open_stages if s.percent >= committed_percent}
     open_ids = pipe.ids_where(open_=True)
     open_set = set(open_ids)
     out: dict[int | None, OpenFigures] = {}
 
-    def add(owner: int | None, stage_id: int, n: int, amount: Decimal) -> None:
-        f = out.setdefault(owner, [0, Decimal("0.00"), 0, Decimal("0.00")])
+    today = now.date()
+
+    def add(owner: int | None, stage_id: int, currency: str, n: int, amount: Decimal) -> None:
+        f = out.setdefault(owner, [0, {}, 0, {}])
         f[0] += n
-        f[1] += amount
+        fx.add(f[1], currency, today, amount)
         if stage_id in committed:
             f[2] += n
-            f[3] += amount
+            fx.add(f[3], currency, today, amount)
 
-    for owner, stage_id, n, amount in db.session.execute(
-            select(T.c.owner_id, T.c.stage_id, T.c.count, T.c.amount)
+    for owner, stage_id, currency, n, amount in db.session.execute(
+            select(T.c.owner_id, T.c.stage_id, T.c.currency, T.c.count, T.c.amount)
             .where(T.c.stage_id.in_(open_ids), totals_owner(owners))):
-        add(owner or None, stage_id, int(n), money(amount))
+        add(owner or None, stage_id, currency, int(n), money(amount))
     if at < now:
-        # MATERIALIZED: one history probe per deal (inlined, the probe would run once for the
-        # grouping and once for the output).
-        moved = (entered_since(select(D.c.owner_id, D.c.stage_id, D.c.amount,
-                                      stage_at(at).label("then")), pipe, owners, at)
-                 .cte("moved").prefix_with("MATERIALIZED"))
-        query = (select(moved.c.owner_id, moved.c.stage_id, moved.c.then, func.count(),
-                        func.sum(moved.c.amount))
-                 .group_by(moved.c.owner_id, moved.c.stage_id, moved.c.then))
-        for owner, stage_now, then, n, amount in db.session.execute(query):
-            if stage_now in open_set:
-                add(owner, stage_now, -int(n), -money(amount))
-            if then in open_set:
-                add(owner, then, int(n), money(amount))
+        # Undo the moves made since: at a midnight, so whole days of ``funnel_stage_moves``,
+        # the days to the end of its month and whole months after that.
+        day = at.date()
+        month = day if day.day == 1 else add_months(day, 1)
+        since = or_(and_(M.c.grain == "d", M.c.day >= day, M.c.day < month),
+                    and_(M.c.grain == "m", M.c.day >= month))
+        for owner, stage_id, currency, n, amount in db.session.execute(
+                select(M.c.owner_id, M.c.stage_id, M.c.currency, func.sum(M.c.count),
+                       func.sum(M.c.amount))
+                .where(since, M.c.stage_id.in_(open_ids), summary_owner(M, owners))
+                .group_by(M.c.owner_id, M.c.stage_id, M.c.currency)):
+            add(owner or None, stage_id, currency, -int(n or 0), -money(amount))
     return {owner: f for owner, f in out.items() if f[0]}
 
 
 def figures_for(pipe: PipelineInfo, period: Period, owners: list[int] | None,
                 now: datetime) -> dict[int | None, Figures]:
-    out: dict[int | None, Figures] = {}
-    for owner, n, total in db.session.execute(won_by_owner(pipe, period, owners)):
-        out.setdefault(owner, Figures()).closed, out[owner].closed_amount = int(n), money(total)
+    """Closed (won in the period, amounts at each closing day's rate), opportunities and
+    committed (open at the period's end, amounts at today's rate), per owner, in the company
+    currency."""
+    won: dict[int | None, list[Any]] = {}
+    for owner, currency, on, n, total in db.session.execute(won_by_owner(pipe, period, owners)):
+        owner = owner or None
+        entry = won.setdefault(owner, [0, {}])
+        entry[0] += int(n)
+        fx.add(entry[1], currency, fx.as_day(on), money(total))
     committed_percent = int(setting("funnel.committed_percent"))
-    for owner, (n, total, c_n, c_total) in open_by_owner(
-            pipe, period.end_dt, owners, committed_percent, now).items():
+    opened = open_by_owner(pipe, period.end_dt, owners, committed_percent, now)
+    book = fx.book_for(*(e[1] for e in won.values()), *(f[1] for f in opened.values()),
+                       *(f[3] for f in opened.values()))
+    out: dict[int | None, Figures] = {}
+    for owner, (n, sums) in won.items():
+        total = fx.convert(sums, book)
+        out[owner] = Figures(closed=n, closed_amount=total.amount,
+                             missing_currencies=total.missing)
+    for owner, (n, sums, c_n, c_sums) in opened.items():
         figures = out.setdefault(owner, Figures())
-        figures.opportunities, figures.opportunities_amount = n, total
-        figures.committed, figures.committed_amount = c_n, c_total
+        total, c_total = fx.convert(sums, book), fx.convert(c_sums, book)
+        figures.opportunities, figures.opportunities_amount = n, total.amount
+        figures.committed, figures.committed_amount = c_n, c_total.amount
+        figures.missing_currencies = tuple(sorted(set(figures.missing_currencies)
+                                                  | set(total.missing)))
     return out
 
 

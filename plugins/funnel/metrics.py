@@ -11,9 +11,12 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from conveyor import db
+from conveyor import Total, db
 
+from . import fx
 from .periods import Period
+from .models import NO_MONTH
+from .summaries import C, R, summary_owner
 from .sqlparts import (
     D,
     H,
@@ -25,7 +28,6 @@ from .sqlparts import (
     percentile_select,
     seconds_between,
     totals_owner,
-    weighted,
 )
 
 DAY = 86400.0
@@ -33,11 +35,17 @@ DAY = 86400.0
 
 @dataclass
 class FunnelRow:
+    """Amounts are in the company currency (open deals at today's rate, closed ones at the rate
+    of the day they closed); ``total`` / ``weighted_total`` also name the currencies summed and
+    those without a rate."""
+
     stage: StageInfo
     count: int = 0  # open stages: deals in it now; won/lost: deals closed there in the period
     amount: Decimal = Decimal("0.00")
     weighted_amount: Decimal = Decimal("0.00")
     reached: int = 0  # deals that reached this stage (or a later one) in the period
+    total: Total = field(default_factory=fx.empty)
+    weighted_total: Total = field(default_factory=fx.empty)
 
 
 @dataclass
@@ -57,11 +65,20 @@ def reached_counts(pipe: PipelineInfo, period: Period, owners: list[int] | None)
     stage whose position is ≥ S's (a skip counts as passing).
 
     Each deal's furthest position in the period, counted per position, then summed from the
-    last stage back. For some owners the deals come first (their deals that moved since the
+    last stage back. For a run of whole months the counts are kept per owner, stage and month
+    (``funnel_reached``, summaries.py): a few rows per owner and month. For other periods: For some owners the deals come first (their deals that moved since the
     period began, ``entered_since``) and each one's rows of the period are one probe of
     ``ix_stage_history_deal_at``; for everyone the period's rows are read through
     ``ix_stage_history_to_at``. Neither reads history from before the period."""
     forward = pipe.funnel_stages
+    if period.start.day == 1 and period.end.day == 1:  # whole months: the kept summary
+        found = dict(db.session.execute(
+            select(R.c.stage_id, func.sum(R.c.count))
+            .where(R.c.month >= period.start, R.c.month < period.end,
+                   R.c.prev_month < period.start, R.c.stage_id.in_([s.id for s in forward]),
+                   summary_owner(R, owners))
+            .group_by(R.c.stage_id)).all())
+        return {s.id: int(found.get(s.id, 0) or 0) for s in forward}
     position = case({s.id: s.position for s in forward}, value=H.c.to_stage_id)
     in_period = [H.c.at >= period.start_dt, H.c.at < period.end_dt]
     if owners is None:
@@ -78,6 +95,11 @@ def reached_counts(pipe: PipelineInfo, period: Period, owners: list[int] | None)
     per_pos = dict(db.session.execute(
         select(per_deal.c.pos, func.count()).where(per_deal.c.pos.is_not(None))
         .group_by(per_deal.c.pos)).all())
+    return _cumulative(forward, per_pos)
+
+
+def _cumulative(forward: list[StageInfo], per_pos: dict[int, int]) -> dict[int, int]:
+    """Deals whose furthest position is each stage's → deals at or past each stage."""
     out: dict[int, int] = {}
     running = 0
     for stage in sorted(forward, key=lambda s: -s.position):
@@ -87,33 +109,47 @@ def reached_counts(pipe: PipelineInfo, period: Period, owners: list[int] | None)
 
 
 def stage_totals(pipe: PipelineInfo, period: Period, owners: list[int] | None,
-                 ) -> dict[int, tuple[int, Decimal]]:
-    """Deals now in each open stage (from ``deal_stage_totals``, kept with every deal change),
-    and deals that closed (won or lost) in the period (the owners' deals that entered a closed
-    stage in it)."""
-    out: dict[int, tuple[int, Decimal]] = {}
-    for sid, n, total in db.session.execute(
-            select(T.c.stage_id, T.c.count, T.c.amount)
+                 ) -> dict[int, tuple[int, fx.Sums]]:
+    """Deals now in each open stage (from ``deal_stage_totals``, kept with every deal change;
+    amounts per currency, dated today), and deals that closed (won or lost) in the period (the
+    summary of closed deals by owner, day, stage and currency, ``funnel_closed_totals``)."""
+    out: dict[int, tuple[int, fx.Sums]] = {}
+    today = fx.today()
+    for sid, currency, n, total in db.session.execute(
+            select(T.c.stage_id, T.c.currency, T.c.count, T.c.amount)
             .where(T.c.stage_id.in_(pipe.ids_where(open_=True)), totals_owner(owners))):
-        count, amount = out.get(sid, (0, Decimal("0.00")))
-        out[sid] = (count + int(n), amount + money(total))
-    closed = entered_since(
-        select(D.c.stage_id, func.count(), func.sum(D.c.amount))
-        .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt),
-        pipe, owners, period.start_dt, period.end_dt, pipe.ids_where(open_=False))
-    for sid, n, total in db.session.execute(closed.group_by(D.c.stage_id)):
-        out[sid] = (int(n), money(total))
+        count, sums = out.get(sid, (0, {}))
+        fx.add(sums, currency, today, money(total))
+        out[sid] = (count + int(n), sums)
+    closed = (select(C.c.stage_id, C.c.currency, C.c.day, func.sum(C.c.count),
+                     func.sum(C.c.amount))
+              .where(*closed_rows(period, owners, pipe.ids_where(open_=False)))
+              .group_by(C.c.stage_id, C.c.currency, C.c.day))
+    for sid, currency, on, n, total in db.session.execute(closed):
+        count, sums = out.get(sid, (0, {}))
+        fx.add(sums, currency, fx.as_day(on), money(total))
+        out[sid] = (count + int(n), sums)
     return {sid: v for sid, v in out.items() if v[0]}
+
+
+def closed_rows(period: Period, owners: list[int] | None, stage_ids: list[int]) -> list[Any]:
+    """Conditions on ``funnel_closed_totals``: the owners' deals closed in ``stage_ids`` in the
+    period (by closing day: periods are whole UTC days)."""
+    return [C.c.day >= period.start, C.c.day < period.end, C.c.stage_id.in_(stage_ids),
+            summary_owner(C, owners)]
 
 
 def funnel(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> FunnelResult:
     totals = stage_totals(pipe, period, owners)
     reached = reached_counts(pipe, period, owners)
+    book = fx.book_for(*(sums for _n, sums in totals.values()))
 
     def row(stage: StageInfo) -> FunnelRow:
-        count, amount = totals.get(stage.id, (0, Decimal("0.00")))
-        return FunnelRow(stage, count, amount, weighted(amount, stage.percent),
-                         reached.get(stage.id, 0))
+        count, sums = totals.get(stage.id, (0, {}))
+        total = fx.convert(sums, book)
+        weighted_total = fx.scaled(total, stage.percent)
+        return FunnelRow(stage, count, total.amount, weighted_total.amount,
+                         reached.get(stage.id, 0), total, weighted_total)
 
     rows = [row(s) for s in pipe.funnel_stages]
     lost = [row(s) for s in pipe.stages if s.is_lost]
@@ -167,13 +203,24 @@ def conversion(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> 
 
 @dataclass
 class Outcomes:
+    """Won and lost in the period; amounts in the company currency at each deal's closing day's
+    rate (``lost_reasons``: reason, deals, converted total)."""
+
     won: int
     lost: int
-    won_amount: Decimal
-    lost_amount: Decimal
+    won_total: Total
+    lost_total: Total
     cycle_median_days: float | None
     cycle_mean_days: float | None
-    lost_reasons: list[tuple[str, int, Decimal]]
+    lost_reasons: list[tuple[str, int, Total]]
+
+    @property
+    def won_amount(self) -> Decimal:
+        return self.won_total.amount
+
+    @property
+    def lost_amount(self) -> Decimal:
+        return self.lost_total.amount
 
     @property
     def win_rate(self) -> float | None:
@@ -183,8 +230,8 @@ class Outcomes:
 
 def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Outcomes:
     """Deals closed in the period: win rate, sales cycle of the won (created → closed), and
-    the lost ones by reason. Three GROUP BY queries over the owners' deals that entered a closed
-    stage in the period."""
+    the lost ones by reason. Counts and amounts from the summary of closed deals (one GROUP BY
+    over a few rows per owner and day); the cycle's median from the won deals themselves."""
     won_ids, lost_ids = pipe.ids_where(won=True), pipe.ids_where(lost=True)
     closed_in_period = [D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt]
 
@@ -192,16 +239,22 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
         return entered_since(query.where(*closed_in_period), pipe, owners, period.start_dt,
                              period.end_dt, stage_ids)
 
-    is_won = D.c.stage_id.in_(won_ids)
-    won = lost = 0
-    won_amount = lost_amount = Decimal("0.00")
-    for flag, n, total in db.session.execute(
-            closed(select(is_won.label("won"), func.count(), func.sum(D.c.amount)),
-                   won_ids + lost_ids).group_by(is_won)):
-        if flag:
-            won, won_amount = int(n), money(total)
-        else:
-            lost, lost_amount = int(n), money(total)
+    won_set = set(won_ids)
+    counts = {True: 0, False: 0}
+    sums: dict[bool, fx.Sums] = {True: {}, False: {}}
+    by_reason: dict[str, tuple[int, fx.Sums]] = {}
+    for sid, reason, currency, on, n, total in db.session.execute(
+            select(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day, func.sum(C.c.count),
+                   func.sum(C.c.amount))
+            .where(*closed_rows(period, owners, won_ids + lost_ids))
+            .group_by(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day)):
+        flag = sid in won_set
+        counts[flag] += int(n)
+        fx.add(sums[flag], currency, fx.as_day(on), money(total))
+        if not flag:
+            count, reason_sums = by_reason.get(reason or "", (0, {}))
+            fx.add(reason_sums, currency, fx.as_day(on), money(total))
+            by_reason[reason or ""] = (count + int(n), reason_sums)
     won_deals = closed(select(D.c.closed_at, D.c.created_at), won_ids).subquery()
     cycle = db.session.execute(percentile_select(
         None, seconds_between(won_deals.c.closed_at, won_deals.c.created_at),
@@ -209,7 +262,8 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
     median = mean = None
     if cycle is not None and cycle.n:
         median, mean = cycle.p0 / DAY, float(cycle.mean) / DAY
-    reasons = [(reason or "", int(n), money(total)) for reason, n, total in db.session.execute(
-        closed(select(D.c.lost_reason, func.count(), func.sum(D.c.amount)), lost_ids)
-        .group_by(D.c.lost_reason).order_by(func.count().desc(), D.c.lost_reason))]
-    return Outcomes(won, lost, won_amount, lost_amount, median, mean, reasons)
+    book = fx.book_for(sums[True], sums[False], *(v[1] for v in by_reason.values()))
+    reasons = sorted(((r, n, fx.convert(v, book)) for r, (n, v) in by_reason.items()),
+                     key=lambda x: (-x[1], x[0]))
+    return Outcomes(counts[True], counts[False], fx.convert(sums[True], book),
+                    fx.convert(sums[False], book), median, mean, reasons)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conveyor import db
@@ -44,3 +44,68 @@ class FunnelTarget(db.Model):
     @property
     def subject(self) -> tuple[str, int]:
         return ("team", self.team_id) if self.team_id else ("user", self.user_id)  # type: ignore[return-value]
+
+
+# --- Summaries kept in the transaction of every deal change (summaries.py) ------------------
+# ``owner_id`` 0 stands for "no owner" (a primary-key column can't be NULL), as in the core's
+# deal_stage_totals. ``conveyor funnel rebuild`` recomputes all three from deals and history.
+
+TOTAL = Numeric(20, 2)
+
+
+class FunnelClosedTotal(db.Model):
+    """Closed deals as they are now, by owner, closed stage, closing day, currency and lost
+    reason: count, amount and margin. Won/lost in a period, signed volume and lost reasons
+    read a few rows per owner and day instead of every deal."""
+
+    __tablename__ = "funnel_closed_totals"
+    __table_args__ = (Index("ix_funnel_closed_totals_day", "day", "stage_id"),)
+
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    lost_reason: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(TOTAL, default=Decimal("0"))
+    margin: Mapped[Decimal] = mapped_column(TOTAL, default=Decimal("0"))
+
+
+NO_MONTH = date(1, 1, 1)  # "no earlier month" in funnel_reached.prev_month (a key column)
+
+
+class FunnelReached(db.Model):
+    """Deals that had a history row at or past ``stage_id`` (by position, lost stages left out)
+    in ``month``, by owner and by the deal's latest earlier month with such a row
+    (``prev_month``, :data:`NO_MONTH` for none). A deal reached the stage in a run of whole
+    months when one of its months lies in the run and that month's ``prev_month`` before it:
+    each deal counts once, at its first month in the run."""
+
+    __tablename__ = "funnel_reached"
+
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    prev_month: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FunnelStageMove(db.Model):
+    """Stage moves per owner, stage, currency and day (``grain`` "d") or month ("m", ``day``
+    its first day): deals (and their amounts) that entered the stage minus those that left it.
+    The deals in a stage at a past midnight are the ones there now (deal_stage_totals) minus
+    the moves since: whole months from the month rows, the rest from the day rows."""
+
+    __tablename__ = "funnel_stage_moves"
+    __table_args__ = (Index("ix_funnel_stage_moves_day", "grain", "day", "owner_id"),)
+
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(TOTAL, default=Decimal("0"))

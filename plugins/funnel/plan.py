@@ -3,8 +3,11 @@
 Signed is the volume and margin of deals won in the period (or, with
 ``funnel.fulfilment_source = "invoices"`` and a plugin answering ``funnel_fulfilment``, of
 issued/paid invoices). Forecast is the weighted open pipeline (amount × stage %), potential the
-whole open pipeline, both as of now and across every pipeline. Amounts count in the target's
-currency only; with no target, in the default currency.
+whole open pipeline, both as of now and across every pipeline. Every amount is in the company
+currency: a won deal at the rate of the day it closed, an open one at today's, a target at the
+rate of the period's last day (today for a period not over). A currency without a rate is named
+(``missing``) instead of counting as 0. Invoices from ``funnel_fulfilment`` are taken as in the
+company currency.
 """
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from conveyor import current_pipelines, db, setting
+from conveyor import company_currency, current_pipelines, db, setting
 from conveyor.models import Stage, Team, TeamMember, User
 
+from . import fx
 from .periods import Period
-from .sqlparts import CENT, D, T, entered_since, money, totals_owner
+from .summaries import C, summary_owner
+from .sqlparts import CENT, D, T, money, totals_owner
 from .targets import ZERO, Target, targets_for
 
 SOURCES = ("deals", "invoices")
@@ -37,8 +42,11 @@ class PlanRow:
     potential: Decimal = ZERO
     currency: str = "USD"
     members: list[int] = field(default_factory=list)
+    missing: tuple[str, ...] = ()  # currencies without a rate, left out of the amounts
 
     def percent(self, what: str = "volume") -> float | None:
+        if self.target is not None and self.target.currency != self.currency:
+            return None  # a target in a currency without a rate: no honest percentage
         goal = getattr(self.target, what) if self.target else None
         if not goal:
             return None
@@ -55,41 +63,73 @@ def fulfilment_source() -> str:
     return "invoices" if wanted == "invoices" and invoices_available() else "deals"
 
 
-def _signed(period: Period, owners: list[int] | None
-            ) -> dict[tuple[int | None, str], tuple[Decimal, Decimal]]:
+Signed = dict[int | None, tuple[fx.Sums, fx.Sums]]  # owner -> (volume, margin) by currency, day
+
+
+def _signed(period: Period, owners: list[int] | None) -> Signed:
+    """Volume and margin signed per owner, by currency and closing day (invoices: today)."""
+    out: Signed = {}
     if fulfilment_source() == "invoices":
-        out: dict[tuple[int | None, str], tuple[Decimal, Decimal]] = {}
+        home, day = company_currency(), min(period.last_day, fx.today())
         for answer in current_app.extensions["conveyor"].hook.funnel_fulfilment(
                 start=period.start_dt, end=period.end_dt, owner_ids=owners):
             for owner, figures in (answer or {}).items():
-                key = (owner, "*")
-                v, m = out.get(key, (ZERO, ZERO))
-                out[key] = (v + Decimal(figures.get("volume", 0)),
-                            m + Decimal(figures.get("margin", 0)))
+                volume, margin = out.setdefault(owner, ({}, {}))
+                fx.add(volume, home, day, Decimal(figures.get("volume", 0)))
+                fx.add(margin, home, day, Decimal(figures.get("margin", 0)))
         return out
     won = [s.id for p in current_pipelines().pipelines for s in p.stages if s.is_won]
-    query = entered_since(
-        select(D.c.owner_id, D.c.currency, func.sum(D.c.amount), func.sum(D.c.margin))
-        .where(D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt),
-        None, owners, period.start_dt, period.end_dt, won).group_by(D.c.owner_id, D.c.currency)
-    return {(o, c): (money(v), money(m)) for o, c, v, m in db.session.execute(query)}
+    query = (select(C.c.owner_id, C.c.currency, C.c.day, func.sum(C.c.amount),
+                    func.sum(C.c.margin))
+             .where(C.c.day >= period.start, C.c.day < period.end, C.c.stage_id.in_(won),
+                    summary_owner(C, owners))
+             .group_by(C.c.owner_id, C.c.currency, C.c.day))
+    for owner, currency, on, v, m in db.session.execute(query):
+        owner = owner or None
+        volume, margin = out.setdefault(owner, ({}, {}))
+        fx.add(volume, currency, fx.as_day(on), money(v))
+        fx.add(margin, currency, fx.as_day(on), money(m))
+    return out
 
 
-def _pipeline(owners: list[int] | None) -> dict[tuple[int | None, str], tuple[Decimal, Decimal]]:
-    """Open pipeline per owner and currency: (potential, forecast), from the open deals per
-    stage, owner and currency the core keeps (``deal_stage_totals``): a few rows per owner
-    instead of every deal they have."""
+def _pipeline(owners: list[int] | None) -> dict[int | None, tuple[fx.Sums, fx.Sums]]:
+    """Open pipeline per owner: (potential, forecast) by currency, dated today, from the open
+    deals per stage, owner and currency the core keeps (``deal_stage_totals``): a few rows per
+    owner instead of every deal they have. The forecast is kept unrounded until converted."""
     st = Stage.__table__
     query = (select(T.c.owner_id, T.c.currency, T.c.amount, st.c.percent)
              .select_from(T.join(st, st.c.id == T.c.stage_id))
              .where(totals_owner(owners), st.c.is_won.is_(False), st.c.is_lost.is_(False)))
-    sums: dict[tuple[int | None, str], tuple[Decimal, Decimal]] = {}
+    today = fx.today()
+    sums: dict[int | None, tuple[fx.Sums, fx.Sums]] = {}
     for owner, currency, amount, percent in db.session.execute(query):
-        key = (owner or None, currency)
-        potential, weighted_sum = sums.get(key, (ZERO, ZERO))
+        potential, forecast = sums.setdefault(owner or None, ({}, {}))
         value = money(amount)
-        sums[key] = (potential + value, weighted_sum + value * percent)
-    return {k: (p, money(w / 100)) for k, (p, w) in sums.items()}
+        fx.add(potential, currency, today, value)
+        fx.add(forecast, currency, today, value * percent / 100)
+    return sums
+
+
+class TargetConverter:
+    """Targets in the company currency at one day's rate (one rate look-up per currency)."""
+
+    def __init__(self, day: Any) -> None:
+        self.day = day
+        self.rates: dict[str, Decimal | None] = {}
+
+    def __call__(self, target: Target | None) -> tuple[Target | None, str | None]:
+        """The target converted; unchanged, with its currency named, when there is no rate."""
+        home = company_currency()
+        if target is None or target.currency == home:
+            return target, None
+        if target.currency not in self.rates:
+            self.rates[target.currency] = fx.RateBook([target.currency], self.day, self.day
+                                                      ).rate(target.currency, self.day)
+        rate = self.rates[target.currency]
+        if rate is None:
+            return target, target.currency
+        return Target((target.volume * rate).quantize(CENT), (target.margin * rate).quantize(CENT),
+                      home, target.derived), None
 
 
 def plan(period: Period, user_ids: list[int], team_ids: list[int]) -> list[PlanRow]:
@@ -107,33 +147,47 @@ def plan(period: Period, user_ids: list[int], team_ids: list[int]) -> list[PlanR
     user_targets, team_targets = targets_for(everyone, team_ids, period)
     signed = _signed(period, everyone)
     pipeline = _pipeline(everyone)
-    default_currency = current_app.config["CONVEYOR"]["default_currency"]
+    home = company_currency()
+    target_day = min(period.last_day, fx.today())
+    book = fx.book_for(*(part for pair in signed.values() for part in pair),
+                       *(part for pair in pipeline.values() for part in pair))
 
-    def fill(row: PlanRow, owners: list[int]) -> PlanRow:
-        row.currency = row.target.currency if row.target else default_currency
+    to_home = TargetConverter(target_day)
+
+    def fill(row: PlanRow, owners: list[int], lacking: set[str] | None = None) -> PlanRow:
+        row.currency = home
+        row.target, absent = to_home(row.target)
+        lacking = (lacking or set()) | ({absent} if absent else set())
+        parts: list[fx.Sums] = [{}, {}, {}, {}]  # volume, margin, potential, forecast
         for owner in owners:
-            for currency in (row.currency, "*"):
-                v, m = signed.get((owner, currency), (ZERO, ZERO))
-                row.signed_volume += v
-                row.signed_margin += m
-            p, w = pipeline.get((owner, row.currency), (ZERO, ZERO))
-            row.potential += p
-            row.forecast += w
-        row.forecast = row.forecast.quantize(CENT)
+            for i, sums in enumerate((*signed.get(owner, ({}, {})),
+                                      *pipeline.get(owner, ({}, {})))):
+                for key, value in sums.items():
+                    parts[i][key] = parts[i].get(key, ZERO) + value
+        totals = [fx.convert(p, book) for p in parts]
+        row.signed_volume, row.signed_margin, row.potential, row.forecast = (
+            t.amount for t in totals)
+        row.missing = tuple(sorted({c for t in totals for c in t.missing} | lacking))
         return row
 
     rows: list[PlanRow] = []
     for team_id in team_ids:
         ids = members.get(team_id, [])
         target = team_targets.get(team_id)
-        if target is None:  # a team without its own target: the sum of its members'
-            parts = [user_targets.get(u) for u in ids if user_targets.get(u) is not None]
+        lacking: set[str] = set()
+        if target is None:  # a team without its own target: the sum of its members' (converted)
+            parts = []
+            for u in ids:
+                part, absent = to_home(user_targets.get(u))
+                if absent:
+                    lacking.add(absent)
+                elif part is not None:
+                    parts.append(part)
             if parts:
-                target = Target(sum((p.volume for p in parts), ZERO),  # type: ignore[union-attr]
-                                sum((p.margin for p in parts), ZERO),  # type: ignore[union-attr]
-                                parts[0].currency, True)  # type: ignore[union-attr]
+                target = Target(sum((p.volume for p in parts), ZERO),
+                                sum((p.margin for p in parts), ZERO), home, True)
         rows.append(fill(PlanRow("team", team_id, team_names.get(team_id, ""), target,
-                                 members=ids), ids))
+                                 members=ids), ids, lacking))
         rows += [fill(PlanRow("user", u, labels.get(u, ""), user_targets.get(u)), [u])
                  for u in ids]
     shown = {r.id for r in rows if r.kind == "user"}

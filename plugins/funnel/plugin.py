@@ -48,9 +48,26 @@ def register_settings() -> list[Setting]:
 
 @hookimpl
 def register_models() -> list[Any]:
-    from .models import FunnelTarget
+    from .models import FunnelClosedTotal, FunnelReached, FunnelStageMove, FunnelTarget
 
-    return [FunnelTarget]
+    return [FunnelTarget, FunnelClosedTotal, FunnelReached, FunnelStageMove]
+
+
+@hookimpl
+def deal_rows_flushed(connection: Any, session: Any, changes: list[Any],
+                      history: list[dict[str, Any]],
+                      removed_history: dict[int, list[dict[str, Any]]]) -> None:
+    """Keep the funnel's summaries (summaries.py) in the transaction of the change."""
+    from .summaries import on_flush
+
+    on_flush(connection, session, changes, history, removed_history)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from .cli import funnel_group
+
+    cli.add_command(funnel_group)
 
 
 @hookimpl

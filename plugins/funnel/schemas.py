@@ -26,8 +26,14 @@ class FunnelStageSchema(Schema):
     kind = fields.String(metadata={"description": "open | won | lost"})
     count = fields.Integer(metadata={"description": "open stage: deals in it now; won/lost: "
                                                     "deals closed there in the period"})
-    amount = fields.Decimal(**MONEY)
-    weighted_amount = fields.Decimal(**MONEY)
+    amount = fields.Decimal(**MONEY, metadata={
+        "description": "in the company currency (the response's `currency`): open deals at "
+                       "today's rate, closed ones at the rate of the day they closed"})
+    weighted_amount = fields.Decimal(**MONEY, metadata={
+        "description": "amount × the stage's percent, in the company currency"})
+    missing_currencies = fields.List(fields.String(), metadata={
+        "description": "currencies of deals in this row without an exchange rate: their "
+                       "amounts are not in `amount` (never counted as 0)"})
     reached = fields.Integer(allow_none=True, metadata={
         "description": "deals that reached this stage or a later one in the period"})
 
@@ -48,6 +54,8 @@ class FunnelFiguresSchema(Schema):
     pipeline_id = fields.Integer()
     period = fields.Nested(FunnelPeriodSchema)
     scope = fields.Nested(FunnelScopeSchema)
+    currency = fields.String(metadata={"description": "the company currency, in which every "
+                                                      "amount is given"})
     stages = fields.List(fields.Nested(FunnelStageSchema))
     not_funnel_shaped = fields.List(fields.Dict(), metadata={
         "description": "steps where a later stage holds more open deals than the one before"})
@@ -70,6 +78,10 @@ class FunnelConversionSchema(Schema):
     won = fields.Integer()
     lost = fields.Integer()
     win_rate = fields.Float(allow_none=True)
+    currency = fields.String(metadata={"description": "the company currency of the amounts"})
+    won_amount = fields.Decimal(**MONEY)
+    lost_amount = fields.Decimal(**MONEY)
+    missing_currencies = fields.List(fields.String())
     cycle_median_days = fields.Float(allow_none=True)
     cycle_mean_days = fields.Float(allow_none=True)
     lost_reasons = fields.List(fields.Dict())
@@ -99,6 +111,7 @@ class FunnelStalledSchema(Schema):
 class FunnelFiveSchema(Schema):
     period = fields.Nested(FunnelPeriodSchema)
     previous = fields.Nested(FunnelPeriodSchema)
+    currency = fields.String(metadata={"description": "the company currency of the amounts"})
     leads_available = fields.Boolean()
     visits_available = fields.Boolean()
     sellers = fields.List(fields.Dict())

@@ -17,6 +17,7 @@ from conveyor.crm import rebuild_deal_totals
 from conveyor.models import Customer, Deal, StageHistory
 
 from .sqlparts import PipelineInfo
+from .summaries import rebuild
 
 LOST_REASONS = ["", "Price", "Competitor", "No budget", "No decision"]
 
@@ -65,9 +66,10 @@ def _path(rng: random.Random, pipe: PipelineInfo, created: datetime, now: dateti
 
 
 def generate(session: Any, pipe: PipelineInfo, owners: list[int | None], deals: int,
-             seed: int = 1, now: datetime | None = None, days_back: int = 400) -> World:
+             seed: int = 1, now: datetime | None = None, days_back: int = 400,
+             currencies: tuple[str, ...] = ("USD",)) -> World:
     """``deals`` deals of ``pipe`` spread over ``owners`` with histories in the last
-    ``days_back`` days; returns the rows written."""
+    ``days_back`` days, in ``currencies`` (picked at random); returns the rows written."""
     from conveyor.types import utcnow
 
     rng = random.Random(seed)
@@ -91,7 +93,8 @@ def generate(session: Any, pipe: PipelineInfo, owners: list[int | None], deals: 
                 "owner_id": rng.choice(owners), "pipeline_id": pipe.id, "stage_id": last_stage,
                 "title": f"Deal {n}", "amount": amount,
                 "margin": (amount * Decimal(rng.randrange(5, 40)) / 100).quantize(Decimal("0.01")),
-                "currency": "USD", "lost_reason": rng.choice(LOST_REASONS)
+                "currency": currencies[0] if len(currencies) == 1 else rng.choice(currencies),
+                "lost_reason": rng.choice(LOST_REASONS)
                 if stage_of[last_stage].is_lost else "",
                 "created_at": created, "updated_at": last_at, "stage_entered_at": last_at,
                 "closed_at": last_at if closed else None, "version": 1}
@@ -108,5 +111,6 @@ def generate(session: Any, pipe: PipelineInfo, owners: list[int | None], deals: 
             previous = stage_id
     session.execute(insert(StageHistory), world.history)
     rebuild_deal_totals(session)  # rows written straight: the summary the app keeps, rebuilt
+    rebuild(session.connection())  # and the funnel's own
     session.commit()
     return world

@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from conveyor import db, require, scope, setting
+from conveyor import company_currency, db, require, scope, setting
 from conveyor.i18n import _, pgettext
 from conveyor.models import Deal, User
 from conveyor.queries import written_limit
@@ -44,7 +44,8 @@ def query_or_abort() -> Query:
 def shell(q: Query, **extra: Any) -> dict[str, Any]:
     """What the filter bar and tabs of every page need."""
     return {"q": q, "presets": presets(), "scopes": scope_choices(current_user),
-            "pipelines": pipelines(), "who_of": who_of, **extra}
+            "pipelines": pipelines(), "who_of": who_of, "company_currency": company_currency(),
+            **extra}
 
 
 def wants_csv() -> bool:
@@ -66,19 +67,24 @@ def index() -> Any:
                 _("Conversion"), _("Lost at this step")],
                 [(_(s.source.name), _(s.target.name), s.entered, s.passed, s.rate, s.dropped)
                  for s in conv.steps + ([conv.overall] if conv.overall else [])])
+        home = company_currency()
         if table == "lost_reasons":
-            return csv_response("funnel-lost-reasons", [_("Reason"), _("Deals"), _("Amount")],
-                                [(r or _("(not given)"), n, a) for r, n, a in out.lost_reasons])
+            return csv_response("funnel-lost-reasons", [
+                _("Reason"), _("Deals"), _("Amount"), _("Currency"), _("No exchange rate for")],
+                [(r or _("(not given)"), n, a.amount, home, " ".join(a.missing))
+                 for r, n, a in out.lost_reasons])
         return csv_response("funnel", [
             _("Stage"), _("Percent"), _("Deals"), _("Amount"), _("Weighted amount"),
-            _("Reached in the period")],
-            [(_(r.stage.name), r.stage.percent, r.count, r.amount, r.weighted_amount,
-              r.reached if not r.stage.is_lost else "") for r in result.rows + result.lost])
+            _("Currency"), _("No exchange rate for"), _("Reached in the period")],
+            [(_(r.stage.name), r.stage.percent, r.count, r.amount, r.weighted_amount, home,
+              " ".join(r.total.missing), r.reached if not r.stage.is_lost else "")
+             for r in result.rows + result.lost])
     measure = "amount" if request.args.get("measure") == "amount" else "count"
     open_rows = [r for r in result.rows if r.stage.is_open]
     flagged = {b.id for _a, b, _n, _m in result.problems}
     bars = bars_for(open_rows, measure, flagged, lambda r: f"{r.stage.percent}% {_(r.stage.name)}",
-                    lambda r: (str(r.count) if measure == "count" else f"{r.amount:,.2f}"))
+                    lambda r: (str(r.count) if measure == "count"
+                               else f"{r.amount:,.2f} {company_currency()}"))
     chart = funnel_svg(bars, _("Open deals by stage"), lambda i: url_for(
         ".deals", stage=open_rows[i].stage.id, kind="now", **q.args()))
     return render_template("funnel/index.html", **shell(q, tab="funnel", result=result,

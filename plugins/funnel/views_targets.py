@@ -43,10 +43,10 @@ def targets() -> Any:
         return csv_response("funnel-plan", [
             _("Seller or team"), _("Target volume"), _("Signed volume"), _("Fulfilment %"),
             _("Target margin"), _("Signed margin"), _("Forecast"),
-            pgettext("funnel column", "Potential"), _("Currency")],
-            [(r.label, r.target.volume if r.target else "", r.signed_volume, r.percent("volume"),
-              r.target.margin if r.target else "", r.signed_margin, r.forecast, r.potential,
-              r.currency) for r in rows])
+            pgettext("funnel column", "Potential"), _("Currency"), _("No exchange rate for")],
+            [(r.label, _target(r, "volume"), r.signed_volume, r.percent("volume"),
+              _target(r, "margin"), r.signed_margin, r.forecast, r.potential,
+              r.currency, " ".join(r.missing)) for r in rows])
     people = {u for r in rows if r.kind == "user" for u in [r.id]}
     teams = {r.id for r in rows if r.kind == "team"}
     explicit = list(db.session.scalars(
@@ -60,6 +60,13 @@ def targets() -> Any:
     return render_template("funnel/targets.html", **shell(
         q, tab="targets", rows=rows, explicit=explicit, labels=labels, team_labels=team_labels,
         source=fulfilment_source(), invoices=invoices_available()))
+
+
+def _target(row: Any, what: str) -> Any:
+    """A row's target in the company currency; empty when there is none or it has no rate."""
+    if row.target is None or row.target.currency != row.currency:
+        return ""
+    return getattr(row.target, what)
 
 
 def _prefill(form: Any) -> None:

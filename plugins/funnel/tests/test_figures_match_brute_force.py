@@ -106,7 +106,7 @@ def test_win_rate_cycle_and_lost_reasons(ctx, world, brute, users):
                                     if e["won"] + e["lost"] else None)
             assert close(got.cycle_median_days and got.cycle_median_days * 86400, e["median"])
             assert close(got.cycle_mean_days and got.cycle_mean_days * 86400, e["mean"])
-            assert {r: (n, a) for r, n, a in got.lost_reasons} == e["reasons"]
+            assert {r: (n, a.amount) for r, n, a in got.lost_reasons} == e["reasons"]
 
 
 @pytest.mark.parametrize("committed", [60, 20])

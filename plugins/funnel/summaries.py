@@ -1,0 +1,338 @@
+"""Summaries the funnel keeps in the transaction of every deal change, so that what a figure
+reads grows with the selection (owners × days), not with the deals or the history behind it.
+
+- ``funnel_closed_totals``: closed deals as they are now by owner, closing day, stage, currency
+  and lost reason (won/lost in a period, signed volume and margin, lost reasons);
+- ``funnel_reached``: per owner, stage and month, deals that had a row at or past the stage
+  in it, by their previous such month (the funnel's "reached" and conversion for any run of
+  whole months, each deal counted once);
+- ``funnel_stage_moves``: per owner, stage, currency and day (and month), deals that entered
+  minus deals that left (the deals in each stage at a past midnight: now, minus the moves
+  since).
+
+Kept by the core's ``deal_rows_flushed`` hook (:func:`on_flush`); :func:`rebuild` recomputes
+them from ``deals`` and ``stage_history`` (``conveyor funnel rebuild``, the bench generator,
+the migration that adds them). Amounts stay per currency and day, so converting them to the
+company currency at the right day's rate stays exact.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, String, and_, cast, delete, func, insert, literal, select
+from sqlalchemy import union_all
+from sqlalchemy.dialects import postgresql, sqlite
+
+from conveyor import current_pipelines
+from conveyor.models import Deal, Stage, StageHistory
+
+from .models import NO_MONTH, FunnelClosedTotal, FunnelReached, FunnelStageMove
+
+C = FunnelClosedTotal.__table__
+R = FunnelReached.__table__
+M = FunnelStageMove.__table__
+D = Deal.__table__
+H = StageHistory.__table__
+S = Stage.__table__
+
+
+def summary_owner(table: Any, owners: list[int] | None) -> Any:
+    """The selected owners in a summary table (where 0 stands for no owner)."""
+    from sqlalchemy import true
+
+    return true() if owners is None else table.c.owner_id.in_(list(owners))
+
+
+class Stages:
+    """Position and lost flag per stage id, from the core's pipeline snapshot (no query)."""
+
+    def __init__(self) -> None:
+        pipelines = current_pipelines().pipelines
+        self.info = {s.id: s for p in pipelines for s in p.stages}
+        self.levels = {p.id: [s for s in p.stages if not s.is_lost] for p in pipelines}
+
+    def position(self, stage_id: int) -> int:
+        return self.info[stage_id].position
+
+    def counts(self, stage_id: int | None) -> bool:
+        """Whether a row into this stage counts towards "reached" (any non-lost stage)."""
+        stage = self.info.get(stage_id) if stage_id is not None else None
+        return stage is not None and not stage.is_lost
+
+
+class Deltas:
+    """Additions per key of one summary table, applied in one upsert."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[Any, ...], list[Any]] = {}
+
+    def add(self, key: tuple[Any, ...], *values: Any) -> None:
+        entry = self.rows.get(key)
+        if entry is None:
+            self.rows[key] = list(values)
+        else:
+            for i, v in enumerate(values):
+                entry[i] += v
+
+    def apply(self, conn: Connection, table: Any, keys: tuple[str, ...],
+              values: tuple[str, ...]) -> None:
+        rows = [dict(zip(keys + values, (*k, *v))) for k, v in sorted(self.rows.items())
+                if any(v)]
+        if not rows:
+            return
+        dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
+        stmt = dialect.insert(table).values(rows)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={v: table.c[v] + stmt.excluded[v] for v in values}))
+
+
+def _owner(values: dict[str, Any]) -> int:
+    return values.get("owner_id") or 0
+
+
+def _closed(deltas: Deltas, values: dict[str, Any] | None, sign: int) -> None:
+    if values is None or values.get("closed_at") is None:
+        return
+    key = (_owner(values), values["closed_at"].date(), values["stage_id"], values["currency"],
+           values.get("lost_reason") or "")
+    deltas.add(key, sign, sign * Decimal(values["amount"] or 0),
+               sign * Decimal(values["margin"] or 0))
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _moves(deltas: Deltas, rows: Iterable[dict[str, Any]], deal: dict[str, Any],
+           sign: int) -> None:
+    """A deal's history rows as stage moves (day and month rows), under the deal's owner,
+    currency and amount."""
+    amount = Decimal(deal["amount"] or 0)
+    owner, currency = _owner(deal), deal["currency"]
+    for row in rows:
+        day = row["at"].date()
+        for grain, on in (("d", day), ("m", month_of(day))):
+            deltas.add((owner, grain, on, row["to_stage_id"], currency), sign, sign * amount)
+            if row["from_stage_id"] is not None:
+                deltas.add((owner, grain, on, row["from_stage_id"], currency), -sign,
+                           -sign * amount)
+
+
+def _reached(deltas: Deltas, rows: list[dict[str, Any]], owner: int, stages: Stages,
+             sign: int) -> None:
+    """A deal's whole contribution to ``funnel_reached``: per stage, the months it had a row
+    at or past it, each with the one before."""
+    furthest: dict[date, int] = {}
+    pipeline = None
+    for row in rows:
+        if not stages.counts(row["to_stage_id"]):
+            continue
+        stage = stages.info[row["to_stage_id"]]
+        pipeline = stage.pipeline_id
+        month = month_of(row["at"].date())
+        furthest[month] = max(furthest.get(month, stage.position), stage.position)
+    if pipeline is None:
+        return
+    months = sorted(furthest)
+    for level in stages.levels.get(pipeline, []):
+        prev = NO_MONTH
+        for month in months:
+            if furthest[month] >= level.position:
+                deltas.add((owner, month, level.id, prev), sign)
+                prev = month
+
+
+def _history_of(conn: Connection, deal_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    ids = sorted(set(deal_ids))
+    out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    for row in conn.execute(select(H.c.id, H.c.deal_id, H.c.from_stage_id, H.c.to_stage_id,
+                                   H.c.at).where(H.c.deal_id.in_(ids))
+                            .order_by(H.c.deal_id, H.c.at, H.c.id)):
+        values = dict(row._mapping)
+        values["at"] = _aware(values["at"])
+        out[row.deal_id].append(values)
+    return out
+
+
+def _aware(at: Any) -> datetime:
+    from datetime import UTC
+
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _deal_now(conn: Connection, session: Any, deal_ids: set[int],
+              known: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Owner, currency and amount of deals, from this flush, the session or the database."""
+    out = {i: known[i] for i in deal_ids if i in known}
+    for deal_id in deal_ids - set(out):
+        obj = session.identity_map.get(session.identity_key(Deal, deal_id)) \
+            if session is not None else None
+        if obj is not None and "owner_id" in obj.__dict__ and "amount" in obj.__dict__ \
+                and "currency" in obj.__dict__:
+            out[deal_id] = {"owner_id": obj.owner_id, "currency": obj.currency,
+                            "amount": obj.amount}
+    rest = sorted(deal_ids - set(out))
+    if rest:
+        for row in conn.execute(select(D.c.id, D.c.owner_id, D.c.currency, D.c.amount)
+                                .where(D.c.id.in_(rest))):
+            out[row.id] = {"owner_id": row.owner_id, "currency": row.currency,
+                           "amount": row.amount}
+    return out
+
+
+def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[dict[str, Any]],
+             removed_history: dict[int, list[dict[str, Any]]]) -> None:
+    """Turn a flush's deal changes and new history rows into upserts of the summaries: at most
+    one statement per summary, plus one read of the history of the deals that moved (for the
+    buckets they already reached) or whose owner, currency or amount changed."""
+    stages = Stages()
+    closed, reached, moves = Deltas(), Deltas(), Deltas()
+    new_values: dict[int, dict[str, Any]] = {}
+    rekey: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for change in changes:
+        _closed(closed, change.old, -1)
+        _closed(closed, change.new, +1)
+        if change.new is not None:
+            new_values[change.deal_id] = change.new
+        if change.old is not None and change.new is None:  # deleted, with its history
+            rows = [{**r, "at": _aware(r["at"])} for r in removed_history.get(change.deal_id, [])]
+            _moves(moves, rows, change.old, -1)
+            _reached(reached, rows, _owner(change.old), stages, -1)
+        elif change.old is not None and any(
+                change.old[k] != change.new[k] for k in ("owner_id", "currency", "amount")):
+            rekey[change.deal_id] = (change.old, change.new)
+    added = [{**h, "at": _aware(h["at"])} for h in history]
+    added_ids = {h["id"] for h in added}
+    moved = {h["deal_id"] for h in added}
+    if rekey or moved:
+        past = _history_of(conn, set(rekey) | moved)
+        for deal_id, (old, new) in rekey.items():  # the rows of earlier flushes, re-keyed
+            rows = [r for r in past[deal_id] if r["id"] not in added_ids]
+            _moves(moves, rows, old, -1)
+            _moves(moves, rows, new, +1)
+            _reached(reached, rows, _owner(old), stages, -1)
+            _reached(reached, rows, _owner(new), stages, +1)
+        deals = _deal_now(conn, session, moved, new_values)
+        for deal_id in sorted(moved):
+            deal = deals.get(deal_id)
+            if deal is None:
+                continue
+            mine = sorted((h for h in added if h["deal_id"] == deal_id),
+                          key=lambda h: (h["at"], h["id"]))
+            _moves(moves, mine, deal, +1)
+            earlier = [r for r in past[deal_id] if r["id"] not in added_ids]
+            owner = _owner(deal)
+            _reached(reached, earlier, owner, stages, -1)
+            _reached(reached, earlier + mine, owner, stages, +1)
+    closed.apply(conn, C, ("owner_id", "day", "stage_id", "currency", "lost_reason"),
+                 ("count", "amount", "margin"))
+    reached.apply(conn, R, ("owner_id", "month", "stage_id", "prev_month"), ("count",))
+    moves.apply(conn, M, ("owner_id", "grain", "day", "stage_id", "currency"),
+                ("count", "amount"))
+
+
+# --- rebuilding from deals and history ------------------------------------------------------
+
+
+def _day(conn: Connection, column: Any) -> Any:
+    return func.date(column)
+
+
+def _bucket_sql(conn: Connection, kind: str, column: Any) -> Any:
+    """The first day of ``column``'s month / quarter / year, as a date."""
+    if conn.dialect.name == "postgresql":
+        unit = {"m": "month", "q": "quarter", "y": "year"}[kind]
+        return cast(func.date_trunc(unit, column), sa_date())
+    if kind == "m":
+        return func.strftime("%Y-%m-01", column)
+    if kind == "y":
+        return func.strftime("%Y-01-01", column)
+    month = cast(func.strftime("%m", column), sa_int())
+    return func.printf("%s-%02d-01", func.strftime("%Y", column),
+                       (month - 1) // 3 * 3 + 1)
+
+
+def sa_date() -> Any:
+    from sqlalchemy import Date
+
+    return Date()
+
+
+def sa_int() -> Any:
+    from sqlalchemy import Integer
+
+    return Integer()
+
+
+def rebuild(conn: Connection) -> dict[str, int]:
+    """Recompute the three summaries from ``deals`` and ``stage_history`` (after a bulk load
+    that bypassed the ORM, or to repair them): a few INSERT … SELECT. The caller commits."""
+    owner = func.coalesce(D.c.owner_id, 0)
+    for table in (C, R, M):
+        conn.execute(delete(table))
+    day = _day(conn, D.c.closed_at)
+    reason = func.coalesce(D.c.lost_reason, "")
+    conn.execute(insert(C).from_select(
+        ["owner_id", "day", "stage_id", "currency", "lost_reason", "count", "amount", "margin"],
+        select(owner, day, D.c.stage_id, D.c.currency, reason, func.count(),
+               func.coalesce(func.sum(D.c.amount), 0), func.coalesce(func.sum(D.c.margin), 0))
+        .where(D.c.closed_at.is_not(None))
+        .group_by(owner, day, D.c.stage_id, D.c.currency, reason)))
+    hday = _day(conn, H.c.at)
+    entered = (select(owner.label("owner_id"), hday.label("day"),
+                      H.c.to_stage_id.label("stage_id"), D.c.currency.label("currency"),
+                      literal(1).label("n"), D.c.amount.label("amount"))
+               .select_from(H.join(D, D.c.id == H.c.deal_id)))
+    left = (select(owner.label("owner_id"), hday.label("day"),
+                   H.c.from_stage_id.label("stage_id"), D.c.currency.label("currency"),
+                   literal(-1).label("n"), (-D.c.amount).label("amount"))
+            .select_from(H.join(D, D.c.id == H.c.deal_id))
+            .where(H.c.from_stage_id.is_not(None)))
+    both = union_all(entered, left).subquery()
+    conn.execute(insert(M).from_select(
+        ["owner_id", "grain", "day", "stage_id", "currency", "count", "amount"],
+        select(both.c.owner_id, cast(literal("d"), String(1)), both.c.day, both.c.stage_id,
+               both.c.currency, func.sum(both.c.n), func.sum(both.c.amount))
+        .group_by(both.c.owner_id, both.c.day, both.c.stage_id, both.c.currency)))
+    days = M.alias("days")
+    month = _bucket_sql(conn, "m", days.c.day)
+    conn.execute(insert(M).from_select(
+        ["owner_id", "grain", "day", "stage_id", "currency", "count", "amount"],
+        select(days.c.owner_id, cast(literal("m"), String(1)), month, days.c.stage_id,
+               days.c.currency, func.sum(days.c.count), func.sum(days.c.amount))
+        .where(days.c.grain == "d")
+        .group_by(days.c.owner_id, month, days.c.stage_id, days.c.currency)))
+    # Per deal and month its furthest position (lost stages left out); per stage at or before
+    # it, the months in order with the one before (lag).
+    hmonth = _bucket_sql(conn, "m", H.c.at)
+    per_month = (select(H.c.deal_id.label("deal_id"), owner.label("owner_id"),
+                        D.c.pipeline_id.label("pipeline_id"), hmonth.label("month"),
+                        func.max(S.c.position).label("position"))
+                 .select_from(H.join(D, D.c.id == H.c.deal_id)
+                              .join(S, and_(S.c.id == H.c.to_stage_id, S.c.is_lost.is_(False))))
+                 .group_by(H.c.deal_id, owner, D.c.pipeline_id, hmonth).subquery())
+    level = S.alias("level")
+    prev = func.lag(per_month.c.month).over(partition_by=(per_month.c.deal_id, level.c.id),
+                                            order_by=per_month.c.month)
+    chained = (select(per_month.c.owner_id, level.c.id.label("stage_id"), per_month.c.month,
+                      func.coalesce(prev, literal(NO_MONTH, sa_date())).label("prev_month"))
+               .select_from(per_month.join(level, and_(
+                   level.c.pipeline_id == per_month.c.pipeline_id, level.c.is_lost.is_(False),
+                   level.c.position <= per_month.c.position)))
+               .subquery())
+    conn.execute(insert(R).from_select(
+        ["owner_id", "month", "stage_id", "prev_month", "count"],
+        select(chained.c.owner_id, chained.c.month, chained.c.stage_id, chained.c.prev_month,
+               func.count())
+        .group_by(chained.c.owner_id, chained.c.month, chained.c.stage_id,
+                  chained.c.prev_month)))
+    return {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
+            for t in (C, R, M)}

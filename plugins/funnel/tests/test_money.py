@@ -1,0 +1,232 @@
+"""Every total of the funnel in the company currency, at the rate of each deal's date.
+
+Deals in USD (the company currency), EUR (rates that change during the periods), GBP (a rate
+only from 30 days ago: older closings have none) and CNY (no rate at all). Each figure is
+recomputed by brute force — every deal converted on its own at the rate of the day it closed
+(won or lost) or of today (open) — and must match to the cent; the currencies that lack a rate
+are named and their amounts left out, never counted as 0.
+
+Runs on SQLite, and on PostgreSQL when CONVEYOR_TEST_DATABASE_URL is set."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+
+from conveyor import db
+from conveyor.money import set_rate
+from conveyor.plugins.funnel.five import five_numbers
+from conveyor.plugins.funnel.metrics import funnel, outcomes
+from conveyor.plugins.funnel.periods import Period, current
+from conveyor.plugins.funnel.plan import plan
+from conveyor.plugins.funnel.sqlparts import load_pipeline
+from conveyor.plugins.funnel.targets import set_user_target
+from conveyor.plugins.funnel.testdata import generate
+from conveyor.types import utcnow
+
+CENT = Decimal("0.01")
+
+
+def quant(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@pytest.fixture
+def money_world(app, users):
+    """~300 deals in four currencies, and the rates of EUR and GBP."""
+    with app.app_context():
+        pipe = load_pipeline()
+        owners = [users["seller"], users["seller2"], users["manager"], None]
+        world = generate(db.session, pipe, owners, deals=300, seed=5,
+                         currencies=("USD", "EUR", "GBP", "CNY"))
+        today = utcnow().date()
+        rates = {"EUR": [(today - timedelta(days=500), Decimal("1.05")),
+                         (today - timedelta(days=60), Decimal("1.1")),
+                         (today - timedelta(days=10), Decimal("1.2345"))],
+                 "GBP": [(today - timedelta(days=30), Decimal("1.27"))]}
+        for currency, series in rates.items():
+            for day, rate in series:
+                set_rate(currency, day, rate)
+        db.session.commit()
+        world.rates = rates
+        return world
+
+
+def rate(world: Any, currency: str, day: date) -> Decimal | None:
+    if currency == "USD":
+        return Decimal(1)
+    found = [r for d, r in world.rates.get(currency, []) if d <= day]
+    return found[-1] if found else None
+
+
+def expected(world: Any, deals: list[dict]) -> tuple[Decimal, set[str]]:
+    """Converted sum of ``deals`` (each at its own date's rate) and the currencies left out."""
+    total, missing = Decimal(0), set()
+    today = utcnow().date()
+    for d in deals:
+        day = d["closed_at"].date() if d["closed_at"] is not None else today
+        r = rate(world, d["currency"], day)
+        if r is None:
+            missing.add(d["currency"])
+        else:
+            total += d["amount"] * r
+    return quant(total), missing
+
+
+def in_period(at: Any, period: Period) -> bool:
+    return at is not None and period.start_dt <= at < period.end_dt
+
+
+def periods() -> list[Period]:
+    today = utcnow().date()
+    return [current("month", today), current("month", today).previous(),
+            Period(today - timedelta(days=90), today + timedelta(days=1)),
+            Period(today - timedelta(days=800), today + timedelta(days=1))]
+
+
+def test_the_data_mixes_currencies_and_misses_rates(ctx, money_world):
+    currencies = {d["currency"] for d in money_world.deals}
+    assert currencies == {"USD", "EUR", "GBP", "CNY"}
+    closed = [d for d in money_world.deals if d["closed_at"] is not None]
+    gbp = [rate(money_world, "GBP", d["closed_at"].date()) for d in closed
+           if d["currency"] == "GBP"]
+    assert None in gbp and any(r is not None for r in gbp), "GBP: some closings with a rate"
+    eur = {rate(money_world, "EUR", d["closed_at"].date()) for d in closed
+           if d["currency"] == "EUR"}
+    assert len(eur) >= 2, "EUR closings at different rates"
+
+
+def test_funnel_amounts_and_weighted_in_company_currency(ctx, money_world, users):
+    pipe = load_pipeline()
+    for period in periods():
+        for owners in (None, [users["seller"]]):
+            result = funnel(pipe, period, owners)
+            for row in result.rows + result.lost:
+                deals = [d for d in money_world.deals
+                         if d["stage_id"] == row.stage.id
+                         and (owners is None or d["owner_id"] in owners)
+                         and (row.stage.is_open or in_period(d["closed_at"], period))]
+                amount, missing = expected(money_world, deals)
+                assert row.count == len(deals)
+                assert row.amount == amount, (period, row.stage.name)
+                assert row.total.currency == "USD"
+                assert set(row.total.missing) == missing
+                assert row.weighted_amount == quant(amount * row.stage.percent / 100)
+                parts: dict[str, Decimal] = {}
+                for d in deals:
+                    parts[d["currency"]] = parts.get(d["currency"], Decimal(0)) + d["amount"]
+                assert row.total.parts == {c: quant(a) for c, a in parts.items()}
+    open_rows = [r for r in funnel(pipe, periods()[0], None).rows if r.stage.is_open]
+    assert all("CNY" in r.total.missing for r in open_rows if "CNY" in r.total.parts)
+    assert any(r.total.missing for r in open_rows), "a currency without a rate is named"
+
+
+def test_won_lost_and_lost_reasons_at_the_closing_days_rate(ctx, money_world, users):
+    pipe = load_pipeline()
+    stage = {s.id: s for s in pipe.stages}
+    for period in periods():
+        for owners in (None, [users["seller2"]]):
+            got = outcomes(pipe, period, owners)
+            closed = [d for d in money_world.deals if in_period(d["closed_at"], period)
+                      and (owners is None or d["owner_id"] in owners)
+                      and not stage[d["stage_id"]].is_open]
+            won = [d for d in closed if stage[d["stage_id"]].is_won]
+            lost = [d for d in closed if stage[d["stage_id"]].is_lost]
+            assert (got.won_amount, set(got.won_total.missing)) == expected(money_world, won)
+            assert (got.lost_amount, set(got.lost_total.missing)) == expected(money_world, lost)
+            reasons = {}
+            for d in lost:
+                reasons.setdefault(d["lost_reason"], []).append(d)
+            assert {r: (n, t.amount, set(t.missing)) for r, n, t in got.lost_reasons} == {
+                r: (len(ds), *expected(money_world, ds)) for r, ds in reasons.items()}
+
+
+def test_five_numbers_amounts(ctx, money_world, users):
+    pipe = load_pipeline()
+    stage = {s.id: s for s in pipe.stages}
+    period = current("month", utcnow().date())  # not over: opportunities are the open deals now
+    result = five_numbers(pipe, period, None, now=money_world.now)
+    for owner, figures in result.current.items():
+        mine = [d for d in money_world.deals if d["owner_id"] == owner]
+        won = [d for d in mine if stage[d["stage_id"]].is_won and in_period(d["closed_at"],
+                                                                          period)]
+        opened = [d for d in mine if stage[d["stage_id"]].is_open]
+        closed_amount, missing_won = expected(money_world, won)
+        open_amount, missing_open = expected(money_world, opened)
+        assert figures.closed_amount == closed_amount
+        assert figures.opportunities_amount == open_amount
+        assert set(figures.missing_currencies) == missing_won | missing_open
+    # The month before is over: its opportunities are the deals open at its end (their stage
+    # then, from the history), at today's rate.
+    before = result.previous
+    history: dict[int, list[dict]] = {}
+    for h in money_world.history:
+        history.setdefault(h["deal_id"], []).append(h)
+    for owner, figures in result.before.items():
+        opened = []
+        for d in money_world.deals:
+            rows = sorted((h for h in history[d["id"]] if h["at"] < before.end_dt),
+                          key=lambda h: h["at"])
+            if d["owner_id"] == owner and rows and stage[rows[-1]["to_stage_id"]].is_open:
+                opened.append({**d, "closed_at": None})
+        assert figures.opportunities == len(opened)
+        assert figures.opportunities_amount == expected(money_world, opened)[0]
+
+
+def test_plan_converts_signed_pipeline_and_targets(ctx, money_world, users):
+    pipe = load_pipeline()
+    stage = {s.id: s for s in pipe.stages}
+    seller = users["seller"]
+    period = current("month", utcnow().date()).previous()
+    set_user_target(seller, "month", period.start, Decimal("1000.00"), Decimal("100.00"), "EUR",
+                    None)
+    db.session.commit()
+    row = plan(period, [seller], [])[0]
+    mine = [d for d in money_world.deals if d["owner_id"] == seller]
+    won = [d for d in mine if stage[d["stage_id"]].is_won and in_period(d["closed_at"], period)]
+    opened = [d for d in mine if stage[d["stage_id"]].is_open]
+    signed, missing_signed = expected(money_world, won)
+    potential, missing_open = expected(money_world, opened)
+    assert row.currency == "USD"
+    assert row.signed_volume == signed
+    assert row.potential == potential
+    today = utcnow().date()
+    forecast = sum((d["amount"] * stage[d["stage_id"]].percent / 100
+                    * rate(money_world, d["currency"], today)
+                    for d in opened if rate(money_world, d["currency"], today) is not None),
+                   Decimal(0))
+    assert row.forecast == quant(forecast)
+    assert set(row.missing) == missing_signed | missing_open
+    eur = rate(money_world, "EUR", period.last_day)
+    assert (row.target.volume, row.target.currency) == (quant(1000 * eur), "USD")
+    assert row.percent("volume") == pytest.approx(float(signed / quant(1000 * eur) * 100))
+
+
+def test_a_target_in_a_currency_without_a_rate_is_not_compared(ctx, money_world, users):
+    seller = users["seller"]
+    period = current("month", utcnow().date())
+    set_user_target(seller, "month", period.start, Decimal("500.00"), Decimal("50.00"), "CNY",
+                    None)
+    db.session.commit()
+    row = plan(period, [seller], [])[0]
+    assert row.target.currency == "CNY" and "CNY" in row.missing
+    assert row.percent("volume") is None
+
+
+def test_api_and_page_name_the_currency_and_the_missing_rates(app, money_world, login_as):
+    client = login_as("admin")
+    body = client.get("/api/v1/funnel?owner=all").get_json()
+    assert body["currency"] == "USD"
+    stages = {s["stage_id"]: s for s in body["stages"]}
+    assert any("CNY" in s["missing_currencies"] for s in stages.values())
+    for s in stages.values():
+        assert isinstance(s["amount"], str)
+    since = (utcnow().date() - timedelta(days=800)).isoformat()
+    conv = client.get(f"/api/v1/funnel/conversion?owner=all&from={since}").get_json()
+    assert conv["currency"] == "USD" and "won_amount" in conv
+    page = client.get("/funnel/?owner=all").get_data(as_text=True)
+    assert "no exchange rate for" in page and "CNY" in page
+    csv = client.get("/funnel/?owner=all&format=csv&table=funnel").get_data(as_text=True)
+    assert "Currency" in csv.splitlines()[0] and "CNY" in csv
