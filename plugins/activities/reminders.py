@@ -1,12 +1,13 @@
 """Reminders, delivered by the core's scheduled jobs, never by a page load.
 
 ``activities.sweep_reminders`` runs on a schedule (every ``activities.sweep_minutes``): one
-indexed statement finds the activities whose ``remind_at`` has come; when there are any, one
-``UPDATE … WHERE id IN (…) AND remind_at <= now RETURNING`` claims them (clears ``remind_at``)
-and one ``activities.remind_many`` job is queued for the claimed ones — three statements and the
-commit for a batch of any size. Two sweeps racing on several workers claim each reminder once:
-the second one's UPDATE finds ``remind_at`` cleared (PostgreSQL re-checks the condition after the
-first one's commit; SQLite has one writer). A task moved to another time gets a new reminder for
+indexed statement, ``UPDATE … SET remind_at = NULL WHERE id IN (<the due ones, by the
+remind_at index>) AND remind_at <= now RETURNING``, finds and claims the activities whose
+reminder has come, and one ``activities.remind_many`` job is queued for those it claimed — two
+statements and the commit for a batch of any size, one when nothing is due. Two sweeps racing on
+several workers claim each reminder once: the second one's UPDATE finds ``remind_at`` cleared
+(PostgreSQL re-checks the condition on the row after the first one's commit; SQLite has one
+writer). A task moved to another time gets a new reminder for
 its new time; other edits do not arm it again (``services.update_activity``).
 """
 from __future__ import annotations
@@ -50,26 +51,31 @@ def reminder_key(activity_id: int, due_at: datetime) -> str:
 
 def sweep_reminders(now: str | None = None) -> int:
     """The sweep job: claim the due reminders and queue one job for them, a batch at a time;
-    returns how many were queued."""
+    returns how many were queued. With nothing due it costs the one indexed statement."""
     moment = datetime.fromisoformat(now) if now else utcnow()
     total = 0
     while True:
-        rows = db.session.execute(due_reminders_statement(moment)).all()
-        if not rows:
-            return total
-        total += queue_reminders([r[0] for r in rows], moment)
-        if len(rows) < SWEEP_BATCH:
+        found = _claim_and_queue(Activity.id.in_(
+            due_reminders_statement(moment).with_only_columns(Activity.id)), moment)
+        total += found
+        if found < SWEEP_BATCH:
             return total
 
 
 def queue_reminders(activity_ids: list[int], moment: datetime) -> int:
-    """Claim those of ``activity_ids`` whose reminder is still due (one UPDATE … RETURNING:
-    a sweep that read them before another one cleared them claims none) and queue one
-    ``activities.remind_many`` job for the claimed ones."""
-    claimed = db.session.execute(
-        update(Activity).where(Activity.id.in_(activity_ids), Activity.remind_at <= moment)
-        .values(remind_at=None).returning(Activity.id, Activity.due_at)
-        .execution_options(synchronize_session=False)).all()
+    """Claim those of ``activity_ids`` whose reminder is still due and queue them: a sweep
+    that read them before another one claimed them claims none."""
+    return _claim_and_queue(Activity.id.in_(activity_ids), moment)
+
+
+def _claim_and_queue(which: Any, moment: datetime) -> int:
+    """One ``UPDATE … SET remind_at = NULL WHERE <which> AND remind_at <= moment RETURNING``
+    (the condition is checked again on the row itself, so two sweeps never both claim one)
+    and, when it claimed any, one ``activities.remind_many`` job. Run on the session's
+    connection: no ORM objects are read or changed."""
+    claimed = db.session.connection().execute(
+        update(Activity).where(which, Activity.remind_at <= moment).values(remind_at=None)
+        .returning(Activity.id, Activity.due_at)).all()
     if not claimed:
         return 0
     reminders = sorted([activity_id, due_at.isoformat()] for activity_id, due_at in claimed)
