@@ -20,8 +20,9 @@ own work alone). Rows, each timed round-robin with the reference in the same rou
 - **calendar, week** (``/activities/calendar``) — goal 3×;
 - **ICS feed, 500 events** (``/activities/feed/<token>.ics``) — goal 3×;
 - **reminder sweep** (``reminders.sweep_reminders`` + commit: the due reminders claimed by one
-  ``UPDATE … RETURNING`` over the same index and queued as one outbox row) against **the one indexed statement that finds the due
-  ones** (``reminders.due_reminders_statement``, executed and fetched) — goal 2×. Before each
+  ``UPDATE … RETURNING`` over the same index and queued as one outbox row) against **the one
+  indexed statement that finds the due ones** (``reminders.due_reminders_statement``, executed
+  and fetched) — goal 2×. Before each
   sweep the due rows' ``remind_at`` is put back and their outbox rows deleted (untimed).
 
 Results: ``bench/results/activities[-s<scale>][-a<activities>].md|json``.
@@ -235,7 +236,7 @@ def run(args: argparse.Namespace) -> list[list[Any]]:
             db.session.execute(update(Activity).where(Activity.id.in_(due_ids)).values(
                 remind_at=now - timedelta(minutes=1)))
             db.session.execute(delete(OutboxMessage).where(
-                OutboxMessage.job == "activities.remind"))
+                OutboxMessage.job.in_(("activities.remind", "activities.remind_many"))))
             db.session.commit()
 
     def statement() -> int:

@@ -429,7 +429,12 @@ def test_card_with_the_thread_reads_three_statements_more_than_the_bare_core_car
     browser.get(f"/deals/{seller_deal}")  # the unread marker moves (one UPDATE) once
     with count_queries() as on:
         assert browser.get(f"/deals/{seller_deal}").status_code == 200
-    plain = make_app(plugins=["leads"])
+    web_post(browser, seller_deal, "with a file", attachments=[(io.BytesIO(b"hi"), "a.txt")])
+    browser.get(f"/deals/{seller_deal}")
+    with count_queries() as with_file:
+        assert "a.txt" in browser.get(f"/deals/{seller_deal}").get_data(as_text=True)
+    assert len(with_file) == len(on) + 1
+    plain = make_app(plugins=["leads"])  # last: on PostgreSQL it resets the shared database
     plain_deal = make_deal(plain, users["seller"], "Plain")
     plain_browser = client_as(plain, "seller")
     plain_browser.get(f"/deals/{plain_deal}")
@@ -438,8 +443,3 @@ def test_card_with_the_thread_reads_three_statements_more_than_the_bare_core_car
     with query_counter(plain) as off:
         assert plain_browser.get(f"/deals/{plain_deal}").status_code == 200
     assert len(on) == len(off) - 1 + 3, (on, off)
-    web_post(browser, seller_deal, "with a file", attachments=[(io.BytesIO(b"hi"), "a.txt")])
-    browser.get(f"/deals/{seller_deal}")
-    with count_queries() as with_file:
-        assert "a.txt" in browser.get(f"/deals/{seller_deal}").get_data(as_text=True)
-    assert len(with_file) == len(on) + 1
