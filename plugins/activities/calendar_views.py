@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Response, abort, render_template, request, url_for
+from markupsafe import Markup, escape
 from flask_babel import force_locale, format_date, get_locale
 from flask_login import current_user
 from icalendar import Calendar, Event, Timezone
@@ -81,22 +82,23 @@ def calendar() -> Any:
         query = query.where(visible(current_user))
     else:
         query = query.where(Activity.assignee_id == current_user.id)
-    rows = list(db.session.execute(query.where(Activity.status != "cancelled")
-                                    .order_by(Activity.due_at, Activity.id)
-                                    .limit(written_limit(MAX_EVENTS))))
-    # Each event's text worked out here, not in the template: a busy week has hundreds.
-    base = url_for("activities.index")
+    rows = plain_rows(query.where(Activity.status != "cancelled")
+                      .order_by(Activity.due_at, Activity.id).limit(written_limit(MAX_EVENTS)))
+    # Each day's events as one piece of HTML built here, every text escaped: a busy week has
+    # hundreds, and the template then writes one value per day instead of four per event.
+    base = escape(url_for("activities.index"))
     now = utcnow()
     people = users_by_id({a.assignee_id for a in rows}) if team else {}
-    by_day: dict[date, list[dict[str, str]]] = {}
+    links: dict[date, list[str]] = {}
     for a in rows:
         local = a.due_at.astimezone(zone)
         who = people.get(a.assignee_id)
-        by_day.setdefault(local.date(), []).append({
-            "href": f"{base}{a.id}/edit", "title": a.title,
-            "text": f"{local:%H:%M} {a.title}" + (f" · {who.label}" if who else ""),
-            "cls": f"event {a.status} {a.kind}" + (
-                " overdue" if a.status == "planned" and a.due_at < now else "")})
+        text = f"{local:%H:%M} {a.title}" + (f" · {who.label}" if who else "")
+        late = " overdue" if a.status == "planned" and a.due_at < now else ""
+        links.setdefault(local.date(), []).append(
+            f'<a class="event {escape(a.status)} {escape(a.kind)}{late}" '
+            f'href="{base}{int(a.id)}/edit" title="{escape(a.title)}">{escape(text)}</a>')
+    by_day = {day_: Markup("".join(html)) for day_, html in links.items()}
     days = [first + timedelta(days=i) for i in range((last - first).days)]
     names = Locale.parse(str(locale)).days["stand-alone"]["abbreviated"]
     first_week_day = Locale.parse(str(locale)).first_week_day
