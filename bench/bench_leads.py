@@ -10,7 +10,8 @@
    assignment row, and after the response the seller's notification) and a bare Flask endpoint that
    inserts one row into one table. Each gets ``--posts`` concurrent posts (``--concurrency`` client
    threads on 127.0.0.1), alternating, ``--rounds`` times; each capture mode's server (and the
-   worker, for ``external``) is up only for its own measurement. Goal: capture / bare >= 0.5.
+   worker, for ``external``; one ``conveyor worker`` on Redis for ``job``) is up only for its
+   own measurement. Goal: capture / bare >= 0.5.
    Every measured lead is counted: stored, assigned, exactly one assignment row each.
 2. The lead processor: a ``--rows`` CSV file in Windows-1251 (1 % bad rows) is checked and staged
    in batches, imported in one transaction, and assigned by the rules; rows/s per phase. Meanwhile
@@ -295,20 +296,32 @@ def wait_processed(app: Any, timeout: float = 300) -> float:
 
 
 class Worker:
-    """``conveyor leads intake --watch``: the intake as its own process (leads.intake=external)."""
+    """``conveyor leads intake --watch``: the intake as its own process (leads.intake=external);
+    or, with ``command=("worker",)``, the core's RQ job worker (leads.intake=job)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], command: tuple[str, ...] = ("leads", "intake",
+                                                                         "--watch")) -> None:
+        self.log = tempfile.NamedTemporaryFile(prefix="leads-bench-worker-", suffix=".log",
+                                               delete=False)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from conveyor.cli import main; main()", "leads", "intake",
-             "--watch"], env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            [sys.executable, "-c", "from conveyor.cli import main; main()", *command],
+            env={**os.environ, **env}, stdout=self.log, stderr=self.log)
 
     def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.proc.terminate()
-        self.proc.wait(30)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:  # measured already: note it, keep its log
+            self.proc.kill()
+            self.proc.wait(30)
+            print(f"warning: {self.proc.args[3:]} did not stop within 30 s of SIGTERM; "
+                  f"killed (log: {self.log.name})", flush=True)
+            return
+        self.log.close()
+        os.unlink(self.log.name)
 
 
 @contextmanager
@@ -317,22 +330,53 @@ def capture_server(mode: str, env: dict[str, str]) -> Iterator[Server]:
     up only for its own measurement: an idle server of the other mode would otherwise run its
     intake on this one's captures (the thread mode's intake also wakes every few seconds)."""
     with ExitStack() as stack:
+        if mode == "job":  # the web processes hand each second's job to Redis
+            env = {**env, "CONVEYOR_REDIS_URL": env["BENCH_REDIS_URL"]}
         server = stack.enter_context(
             Server("conveyor.app:create_app()", {**env, "CONVEYOR_LEADS_INTAKE": mode}))
         if mode == "external":
             stack.enter_context(Worker(env))
+        elif mode == "job":
+            stack.enter_context(Worker(env, ("worker", "--name", f"bench-{os.getpid()}")))
         yield server
 
 
+@contextmanager
+def throwaway_redis() -> Iterator[str]:
+    """A private redis-server on a free loopback port, no persistence; stopped on exit."""
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="leads-bench-redis-")
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", folder],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 MODES = {"thread": "capture, intake thread in the web processes",
-         "external": "capture, intake in a worker process"}
+         "external": "capture, intake in a worker process",
+         "job": "capture, intake as a job (RQ worker on Redis)"}
 
 
-def run(url: str, args: argparse.Namespace) -> None:
+def run(url: str, args: argparse.Namespace, redis_url: str) -> None:
     from common import database_label, write_results
 
+    modes = {m: MODES[m] for m in args.modes.split(",")}
+
     app = prepare(url, args.customers)
-    env = {"CONVEYOR_DATABASE_URL": url, "CONVEYOR_PLUGINS": "leads",
+    env = {"BENCH_REDIS_URL": redis_url, "CONVEYOR_DATABASE_URL": url, "CONVEYOR_PLUGINS": "leads",
            "CONVEYOR_SECRET_KEY": "bench", "CONVEYOR_LEADS_PUBLIC_RATE_LIMIT": "",
            "CONVEYOR_INSTANCE_PATH": tempfile.mkdtemp(prefix="leads-bench-srv-"),
            "BENCH_BARE_URL": url}
@@ -345,7 +389,8 @@ def run(url: str, args: argparse.Namespace) -> None:
             row: dict[str, Any] = {"round": r + 1,
                                    "bare": load(bare.port, "/bare/leads", f"b{r}", args.posts,
                                                 args.concurrency)}
-            for mode in MODES:
+            for mode in modes:
+                print(f"round {r + 1}: {mode} …", flush=True)
                 with capture_server(mode, env) as server:
                     load(server.port, path, f"warm-{mode}{r}", 50, 8)
                     wait_processed(app)
@@ -358,33 +403,33 @@ def run(url: str, args: argparse.Namespace) -> None:
                 assigned += after["assigned"] - before["assigned"]
             rounds.append(row)
             print(f"round {r + 1}: bare {row['bare']['per_second']:.0f}/s, " + ", ".join(
-                f"{m} {row[m]['per_second']:.0f}/s" for m in MODES))
+                f"{m} {row[m]['per_second']:.0f}/s" for m in modes))
     counts = lead_counts(app)
     with capture_server("thread", env) as threaded:
         idle = load(threaded.port, path, "idle", 200, 1)
         wait_processed(app)
         imported = bench_import(app, args.rows, threaded.port) if args.rows else None
-    expected = args.posts * args.rounds * len(MODES)
+    expected = args.posts * args.rounds * len(modes)
     bare_rate = statistics.mean(r["bare"]["per_second"] for r in rounds)
-    ratios = {m: statistics.mean(r[m]["per_second"] for r in rounds) / bare_rate for m in MODES}
+    ratios = {m: statistics.mean(r[m]["per_second"] for r in rounds) / bare_rate for m in modes}
     rows = []
     for r in rounds:
         rows.append([f"round {r['round']}: bare endpoint (one INSERT), posts/s",
                      f"{r['bare']['per_second']:.0f}",
                      f"p50 {r['bare']['p50_ms']:.1f} ms, p95 {r['bare']['p95_ms']:.1f} ms"])
-        for mode, label in MODES.items():
+        for mode, label in modes.items():
             rows.append([f"round {r['round']}: {label}, posts/s",
                          f"{r[mode]['per_second']:.0f}",
                          f"p50 {r[mode]['p50_ms']:.1f} ms, p95 {r[mode]['p95_ms']:.1f} ms; all "
                          f"assigned {r[mode]['finished_after_s']:.1f} s after the last answer"])
     end_to_end = {m: statistics.mean(
         r[m]["posts"] / (r[m]["seconds"] + r[m]["finished_after_s"]) for r in rounds) / bare_rate
-        for m in MODES}
-    for mode, label in MODES.items():
+        for m in modes}
+    for mode, label in modes.items():
         rows.append([f"ratio, {label} / bare", f"{ratios[mode]:.2f}",
                      f"goal ≥ {GOAL}: {'met' if ratios[mode] >= GOAL else 'MISSED'}; counting "
                      f"the time until all were assigned: {end_to_end[mode]:.2f}"])
-    answered = sum(r[m]["ok"] for r in rounds for m in MODES)
+    answered = sum(r[m]["ok"] for r in rounds for m in modes)
     rows += [
         ["posts answered 200", str(answered), f"of {expected}"],
         ["leads stored", str(stored), f"expected {expected}"],
@@ -416,12 +461,15 @@ def run(url: str, args: argparse.Namespace) -> None:
             "posts per round and endpoint": args.posts, "rounds": args.rounds,
             "client threads": args.concurrency, "known customers and contacts": args.customers,
             "csv rows": args.rows}
-    note = ("All three servers ran with the same gunicorn settings in the same run, in turn; "
-            "the client, the servers, the intake and PostgreSQL share the machine's cores. A "
+    note = ("All four servers ran with the same gunicorn settings in the same run, in turn; "
+            "the client, the servers, the intake, PostgreSQL and Redis share the machine's cores. "
+            "In the job mode the web processes queue one leads.intake job per second of "
+            "captures (an outbox row, handed to Redis after the commit) and one `conveyor "
+            "worker` runs them. A "
             "capture answers after one INSERT and the commit; the intake then dedupes against "
             "leads, contacts and customers, assigns by the rule's atomic turn and notifies the "
-            "seller, in batches. The intake (thread or worker) waits for a burst to end — 0.5 s "
-            "without a new capture, 5 s at most — and then takes it in full batches, so during "
+            "seller, in batches. The intake (thread, worker or job) waits for a burst to end — "
+            "0.5 s without a new capture, 5 s at most — and then takes it in full batches, so during "
             "the burst the cores serve the captures. The posts/s figures are the visitors' view "
             "(answers per second), the goal's measure; the ratio 'counting the time until all "
             "were assigned' also charges the intake's tail after the last answer (that wait "
@@ -442,15 +490,23 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--customers", type=int, default=5_000)
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"capture modes to measure, of {', '.join(MODES)}")
+    parser.add_argument("--redis", help="an existing Redis URL for the job mode (flushed!)")
     args = parser.parse_args()
     args.posts = max(1, min(args.posts, 10_000))  # bounded: loopback only, never a stress test
     args.concurrency = max(1, min(args.concurrency, 128))
     from common import throwaway_postgres
 
-    with (nullcontext(args.url) if args.url else throwaway_postgres("leads_bench")) as url:
+    with (nullcontext(args.url) if args.url else throwaway_postgres("leads_bench")) as url, \
+            (nullcontext(args.redis) if args.redis else throwaway_redis()) as redis_url:
         if not url.startswith("postgresql"):
             sys.exit("the lead benchmark needs PostgreSQL (two processes share it)")
-        run(url, args)
+        if args.redis:
+            from redis import Redis
+
+            Redis.from_url(redis_url).flushdb()
+        run(url, args, redis_url)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ Interface (kept stable for bench_core, bench_leads, bench_funnel, bench_relation
   signed-in page ``/_bench/shell`` (``add_shell_route``): the layout's fixed cost, and the
   ``X-Bench-Forget-Rows`` header (``add_forget_rows``): rows rendered afresh.
 - ``client_for(app, user_id) -> FlaskClient`` — a test client signed in as that user.
-- ``served(url, plugins=()) -> context manager yielding an HttpServer`` — ``make_bench_app``
+- ``served(url, plugins=(), config=None) -> context manager yielding an HttpServer`` —
+  ``make_bench_app``
   served by gunicorn (one sync worker, loopback), the way a deployment serves it;
   ``HttpServer.client(app, user_id)`` gives a callable
   ``get(path, extra_headers=None) -> HttpResponse`` carrying that user's signed session cookie
@@ -146,14 +147,16 @@ def throwaway_postgres(dbname: str = "conveyor", port: int | None = None) -> Ite
 # --- the app and its reference route -----------------------------------------------------------
 
 
-def make_bench_app(url: str, plugins: Sequence[str] = ()) -> Flask:
-    """The real app on ``url`` (no rate limits, CSRF on as in production), plus the bare route."""
+def make_bench_app(url: str, plugins: Sequence[str] = (),
+                   config: dict[str, Any] | None = None) -> Flask:
+    """The real app on ``url`` (no rate limits, CSRF on as in production), plus the bare route;
+    ``config``: more settings (a benchmark's role layout, say)."""
     from conveyor.app import create_app
 
     instance = DATA_DIR / "instance"
     instance.mkdir(parents=True, exist_ok=True)
     app = create_app(config={"database_url": url, "secret_key": "bench", "plugins": list(plugins),
-                             "ratelimit_enabled": False},
+                             "ratelimit_enabled": False, **(config or {})},
                      plugins=list(plugins), instance_path=str(instance))
     add_bare_route(app)
     add_shell_route(app)
@@ -224,10 +227,12 @@ def client_for(app: Flask, user_id: int) -> FlaskClient:
 
 
 def bench_wsgi_app() -> Flask:
-    """gunicorn's entry point (``common:bench_wsgi_app()``): ``make_bench_app`` on the database
-    and plugins given in ``BENCH_APP_URL`` / ``BENCH_APP_PLUGINS``."""
+    """gunicorn's entry point (``common:bench_wsgi_app()``): ``make_bench_app`` on the database,
+    plugins and extra config given in ``BENCH_APP_URL`` / ``BENCH_APP_PLUGINS`` /
+    ``BENCH_APP_CONFIG`` (JSON)."""
     plugins = [p for p in os.environ.get("BENCH_APP_PLUGINS", "").split(",") if p]
-    return make_bench_app(os.environ["BENCH_APP_URL"], plugins=plugins)
+    config = json.loads(os.environ.get("BENCH_APP_CONFIG") or "{}")
+    return make_bench_app(os.environ["BENCH_APP_URL"], plugins=plugins, config=config)
 
 
 @dataclass
@@ -281,13 +286,15 @@ class HttpServer:
 
 @contextmanager
 def served(url: str, plugins: Sequence[str] = (), app_spec: str = "common:bench_wsgi_app()",
-           workers: int = 1) -> Iterator[HttpServer]:
+           workers: int = 1, config: dict[str, Any] | None = None) -> Iterator[HttpServer]:
     """The bench app under gunicorn (``-w workers``, sync worker) on a free loopback port;
-    ``app_spec``: another entry point in ``bench/`` (reading the same environment)."""
+    ``app_spec``: another entry point in ``bench/`` (reading the same environment);
+    ``config``: app config overrides."""
     import sys
 
     port = _free_port()
-    env = {**os.environ, "BENCH_APP_URL": url, "BENCH_APP_PLUGINS": ",".join(plugins)}
+    env = {**os.environ, "BENCH_APP_URL": url, "BENCH_APP_PLUGINS": ",".join(plugins),
+           "BENCH_APP_CONFIG": json.dumps(config or {})}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--no-control-socket", "-w",
                              str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                              # a slow page on a loaded machine must not get the worker killed

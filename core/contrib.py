@@ -50,7 +50,10 @@ class Widget:
 
 @dataclass(frozen=True)
 class Panel:
-    """A box on a card. ``render(obj, user)`` returns HTML; ``target`` is customer or deal."""
+    """A box on a card. ``render(obj, user)`` returns HTML; ``target`` is customer or deal.
+    ``merges_timeline``: the panel shows the card's timeline inside its own list (read with
+    ``conveyor.web.timeline.card_timeline_statement``), so the card leaves its timeline box out
+    whenever the panel is shown."""
 
     id: str
     title: Any
@@ -58,6 +61,7 @@ class Panel:
     permission: str
     render: Callable[[Any, Any], str]
     order: int = 100
+    merges_timeline: bool = False
 
 
 @dataclass(frozen=True)

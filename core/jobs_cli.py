@@ -70,7 +70,9 @@ def worker_command(burst: bool, name: str | None, max_jobs: int | None) -> None:
             worker.work(burst=burst, max_jobs=max_jobs, logging_level="INFO")
         except RedisError as exc:  # lost Redis while deregistering: start again below
             click.echo(f"worker lost Redis: {exc}", err=True)
-        if burst or max_jobs or worker._stop_requested:
+        # A SIGTERM/SIGINT ends the worker: RQ marks ``_stop_requested`` only when it came
+        # during a job; an idle worker's stop leaves just the request's date.
+        if burst or max_jobs or worker._stop_requested or worker._shutdown_requested_date:
             return
         # RQ's loop ends on an error it does not handle (Redis gone mid-heartbeat): rows in
         # flight are reclaimed by the outbox; start a fresh worker once Redis is back.

@@ -127,6 +127,20 @@ def test_with_redis_a_commit_pushes_the_job_and_a_worker_runs_it(rq_setup):
         assert db.session.scalars(select(Notification.message)).all() == ["job 1"]
 
 
+def test_an_idle_worker_exits_on_sigterm(rq_setup):
+    """A supervisor's SIGTERM (systemd's KillSignal) ends an idle worker instead of starting a
+    fresh RQ worker in the same process."""
+    app, redis_server, start_worker = rq_setup
+    seller = app.config["TEST_USER_IDS"]["seller"]
+    worker = start_worker("idle")
+    with app.app_context():
+        enqueue("rqtest.effect", n=1, user_id=seller)
+        db.session.commit()
+    assert wait_for(lambda: counts(app) == {"done": 1}, 30)  # up and idle now
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(20) == 0
+
+
 def test_the_relay_does_not_push_a_row_again_while_it_waits_in_the_queue(rq_setup):
     app, redis_server, _ = rq_setup
     seller = app.config["TEST_USER_IDS"]["seller"]

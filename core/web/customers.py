@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased, joinedload
 from .. import crm
 from ..extensions import db
 from ..i18n import _
-from ..models import Contact, Customer, Deal, Stage, TimelineEntry, User
+from ..models import Contact, Customer, Deal, Stage, User
 from ..permissions import (
     can,
     get_visible_or_404,
@@ -27,7 +27,7 @@ from ..queries import written_limit
 from . import panels_for
 from .forms import ContactForm, CustomerForm
 from .listing import before_arg, keyset_rows, only_paging, plain_rows
-from .timeline import timeline_rows, timeline_statement
+from .timeline import card_timeline
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 ID = "<int(max=2147483647):customer_id>"
@@ -164,23 +164,13 @@ def card(customer_id: int) -> Any:
                                            joinedload(Customer.owner)], cache_key="card")
     sees_deals = can(current_user, "deals.view")  # a marketer sees customers, not their deals
     deals, deal_count = card_deals(customer) if sees_deals else ([], 0)
-    timeline = timeline_rows(scoped_statement(
-        Deal, current_user, ("customer_timeline", sees_deals),
-        lambda: _customer_timeline(sees_deals)), customer_id=customer.id)
+    panels = panels_for("customer")
+    timeline = card_timeline("customer", customer.id, current_user, panels)
     actions = [a for group in current_app.extensions["conveyor"].hook.customer_actions(
         customer=customer, user=current_user, request=request) for a in (group or ())]
     return render_template("customers/card.html", customer=customer, deals=deals,
                            deal_count=deal_count, timeline=timeline,
-                           panels=panels_for("customer"), actions=actions)
-
-
-def _customer_timeline(sees_deals: bool = True) -> Any:
-    # Entries about a deal show only to those who may see that deal.
-    about_deals = or_(TimelineEntry.deal_id.is_(None), TimelineEntry.deal_id.in_(
-        select(Deal.id).where(scope(Deal, current_user)))) if sees_deals \
-        else TimelineEntry.deal_id.is_(None)
-    return timeline_statement(TimelineEntry.customer_id == bindparam("customer_id"),
-                              about_deals)
+                           panels=panels, actions=actions)
 
 
 def card_deals(customer: Customer) -> tuple[list[Any], int]:

@@ -35,15 +35,15 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import crm, stage_gates
 from ..extensions import db
 from ..i18n import _, pgettext
+from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
+from ..models.deals import DealStageTotal
 from ..money import (
-    company_currency,
     compact_money,
+    company_currency,
     convert_total,
     currency_choices,
     rates_on,
 )
-from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
-from ..models.deals import DealStageTotal
 from ..permissions import (
     can,
     get_visible_or_404,
@@ -62,7 +62,7 @@ from . import _locale_name, panels_for, request_translations, url_maker
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, NewDealForm, StageForm
 from .listing import before_arg, count_rows, keyset_rows, only_paging, plain_rows, position_arg
-from .timeline import deal_timeline, timeline_rows
+from .timeline import card_timeline
 
 bp = Blueprint("deals", __name__, url_prefix="/deals")
 ID = "<int(max=2147483647):deal_id>"
@@ -654,7 +654,8 @@ def _history_statement() -> Select[Any]:
 
 
 def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 200) -> Any:
-    timeline = timeline_rows(deal_timeline(), deal_id=deal.id)
+    panels = panels_for("deal")
+    timeline = card_timeline("deal", deal.id, current_user, panels)
     actions = [a for group in current_app.extensions["conveyor"].hook.deal_actions(
         deal=deal, user=current_user, request=request) for a in (group or ())]
     blocked = stage_gates.blocked_moves(deal, current_user) if can(current_user, "deals.edit") \
@@ -668,7 +669,7 @@ def _render_card(deal: Deal, stage_form: StageForm | None = None, status: int = 
     blocked_rows = [(targets, list(reasons)) for reasons, targets in grouped.items()]
     return render_template("deals/card.html", deal=deal, history=_history(deal),
                            timeline=timeline, stage_form=stage_form or _stage_form(deal),
-                           panels=panels_for("deal"), actions=actions,
+                           panels=panels, actions=actions,
                            stage_label=stage_label, blocked=blocked_rows,
                            converted=in_company_currency(deal),
                            overdue=bool(deal.expected_close and deal.is_open

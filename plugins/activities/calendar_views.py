@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Response, abort, render_template, request, url_for
+from markupsafe import Markup, escape
 from flask_babel import force_locale, format_date, get_locale
 from flask_login import current_user
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from conveyor import can, db, limiter, public, recipient_locale, require
 from conveyor.models import Customer, User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
+from conveyor.web.listing import plain_rows
 
 from .models import Activity, FeedToken
 from .services import customers_by_id, kind_label, users_by_id, visible
@@ -79,22 +81,23 @@ def calendar() -> Any:
         query = query.where(visible(current_user))
     else:
         query = query.where(Activity.assignee_id == current_user.id)
-    rows = list(db.session.execute(query.where(Activity.status != "cancelled")
-                                    .order_by(Activity.due_at, Activity.id)
-                                    .limit(written_limit(MAX_EVENTS))))
-    # Each event's text worked out here, not in the template: a busy week has hundreds.
-    base = url_for("activities.index")
+    rows = plain_rows(query.where(Activity.status != "cancelled")
+                      .order_by(Activity.due_at, Activity.id).limit(written_limit(MAX_EVENTS)))
+    # Each day's events as one piece of HTML built here, every text escaped: a busy week has
+    # hundreds, and the template then writes one value per day instead of four per event.
+    base = escape(url_for("activities.index"))
     now = utcnow()
     people = users_by_id({a.assignee_id for a in rows}) if team else {}
-    by_day: dict[date, list[dict[str, str]]] = {}
+    links: dict[date, list[str]] = {}
     for a in rows:
         local = a.due_at.astimezone(zone)
         who = people.get(a.assignee_id)
-        by_day.setdefault(local.date(), []).append({
-            "href": f"{base}{a.id}/edit", "title": a.title,
-            "text": f"{local:%H:%M} {a.title}" + (f" · {who.label}" if who else ""),
-            "cls": f"event {a.status} {a.kind}" + (
-                " overdue" if a.status == "planned" and a.due_at < now else "")})
+        text = f"{local:%H:%M} {a.title}" + (f" · {who.label}" if who else "")
+        late = " overdue" if a.status == "planned" and a.due_at < now else ""
+        links.setdefault(local.date(), []).append(
+            f'<a class="event {escape(a.status)} {escape(a.kind)}{late}" '
+            f'href="{base}{int(a.id)}/edit" title="{escape(a.title)}">{escape(text)}</a>')
+    by_day = {day_: Markup("".join(html)) for day_, html in links.items()}
     days = [first + timedelta(days=i) for i in range((last - first).days)]
     names = Locale.parse(str(locale)).days["stand-alone"]["abbreviated"]
     first_week_day = Locale.parse(str(locale)).first_week_day
@@ -158,16 +161,17 @@ def feed_renew() -> Any:
 
 
 def feed_events(user: User, now: datetime | None = None) -> list[Any]:
-    """The feed's activities as plain rows (what an event shows)."""
+    """The feed's activities as plain rows (what an event shows): named tuples, not
+    SQLAlchemy rows, since a feed reads hundreds and every field of each."""
     now = now or utcnow()
-    return list(db.session.execute(
+    return plain_rows(
         select(Activity.id, Activity.kind, Activity.title, Activity.notes, Activity.due_at,
                Activity.duration_minutes, Activity.status, Activity.customer_id,
                Activity.updated_at, Activity.created_at).where(Activity.assignee_id == user.id,
                                Activity.due_at >= now - timedelta(days=FEED_PAST_DAYS),
                                Activity.due_at < now + timedelta(days=FEED_FUTURE_DAYS),
                                Activity.status != "cancelled")
-        .order_by(Activity.due_at, Activity.id).limit(written_limit(FEED_MAX_EVENTS))))
+        .order_by(Activity.due_at, Activity.id).limit(written_limit(FEED_MAX_EVENTS)))
 
 
 def build_ics(user: User, rows: list[Any], customers: dict[int, Customer]) -> bytes:
@@ -178,9 +182,10 @@ def build_ics(user: User, rows: list[Any], customers: dict[int, Customer]) -> by
     client polls the feed every few minutes and most events never change between two polls."""
     zone = zone_of(user)
     host = request.host.split(":")[0] or "conveyor"
-    with force_locale(recipient_locale(user)):
+    with force_locale(recipient_locale(user)):  # each kind's label once, not once per event
+        kinds = {kind: str(kind_label(kind)) for kind in {a.kind for a in rows}}
         events = [_event_ical(
-            a.id, host, zone.key, f"{kind_label(a.kind)}: {a.title}", a.notes or "",
+            a.id, host, zone.key, f"{kinds[a.kind]}: {a.title}", a.notes or "",
             customers[a.customer_id].name if a.customer_id in customers else "",
             a.due_at, a.duration_minutes or 0, a.status, a.updated_at or a.created_at)
             for a in rows]

@@ -105,11 +105,19 @@ def register_api_blueprints(api: Any) -> list[Any]:
 @hookimpl
 def register_jobs() -> list[Job]:
     from .recurrence import extend_all
-    from .reminders import REMIND_JOB, SWEEP_JOB, remind, sweep_reminders
+    from .reminders import (
+        REMIND_JOB,
+        REMIND_MANY_JOB,
+        SWEEP_JOB,
+        remind,
+        remind_many,
+        sweep_reminders,
+    )
 
     return [Job(SWEEP_JOB, sweep_reminders, max_attempts=3, timeout=300,
                 title=_l("Activity reminders: find the due ones")),
             Job(REMIND_JOB, remind, max_attempts=5, title=_l("Activity reminder")),
+            Job(REMIND_MANY_JOB, remind_many, max_attempts=5, title=_l("Activity reminders")),
             Job("activities.extend_series", extend_all, max_attempts=3,
                 title=_l("Recurring tasks: make the next occurrences"))]
 

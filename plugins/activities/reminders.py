@@ -1,13 +1,18 @@
 """Reminders, delivered by the core's scheduled jobs, never by a page load.
 
 ``activities.sweep_reminders`` runs on a schedule (every ``activities.sweep_minutes``): one
-indexed statement finds the activities whose ``remind_at`` has come, queues one
-``activities.remind`` job per activity with the idempotency key ``activities.remind:<id>:<due
-time>`` and clears ``remind_at`` — so two sweeps racing on several workers queue each reminder
-once, and a task moved to another time gets a new reminder for its new time.
+indexed statement, ``UPDATE … SET remind_at = NULL WHERE id IN (<the due ones, by the
+remind_at index>) AND remind_at <= now RETURNING``, finds and claims the activities whose
+reminder has come, and one ``activities.remind_many`` job is queued for those it claimed — two
+statements and the commit for a batch of any size, one when nothing is due. Two sweeps racing on
+several workers claim each reminder once: the second one's UPDATE finds ``remind_at`` cleared
+(PostgreSQL re-checks the condition on the row after the first one's commit; SQLite has one
+writer). A task moved to another time gets a new reminder for
+its new time; other edits do not arm it again (``services.update_activity``).
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +33,7 @@ from .zones import zone_name
 SWEEP_BATCH = 500
 SWEEP_JOB = "activities.sweep_reminders"
 REMIND_JOB = "activities.remind"
+REMIND_MANY_JOB = "activities.remind_many"
 # A reminder more than this late (the scheduler was down for a day) is dropped, not sent.
 STALE_AFTER = timedelta(hours=12)
 
@@ -39,29 +45,54 @@ def due_reminders_statement(now: datetime, limit: int = SWEEP_BATCH) -> Any:
 
 
 def reminder_key(activity_id: int, due_at: datetime) -> str:
+    """The e-mail's idempotency key: one reminder mail per activity and due time."""
     return f"activities.remind:{activity_id}:{due_at.strftime('%Y%m%dT%H%M%SZ')}"
 
 
 def sweep_reminders(now: str | None = None) -> int:
-    """The sweep job: queue a reminder per due activity (once per activity and due time)."""
+    """The sweep job: claim the due reminders and queue one job for them, a batch at a time;
+    returns how many were queued. With nothing due it costs the one indexed statement."""
     moment = datetime.fromisoformat(now) if now else utcnow()
     total = 0
     while True:
-        rows = db.session.execute(due_reminders_statement(moment)).all()
-        if not rows:
+        found = _claim_and_queue(Activity.id.in_(
+            due_reminders_statement(moment).with_only_columns(Activity.id)), moment)
+        total += found
+        if found < SWEEP_BATCH:
             return total
-        for activity_id, due_at in rows:
-            enqueue(REMIND_JOB, key=reminder_key(activity_id, due_at), activity_id=activity_id,
-                    due_at=due_at.isoformat())
-        db.session.execute(update(Activity).where(Activity.id.in_([r[0] for r in rows]))
-                           .values(remind_at=None).execution_options(synchronize_session=False))
-        total += len(rows)
-        if len(rows) < SWEEP_BATCH:
-            return total
+
+
+def queue_reminders(activity_ids: list[int], moment: datetime) -> int:
+    """Claim those of ``activity_ids`` whose reminder is still due and queue them: a sweep
+    that read them before another one claimed them claims none."""
+    return _claim_and_queue(Activity.id.in_(activity_ids), moment)
+
+
+def _claim_and_queue(which: Any, moment: datetime) -> int:
+    """One ``UPDATE … SET remind_at = NULL WHERE <which> AND remind_at <= moment RETURNING``
+    (the condition is checked again on the row itself, so two sweeps never both claim one)
+    and, when it claimed any, one ``activities.remind_many`` job. Run on the session's
+    connection: no ORM objects are read or changed."""
+    claimed = db.session.connection().execute(
+        update(Activity).where(which, Activity.remind_at <= moment).values(remind_at=None)
+        .returning(Activity.id, Activity.due_at)).all()
+    if not claimed:
+        return 0
+    reminders = sorted([activity_id, due_at.isoformat()] for activity_id, due_at in claimed)
+    digest = hashlib.sha256(repr(reminders).encode()).hexdigest()[:32]
+    enqueue(REMIND_MANY_JOB, key=f"{REMIND_MANY_JOB}:{digest}", reminders=reminders)
+    return len(claimed)
+
+
+def remind_many(reminders: list[list[Any]]) -> None:
+    """The job a sweep queues: :func:`remind` for each ``[activity id, due time]``, in the
+    job's one transaction (a failure retries the batch with nothing of it kept)."""
+    for activity_id, due_at in reminders:
+        remind(int(activity_id), str(due_at))
 
 
 def remind(activity_id: int, due_at: str) -> None:
-    """The reminder job: an in-app notification, and an e-mail when the assignee asked for
+    """One reminder (also a job of its own, ``activities.remind``): an in-app notification, and an e-mail when the assignee asked for
     e-mail, both in the assignee's language; nothing when the task was closed or moved since."""
     activity = db.session.get(Activity, activity_id)
     if activity is None or activity.status != "planned":

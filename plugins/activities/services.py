@@ -285,7 +285,9 @@ def create_activity(data: dict[str, Any], *, by: Any) -> Activity:
 
 
 def update_activity(activity: Activity, data: dict[str, Any], *, by: Any) -> Activity:
-    """Change the given fields; a new due time or reminder recomputes when to remind."""
+    """Change the given fields; a new due time or reminder recomputes when to remind (other
+    edits leave it alone: a reminder already queued for this due time is not armed again)."""
+    before = (activity.due_at, activity.reminder_minutes, activity.status)
     values = _clean({k: v for k, v in data.items() if k in FIELDS}, by, current=activity)
     for key, value in values.items():
         setattr(activity, key, value)
@@ -293,7 +295,8 @@ def update_activity(activity: Activity, data: dict[str, Any], *, by: Any) -> Act
         set_status(activity, data["status"], by=by, result=data.get("result"))
     elif "result" in data:
         activity.result = str(data.get("result") or "").strip()[:5000]
-    activity.remind_at = compute_remind_at(activity)
+    if (activity.due_at, activity.reminder_minutes, activity.status) != before:
+        activity.remind_at = compute_remind_at(activity)
     db.session.flush()
     return activity
 

@@ -2,6 +2,7 @@
 and a deal's stage move with its next step."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -225,18 +226,44 @@ def edit(activity_id: int) -> Any:
         400 if request.method == "POST" else 200
 
 
+def _form_errors(form: Any) -> str:
+    messages = [e for errors in form.errors.values() for e in errors]
+    return "; ".join(str(m) for m in messages) or _("Check the form.")
+
+
+def _one_click(form: Any, act: Callable[[], Any], success: Callable[[], tuple[str, str]], *,
+               refused: Callable[[Any], str] | None, back: str | None = None) -> Any:
+    """What every one-click form does (done, cancel, reschedule, the quick add, the move with a
+    next step): check the form (and its CSRF token), act, commit, flash, and go back where the
+    form was with a 303. A refused form flashes ``refused(form)`` (400 when ``None``); an
+    :class:`ActivityError` (or a refused stage move) is rolled back and flashed."""
+    back = back or safe_next(url_for(".index"))
+    if not form.validate_on_submit():
+        if refused is None:
+            abort(400)
+        flash(refused(form), "error")
+        return redirect(back, 303)
+    try:
+        act()
+        db.session.commit()
+    except (ActivityError, ValueError) as exc:
+        db.session.rollback()
+        flash(getattr(exc, "message", str(exc)), "error")
+    else:
+        flash(*success())
+    return redirect(back, 303)
+
+
 @bp.post(f"/{ID}/done")
 @require("activities.use")
 def done(activity_id: int) -> Any:
     activity = _visible_activity(activity_id)
     form = DoneForm()
-    if not form.validate_on_submit():
-        flash(_("The form expired or was sent from elsewhere. Please try again."), "error")
-        return redirect(safe_next(url_for(".index"))), 303
-    complete(activity, by=_me(), result=form.result.data or "", progress=form.progress.data)
-    db.session.commit()
-    flash(_("Done: %(title)s", title=activity.title), "success")
-    return redirect(safe_next(url_for(".index")), 303)
+    return _one_click(
+        form, lambda: complete(activity, by=_me(), result=form.result.data or "",
+                               progress=form.progress.data),
+        lambda: (_("Done: %(title)s", title=activity.title), "success"),
+        refused=lambda _f: _("The form expired or was sent from elsewhere. Please try again."))
 
 
 @bp.post(f"/{ID}/cancel")
@@ -244,31 +271,21 @@ def done(activity_id: int) -> Any:
 def cancel(activity_id: int) -> Any:
     activity = _visible_activity(activity_id)
     form = DoneForm()
-    if not form.validate_on_submit():
-        abort(400)
-    set_status(activity, "cancelled", by=_me(), result=form.result.data or "")
-    db.session.commit()
-    flash(_("Cancelled: %(title)s", title=activity.title), "info")
-    return redirect(safe_next(url_for(".index")), 303)
+    return _one_click(
+        form, lambda: set_status(activity, "cancelled", by=_me(), result=form.result.data or ""),
+        lambda: (_("Cancelled: %(title)s", title=activity.title), "info"), refused=None)
 
 
 @bp.post(f"/{ID}/reschedule")
 @require("activities.use")
 def move(activity_id: int) -> Any:
+    """+1 day, next Monday or a picked date (My day, the list, the panels)."""
     activity = _visible_activity(activity_id)
     form = RescheduleForm()
-    if not form.validate_on_submit():
-        flash(_("Choose a date."), "error")
-        return redirect(safe_next(url_for(".index")), 303)
-    try:
-        reschedule(activity, form.how.data, by=_me(), on=form.on.data)
-        db.session.commit()
-    except ActivityError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(_("Moved: %(title)s", title=activity.title), "success")
-    return redirect(safe_next(url_for(".index")), 303)
+    return _one_click(
+        form, lambda: reschedule(activity, form.how.data, by=_me(), on=form.on.data),
+        lambda: (_("Moved: %(title)s", title=activity.title), "success"),
+        refused=lambda _f: _("Choose a date."))
 
 
 @bp.post("/quick")
@@ -277,22 +294,12 @@ def quick() -> Any:
     """The panels' quick add: the next step of a deal or a customer."""
     form = QuickForm()
     form.kind.choices = kind_choices()
-    if not form.validate_on_submit():
-        messages = [e for errors in form.errors.values() for e in errors]
-        flash("; ".join(str(m) for m in messages) or _("Check the form."), "error")
-        return redirect(safe_next(url_for(".index")), 303)
-    data = {"kind": form.kind.data, "title": form.title.data,
-            "due_at": local_to_utc(form.due_at.data, zone_of(current_user)),
-            "customer_id": form.customer_id.data, "deal_id": form.deal_id.data}
-    try:
-        create_activity(data, by=_me())
-        db.session.commit()
-    except ActivityError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(_("Activity planned."), "success")
-    return redirect(safe_next(url_for(".index")), 303)
+    return _one_click(
+        form, lambda: create_activity(
+            {"kind": form.kind.data, "title": form.title.data,
+             "due_at": local_to_utc(form.due_at.data, zone_of(current_user)),
+             "customer_id": form.customer_id.data, "deal_id": form.deal_id.data}, by=_me()),
+        lambda: (_("Activity planned."), "success"), refused=_form_errors)
 
 
 @bp.route(f"/series/{SERIES_ID}/edit", methods=["GET", "POST"])
@@ -356,21 +363,11 @@ def deal_move(deal_id: int) -> Any:
                              if s.percent in asked and not s.is_lost] if pipeline else []
     if not form.stage_id.choices:
         abort(404)  # no stage asks for the next step: the core's own stage form moves deals
-    back = url_for("deals.card", deal_id=deal.id)
-    if not form.validate_on_submit():
-        messages = [e for errors in form.errors.values() for e in errors]
-        flash("; ".join(str(m) for m in messages) or _("Check the form."), "error")
-        return redirect(back, 303)
-    stage = db.session.get(Stage, form.stage_id.data)
-    try:
+    def act() -> None:
         create_activity({"kind": form.kind.data, "title": form.title.data,
                          "due_at": local_to_utc(form.due_at.data, zone_of(current_user)),
                          "deal_id": deal.id}, by=_me())
-        move_deal(deal, stage, _me())
-        db.session.commit()
-    except (ActivityError, ValueError) as exc:
-        db.session.rollback()
-        flash(getattr(exc, "message", str(exc)), "error")
-    else:
-        flash(_("Stage changed and next step planned."), "success")
-    return redirect(back, 303)
+        move_deal(deal, db.session.get(Stage, form.stage_id.data), _me())
+
+    return _one_click(form, act, lambda: (_("Stage changed and next step planned."), "success"),
+                      refused=_form_errors, back=url_for("deals.card", deal_id=deal.id))

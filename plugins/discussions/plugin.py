@@ -72,8 +72,10 @@ def register_nav_items() -> list[NavItem]:
 def register_panels() -> list[Panel]:
     from .views import render_panel
 
+    # the thread merges the card's timeline: the card shows it once, here
     return [Panel("discussions.thread", _l("Discussion"), target, "discussions.use",
-                  render_panel, order=10) for target in ("deal", "customer")]
+                  render_panel, order=10, merges_timeline=True)
+            for target in ("deal", "customer")]
 
 
 @hookimpl

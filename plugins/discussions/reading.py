@@ -1,7 +1,9 @@
 """Reading a thread: the first page of posts merged newest-first with the record's timeline.
 
 A page costs a fixed number of statements whatever the thread's size: the thread with the
-reader's follower row, the top-level posts, their replies, their attachments, the timeline.
+reader's follower row, the top-level posts with their replies (one statement), the timeline,
+and the attachments only when a post shown has any. Rows are read as plain named tuples
+(``conveyor.web.listing.plain_rows``), not through the ORM's execution layer.
 Pages are keyed by time (``before``: the oldest item shown), not by OFFSET.
 """
 from __future__ import annotations
@@ -9,18 +11,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, exists, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
-from conveyor import db, setting
+from conveyor import setting
 from conveyor.models import TimelineEntry, User
 from conveyor.queries import written_limit
 from conveyor.types import UTCDateTime
+from conveyor.web.listing import plain_rows
+from conveyor.web.timeline import card_timeline_statement
 
 from .discussables import Discussable
 from .models import Attachment, Follower, Post, Thread
+
+
+# The core cards whose timeline a thread shown on them merges (the card then shows no box of its
+# own): read with the card's statement, so a reader sees the entries the card would show them.
+CARD_TIMELINES = ("deal", "customer")
 
 
 @dataclass
@@ -34,10 +43,25 @@ class Item:
     event: Any = None
 
 
+class ThreadRow(NamedTuple):
+    """What a page reads of its thread (a row, not an ORM object: the card only reads it)."""
+
+    id: int
+    last_post_id: int
+
+
+class FollowerRow(NamedTuple):
+    """The reader's follower row of the thread."""
+
+    user_id: int
+    following: bool
+    last_read_post_id: int
+
+
 @dataclass
 class ThreadPage:
-    thread: Thread | None
-    follower: Follower | None
+    thread: ThreadRow | None
+    follower: FollowerRow | None
     items: list[Item]
     next_before: datetime | None
     attachments: dict[int, list[Any]]
@@ -49,10 +73,16 @@ class ThreadPage:
 
 
 def thread_with_follower(resource: str, record_id: int, user_id: int
-                         ) -> tuple[Thread | None, Follower | None]:
-    row = db.session.execute(_thread_statement(), {
-        "resource": resource, "record_id": record_id, "user_id": user_id}).first()
-    return (row[0], row[1]) if row else (None, None)
+                         ) -> tuple[ThreadRow | None, FollowerRow | None]:
+    """The record's thread and ``user_id``'s follower row of it (either may be missing)."""
+    rows = plain_rows(_thread_statement(), {
+        "resource": resource, "record_id": record_id, "user_id": user_id})
+    if not rows:
+        return None, None
+    row = rows[0]
+    follower = None if row.follower_id is None else FollowerRow(
+        row.follower_id, bool(row.following), row.last_read_post_id or 0)
+    return ThreadRow(row.id, row.last_post_id or 0), follower
 
 
 # Statements are built once per process (values enter as bind parameters): building one with
@@ -60,7 +90,8 @@ def thread_with_follower(resource: str, record_id: int, user_id: int
 
 @lru_cache(maxsize=1)
 def _thread_statement() -> Any:
-    return (select(Thread, Follower).outerjoin(
+    return (select(Thread.id, Thread.last_post_id, Follower.user_id.label("follower_id"),
+                   Follower.following, Follower.last_read_post_id).outerjoin(
         Follower, (Follower.thread_id == Thread.id) & (Follower.user_id == bindparam("user_id")))
         .where(Thread.resource == bindparam("resource"),
                Thread.record_id == bindparam("record_id")))
@@ -69,31 +100,36 @@ def _thread_statement() -> Any:
 def _post_columns() -> Any:
     author = aliased(User)
     remover = aliased(User)
+    has_files = exists().where(Attachment.post_id == Post.id)
     return (select(Post.id, Post.thread_id, Post.reply_to_id, Post.author_id, Post.body,
                    Post.html, Post.created_at, Post.edited_at, Post.deleted_at,
                    Post.deleted_by_id,
                    func.coalesce(func.nullif(author.display_name, ""), author.username)
                    .label("author_label"),
                    func.coalesce(func.nullif(remover.display_name, ""), remover.username)
-                   .label("deleted_by_label"))
+                   .label("deleted_by_label"),
+                   has_files.label("has_files"))
             .outerjoin(author, author.id == Post.author_id)
             .outerjoin(remover, remover.id == Post.deleted_by_id))
 
 
 @lru_cache(maxsize=16)
-def _top_posts(limit: int, paged: bool) -> Any:
-    """Top-level posts of a thread, newest first (``thread_id``, ``before`` when paged)."""
-    query = _post_columns().where(Post.thread_id == bindparam("thread_id"),
-                                  Post.reply_to_id.is_(None))
+def _posts(limit: int, paged: bool) -> Any:
+    """A page's top-level posts of a thread, newest first (``thread_id``, ``before`` when
+    paged), and the replies to them, in one statement: the top posts are picked in a CTE and
+    the replies read by ``reply_to_id IN`` that CTE (``is_reply`` 1). ``has_files``: whether
+    the post has attachments, so a page without any reads none."""
+    top = select(Post.id).where(Post.thread_id == bindparam("thread_id"),
+                                Post.reply_to_id.is_(None))
     if paged:
-        query = query.where(Post.created_at < bindparam("before", type_=UTCDateTime))
-    return query.order_by(Post.created_at.desc(), Post.id.desc()).limit(written_limit(limit))
-
-
-@lru_cache(maxsize=1)
-def _replies() -> Any:
-    return _post_columns().where(Post.reply_to_id.in_(bindparam("ids", expanding=True))) \
-        .order_by(Post.created_at, Post.id)
+        top = top.where(Post.created_at < bindparam("before", type_=UTCDateTime))
+    top = top.order_by(Post.created_at.desc(), Post.id.desc()).limit(
+        written_limit(limit)).cte("top_posts")
+    tops = _post_columns().add_columns(literal(0).label("is_reply")).where(
+        Post.id.in_(select(top.c.id)))
+    replies = _post_columns().add_columns(literal(1).label("is_reply")).where(
+        Post.reply_to_id.in_(select(top.c.id)))
+    return union_all(tops, replies)  # ordered in Python: a page holds a few dozen rows
 
 
 @lru_cache(maxsize=32)
@@ -127,30 +163,36 @@ def read_page(disc: Discussable, record: Any, user: Any, before: datetime | None
     paged = before is not None
     params = {"before": before} if paged else {}
     posts: list[Any] = []
+    replies: dict[int, list[Any]] = {}
     if thread is not None:
-        posts = list(db.session.execute(_top_posts(size + 1, paged),
-                                        {"thread_id": thread.id, **params}))
+        for row in plain_rows(_posts(size + 1, paged), {"thread_id": thread.id, **params}):
+            if row.is_reply:
+                replies.setdefault(row.reply_to_id, []).append(row)
+            else:
+                posts.append(row)
+        posts.sort(key=lambda p: (p.created_at, p.id), reverse=True)
+        for found in replies.values():
+            found.sort(key=lambda r: (r.created_at, r.id))
     events: list[Any] = []
-    if disc.timeline is not None:
-        events = list(db.session.execute(_events(disc.timeline, size + 1, paged),
-                                         {"record_id": record.id, **params}))
+    if disc.target in CARD_TIMELINES:  # what the card's own box would show this reader
+        events = plain_rows(card_timeline_statement(disc.target, user, size + 1, paged),
+                            {"record_id": record.id, **params})
+    elif disc.timeline is not None:
+        events = plain_rows(_events(disc.timeline, size + 1, paged),
+                            {"record_id": record.id, **params})
     merged = sorted([Item("post", p.created_at, post=p) for p in posts]
                     + [Item("event", e.at, event=e) for e in events],
                     key=lambda item: item.at, reverse=True)
     more = len(merged) > size
     items = merged[:size]
-    shown = [i.post for i in items if i.kind == "post"]
-    replies: dict[int, list[Any]] = {}
-    if shown:
-        for reply in db.session.execute(_replies(), {"ids": [p.id for p in shown]}):
-            replies.setdefault(reply.reply_to_id, []).append(reply)
-        for item in items:
-            if item.kind == "post":
-                item.replies = replies.get(item.post.id, [])
-    post_ids = [p.id for p in shown] + [r.id for rs in replies.values() for r in rs]
+    with_files: list[int] = []
+    for item in items:
+        if item.kind == "post":
+            item.replies = replies.get(item.post.id, [])
+            with_files += [p.id for p in (item.post, *item.replies) if p.has_files]
     attachments: dict[int, list[Any]] = {}
-    if post_ids:
-        for att in db.session.execute(_attachments(), {"ids": post_ids}):
+    if with_files:
+        for att in plain_rows(_attachments(), {"ids": with_files}):
             attachments.setdefault(att.post_id, []).append(att)
     return ThreadPage(thread, follower, items, items[-1].at if more and items else None,
                       attachments, follower.last_read_post_id if follower else 0)

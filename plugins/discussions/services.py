@@ -346,8 +346,10 @@ def set_following(disc: Discussable, record: Any, user: Any, following: bool) ->
         row.following = following
 
 
-def mark_read(thread: Thread | None, follower: Follower | None) -> None:
-    """Move the reader's marker to the thread's last post (one UPDATE, only when behind)."""
+def mark_read(thread: Any, follower: Any) -> None:
+    """Move the reader's marker to the thread's last post (one UPDATE, only when behind).
+    ``thread`` (``id``, ``last_post_id``) and ``follower`` (``user_id``,
+    ``last_read_post_id``): ORM objects or the page's rows, or ``None``."""
     if thread is None or follower is None or follower.last_read_post_id >= thread.last_post_id:
         return
     db.session.execute(update(Follower).where(

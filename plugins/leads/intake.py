@@ -11,10 +11,11 @@ submission kept as an activity), links known contacts and customers, emits LeadC
 rest to the rules (``assign_batch``: one cursor step of +n per rule) and leaves each seller a
 notification — a handful of statements per batch instead of a dozen per lead.
 
-Where the intake runs (setting ``leads.intake``): ``thread`` (default) — a daemon thread in each app
-process, woken by every capture; ``job`` — the core's job queue (:func:`queue_intake`: one
-``leads.intake`` job per second of captures, run by an RQ worker with ``redis_url``, which waits
-for the burst to end and finishes it in full batches, like ``watch``); ``external`` — web
+Where the intake runs (setting ``leads.intake``): ``job`` (default) — the core's job queue
+(:func:`queue_intake`: one ``leads.intake`` job per second of captures, run by an RQ worker with
+``redis_url``, which waits for the burst to end and finishes it in full batches, like ``watch``),
+and without ``redis_url`` the ``thread`` below; ``thread`` — a daemon thread in each app
+process, woken by every capture; ``external`` — web
 processes only store, and a worker process runs ``conveyor leads intake --watch`` (under a
 supervisor, like an RQ worker); ``inline`` — in the request (tests, tiny set-ups).
 ``conveyor leads reassign-stale`` (and the ``leads.sweep`` job) runs it too, so leads a crashed
@@ -28,7 +29,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -125,10 +125,10 @@ def store(data: dict[str, Any], form: FormInfo) -> int:
     mode = setting("leads.intake")
     if setting("leads.process_inline") or mode == "inline":
         process_pending()
-    elif mode == "thread":
-        wake(current_app._get_current_object())  # type: ignore[attr-defined]
-    elif mode == "job":
+    elif mode == "job" and has_queue():
         queue_intake()
+    elif mode in ("thread", "job"):  # "job" without a queue: the same intake in this process
+        wake(current_app._get_current_object())  # type: ignore[attr-defined]
     # "external": a worker runs `conveyor leads intake --watch` (or the sweep, from cron)
     return lead_id
 
@@ -260,18 +260,26 @@ def _link_known(leads: list[Lead]) -> None:
 _queued: dict[str, int] = {}  # per process: the last second a job was queued for
 
 
+def has_queue() -> bool:
+    """Whether jobs go to workers on a queue (``redis_url`` set). Without one the core runs a
+    job in the web process right after the response, where the intake's wait for the burst to
+    end would hold a request worker: the intake then runs in the process's own thread."""
+    return current_app.extensions.get("conveyor_jobs_backend") is not None
+
+
 def queue_intake() -> None:
     """Queue a ``leads.intake`` job for this second's captures — once per second and process
-    (and once per second in all, by the idempotency key), ``PAUSE`` seconds ahead, so a burst's
-    captures are finished by a few jobs in full batches instead of one job each."""
+    (and once per second in all, by the idempotency key), so a burst's captures are finished by
+    a few jobs in full batches instead of one job each. Called only with a queue: the job is due
+    at once, a worker takes it and the job itself waits for the burst to end (``intake_job``),
+    so no scheduler round stands between a capture and its seller."""
     from conveyor import enqueue
 
     second = int(time.time())
     if _queued.get("second") == second:
         return
     _queued["second"] = second
-    enqueue("leads.intake", key=f"leads.intake:{second}",
-            run_at=utcnow() + timedelta(seconds=PAUSE))
+    enqueue("leads.intake", key=f"leads.intake:{second}")
     db.session.commit()
 
 

@@ -53,10 +53,11 @@ def register_settings() -> list[Setting]:
                 "Rows per short write transaction while the lead processor stages a file."),
         Setting("leads.import_inline", False, bool,
                 "Run lead-processor jobs in the request instead of a background thread."),
-        Setting("leads.intake", "thread", str,
-                "Where web captures are finished (dedupe, linking, rules): thread (in each app "
-                "process), job (the core's job queue: an RQ worker with redis_url), external "
-                "(a worker runs `conveyor leads intake --watch`) or inline.",
+        Setting("leads.intake", "job", str,
+                "Where web captures are finished (dedupe, linking, rules): job (the core's job "
+                "queue: an RQ worker with redis_url; without it, a thread in each app "
+                "process), thread (in each app process), external (a worker runs `conveyor "
+                "leads intake --watch`) or inline.",
                 choices=("thread", "job", "external", "inline")),
         Setting("leads.sweep_minutes", 60, int,
                 "Minutes between runs of the unassigned/stale sweep (`conveyor leads "

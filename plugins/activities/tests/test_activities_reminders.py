@@ -55,21 +55,25 @@ def test_no_email_without_the_users_consent(app, smtp_server, users, make_activi
 
 
 def test_each_reminder_is_sent_once_even_when_two_sweeps_find_it(app, smtp_server, users,
-                                                                 make_activity, set_user):
+                                                                 make_activity, set_user,
+                                                                 api_headers):
     from conveyor.plugins.activities.models import Activity
-    from conveyor.plugins.activities.reminders import sweep_reminders
+    from conveyor.plugins.activities.reminders import queue_reminders
 
     set_user("seller", email_notifications=True)
     activity_id = make_activity("seller", title="Call", due_at=_soon(5))
-    with app.app_context():
-        remind_at = db.session.scalar(select(Activity.remind_at).where(
-            Activity.id == activity_id))
     enqueue_schedules(app)
-    # A second worker that read the row before the first one cleared it sweeps it again.
+    # A second worker that read the row before the first one cleared it: its claim finds the
+    # reminder taken and queues nothing.
     with app.app_context():
-        db.session.execute(update(Activity).values(remind_at=remind_at))
-        assert sweep_reminders() == 1
+        assert queue_reminders([activity_id], datetime.now(UTC)) == 0
         db.session.commit()
+    # Editing the task (not its time) does not arm the sent reminder again.
+    app.test_client().patch(f"/api/v1/activities/{activity_id}", headers=api_headers("seller"),
+                            json={"title": "Call back"})
+    with app.app_context():
+        assert db.session.scalar(select(Activity.remind_at).where(
+            Activity.id == activity_id)) is None
     enqueue_schedules(app, datetime.now(UTC) + timedelta(minutes=3))  # the next period
     run_due(app)
     assert len(_notes(app, users["seller"])) == 1
@@ -110,6 +114,28 @@ def test_the_sweep_takes_one_statement_per_batch_whatever_the_table_size(
     with app.app_context(), count_queries() as queries:
         assert sweep_reminders() == 0
     assert len(queries) == 1
+
+
+@pytest.mark.parametrize("due", [1, 12])
+def test_a_sweep_queues_any_number_of_due_reminders_in_two_statements(
+        app, users, make_activity, count_queries, due):
+    """Find and claim (one UPDATE … RETURNING over the remind_at index), queue (one outbox
+    row): the same two statements for 1 or 12 due reminders; each is then delivered."""
+    from conveyor.models import OutboxMessage
+    from conveyor.plugins.activities.reminders import REMIND_MANY_JOB, sweep_reminders
+
+    for i in range(due):
+        make_activity("seller", title=f"Soon {i}", due_at=_soon(2 + i))
+    make_activity("seller", title="Later", due_at=_soon(600))
+    app.config["CONVEYOR_TRACK_INLINE"] = True
+    with app.app_context():
+        with count_queries() as queries:
+            assert sweep_reminders() == due
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.job == REMIND_MANY_JOB)) == 1
+    assert len(queries) == 2, queries
+    assert len(_notes(app, users["seller"])) == due
 
 
 def test_a_reminder_set_to_none_is_never_sent(app, users, make_activity):

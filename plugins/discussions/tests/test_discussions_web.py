@@ -369,3 +369,77 @@ def test_lead_thread_page_follows_the_leads_record_rules(login_as, users, app):
     assert response.status_code == 302
     assert response.headers["Location"].startswith(f"/discussions/leads/{lead_id}#post-")
     assert login_as("seller2").get(f"/discussions/leads/{lead_id}").status_code == 404
+
+
+def test_cards_show_the_timeline_once_in_the_thread(login_as, users, app, make_app):
+    """The thread merges the card's timeline, so the card has no timeline box of its own; with
+    the plugin off the box is back."""
+    deal = make_deal(app, users["seller"], "Once")
+    browser = login_as("seller")
+    with app.app_context():
+        from conveyor.models import Deal
+
+        customer_id = db.session.get(Deal, deal).customer_id
+    for path in (f"/deals/{deal}", f"/customers/{customer_id}"):
+        page = browser.get(path).get_data(as_text=True)
+        assert page.count('id="timeline"') == 0, path
+        assert page.count('id="discussion"') == 1, path
+        assert "deal.created" in thread_html(page), path  # the timeline, in the thread
+        assert page.count("deal.created") == 1, path
+    plain = make_app(plugins=[])
+    deal2 = make_deal(plain, users["seller"], "Plain")
+    page = client_as(plain, "seller").get(f"/deals/{deal2}").get_data(as_text=True)
+    assert page.count('id="timeline"') == 1 and 'id="discussion"' not in page
+
+
+def test_customer_thread_shows_deal_entries_only_to_who_may_see_the_deal(login_as, users, app):
+    """The customer's thread reads the card's own timeline statement: a marketer (customers,
+    not deals) sees the customer's entries but none about its deals; the seller sees both."""
+    deal = make_deal(app, users["seller"], "Hidden")
+    with app.app_context():
+        from conveyor import post_timeline
+        from conveyor.models import Deal
+
+        customer_id = db.session.get(Deal, deal).customer_id
+        post_timeline("note.added", "customer-wide note", customer=customer_id)
+        post_timeline("note.added", "about the deal only", deal=db.session.get(Deal, deal))
+        db.session.commit()
+    seller = thread_html(login_as("seller").get(f"/customers/{customer_id}")
+                         .get_data(as_text=True))
+    assert "customer-wide note" in seller and "about the deal only" in seller
+    page = login_as("marketer").get(f"/customers/{customer_id}")
+    assert page.status_code == 200
+    marketer = thread_html(page.get_data(as_text=True))
+    assert "customer-wide note" in marketer
+    assert "about the deal only" not in marketer and "deal.created" not in marketer
+
+
+def test_card_with_the_thread_reads_three_statements_more_than_the_bare_core_card(
+        login_as, api_headers, client, users, app, make_app, seller_deal, count_queries):
+    """The panel costs the thread with the reader's follower row, the posts with their replies
+    (one statement) and the merged timeline — and not the card's own timeline statement; the
+    attachments only when a post shown has one."""
+    h = api_headers("seller")
+    for i in range(5):
+        post = client.post(f"/api/v1/deals/{seller_deal}/posts", headers=h,
+                           json={"body": f"post {i}"}).get_json()
+        client.post(f"/api/v1/deals/{seller_deal}/posts", headers=h,
+                    json={"body": "r", "reply_to": post["id"]})
+    browser = login_as("seller")
+    browser.get(f"/deals/{seller_deal}")  # the unread marker moves (one UPDATE) once
+    with count_queries() as on:
+        assert browser.get(f"/deals/{seller_deal}").status_code == 200
+    web_post(browser, seller_deal, "with a file", attachments=[(io.BytesIO(b"hi"), "a.txt")])
+    browser.get(f"/deals/{seller_deal}")
+    with count_queries() as with_file:
+        assert "a.txt" in browser.get(f"/deals/{seller_deal}").get_data(as_text=True)
+    assert len(with_file) == len(on) + 1
+    plain = make_app(plugins=["leads"])  # last: on PostgreSQL it resets the shared database
+    plain_deal = make_deal(plain, users["seller"], "Plain")
+    plain_browser = client_as(plain, "seller")
+    plain_browser.get(f"/deals/{plain_deal}")
+    from conveyor.testing import query_counter
+
+    with query_counter(plain) as off:
+        assert plain_browser.get(f"/deals/{plain_deal}").status_code == 200
+    assert len(on) == len(off) - 1 + 3, (on, off)
