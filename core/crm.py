@@ -35,7 +35,6 @@ from .models import Customer, Deal, Notification, Pipeline, Stage, StageHistory,
 from .models.deals import DealStageTotal
 from .types import utcnow
 
-
 # What a timeline kind is called on the cards: the code stays in the data, people read the label.
 TIMELINE_KINDS: dict[str, Any] = {
     "customer.created": _l("customer created"), "deal.created": _l("deal created"),

@@ -16,8 +16,8 @@ HISTORY_ROWS = 30
 
 def history(object_type: str, obj: Any, user: Any) -> str:
     """The newest changes of one record, field by field (``audit_log``)."""
-    from .extensions import db
     from .audit import ACTION_LABELS
+    from .extensions import db
     from .models import AuditEntry
 
     entries = list(db.session.scalars(

@@ -169,9 +169,9 @@ def english_left(text: str, data: re.Pattern[str]) -> list[str]:
 def demo_app(make_app: Any, lang: str) -> Flask:
     """All plugins, the demo company, and the language as the company's default (so texts
     written for a user, notifications included, are written in it)."""
+    from conveyor import update_customer, update_deal
     from conveyor.demo import seed_demo
     from conveyor.extensions import db
-    from conveyor import update_customer, update_deal
     from conveyor.models import Customer, Deal, User
 
     app = make_app(plugins=ALL_PLUGINS, config={"default_locale": lang}, seed=False)

@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Join, Select, String, and_, bindparam, column, literal_column, or_, select, table
+from sqlalchemy import (
+    Join,
+    Select,
+    String,
+    and_,
+    bindparam,
+    column,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.ext.compiler import compiles
 
 from ..extensions import db

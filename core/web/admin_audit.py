@@ -8,10 +8,10 @@ from typing import Any
 from flask import render_template, request
 from sqlalchemy import Select, select
 
+from ..audit import ACTION_LABELS, TYPE_LABELS
 from ..calendar_bounds import in_calendar
 from ..csv_export import csv_response
 from ..extensions import db
-from ..audit import ACTION_LABELS, TYPE_LABELS
 from ..i18n import _
 from ..models import AuditEntry
 from ..permissions import require

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Response, abort, render_template, request, url_for
-from markupsafe import Markup, escape
 from flask_babel import force_locale, format_date, get_locale
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from conveyor import can, db, limiter, public, recipient_locale, require

@@ -9,8 +9,8 @@ Pages are keyed by time (``before``: the oldest item shown), not by OFFSET.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, exists, func, literal, select, union_all
@@ -25,7 +25,6 @@ from conveyor.web.timeline import card_timeline_statement
 
 from .discussables import Discussable
 from .models import Attachment, Follower, Post, Thread
-
 
 # The core cards whose timeline a thread shown on them merges (the card then shows no box of its
 # own): read with the card's statement, so a reader sees the entries the card would show them.

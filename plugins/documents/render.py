@@ -12,8 +12,8 @@ import re
 import threading
 import traceback
 import zipfile
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 

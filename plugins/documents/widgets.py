@@ -13,8 +13,8 @@ from conveyor.models import Customer, Deal, Stage
 from conveyor.queries import written_limit
 
 from .forms import KIND_LABELS, LANGUAGE_LABELS, PDF_LABELS, STATUS_LABELS, GenerateForm
-from .services import contact_language
 from .models import Document, DocumentFile, LegalDetails
+from .services import contact_language
 
 QUEUE_LIMIT = 20
 LANG_OF_LOCALE = {"ru": "ru", "zh_Hans": "zh", "zh": "zh"}

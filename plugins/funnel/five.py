@@ -21,7 +21,7 @@ from conveyor.types import utcnow
 
 from . import fx
 from .periods import Period, add_months
-from .sqlparts import T, PipelineInfo, money, totals_owner
+from .sqlparts import PipelineInfo, T, money, totals_owner
 from .summaries import C, M, summary_owner
 
 NUMBERS = ("closed", "committed", "opportunities", "leads", "visits")
@@ -100,7 +100,6 @@ def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
     What is read grows with the selected owners and the days since ``at``."""
     committed = {s.id for s in pipe.open_stages if s.percent >= committed_percent}
     open_ids = pipe.ids_where(open_=True)
-    open_set = set(open_ids)
     out: dict[int | None, OpenFigures] = {}
 
     today = now.date()

@@ -15,8 +15,6 @@ from conveyor import Total, db
 
 from . import fx
 from .periods import Period
-from .models import NO_MONTH
-from .summaries import C, R, summary_owner
 from .sqlparts import (
     D,
     H,
@@ -29,6 +27,7 @@ from .sqlparts import (
     seconds_between,
     totals_owner,
 )
+from .summaries import C, R, summary_owner
 
 DAY = 86400.0
 

@@ -23,8 +23,8 @@ from conveyor.models import Stage, Team, TeamMember, User
 
 from . import fx
 from .periods import Period
-from .summaries import C, summary_owner
 from .sqlparts import CENT, D, T, money, totals_owner
+from .summaries import C, summary_owner
 from .targets import ZERO, Target, targets_for
 
 SOURCES = ("deals", "invoices")

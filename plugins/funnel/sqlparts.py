@@ -4,10 +4,9 @@ PostgreSQL."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-
-from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
