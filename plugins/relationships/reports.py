@@ -129,3 +129,12 @@ def activities(user: Any, start: datetime, end: datetime) -> list[dict[str, Any]
 
 def sorted_rows(rows: dict[int | None, SellerRow]) -> list[SellerRow]:
     return sorted(rows.values(), key=lambda r: (r.owner_id is None, r.label.lower()))
+
+
+def column_totals(rows: list[SellerRow]) -> dict[str, int]:
+    """Customers per type over every row (the chart's bars and the table's last line)."""
+    totals = dict.fromkeys(TYPES, 0)
+    for row in rows:
+        for kind, n in row.counts.items():
+            totals[kind] = totals.get(kind, 0) + n
+    return totals

@@ -1,0 +1,147 @@
+"""Won deals of a period by the customer's relationship type, in the company currency.
+
+Each won deal counts at its close (``stage_entered_at`` of its won stage: the core keeps a closed
+deal's stage entry at its close) and converts at the exchange rate of that day. The database
+sums the amounts per (type, currency, day) — in cents, so SQLite's floating point never rounds
+them — and Python converts each day's sum at that day's rate: the result is exactly the sum of
+the deals converted one by one. A currency without a rate on a day is named as missing and its
+amounts stay out of the converted figure (never counted as 0).
+
+Cost follows the selection: the won deals of the period for the owners the user may see, found
+through the deals' (owner, stage, entered) and (stage, entered) indexes; rows returned number
+types × currencies × days, never deals.
+"""
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from conveyor import Total, company_currency, db, rates_on, scope
+from conveyor.models import Deal, ExchangeRate, Stage
+
+from .models import TYPES, RelationshipState
+from .reports import period_bounds
+
+CENT = Decimal("0.01")
+STATE_TYPE = func.coalesce(RelationshipState.type, "cold")
+
+
+@dataclass
+class WonByType:
+    """Count and converted amount of the won deals per type, and their sum over the types."""
+
+    start: date
+    end: date
+    currency: str
+    counts: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, Total] = field(default_factory=dict)
+    count: int = 0
+    total: Total | None = None
+
+
+def _day(value: Any) -> date:
+    """``func.date`` answers a date on PostgreSQL and ``'YYYY-MM-DD'`` text on SQLite."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+class DatedRates:
+    """The rate of each currency on any day of ``[first, last]``: the latest on or before it.
+
+    Two statements whatever the period: the rates in force on ``first`` (``rates_on``) and the
+    ones set after it up to ``last``.
+    """
+
+    def __init__(self, currencies: Iterable[str], first: date, last: date) -> None:
+        wanted = sorted({c for c in currencies if c})
+        self.home = company_currency()
+        opening = rates_on(wanted, first)
+        self.days: dict[str, list[date]] = {c: [first] for c in opening}
+        self.rates: dict[str, list[Decimal]] = {c: [r] for c, r in opening.items()}
+        others = [c for c in wanted if c != self.home]
+        if others and last > first:
+            r = ExchangeRate
+            for currency, day, rate in db.session.execute(
+                    select(r.currency, r.day, r.rate)
+                    .where(r.currency.in_(others), r.day > first, r.day <= last)
+                    .order_by(r.currency, r.day)):
+                self.days.setdefault(currency, []).append(_day(day))
+                self.rates.setdefault(currency, []).append(Decimal(rate))
+
+    def on(self, currency: str, day: date) -> Decimal | None:
+        if currency == self.home:
+            return Decimal(1)
+        days = self.days.get(currency)
+        if not days:
+            return None
+        i = bisect_right(days, day)
+        return self.rates[currency][i - 1] if i else None
+
+
+ALL = ""  # the key of the sum over every key in add_up's answers
+
+
+def add_up(rows: Iterable[tuple[Any, str, Any, int, Any]], first: date, last: date
+           ) -> tuple[dict[Any, int], dict[Any, Total]]:
+    """``(key, currency, day, count, cents)`` rows → counts and converted totals per key, and
+    their sum under :data:`ALL` (converted from the same day sums, so it is exact too)."""
+    rows = [(k, cur, _day(day), int(n), Decimal(int(cents or 0)) / 100)
+            for key, cur, day, n, cents in rows for k in (key, ALL)]
+    rates = DatedRates({r[1] for r in rows}, first, last)
+    counts: dict[str, int] = {}
+    sums: dict[str, Decimal] = {}
+    parts: dict[str, dict[str, Decimal]] = {}
+    missing: dict[str, set[str]] = {}
+    for key, cur, day, n, amount in rows:
+        counts[key] = counts.get(key, 0) + n
+        part = parts.setdefault(key, {})
+        part[cur] = part.get(cur, Decimal(0)) + amount
+        rate = rates.on(cur, day)
+        if rate is None:
+            if amount:
+                missing.setdefault(key, set()).add(cur)
+            continue
+        sums[key] = sums.get(key, Decimal(0)) + amount * rate
+    home = rates.home
+    totals = {key: Total(sums.get(key, Decimal(0)).quantize(CENT), home,
+                         {cur: amount.quantize(CENT) for cur, amount in parts[key].items()},
+                         tuple(sorted(missing.get(key, ())))) for key in parts}
+    return counts, totals
+
+
+def won_statement(user: Any, low: datetime, high: datetime,
+                  owner_id: int | None = None) -> Any:
+    """Won deals closed in ``[low, high)`` the user may see, per (type, currency, UTC day)."""
+    day = func.date(Deal.stage_entered_at)
+    query = (select(STATE_TYPE, Deal.currency, day, func.count(),
+                    func.sum(func.round(Deal.amount * 100)))
+             .select_from(Deal)
+             .outerjoin(RelationshipState, RelationshipState.customer_id == Deal.customer_id)
+             .where(scope(Deal, user),
+                    Deal.stage_id.in_(select(Stage.id).where(Stage.is_won.is_(True))),
+                    Deal.stage_entered_at >= low, Deal.stage_entered_at < high)
+             .group_by(STATE_TYPE, Deal.currency, day))
+    if owner_id is not None:
+        query = query.where(Deal.owner_id == owner_id)
+    return query
+
+
+def won_by_type(user: Any, start: date, end: date, owner_id: int | None = None) -> WonByType:
+    """Won deals of ``[start, end]`` (UTC days) per customer type now: counts, converted totals
+    and their sum."""
+    low, high = period_bounds(start, end)
+    rows = db.session.execute(won_statement(user, low, high, owner_id)).all()
+    counts, totals = add_up(rows, start, end)
+    home = company_currency()
+    report = WonByType(start, end, home)
+    for kind in TYPES:
+        report.counts[kind] = counts.get(kind, 0)
+        report.totals[kind] = totals.get(kind) or Total(Decimal("0.00"), home)
+    report.count = counts.get(ALL, 0)
+    report.total = totals.get(ALL) or Total(Decimal("0.00"), home)
+    return report
