@@ -7,11 +7,14 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from .services import refresh_customers
+from .won_ledger import sync_customers
 
 DEAL_EVENTS = {"DealCreated", "DealWon", "DealLost", "DealReopened", "DealDeleted"}
 LEAD_EVENTS = {"LeadCaptured", "LeadConverted", "LeadStatusChanged"}
 # Fields of a deal whose change can move its customer's type (through DealUpdated).
 DEAL_FIELDS = {"customer_id", "stage_id", "closed_at", "stage_entered_at"}
+# Fields that change how a won deal counts in the won-amount day sums (won_ledger).
+MONEY_FIELDS = {"amount", "currency", "owner_id"}
 
 
 def customers_touched(event: Any) -> set[int]:
@@ -32,7 +35,7 @@ def customers_touched(event: Any) -> set[int]:
         changes = getattr(event, "changes", {}) or {}
         if "customer_id" in changes:
             ids.update(changes["customer_id"])
-        elif DEAL_FIELDS & set(changes):
+        elif (DEAL_FIELDS | MONEY_FIELDS) & set(changes):
             ids.add(event.deal.customer_id)
     elif name in LEAD_EVENTS:
         customer = getattr(event, "customer", None)
@@ -46,9 +49,13 @@ def customers_touched(event: Any) -> set[int]:
 
 
 def handle(event: Any, session: Session) -> None:
+    """Refresh the types, then the won-amount sums of the same customers (their deals or their
+    type may have moved), all in the event's transaction."""
     ids = customers_touched(event)
     if ids:
         refresh_customers(session, ids, type(event).__name__, getattr(event, "by", None))
+        if type(event).__name__ != "CustomerCreated":
+            sync_customers(session, ids)
 
 
 def _enabled() -> bool:

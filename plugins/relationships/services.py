@@ -41,6 +41,7 @@ from conveyor.types import UTCDateTime, utcnow
 from .events import RelationshipChanged
 from .models import TYPES, RelationshipState, RelationshipTransition
 from .rules import Rules, type_params, type_statement
+from .won_ledger import LEDGER, rebuild, sync_customers, sync_types
 
 STATE = RelationshipState.__table__
 TRANSITION = RelationshipTransition.__table__
@@ -160,6 +161,7 @@ def set_override(session: Session, customer_id: int, new_type: str, reason: str,
         _transition(session, customer_id, row.type, new_type, "override", by, owner_id, now,
                     reason)
         _announce(session, customer_id, row.type, new_type, "override", by)
+        sync_customers(session, [customer_id])  # its won deals count under the new type
 
 
 def clear_override(session: Session, customer_id: int, by: Any,
@@ -185,6 +187,7 @@ def clear_override(session: Session, customer_id: int, by: Any,
         _transition(session, customer_id, row.type, row.computed_type, "override_cleared", by,
                     owner_id, now)
         _announce(session, customer_id, row.type, row.computed_type, "override_cleared", by)
+        sync_customers(session, [customer_id])
     return True
 
 
@@ -271,8 +274,10 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
                    literal(now, UTCDateTime()), literal("recompute"), literal(False, Boolean()),
                    literal("")))
         with _bulk_load(conn, id_range):
-            return 0, conn.execute(first.execution_options(preserve_rowcount=True),
-                                   params).rowcount
+            new = conn.execute(first.execution_options(preserve_rowcount=True),
+                               params).rowcount
+        sync_types(session, id_range)
+        return 0, new
     scratch = _scratch_table()
     scratch.create(conn)
     try:
@@ -313,6 +318,8 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
                    .exists())).execution_options(preserve_rowcount=True)).rowcount
     finally:
         scratch.drop(conn)
+    if changes:
+        sync_types(session, id_range)
     return changes, new
 
 
@@ -345,6 +352,8 @@ def recompute(session: Session, batch_size: int = 0, now: datetime | None = None
             result.new += new
             result.batches += 1
             start += step
+    if session.execute(select(LEDGER.c.deal_id).limit(1)).first() is None:
+        rebuild(session)  # first run (or the sums were never filled): from the deals at once
     for kind, count in session.execute(select(STATE.c.type, func.count())
                                        .group_by(STATE.c.type)):
         result.by_type[kind] = count

@@ -7,9 +7,10 @@ them — and Python converts each day's sum at that day's rate: the result is ex
 the deals converted one by one. A currency without a rate on a day is named as missing and its
 amounts stay out of the converted figure (never counted as 0).
 
-Cost follows the selection: the won deals of the period for the owners the user may see, found
-through the deals' (owner, stage, entered) and (stage, entered) indexes; rows returned number
-types × currencies × days, never deals.
+Cost follows the selection: the figures come from the day sums kept by ``won_ledger`` for the
+owners the user may see and the days of the period (rows: owners × days × types × currencies,
+never deals). When a plugin narrows which deals a user sees, the sums can't express it and the
+won deals themselves are grouped (through the deals' (owner, stage, entered) indexes).
 """
 from __future__ import annotations
 
@@ -20,13 +21,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from conveyor import Total, company_currency, db, rates_on, scope
 from conveyor.models import Deal, ExchangeRate, Stage
 
 from .models import TYPES, RelationshipState
-from .reports import period_bounds
+from .reports import period_bounds, visible_owner_ids
+from .won_ledger import day_sums
 
 CENT = Decimal("0.01")
 STATE_TYPE = func.coalesce(RelationshipState.type, "cold")
@@ -131,11 +134,29 @@ def won_statement(user: Any, low: datetime, high: datetime,
     return query
 
 
+def summary_owners(user: Any, owner_id: int | None = None) -> tuple[bool, list[int] | None]:
+    """Whether the day sums can answer for ``user`` (the record rule on deals is by owner and no
+    plugin narrows it), and for which owners (``None``: everyone)."""
+    hook = current_app.extensions["conveyor"].hook
+    if getattr(Deal, "__record_rule__", None) or any(
+            hook.record_filters(model=Deal, user=user, permission=None)):
+        return False, None
+    owners = visible_owner_ids(user)
+    if owner_id is not None:
+        owners = [owner_id] if owners is None or owner_id in owners else []
+    return True, owners
+
+
 def won_by_type(user: Any, start: date, end: date, owner_id: int | None = None) -> WonByType:
     """Won deals of ``[start, end]`` (UTC days) per customer type now: counts, converted totals
-    and their sum."""
-    low, high = period_bounds(start, end)
-    rows = db.session.execute(won_statement(user, low, high, owner_id)).all()
+    and their sum. Read from the day sums (``won_ledger``) when the record rule allows, else
+    from the deals themselves."""
+    usable, owners = summary_owners(user, owner_id)
+    if usable:
+        rows = db.session.execute(day_sums(owners, start, end)).all() if owners != [] else []
+    else:
+        low, high = period_bounds(start, end)
+        rows = db.session.execute(won_statement(user, low, high, owner_id)).all()
     counts, totals = add_up(rows, start, end)
     home = company_currency()
     report = WonByType(start, end, home)
