@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import func, select
 
 from conveyor import db, scope, scope_of
@@ -35,11 +35,21 @@ class SellerRow:
         return sum(self.counts.values())
 
 
+def rows_of(statement: Any) -> list[Any]:
+    """A report statement's rows through the session's connection: plain rows, without the
+    ORM's per-statement work (these select columns, never entities)."""
+    return db.session.connection().execute(statement).all()
+
+
 def _labels(owner_ids: set[int | None]) -> dict[int, str]:
-    ids = {i for i in owner_ids if i is not None}
-    if not ids:
-        return {}
-    return {u.id: u.label for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    """Sellers' names, each read once per request (the page's tables share them)."""
+    known: dict[int, str] = g.setdefault("relationships_labels", {}) \
+        if has_request_context() else {}
+    ids = {i for i in owner_ids if i is not None and i not in known}
+    if ids:
+        known.update({u.id: u.label for u in db.session.scalars(
+            select(User).where(User.id.in_(ids)))})
+    return {i: known[i] for i in owner_ids if i is not None and i in known}
 
 
 def seller_rows(keys: set[int | None]) -> dict[int | None, SellerRow]:
@@ -55,7 +65,7 @@ def type_counts(user: Any, owner_id: int | None = None) -> dict[int | None, Sell
              .where(scope(Customer, user)).group_by(Customer.owner_id, STATE_TYPE))
     if owner_id is not None:
         query = query.where(Customer.owner_id == owner_id)
-    grouped = db.session.execute(query).all()
+    grouped = rows_of(query)
     rows = seller_rows({r[0] for r in grouped})
     for owner, kind, count in grouped:
         rows[owner].counts[kind] = rows[owner].counts.get(kind, 0) + count
@@ -89,7 +99,7 @@ def transition_counts(user: Any, start: datetime, end: datetime,
              .group_by(T.owner_id, T.from_type, T.to_type))
     if owner_id is not None:
         query = query.where(T.owner_id == owner_id)
-    grouped = db.session.execute(query).all()
+    grouped = rows_of(query)
     rows = seller_rows({r[0] for r in grouped})
     for owner, old, new, count in grouped:
         row = rows[owner]
@@ -106,9 +116,13 @@ def visible_owner_ids(user: Any) -> list[int] | None:
         return None
     if kind == "own":
         return [user.id]
-    teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
-    ids = set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id.in_(teams))))
-    return sorted(ids | {user.id})
+    cache = g.setdefault("relationships_owners", {}) if has_request_context() else {}
+    if user.id not in cache:
+        teams = select(TeamMember.team_id).where(TeamMember.user_id == user.id)
+        ids = set(db.session.scalars(select(TeamMember.user_id)
+                                     .where(TeamMember.team_id.in_(teams))))
+        cache[user.id] = sorted(ids | {user.id})
+    return list(cache[user.id])
 
 
 def activities_available() -> bool:

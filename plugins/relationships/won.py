@@ -23,12 +23,13 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
-from conveyor import Total, company_currency, db, rates_on, scope
+from conveyor import Total, company_currency, scope
 from conveyor.models import Deal, ExchangeRate, Stage
 
 from .models import TYPES, RelationshipState
-from .reports import period_bounds, visible_owner_ids
+from .reports import period_bounds, rows_of, visible_owner_ids
 from .won_ledger import day_sums
 
 CENT = Decimal("0.01")
@@ -56,25 +57,28 @@ def _day(value: Any) -> date:
 class DatedRates:
     """The rate of each currency on any day of ``[first, last]``: the latest on or before it.
 
-    Two statements whatever the period: the rates in force on ``first`` (``rates_on``) and the
-    ones set after it up to ``last``.
+    One statement whatever the period; none when every amount is in the company currency.
     """
 
     def __init__(self, currencies: Iterable[str], first: date, last: date) -> None:
-        wanted = sorted({c for c in currencies if c})
         self.home = company_currency()
-        opening = rates_on(wanted, first)
-        self.days: dict[str, list[date]] = {c: [first] for c in opening}
-        self.rates: dict[str, list[Decimal]] = {c: [r] for c, r in opening.items()}
-        others = [c for c in wanted if c != self.home]
-        if others and last > first:
-            r = ExchangeRate
-            for currency, day, rate in db.session.execute(
-                    select(r.currency, r.day, r.rate)
-                    .where(r.currency.in_(others), r.day > first, r.day <= last)
-                    .order_by(r.currency, r.day)):
-                self.days.setdefault(currency, []).append(_day(day))
-                self.rates.setdefault(currency, []).append(Decimal(rate))
+        others = sorted({c for c in currencies if c and c != self.home})
+        self.days: dict[str, list[date]] = {}
+        self.rates: dict[str, list[Decimal]] = {}
+        if not others:
+            return
+        r, before = ExchangeRate, aliased(ExchangeRate)
+        # The rate in force on ``first`` (the latest on or before it) and every later one up to
+        # ``last``, in one statement (the primary key is (currency, day)).
+        opening = (select(func.max(before.day)).where(before.currency == r.currency,
+                                                      before.day <= first).scalar_subquery())
+        for currency, day, rate in rows_of(
+                select(r.currency, r.day, r.rate)
+                .where(r.currency.in_(others), r.day <= last,
+                       r.day >= func.coalesce(opening, first))
+                .order_by(r.currency, r.day)):
+            self.days.setdefault(currency, []).append(_day(day))
+            self.rates.setdefault(currency, []).append(Decimal(rate))
 
     def on(self, currency: str, day: date) -> Decimal | None:
         if currency == self.home:
@@ -153,10 +157,10 @@ def won_by_type(user: Any, start: date, end: date, owner_id: int | None = None) 
     from the deals themselves."""
     usable, owners = summary_owners(user, owner_id)
     if usable:
-        rows = db.session.execute(day_sums(owners, start, end)).all() if owners != [] else []
+        rows = rows_of(day_sums(owners, start, end)) if owners != [] else []
     else:
         low, high = period_bounds(start, end)
-        rows = db.session.execute(won_statement(user, low, high, owner_id)).all()
+        rows = rows_of(won_statement(user, low, high, owner_id))
     counts, totals = add_up(rows, start, end)
     home = company_currency()
     report = WonByType(start, end, home)
