@@ -7,6 +7,7 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from .services import refresh_customers
+from .type_counts import sync_counts
 from .won_ledger import sync_customers
 
 DEAL_EVENTS = {"DealCreated", "DealWon", "DealLost", "DealReopened", "DealDeleted"}
@@ -27,6 +28,9 @@ def customers_touched(event: Any) -> set[int]:
     ids: set[int | None] = set()
     if name == "CustomerCreated":
         ids.add(event.customer.id)
+    elif name == "CustomerUpdated":  # a new owner: the counts per owner move
+        if "owner_id" in (getattr(event, "changes", {}) or {}):
+            ids.add(event.customer.id)
     elif name in DEAL_EVENTS:
         deal = getattr(event, "deal", None)
         ids.add(getattr(deal, "customer_id", None) if deal is not None
@@ -49,12 +53,14 @@ def customers_touched(event: Any) -> set[int]:
 
 
 def handle(event: Any, session: Session) -> None:
-    """Refresh the types, then the won-amount sums of the same customers (their deals or their
-    type may have moved), all in the event's transaction."""
+    """Refresh the types, then the counts per owner and type and the won-amount sums of the
+    same customers (their type, owner or deals may have moved), all in the event's
+    transaction."""
     ids = customers_touched(event)
     if ids:
         refresh_customers(session, ids, type(event).__name__, getattr(event, "by", None))
-        if type(event).__name__ != "CustomerCreated":
+        sync_counts(session, ids)
+        if type(event).__name__ not in ("CustomerCreated", "CustomerUpdated"):
             sync_customers(session, ids)
 
 

@@ -57,8 +57,35 @@ def seller_rows(keys: set[int | None]) -> dict[int | None, SellerRow]:
     return {k: SellerRow(k, labels.get(k, "") if k is not None else "") for k in keys}
 
 
+def summary_owners(model: type, user: Any, owner_id: int | None = None
+                   ) -> tuple[bool, list[int] | None]:
+    """Whether sums kept per owner can answer for ``user`` — the record rule on ``model`` is by
+    owner and no plugin narrows it (``record_filters``) — and for which owners (``None``: all;
+    ``[]``: none)."""
+    hook = current_app.extensions["conveyor"].hook
+    if getattr(model, "__record_rule__", None) or any(
+            hook.record_filters(model=model, user=user, permission=None)):
+        return False, None
+    owners = visible_owner_ids(user)
+    if owner_id is not None:
+        owners = [owner_id] if owners is None or owner_id in owners else []
+    return True, owners
+
+
 def type_counts(user: Any, owner_id: int | None = None) -> dict[int | None, SellerRow]:
-    """Customers per type per owner among the customers ``user`` may see (one GROUP BY)."""
+    """Customers per type per owner among the customers ``user`` may see: from the counts kept
+    per owner and type when the record rule allows, else one GROUP BY over the customers."""
+    from .type_counts import counts_statement
+
+    usable, owners = summary_owners(Customer, user, owner_id)
+    if usable:
+        counted = rows_of(counts_statement(owners)) if owners != [] else []
+        rows = seller_rows({(o or None) for o, _t, n in counted if n})
+        for owner, kind, count in counted:
+            if count:
+                row = rows[owner or None]
+                row.counts[kind] = row.counts.get(kind, 0) + count
+        return rows
     query = (select(Customer.owner_id, STATE_TYPE, func.count())
              .select_from(Customer)
              .outerjoin(RelationshipState, RelationshipState.customer_id == Customer.id)

@@ -41,6 +41,8 @@ from conveyor.types import UTCDateTime, utcnow
 from .events import RelationshipChanged
 from .models import TYPES, RelationshipState, RelationshipTransition
 from .rules import Rules, type_params, type_statement
+from .type_counts import COUNTED, sync_counts, sync_range
+from .type_counts import rebuild as rebuild_counts
 from .won_ledger import LEDGER, rebuild, sync_customers, sync_types
 
 STATE = RelationshipState.__table__
@@ -161,6 +163,7 @@ def set_override(session: Session, customer_id: int, new_type: str, reason: str,
         _transition(session, customer_id, row.type, new_type, "override", by, owner_id, now,
                     reason)
         _announce(session, customer_id, row.type, new_type, "override", by)
+        sync_counts(session, [customer_id])
         sync_customers(session, [customer_id])  # its won deals count under the new type
 
 
@@ -187,6 +190,7 @@ def clear_override(session: Session, customer_id: int, by: Any,
         _transition(session, customer_id, row.type, row.computed_type, "override_cleared", by,
                     owner_id, now)
         _announce(session, customer_id, row.type, row.computed_type, "override_cleared", by)
+        sync_counts(session, [customer_id])
         sync_customers(session, [customer_id])
     return True
 
@@ -277,6 +281,7 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
             new = conn.execute(first.execution_options(preserve_rowcount=True),
                                params).rowcount
         sync_types(session, id_range)
+        sync_range(session, id_range)
         return 0, new
     scratch = _scratch_table()
     scratch.create(conn)
@@ -320,6 +325,8 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
         scratch.drop(conn)
     if changes:
         sync_types(session, id_range)
+    if changes or new:
+        sync_range(session, id_range)
     return changes, new
 
 
@@ -354,6 +361,8 @@ def recompute(session: Session, batch_size: int = 0, now: datetime | None = None
             start += step
     if session.execute(select(LEDGER.c.deal_id).limit(1)).first() is None:
         rebuild(session)  # first run (or the sums were never filled): from the deals at once
+    if session.execute(select(COUNTED.c.customer_id).limit(1)).first() is None:
+        rebuild_counts(session)
     for kind, count in session.execute(select(STATE.c.type, func.count())
                                        .group_by(STATE.c.type)):
         result.by_type[kind] = count

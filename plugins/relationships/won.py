@@ -21,7 +21,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
@@ -29,7 +28,7 @@ from conveyor import Total, company_currency, scope
 from conveyor.models import Deal, ExchangeRate, Stage
 
 from .models import TYPES, RelationshipState
-from .reports import period_bounds, rows_of, visible_owner_ids
+from .reports import period_bounds, rows_of, summary_owners
 from .won_ledger import day_sums
 
 CENT = Decimal("0.01")
@@ -138,24 +137,11 @@ def won_statement(user: Any, low: datetime, high: datetime,
     return query
 
 
-def summary_owners(user: Any, owner_id: int | None = None) -> tuple[bool, list[int] | None]:
-    """Whether the day sums can answer for ``user`` (the record rule on deals is by owner and no
-    plugin narrows it), and for which owners (``None``: everyone)."""
-    hook = current_app.extensions["conveyor"].hook
-    if getattr(Deal, "__record_rule__", None) or any(
-            hook.record_filters(model=Deal, user=user, permission=None)):
-        return False, None
-    owners = visible_owner_ids(user)
-    if owner_id is not None:
-        owners = [owner_id] if owners is None or owner_id in owners else []
-    return True, owners
-
-
 def won_by_type(user: Any, start: date, end: date, owner_id: int | None = None) -> WonByType:
     """Won deals of ``[start, end]`` (UTC days) per customer type now: counts, converted totals
     and their sum. Read from the day sums (``won_ledger``) when the record rule allows, else
     from the deals themselves."""
-    usable, owners = summary_owners(user, owner_id)
+    usable, owners = summary_owners(Deal, user, owner_id)
     if usable:
         rows = rows_of(day_sums(owners, start, end)) if owners != [] else []
     else:

@@ -124,3 +124,58 @@ def test_a_first_recompute_fills_empty_sums(ops):
     recompute(db.session)
     check()
     assert list(kept().values()) == [(1, 500)]
+
+
+def counts_kept() -> dict[tuple[int, str], int]:
+    from conveyor.plugins.relationships.type_counts import COUNTS
+
+    return {(o, t): n for o, t, n in db.session.execute(
+        select(COUNTS.c.owner_id, COUNTS.c.type, COUNTS.c.count))}
+
+
+def counts_brute_force() -> dict[tuple[int, str], int]:
+    from conveyor.plugins.relationships.type_counts import customers_source
+
+    src = customers_source().subquery()
+    owner, kind = list(src.c)[1], list(src.c)[2]
+    return {(o, t): n for o, t, n in db.session.execute(
+        select(owner, kind, func.count()).group_by(owner, kind))}
+
+
+def test_the_type_counts_follow_types_owners_and_deletions(ops):
+    from conveyor import update_customer
+    from conveyor.models import Customer
+
+    def check_counts() -> None:
+        db.session.expire_all()
+        assert counts_kept() == counts_brute_force()
+
+    a, b = ops.customer("A"), ops.customer("B", owner="seller2")
+    check_counts()
+    ops.win(ops.deal(a))
+    check_counts()
+    update_customer(db.session.get(Customer, a.id), {"owner_id": ops.user("seller3").id},
+                    ops.user("manager"))
+    db.session.commit()
+    check_counts()
+    set_override(db.session, b.id, "regular", "Partner", ops.user("manager"))
+    db.session.commit()
+    check_counts()
+    c = ops.customer("C")
+    check_counts()
+    db.session.delete(db.session.get(Customer, c.id))
+    db.session.commit()
+    check_counts()
+    recompute(db.session, batch_size=1)  # clears nothing: B's override holds
+    check_counts()
+    assert counts_kept()[(ops.user("seller3").id, "current")] == 1  # A went with its owner
+    assert counts_kept()[(ops.user("seller2").id, "regular")] == 1
+    from conveyor.plugins.relationships.type_counts import rebuild as rebuild_counts
+
+    before = counts_kept()
+    rebuild_counts(db.session)
+    db.session.commit()
+    assert counts_kept() == before
+    result = CliRunner().invoke(ops.app.cli, ["relationships", "rebuild-counts"],
+                                catch_exceptions=False)
+    assert "2 customers counted" in result.output
