@@ -1,7 +1,7 @@
 """A seller's relationship reports read no more when other sellers' old moves and wins double.
 
-The reports (customers per type, moves in a period, won amounts per type) for one seller are measured with
-``conveyor.testing.statement_work`` (SQLite's VM instructions, PostgreSQL's rows read) with
+The reports (customers per type, moves in a period, won amounts per type) for one seller are
+measured with ``conveyor.testing.statement_work`` (SQLite's VM instructions, PostgreSQL's rows read) with
 other sellers' customers and their moves of two years ago, and again with as many more. Runs on
 SQLite, and on PostgreSQL when CONVEYOR_TEST_DATABASE_URL is set.
 """

@@ -7,7 +7,7 @@ from decimal import Decimal
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from conveyor import create_customer, create_deal, db, delete_deal, move_deal, update_deal
+from conveyor import create_deal, db, delete_deal, update_deal
 from conveyor.models import Deal
 from conveyor.plugins.relationships.services import recompute, set_override
 from conveyor.plugins.relationships.won_ledger import DAYS, LEDGER, rebuild, won_deals_source
