@@ -49,8 +49,8 @@ def rebuild_won_command() -> None:
 
 @relationships_cli.command("rebuild-counts")
 def rebuild_counts_command() -> None:
-    """Rebuild the customers per owner and type the reports read (after a bulk change made
-    without events, or to check them)."""
+    """Rebuild the customers per owner and type and the moves per owner and day the reports
+    read (after a bulk change made without events, or to check them)."""
     from .type_counts import rebuild
 
     customers = rebuild(db.session)
@@ -99,11 +99,11 @@ def register_settings() -> list[Setting]:
 @hookimpl
 def register_models() -> list[type]:
     from .models import RelationshipState, RelationshipTransition
-    from .type_counts import CountedCustomer, TypeCount
+    from .type_counts import CountedCustomer, MoveDay, TypeCount
     from .won_ledger import WonDay, WonDeal
 
     return [RelationshipState, RelationshipTransition, WonDeal, WonDay, CountedCustomer,
-            TypeCount]
+            TypeCount, MoveDay]
 
 
 @hookimpl

@@ -117,20 +117,32 @@ def transition_counts(user: Any, start: datetime, end: datetime,
                       owner_id: int | None = None) -> dict[int | None, SellerRow]:
     """Moves in ``[start, end)`` per seller (the customer's owner when it moved), up and down.
 
-    A customer's first type (no ``from``) is not a move.
+    A customer's first type is not a move. For whole UTC days and a record rule by owner, read
+    from the moves kept per owner and day, for the sellers ``user`` may see (the sellers the
+    moves count for); otherwise grouped from the log, for the customers ``user`` may see.
     """
-    T = RelationshipTransition
-    query = (select(T.owner_id, T.from_type, T.to_type, func.count())
-             .select_from(T).join(Customer, Customer.id == T.customer_id)
-             .where(scope(Customer, user), T.at >= start, T.at < end, T.from_type.is_not(None))
-             .group_by(T.owner_id, T.from_type, T.to_type))
-    if owner_id is not None:
-        query = query.where(T.owner_id == owner_id)
-    grouped = rows_of(query)
+    from .type_counts import moves_statement
+
+    usable, owners = summary_owners(Customer, user, owner_id)
+    whole_days = start.timetz() == end.timetz() == time.min.replace(tzinfo=start.tzinfo)
+    if usable and whole_days:
+        grouped = [((o or None), a, b, int(n)) for o, a, b, n in rows_of(
+            moves_statement(owners, start.date(), (end - timedelta(days=1)).date()))
+            if n] if owners != [] else []
+    else:
+        T = RelationshipTransition
+        query = (select(T.owner_id, T.from_type, T.to_type, func.count())
+                 .select_from(T).join(Customer, Customer.id == T.customer_id)
+                 .where(scope(Customer, user), T.at >= start, T.at < end,
+                        T.from_type.is_not(None))
+                 .group_by(T.owner_id, T.from_type, T.to_type))
+        if owner_id is not None:
+            query = query.where(T.owner_id == owner_id)
+        grouped = rows_of(query)
     rows = seller_rows({r[0] for r in grouped})
     for owner, old, new, count in grouped:
         row = rows[owner]
-        row.moves[(old, new)] = count
+        row.moves[(old, new)] = row.moves.get((old, new), 0) + count
         row.up += count if is_up(old, new) else 0
         row.down += count if is_down(old, new) else 0
     return rows

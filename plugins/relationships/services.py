@@ -41,7 +41,7 @@ from conveyor.types import UTCDateTime, utcnow
 from .events import RelationshipChanged
 from .models import TYPES, RelationshipState, RelationshipTransition
 from .rules import Rules, type_params, type_statement
-from .type_counts import COUNTED, sync_counts, sync_range
+from .type_counts import COUNTED, add_moves, move_written, moves_grouped, sync_counts, sync_range
 from .type_counts import rebuild as rebuild_counts
 from .won_ledger import LEDGER, rebuild, sync_customers, sync_types
 
@@ -78,6 +78,7 @@ def _transition(session: Session, customer_id: int, old: str | None, new: str, c
     session.execute(insert(TRANSITION).values(
         customer_id=customer_id, from_type=old, to_type=new, at=at, cause=cause[:60],
         by_id=getattr(by, "id", None), owner_id=owner_id, reason=reason[:500]))
+    move_written(session, owner_id, at, old, new)
 
 
 def _announce(session: Session, customer_id: int, old: str | None, new: str, cause: str,
@@ -324,6 +325,11 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
     finally:
         scratch.drop(conn)
     if changes:
+        t = TRANSITION.c
+        batch = (t.at == literal(now, UTCDateTime())) & (t.cause == "recompute")
+        if id_range is not None:
+            batch = batch & t.customer_id.between(*id_range)
+        add_moves(conn, moves_grouped(conn, batch))
         sync_types(session, id_range)
     if changes or new:
         sync_range(session, id_range)

@@ -1,7 +1,10 @@
-"""Customers per owner and relationship type, kept so the reports read sellers × types rows.
+"""Customers per owner and type, and moves per owner and day, kept so the reports read rows
+of sellers × types (× days), never customers or transitions.
 
 - ``relationships_counted``: each customer as it is counted (owner, type; never typed = cold);
-- ``relationships_type_count``: how many customers per (owner, type) — what the reports read.
+- ``relationships_type_count``: how many customers per (owner, type) — what the reports read;
+- ``relationships_move_day``: moves (transitions with a ``from``) per owner credited, UTC day,
+  from and to — the append-only log summed, added to with each transition written.
 
 Kept in the transaction of each change: a customer's type (events, overrides, each recompute
 batch), its owner (``CustomerUpdated``), its creation, its deletion (an ORM listener: the core
@@ -14,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, delete, event, func, insert, select
+from datetime import date, datetime
+
+from sqlalchemy import Date, Index, Integer, String, bindparam, delete, event, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from conveyor import db
 from conveyor.models import Customer
 
-from .models import TYPE_LENGTH, RelationshipState
+from .models import TYPE_LENGTH, RelationshipState, RelationshipTransition
 
 
 class CountedCustomer(db.Model):
@@ -43,8 +48,24 @@ class TypeCount(db.Model):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class MoveDay(db.Model):
+    """Moves per owner credited (0: none), UTC day, from and to type."""
+
+    __tablename__ = "relationships_move_day"
+    __table_args__ = (Index("ix_relationships_move_day_day", "day", "owner_id", "from_type",
+                            "to_type", "count"),)
+
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    from_type: Mapped[str] = mapped_column(String(TYPE_LENGTH), primary_key=True)
+    to_type: Mapped[str] = mapped_column(String(TYPE_LENGTH), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 COUNTED = CountedCustomer.__table__
 COUNTS = TypeCount.__table__
+MOVES = MoveDay.__table__
+TRANSITION = RelationshipTransition.__table__
 Deltas = dict[tuple[int, str], int]
 
 
@@ -134,9 +155,70 @@ def sync_range(session: Session, id_range: tuple[int, int] | None = None) -> Non
     apply_deltas(conn, deltas)
 
 
+def _moves_upsert(conn: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(MOVES)
+    return stmt.on_conflict_do_update(
+        index_elements=[MOVES.c.owner_id, MOVES.c.day, MOVES.c.from_type, MOVES.c.to_type],
+        set_={"count": MOVES.c.count + stmt.excluded.count})
+
+
+def add_moves(conn: Any, moves: dict[tuple[int, date, str, str], int]) -> None:
+    """Add ``{(owner, day, from, to): n}`` (negative to take away); empty rows removed."""
+    changes = [{"owner_id": o, "day": d, "from_type": a, "to_type": b, "count": n}
+               for (o, d, a, b), n in sorted(moves.items()) if n]
+    if not changes:
+        return
+    conn.execute(_moves_upsert(conn), changes)
+    if any(c["count"] < 0 for c in changes):
+        conn.execute(delete(MOVES).where(MOVES.c.count <= 0))
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def moves_grouped(conn: Any, where: Any) -> dict[tuple[int, date, str, str], int]:
+    """Transitions matching ``where`` that are moves, grouped as the day sums keep them."""
+    t = TRANSITION
+    day = func.date(t.c.at)
+    owner = func.coalesce(t.c.owner_id, 0)
+    return {(int(o), _day(d), a, b): int(n) for o, d, a, b, n in conn.execute(
+        select(owner, day, t.c.from_type, t.c.to_type, func.count())
+        .where(where, t.c.from_type.is_not(None))
+        .group_by(owner, day, t.c.from_type, t.c.to_type))}
+
+
+def move_written(session: Session, owner_id: int | None, at: datetime, old: str | None,
+                 new: str) -> None:
+    """One transition was written: count it if it is a move (it has a ``from``)."""
+    if old is not None:
+        add_moves(session.connection(), {(owner_id or 0, at.date(), old, new): 1})
+
+
+def moves_statement(owner_ids: list[int] | None, first: date, last: date) -> Any:
+    """The report's statement: (owner, from, to, moves) in ``[first, last]`` for these owners
+    (``None``: all)."""
+    query = (select(MOVES.c.owner_id, MOVES.c.from_type, MOVES.c.to_type, func.sum(MOVES.c.count))
+             .where(MOVES.c.day >= first, MOVES.c.day <= last)
+             .group_by(MOVES.c.owner_id, MOVES.c.from_type, MOVES.c.to_type))
+    if owner_ids is not None:
+        query = query.where(MOVES.c.owner_id.in_(owner_ids) if len(owner_ids) != 1
+                            else MOVES.c.owner_id == owner_ids[0])
+    return query
+
+
 def rebuild(session: Session) -> int:
-    """Both tables from ``customers`` and the types again (the command)."""
+    """The counts from ``customers`` and the types, and the moves from the log, again (the
+    command)."""
     conn = session.connection()
+    conn.execute(delete(MOVES))
+    add_moves(conn, moves_grouped(conn, TRANSITION.c.id.is_not(None)))
     conn.execute(delete(COUNTS))
     conn.execute(delete(COUNTED))
     conn.execute(insert(COUNTED).from_select(["customer_id", "owner_id", "type"],
@@ -157,13 +239,16 @@ def counts_statement(owner_ids: list[int] | None) -> Any:
     return query
 
 
-@event.listens_for(Customer, "after_delete")
+@event.listens_for(Customer, "before_delete")
 def _customer_deleted(mapper: Any, connection: Any, target: Any) -> None:
-    """The core deletes a customer without an event: uncount it in the same flush."""
+    """The core deletes a customer without an event (its log goes by cascade): uncount it and
+    its moves in the same flush."""
     from .follow import _enabled
 
     if not _enabled():
         return
+    gone = moves_grouped(connection, TRANSITION.c.customer_id == target.id)
+    add_moves(connection, {key: -n for key, n in gone.items()})
     row = connection.execute(select(COUNTED.c.owner_id, COUNTED.c.type)
                              .where(COUNTED.c.customer_id == target.id)).first()
     if row is None:

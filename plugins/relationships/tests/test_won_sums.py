@@ -146,9 +146,16 @@ def test_the_type_counts_follow_types_owners_and_deletions(ops):
     from conveyor import update_customer
     from conveyor.models import Customer
 
+    from conveyor.plugins.relationships.type_counts import MOVES, TRANSITION, moves_grouped
+
     def check_counts() -> None:
         db.session.expire_all()
         assert counts_kept() == counts_brute_force()
+        kept_moves = {(o, str(d)[:10], a, b): n for o, d, a, b, n in db.session.execute(
+            select(MOVES.c.owner_id, MOVES.c.day, MOVES.c.from_type, MOVES.c.to_type,
+                   MOVES.c.count))}
+        logged = moves_grouped(db.session.connection(), TRANSITION.c.id.is_not(None))
+        assert kept_moves == {(o, str(d), a, b): n for (o, d, a, b), n in logged.items()}
 
     a, b = ops.customer("A"), ops.customer("B", owner="seller2")
     check_counts()
@@ -166,7 +173,16 @@ def test_the_type_counts_follow_types_owners_and_deletions(ops):
     db.session.delete(db.session.get(Customer, c.id))
     db.session.commit()
     check_counts()
-    recompute(db.session, batch_size=1)  # clears nothing: B's override holds
+    ops.win(ops.deal(b))  # B: the override gives way to the data (current)
+    ops.win(ops.deal(b))  # a second win: B regular
+    check_counts()
+    settings = ops.app.extensions["conveyor"].settings
+    settings["relationships.regular_min_wins"] = 3  # B moves down to current in the recompute
+    recompute(db.session, batch_size=1)
+    check_counts()
+    assert (ops.user("seller2").id, "current") in counts_kept()
+    settings["relationships.regular_min_wins"] = 2  # and back up
+    recompute(db.session, batch_size=1)
     check_counts()
     assert counts_kept()[(ops.user("seller3").id, "current")] == 1  # A went with its owner
     assert counts_kept()[(ops.user("seller2").id, "regular")] == 1
