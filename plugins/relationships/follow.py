@@ -57,11 +57,13 @@ def handle(event: Any, session: Session) -> None:
     same customers (their type, owner or deals may have moved), all in the event's
     transaction."""
     ids = customers_touched(event)
-    if ids:
-        refresh_customers(session, ids, type(event).__name__, getattr(event, "by", None))
-        sync_counts(session, ids)
-        if type(event).__name__ not in ("CustomerCreated", "CustomerUpdated"):
-            sync_customers(session, ids)
+    if not ids:
+        return
+    name = type(event).__name__
+    moved = refresh_customers(session, ids, name, getattr(event, "by", None))
+    # Counts move with a type or an owner; won sums with a type or a deal.
+    sync_counts(session, ids if name in ("CustomerCreated", "CustomerUpdated") else moved)
+    sync_customers(session, ids if name.startswith("Deal") else moved)
 
 
 def _enabled() -> bool:

@@ -134,10 +134,16 @@ def refresh_customer(session: Session, customer_id: int, cause: str, by: Any = N
 
 
 def refresh_customers(session: Session, customer_ids: Any, cause: str, by: Any = None,
-                      flush: bool = True) -> None:
-    """Several customers, in id order so two transactions never lock in opposite orders."""
+                      flush: bool = True) -> set[int]:
+    """Several customers, in id order so two transactions never lock in opposite orders.
+
+    :return: the customers whose type changed (or was recorded for the first time).
+    """
+    changed = set()
     for cid in sorted({c for c in customer_ids if c is not None}):
-        refresh_customer(session, cid, cause, by, flush=flush)
+        if refresh_customer(session, cid, cause, by, flush=flush) is not None:
+            changed.add(cid)
+    return changed
 
 
 def set_override(session: Session, customer_id: int, new_type: str, reason: str, by: Any,
