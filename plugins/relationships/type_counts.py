@@ -93,6 +93,8 @@ def apply_deltas(conn: Any, deltas: Deltas) -> None:
     if not changes:
         return
     conn.execute(_upsert(conn), changes)
+    if all(c["count"] > 0 for c in changes):
+        return  # nothing went down: no row can have reached zero
     conn.execute(delete(COUNTS).where(COUNTS.c.owner_id == bindparam("o"),
                                       COUNTS.c.type == bindparam("t"), COUNTS.c.count <= 0),
                  [{"o": c["owner_id"], "t": c["type"]} for c in changes])

@@ -112,6 +112,8 @@ def apply_deltas(session: Session, deltas: dict[Key, list[int]]) -> None:
     if not changes:
         return
     session.execute(_upsert(session), changes)
+    if all(c["count"] > 0 for c in changes):
+        return  # nothing went down: no row can have reached zero
     session.execute(delete(DAYS).where(
         DAYS.c.owner_id == bindparam("o"), DAYS.c.day == bindparam("d"),
         DAYS.c.type == bindparam("t"), DAYS.c.currency == bindparam("c"),
