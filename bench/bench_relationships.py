@@ -26,9 +26,9 @@ ratio of the medians is the hook's cost. The statements each side runs are count
 The cached SQLite file keeps those wins (a few hundred deals of a million); ``--fresh`` rebuilds.
 Results: ``bench/results/relationships[-pg][-s<scale>].md|json``.
 
-``--reports`` (issue 18) times the reports instead — customers per type per seller and the moves
-in a period — for a seller's month, a team's quarter and the company's year against the bare
-route (goals 10×, 30×, 100×): ``bench/results/relationships-reports[-pg][-s<scale>].md|json``.
+``--reports`` runs ``bench_relationships_reports.py`` instead (the reports page, its CSV, API and
+widgets for a seller's month, a team's quarter and the company's year against the bare route):
+``bench/results/relationships-reports[-pg][-s<scale>].md|json``.
 """
 from __future__ import annotations
 
@@ -255,91 +255,6 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, wins: int, na
     return rows
 
 
-REPORT_HEADERS = ["report", "selection", "ms (median)", "bare ms", "ratio", "goal", "pass",
-                  "SQL", "slowest SQL ms"]
-
-
-def run_reports(url: str, info: dict[str, Any], scale: float, rounds: int, name: str) -> bool:
-    """Issue 18: the reports a user opens (``/api/v1/relationships/summary`` — customers per type
-    per seller — and ``/transitions`` — moves up and down in a period), for a seller's month, the
-    manager's team's quarter and the company's year, in-process against the bare route in the
-    same rounds (goals 10×, 30×, 100×). The types are computed first, and moved twice (a settings
-    change and back) so the period holds moves."""
-    from datetime import date
-    from urllib.parse import urlencode
-
-    from common import client_for, explain, measure, replay
-
-    from conveyor import db
-    from conveyor.plugins.relationships.services import recompute
-    from conveyor.types import utcnow
-
-    app = make_bench_app(url, plugins=["relationships"])
-    with app.app_context():
-        settings = app.extensions["conveyor"].settings
-        recompute(db.session)
-        settings["relationships.regular_min_wins"] = 3
-        moved = recompute(db.session).changed
-        settings["relationships.regular_min_wins"] = 2
-        moved += recompute(db.session).changed
-        db.session.commit()
-        db.session.remove()
-    today = utcnow().date()
-
-    def since(months: int) -> dict[str, str]:
-        index = today.year * 12 + today.month - 1 - (months - 1)
-        return {"start": date(index // 12, index % 12 + 1, 1).isoformat(),
-                "end": today.isoformat()}
-
-    users = info["users"]
-    selections = [("seller, month", users["seller01"], since(1), 10),
-                  ("team, quarter", users["manager"], since(3), 30),
-                  ("company, year", users["admin"], since(12), 100)]
-    rows: list[list[Any]] = []
-    plans: dict[str, str] = {}
-    ok = True
-    bare_id = info["counts"]["deals"] // 2
-    for label, user, period, goal in selections:
-        client = client_for(app, user)
-        bare = app.test_client()
-        urls = {"types per seller": "/api/v1/relationships/summary",
-                "moves in the period": f"/api/v1/relationships/transitions?{urlencode(period)}",
-                "reports page": f"/relationships/?{urlencode(period)}"}
-        for target in urls.values():
-            response = client.get(target)
-            assert response.status_code == 200, (target, response.status_code)
-        cases: dict[str, Any] = {"bare": lambda: bare.get(f"/_bench/bare/{bare_id}")}
-        cases.update({k: (lambda t=t: client.get(t)) for k, t in urls.items()})
-        timings = measure(cases, rounds=rounds, warmup=2)
-        bare_ms = timings["bare"].median
-        for report, target in urls.items():
-            statements = capture_queries(app, lambda t=target: client.get(t))
-            own = replay(app, statements, times=1)
-            worst = max(range(len(own)), key=own.__getitem__)
-            ms = timings[report].median
-            passed = ms / bare_ms <= goal
-            ok = ok and passed
-            if not passed:
-                sql, params, _ = statements[worst]
-                plans[f"{report} | {label}"] = f"{sql}\n--\n{explain(app, sql, params)}"
-            rows.append([report, label, f"{ms:.1f}", f"{bare_ms:.2f}", f"{ms / bare_ms:.1f}",
-                         f"≤ {goal}", "yes" if passed else "NO", len(statements),
-                         f"{own[worst]:.1f}"])
-    meta = {"database": database_label(url), "scale": scale,
-            "customers": info["counts"].get("customers"), "deals": info["counts"].get("deals"),
-            "moves in the data": f"{moved} (two recomputes after a settings change and back)",
-            "selections": "; ".join(f"{lbl}: {p}" for lbl, _u, p, _g in selections),
-            "rounds": rounds,
-            "method": "in-process requests (Flask test client, signed-in session), round-robin "
-                      "with the bare route; ratio = median / bare median"}
-    path = write_results(name, meta, REPORT_HEADERS, rows,
-                         extra_md="\nVisibility is the core's record rule on customers: a "
-                                  "seller sees their own, the manager the team's, the admin "
-                                  "everyone's.\n", extra_json={"plans": plans})
-    print(f"\nwritten: {path}")
-    return ok
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 100k customers, 1M deals")
@@ -352,17 +267,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", action="store_true", help="regenerate the cached SQLite file")
     parser.add_argument("--reports", action="store_true",
                         help="time the reports for a seller, a team and everyone instead "
-                             "(issue 18): bench/results/relationships-reports*")
+                             "(bench_relationships_reports.py)")
     args = parser.parse_args(argv)
     suffix = "" if args.scale == 1 else f"-s{args.scale:g}"
     plugins = ("relationships",)
 
+    if args.reports:
+        from bench_relationships_reports import main as reports_main
+
+        reports_main([f"--scale={args.scale:g}", f"--seed={args.seed}",
+                      f"--rounds={max(args.rounds, 7)}", *(["--pg"] if args.pg else []),
+                      *([f"--url={args.url}"] if args.url else []),
+                      *(["--fresh"] if args.fresh else [])])
+        return
+
     def go(url: str, info: dict[str, Any], pg: bool) -> None:
         label = "relationships" + ("-pg" if pg else "")
-        if args.reports:
-            run_reports(url, info, args.scale, max(args.rounds, 7), f"{label}-reports{suffix}")
-        else:
-            run(url, info, args.scale, args.rounds, args.wins, f"{label}{suffix}")
+        run(url, info, args.scale, args.rounds, args.wins, f"{label}{suffix}")
 
     if args.pg:
         with throwaway_postgres() as url:

@@ -26,8 +26,10 @@ from .schemas import (
     StateSchema,
     SummarySchema,
     TransitionsReportSchema,
+    WonReportSchema,
 )
 from .services import OverrideError, clear_override, set_override
+from .won import won_by_type
 
 blp = Blueprint("relationships_api", __name__, url_prefix="/api/v1/relationships",
                 description="Relationship types of customers: reports, history, overrides.")
@@ -95,6 +97,26 @@ class Transitions(MethodView):
                     {"owner_id": r.owner_id, "owner": r.label, "up": r.up, "down": r.down,
                      "moves": [{"from_type": a, "to_type": b, "count": n}
                                for (a, b), n in sorted(r.moves.items())]} for r in rows]}
+
+
+def _total(total: Any) -> dict[str, Any]:
+    return {"amount": total.amount, "amounts": total.parts, "missing_currencies": total.missing}
+
+
+@blp.route("/won")
+class Won(MethodView):
+    @require("relationships.reports")
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200, WonReportSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Won deals of the period per customer relationship type (the type now), in the
+        company currency at each deal's closing-day rate; currencies without a rate are named,
+        never counted as 0."""
+        start, end = _period(args)
+        won = won_by_type(current_user, start, end)
+        return {"start": start, "end": end, "currency": won.currency, "count": won.count,
+                **_total(won.total), "types": [
+                    {"type": t, "count": won.counts[t], **_total(won.totals[t])} for t in TYPES]}
 
 
 @blp.route("/activities")

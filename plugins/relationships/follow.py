@@ -7,11 +7,15 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from .services import refresh_customers
+from .type_counts import sync_counts
+from .won_ledger import sync_customers
 
 DEAL_EVENTS = {"DealCreated", "DealWon", "DealLost", "DealReopened", "DealDeleted"}
 LEAD_EVENTS = {"LeadCaptured", "LeadConverted", "LeadStatusChanged"}
 # Fields of a deal whose change can move its customer's type (through DealUpdated).
 DEAL_FIELDS = {"customer_id", "stage_id", "closed_at", "stage_entered_at"}
+# Fields that change how a won deal counts in the won-amount day sums (won_ledger).
+MONEY_FIELDS = {"amount", "currency", "owner_id"}
 
 
 def customers_touched(event: Any) -> set[int]:
@@ -24,6 +28,9 @@ def customers_touched(event: Any) -> set[int]:
     ids: set[int | None] = set()
     if name == "CustomerCreated":
         ids.add(event.customer.id)
+    elif name == "CustomerUpdated":  # a new owner: the counts per owner move
+        if "owner_id" in (getattr(event, "changes", {}) or {}):
+            ids.add(event.customer.id)
     elif name in DEAL_EVENTS:
         deal = getattr(event, "deal", None)
         ids.add(getattr(deal, "customer_id", None) if deal is not None
@@ -32,7 +39,7 @@ def customers_touched(event: Any) -> set[int]:
         changes = getattr(event, "changes", {}) or {}
         if "customer_id" in changes:
             ids.update(changes["customer_id"])
-        elif DEAL_FIELDS & set(changes):
+        elif (DEAL_FIELDS | MONEY_FIELDS) & set(changes):
             ids.add(event.deal.customer_id)
     elif name in LEAD_EVENTS:
         customer = getattr(event, "customer", None)
@@ -46,9 +53,17 @@ def customers_touched(event: Any) -> set[int]:
 
 
 def handle(event: Any, session: Session) -> None:
+    """Refresh the types, then the counts per owner and type and the won-amount sums of the
+    same customers (their type, owner or deals may have moved), all in the event's
+    transaction."""
     ids = customers_touched(event)
-    if ids:
-        refresh_customers(session, ids, type(event).__name__, getattr(event, "by", None))
+    if not ids:
+        return
+    name = type(event).__name__
+    moved = refresh_customers(session, ids, name, getattr(event, "by", None))
+    # Counts move with a type or an owner; won sums with a type or a deal.
+    sync_counts(session, ids if name in ("CustomerCreated", "CustomerUpdated") else moved)
+    sync_customers(session, ids if name.startswith("Deal") else moved)
 
 
 def _enabled() -> bool:

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conveyor import db
-from conveyor.i18n import _l, lazy_pgettext
+from conveyor.i18n import _l, pgettext
 from conveyor.types import UTCDateTime, utcnow
 
 TYPES = ("cold", "potential", "current", "regular", "lapsed")
@@ -72,9 +72,13 @@ def _refuse_rewrite(mapper, connection, target) -> None:  # type: ignore[no-unty
 
 
 def type_labels() -> dict[str, Any]:
-    """Translated names of the types, for screens (the API uses the bare codes)."""
-    return {"cold": _l("Cold"), "potential": lazy_pgettext("relationship", "Potential"),
-            "current": _l("Current"), "regular": _l("Regular"), "lapsed": _l("Lapsed")}
+    """Translated names of the types, for screens (the API uses the bare codes). In their own
+    context: "Current" or "Potential" alone mean other things elsewhere."""
+    return {"cold": pgettext("relationship type", "Cold"),
+            "potential": pgettext("relationship type", "Potential"),
+            "current": pgettext("relationship type", "Current"),
+            "regular": pgettext("relationship type", "Regular"),
+            "lapsed": pgettext("relationship type", "Lapsed")}
 
 
 def cause_label(cause: str) -> Any:

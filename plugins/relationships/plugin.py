@@ -36,6 +36,28 @@ def recompute_command(batch_size: int) -> None:
                f"{result.changed} changed, {result.new} new. {counts}")
 
 
+@relationships_cli.command("rebuild-won")
+def rebuild_won_command() -> None:
+    """Rebuild the won-amount day sums of the reports from the deals (after a bulk change made
+    without events, or to check them)."""
+    from .won_ledger import rebuild
+
+    deals = rebuild(db.session)
+    db.session.commit()
+    click.echo(f"{deals} won deals summed per owner, day, relationship type and currency.")
+
+
+@relationships_cli.command("rebuild-counts")
+def rebuild_counts_command() -> None:
+    """Rebuild the customers per owner and type and the moves per owner and day the reports
+    read (after a bulk change made without events, or to check them)."""
+    from .type_counts import rebuild
+
+    customers = rebuild(db.session)
+    db.session.commit()
+    click.echo(f"{customers} customers counted per owner and relationship type.")
+
+
 def recompute_job() -> None:
     """The daily ``relationships.recompute`` job: types that change with time alone (lapsed
     after ``relationships.lapsed_after_months``, interest and regular windows running out)
@@ -77,8 +99,11 @@ def register_settings() -> list[Setting]:
 @hookimpl
 def register_models() -> list[type]:
     from .models import RelationshipState, RelationshipTransition
+    from .type_counts import CountedCustomer, MoveDay, TypeCount
+    from .won_ledger import WonDay, WonDeal
 
-    return [RelationshipState, RelationshipTransition]
+    return [RelationshipState, RelationshipTransition, WonDeal, WonDay, CountedCustomer,
+            TypeCount, MoveDay]
 
 
 @hookimpl

@@ -82,3 +82,26 @@ class ActivitiesReportSchema(Schema):
     available = fields.Boolean()
     message = fields.String()
     rows = fields.List(fields.Dict())
+
+
+class WonTypeSchema(Schema):
+    type = fields.String(validate=validate.OneOf(TYPES))
+    count = fields.Integer(metadata={"description": "Won deals closed in the period"})
+    amount = fields.Decimal(as_string=True, metadata={
+        "description": "Their amounts in the company currency (``currency``), each at the rate "
+                       "of its closing day; without the currencies in ``missing_currencies``"})
+    amounts = fields.Dict(keys=fields.String(), values=fields.Decimal(as_string=True), metadata={
+        "description": "The original amounts per currency"})
+    missing_currencies = fields.List(fields.String(), metadata={
+        "description": "Currencies with no exchange rate on a closing day: not in ``amount``"})
+
+
+class WonReportSchema(Schema):
+    start = fields.Date()
+    end = fields.Date()
+    currency = fields.String(metadata={"description": "The company currency"})
+    count = fields.Integer()
+    amount = fields.Decimal(as_string=True)
+    amounts = fields.Dict(keys=fields.String(), values=fields.Decimal(as_string=True))
+    missing_currencies = fields.List(fields.String())
+    types = fields.List(fields.Nested(WonTypeSchema))

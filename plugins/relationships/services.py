@@ -41,6 +41,9 @@ from conveyor.types import UTCDateTime, utcnow
 from .events import RelationshipChanged
 from .models import TYPES, RelationshipState, RelationshipTransition
 from .rules import Rules, type_params, type_statement
+from .type_counts import COUNTED, add_moves, move_written, moves_grouped, sync_counts, sync_range
+from .type_counts import rebuild as rebuild_counts
+from .won_ledger import LEDGER, rebuild, sync_customers, sync_types
 
 STATE = RelationshipState.__table__
 TRANSITION = RelationshipTransition.__table__
@@ -75,6 +78,7 @@ def _transition(session: Session, customer_id: int, old: str | None, new: str, c
     session.execute(insert(TRANSITION).values(
         customer_id=customer_id, from_type=old, to_type=new, at=at, cause=cause[:60],
         by_id=getattr(by, "id", None), owner_id=owner_id, reason=reason[:500]))
+    move_written(session, owner_id, at, old, new)
 
 
 def _announce(session: Session, customer_id: int, old: str | None, new: str, cause: str,
@@ -130,10 +134,16 @@ def refresh_customer(session: Session, customer_id: int, cause: str, by: Any = N
 
 
 def refresh_customers(session: Session, customer_ids: Any, cause: str, by: Any = None,
-                      flush: bool = True) -> None:
-    """Several customers, in id order so two transactions never lock in opposite orders."""
+                      flush: bool = True) -> set[int]:
+    """Several customers, in id order so two transactions never lock in opposite orders.
+
+    :return: the customers whose type changed (or was recorded for the first time).
+    """
+    changed = set()
     for cid in sorted({c for c in customer_ids if c is not None}):
-        refresh_customer(session, cid, cause, by, flush=flush)
+        if refresh_customer(session, cid, cause, by, flush=flush) is not None:
+            changed.add(cid)
+    return changed
 
 
 def set_override(session: Session, customer_id: int, new_type: str, reason: str, by: Any,
@@ -160,6 +170,8 @@ def set_override(session: Session, customer_id: int, new_type: str, reason: str,
         _transition(session, customer_id, row.type, new_type, "override", by, owner_id, now,
                     reason)
         _announce(session, customer_id, row.type, new_type, "override", by)
+        sync_counts(session, [customer_id])
+        sync_customers(session, [customer_id])  # its won deals count under the new type
 
 
 def clear_override(session: Session, customer_id: int, by: Any,
@@ -185,6 +197,8 @@ def clear_override(session: Session, customer_id: int, by: Any,
         _transition(session, customer_id, row.type, row.computed_type, "override_cleared", by,
                     owner_id, now)
         _announce(session, customer_id, row.type, row.computed_type, "override_cleared", by)
+        sync_counts(session, [customer_id])
+        sync_customers(session, [customer_id])
     return True
 
 
@@ -271,8 +285,11 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
                    literal(now, UTCDateTime()), literal("recompute"), literal(False, Boolean()),
                    literal("")))
         with _bulk_load(conn, id_range):
-            return 0, conn.execute(first.execution_options(preserve_rowcount=True),
-                                   params).rowcount
+            new = conn.execute(first.execution_options(preserve_rowcount=True),
+                               params).rowcount
+        sync_types(session, id_range)
+        sync_range(session, id_range)
+        return 0, new
     scratch = _scratch_table()
     scratch.create(conn)
     try:
@@ -313,6 +330,15 @@ def recompute_batch(session: Session, rules: Rules, now: datetime,
                    .exists())).execution_options(preserve_rowcount=True)).rowcount
     finally:
         scratch.drop(conn)
+    if changes:
+        t = TRANSITION.c
+        batch = (t.at == literal(now, UTCDateTime())) & (t.cause == "recompute")
+        if id_range is not None:
+            batch = batch & t.customer_id.between(*id_range)
+        add_moves(conn, moves_grouped(conn, batch))
+        sync_types(session, id_range)
+    if changes or new:
+        sync_range(session, id_range)
     return changes, new
 
 
@@ -345,6 +371,10 @@ def recompute(session: Session, batch_size: int = 0, now: datetime | None = None
             result.new += new
             result.batches += 1
             start += step
+    if session.execute(select(LEDGER.c.deal_id).limit(1)).first() is None:
+        rebuild(session)  # first run (or the sums were never filled): from the deals at once
+    if session.execute(select(COUNTED.c.customer_id).limit(1)).first() is None:
+        rebuild_counts(session)
     for kind, count in session.execute(select(STATE.c.type, func.count())
                                        .group_by(STATE.c.type)):
         result.by_type[kind] = count

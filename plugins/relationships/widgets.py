@@ -14,6 +14,7 @@ from conveyor.types import utcnow
 
 from . import reports as rep
 from .models import TYPES, RelationshipState, RelationshipTransition, cause_label, type_labels
+from .won import won_by_type
 
 HISTORY_ON_CARD = 10
 
@@ -39,11 +40,16 @@ def _month_moves(user: Any, owner_id: int | None = None) -> dict[int | None, rep
     return rep.transition_counts(user, low, high, owner_id=owner_id)
 
 
+def _month_won(user: Any, owner_id: int | None = None) -> Any:
+    return won_by_type(user, *rep.this_month(utcnow()), owner_id=owner_id)
+
+
 def render_mine(user: Any) -> str:
     counts = rep.type_counts(user, owner_id=user.id).get(user.id) or rep.SellerRow(user.id, "")
     moves = _month_moves(user, owner_id=user.id).get(user.id) or rep.SellerRow(user.id, "")
     return render_template("relationships/widget_mine.html", counts=counts, moves=moves,
-                           types=TYPES, labels=type_labels())
+                           won=_month_won(user, owner_id=user.id), types=TYPES,
+                           labels=type_labels())
 
 
 def render_team(user: Any) -> str:
@@ -56,7 +62,9 @@ def render_team(user: Any) -> str:
             row.counts = counts[key].counts
         if key in moves:
             row.up, row.down = moves[key].up, moves[key].down
-    return render_template("relationships/widget_team.html", rows=rep.sorted_rows(rows),
+    ordered = rep.sorted_rows(rows)
+    return render_template("relationships/widget_team.html", rows=ordered,
+                           totals=rep.column_totals(ordered), won=_month_won(user),
                            types=TYPES, labels=type_labels())
 
 
