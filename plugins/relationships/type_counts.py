@@ -15,9 +15,8 @@ stands for no owner.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Date, Index, Integer, String, bindparam, delete, event, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column

@@ -15,10 +15,10 @@ from sqlalchemy import insert, select
 from conveyor import db
 from conveyor.models import Customer, Deal, Stage, User
 from conveyor.plugins.relationships import reports as rep
-from conveyor.plugins.relationships.won import won_by_type
-from conveyor.plugins.relationships.type_counts import rebuild as rebuild_counts
-from conveyor.plugins.relationships.won_ledger import rebuild
 from conveyor.plugins.relationships.models import RelationshipState, RelationshipTransition
+from conveyor.plugins.relationships.type_counts import rebuild as rebuild_counts
+from conveyor.plugins.relationships.won import won_by_type
+from conveyor.plugins.relationships.won_ledger import rebuild
 from conveyor.testing import freeze_statistics, statement_work
 from conveyor.types import utcnow
 

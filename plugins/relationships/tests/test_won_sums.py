@@ -145,7 +145,6 @@ def counts_brute_force() -> dict[tuple[int, str], int]:
 def test_the_type_counts_follow_types_owners_and_deletions(ops):
     from conveyor import update_customer
     from conveyor.models import Customer
-
     from conveyor.plugins.relationships.type_counts import MOVES, TRANSITION, moves_grouped
 
     def check_counts() -> None:
