@@ -162,15 +162,18 @@ def create_deal(data: dict[str, Any], by: Any) -> Deal:
     ``stage``/``stage_id``), with its first history row, timeline entry and ``DealCreated``.
     Returns the flushed deal."""
     data = dict(data)
+    from .pipelines import current_pipelines
+
     stage: Any = data.pop("stage", None)
     if stage is None and data.get("stage_id"):
-        stage = db.session.get(Stage, data.pop("stage_id"))
+        # From the per-process snapshot (no SELECT), the table for a stage it doesn't know yet.
+        stage_id = data.pop("stage_id")
+        stage = next((s for s in current_pipelines().all_stages() if s.id == stage_id),
+                     None) or db.session.get(Stage, stage_id)
     data.pop("stage_id", None)
     if stage is not None:
         pipeline_id = stage.pipeline_id
     else:  # the default pipeline's first open stage, from the per-process snapshot: no SELECT
-        from .pipelines import current_pipelines
-
         snapshot = current_pipelines().get()
         if snapshot is None or not any(s.is_open for s in snapshot.stages):
             pipeline = default_pipeline()

@@ -24,7 +24,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
-from sqlalchemy import Connection, MetaData, inspect
+from sqlalchemy import Connection, MetaData, inspect, text
 from sqlalchemy.sql.elements import False_, True_
 
 from .extensions import db
@@ -345,8 +345,19 @@ def portability_problems(history: History) -> list[str]:
 
 
 def wipe(app: Flask) -> None:
-    """Drop every table in the database, Conveyor's or not (``conveyor demo --reset``)."""
+    """Drop every table in the database, Conveyor's or not (``conveyor demo --reset``); views
+    and SQLite's full-text tables (the search index) first, since a view left over refers to
+    tables that are gone, and SQLite then refuses renaming any table (batch migrations)."""
     with connection(app) as conn:
+        inspector = inspect(conn)
+        sqlite = conn.dialect.name == "sqlite"
+        for view in inspector.get_view_names():
+            conn.execute(text(f'DROP VIEW IF EXISTS "{view}"' + ("" if sqlite else " CASCADE")))
+        if sqlite:
+            for (name,) in conn.execute(text(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND sql LIKE 'CREATE VIRTUAL TABLE%'")).all():
+                conn.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
         meta = MetaData()
         meta.reflect(conn)
         meta.drop_all(conn)

@@ -384,8 +384,9 @@ def test_cards_show_the_timeline_once_in_the_thread(login_as, users, app, make_a
         page = browser.get(path).get_data(as_text=True)
         assert page.count('id="timeline"') == 0, path
         assert page.count('id="discussion"') == 1, path
-        assert "deal.created" in thread_html(page), path  # the timeline, in the thread
-        assert page.count("deal.created") == 1, path
+        # the timeline, in the thread: the entry "deal created" (its kind named) with its title
+        assert "deal created Once" in thread_html(page), path
+        assert page.count("deal created Once") == 1, path
     plain = make_app(plugins=[])
     deal2 = make_deal(plain, users["seller"], "Plain")
     page = client_as(plain, "seller").get(f"/deals/{deal2}").get_data(as_text=True)
@@ -411,7 +412,7 @@ def test_customer_thread_shows_deal_entries_only_to_who_may_see_the_deal(login_a
     assert page.status_code == 200
     marketer = thread_html(page.get_data(as_text=True))
     assert "customer-wide note" in marketer
-    assert "about the deal only" not in marketer and "deal.created" not in marketer
+    assert "about the deal only" not in marketer and "deal created" not in marketer
 
 
 def test_card_with_the_thread_reads_three_statements_more_than_the_bare_core_card(
