@@ -88,6 +88,11 @@ def test_two_web_instances_and_two_workers_deliver_every_row_once(make_app, redi
         pytest.skip("needs CONVEYOR_TEST_DATABASE_URL=postgresql+psycopg://...")
     (tmp_path / "jobs_recorder.py").write_text(RECORDER)
     (tmp_path / "worker.py").write_text(textwrap.dedent(WORKER))
+    # The web runs the same plugins as the workers, as a deployment does: a write's events are
+    # kept for delivery only when some tracker of the app takes them.
+    (tmp_path / "web_app.py").write_text(
+        "from conveyor import create_app\nimport jobs_recorder\n"
+        "app = create_app(extra_plugins=[('recorder', jobs_recorder.Recorder())])\n")
     app = make_app(plugins=["leads"], config={"redis_url": redis_server.url})
     headers = token_headers(app, "seller")
     env = {**os.environ, "CONVEYOR_DATABASE_URL": url, "CONVEYOR_PLUGINS": "leads",
@@ -101,7 +106,7 @@ def test_two_web_instances_and_two_workers_deliver_every_row_once(make_app, redi
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "2",
                  "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                 "conveyor.app:create_app()"], env=env,
+                 "web_app:app"], env=env,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         for name in ("w1", "w2"):
             procs.append(subprocess.Popen([sys.executable, str(tmp_path / "worker.py"), name],
