@@ -204,11 +204,8 @@ def run(args: argparse.Namespace) -> list[list[Any]]:
     statements = {name: len(capture_queries(app, fn)) for name, fn in cases.items()}
     timings = measure(cases, rounds=args.rounds, warmup=3)
     cpu = cpu_medians(cases, rounds=args.rounds)
-    with app.app_context():
-        session_id = db.session.get(User, seller).get_id()
-        db.session.remove()
     with served(url, ["activities"], config=ROLES) as server:
-        as_seller, anonymous = server.client(app, session_id), server.client(app, None)
+        as_seller, anonymous = server.client(app, seller), server.client(app, None)
         http_cases = {
             "bare": lambda: anonymous(f"/_bench/bare/{deal_id}"),
             "My day (seller's home)": lambda: as_seller("/"),

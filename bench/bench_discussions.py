@@ -142,13 +142,8 @@ def main() -> None:
         statements = len(capture_queries(app, lambda: client.get(f"/deals/{big}")))
         plain_statements = len(capture_queries(plain_app, lambda: plain.get(f"/deals/{big}")))
         url = f"sqlite:///{folder}/bench.db"
-        from conveyor import db
-        from conveyor.models import User
-
-        with app.app_context():
-            session_id = db.session.get(User, ids["seller"]).get_id()
         with served(url, plugins=("discussions",)) as on, served(url) as off:
-            get_on, get_off = on.client(app, session_id), off.client(plain_app, session_id)
+            get_on, get_off = on.client(app, ids["seller"]), off.client(plain_app, ids["seller"])
             http_cases = {"bare route": lambda: get_on(f"/_bench/bare/{big}"),
                           "empty signed-in page": lambda: get_on("/_bench/shell"),
                           "deal card, 1,000-post thread": lambda: get_on(f"/deals/{big}"),

@@ -113,12 +113,7 @@ def run(url: str, info: dict[str, Any], args: Any) -> int:
         response = fn()
         assert response.status_code == 200, (name, response.status_code)
     with served(url) as server:
-        with app.app_context():
-            from conveyor.extensions import db
-            from conveyor.models import User
-
-            session_ids = {who: db.session.get(User, uid).get_id() for who, uid in users.items()}
-        http_clients = {who: server.client(app, sid) for who, sid in session_ids.items()}
+        http_clients = {who: server.client(app, uid) for who, uid in users.items()}
         http_clients[None] = server.client(app, None)  # type: ignore[index]
         over_http = {name: (lambda g=http_clients[who], p=path: g(p))  # type: ignore[index]
                      for name, (who, path) in paths.items()}
