@@ -39,6 +39,7 @@ ALLOWED_WORDS = {
     "Conveyor": "the product's name",
     "English": "the language menu names each language in itself",
     "Word": "Microsoft Word, the editor of document templates",
+    "LibreOffice": "the office suite that converts DOCX to PDF",
     "Outlook": "a calendar program the feed is subscribed from",
     "Google": "Google Calendar, likewise",
     "Apple": "Apple Calendar, likewise",
