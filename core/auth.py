@@ -28,7 +28,7 @@ from wtforms.validators import DataRequired, Length
 
 from . import audit
 from .extensions import db, login_manager
-from .i18n import _, _l
+from .i18n import _, _l, select_locale
 from .login_throttle import check_credentials, init_login_throttle, throttle
 from .models import User
 from .permissions import login_required, public
@@ -159,6 +159,9 @@ def _keep_chosen_language(user: User) -> None:
     chosen = request.args.get("lang")
     if chosen in current_app.config["CONVEYOR"]["languages"] and user.locale != chosen:
         user.locale = chosen
+    # Not signed in yet, so this is the cookie's or the browser's language: kept for what is
+    # written to the person while they are away (notifications, e-mails), never over ``locale``.
+    user.browser_locale = select_locale()
 
 
 def _safe_next(target: str | None) -> str:

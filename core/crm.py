@@ -96,19 +96,23 @@ def notify(user: Any, message: Any, url: str = "", kind: str = "") -> Notificati
 
 
 def recipient_locale(user: Any) -> str:
-    """The language to write to ``user`` (a User or an id) in. Looked up once per user and
-    session: a batch notifying a few sellers about many leads asks once per seller."""
+    """The language to write to ``user`` (a User or an id) in: their setting, else what their
+    browser asked for at their last sign-in, else the configured default. Looked up once per
+    user and session: a batch notifying a few sellers about many leads asks once per seller."""
     from .models import User
 
+    config = current_app.config["CONVEYOR"]
     if isinstance(user, User):
-        locale = user.locale
+        choices = (user.locale, user.browser_locale)
     else:
         known = db.session.info.setdefault("conveyor_recipient_locales", {})
         if int(user) not in known:
-            known[int(user)] = db.session.scalar(select(User.locale).where(User.id == int(user)))
-        locale = known[int(user)]
-    config = current_app.config["CONVEYOR"]
-    return locale if locale in config["languages"] else config["default_locale"]
+            known[int(user)] = db.session.execute(
+                select(User.locale, User.browser_locale).where(User.id == int(user))).first() \
+                or (None, None)
+        choices = tuple(known[int(user)])
+    return next((locale for locale in choices if locale in config["languages"]),
+                config["default_locale"])
 
 
 def default_pipeline() -> Pipeline:

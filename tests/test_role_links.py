@@ -106,3 +106,27 @@ def test_signing_in_without_choosing_keeps_the_persons_own_language(make_app):
     assert "Клиенты" in client.get("/customers/").get_data(as_text=True)
     with app.app_context():
         assert db.session.get(User, app.config["TEST_USER_IDS"]["seller"]).locale == "ru"
+
+
+def test_someone_without_a_language_setting_is_notified_in_their_browsers_language(make_app):
+    """Notifications are written while the person is away: without a setting of their own, the
+    language their browser asked for at sign-in is used — and it does not become their setting."""
+    from conveyor import notify
+    from conveyor.extensions import db
+    from conveyor.i18n import _l
+    from conveyor.models import Notification, User
+    from conveyor.testing import PASSWORD
+
+    app = make_app()
+    seller_id = app.config["TEST_USER_IDS"]["seller"]
+    client = app.test_client()
+    page = client.get("/login", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    client.post("/login", headers={"Accept-Language": "zh-CN"},
+                data={"username": "seller", "password": PASSWORD, "csrf_token": _csrf(page)})
+    with app.app_context():
+        seller = db.session.get(User, seller_id)
+        assert (seller.locale, seller.browser_locale) == (None, "zh_Hans")
+        notify(seller_id, _l("You are signed out."))
+        db.session.commit()
+        assert db.session.scalar(db.select(Notification.message).where(
+            Notification.user_id == seller_id)) == "您已退出登录。"

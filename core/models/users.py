@@ -25,6 +25,9 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(10))
+    # What the browser asked for at the last sign-in: the language of notifications and e-mails
+    # for someone who never set ``locale`` (they are written while the person is away).
+    browser_locale: Mapped[str | None] = mapped_column(String(10))
     # IANA zone the user reads times in (None: the configured default_timezone).
     timezone: Mapped[str | None] = mapped_column(String(64))
     # Also send notifications by e-mail (mentions, reminders, approvals), not only in the app.
