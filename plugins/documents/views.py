@@ -3,6 +3,7 @@ bulk invoicing with its progress, templates, our legal entity and customers' leg
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -154,6 +155,35 @@ def _page(document: Document, form: LinesForm, status: int = 200) -> Any:
                            can_edit=can(current_user, "documents.create"), **LABELS), status
 
 
+def _change(document_id: int, work: Callable[[], Any],
+            saved: Callable[[Any], str] | None = None,
+            refusals: tuple[type[Exception], ...] = ()) -> Response:
+    """Commit one change to a document, or roll it back and say why on the document's page:
+    every action there answers the same way (a flash and back to the page). ``refusals`` are
+    other plugins' errors whose text is already the message."""
+    try:
+        result = work()
+        db.session.commit()
+    except TemplateProblem as exc:
+        db.session.rollback()
+        flash(_template_message(exc), "error")
+    except DocumentError as exc:
+        db.session.rollback()
+        _error(exc)
+    except refusals as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        if saved is not None:
+            flash(saved(result), "success")
+    return redirect(url_for("documents.show", document_id=document_id))
+
+
+def _back(document_id: int, message: str) -> Response:
+    flash(message, "error")
+    return redirect(url_for("documents.show", document_id=document_id))
+
+
 @bp.post(f"/{ID.format('document_id')}/lines")
 @require("documents.create")
 def save_lines(document_id: int) -> Any:
@@ -161,19 +191,17 @@ def save_lines(document_id: int) -> Any:
     form = LinesForm()
     if not form.validate_on_submit():
         return _page(document, form, 422)
-    try:
+
+    def save() -> int:
         lines = form.cleaned()
         if not lines:
             raise DocumentError("lines", "A document needs at least one line.")
         set_lines(document, lines)
         render_version(document, current_user._get_current_object())
-        db.session.commit()
-    except DocumentError as exc:
-        db.session.rollback()
-        _error(exc)
-        return redirect(url_for("documents.show", document_id=document_id))
-    flash(_("Saved: version %(version)s.", version=document.version), "success")
-    return redirect(url_for("documents.show", document_id=document_id))
+        return document.version
+
+    return _change(document_id, save, lambda version: _("Saved: version %(version)s.",
+                                                        version=version))
 
 
 @bp.post(f"/{ID.format('document_id')}/<any(finalize,cancel,request_changes,render,pdf):action>")
@@ -182,10 +210,10 @@ def act(document_id: int, action: str) -> Any:
     document = _document(document_id)
     form = NoteForm()
     if not form.validate_on_submit():
-        flash(_("The form expired or was sent from elsewhere. Please try again."), "error")
-        return redirect(url_for("documents.show", document_id=document_id))
+        return _back(document_id, _("The form expired or was sent from elsewhere. Please try again."))
     by = current_user._get_current_object()
-    try:
+
+    def apply() -> None:
         if action == "finalize":
             finalize(document, by)
         elif action == "render":
@@ -194,11 +222,8 @@ def act(document_id: int, action: str) -> Any:
             request_pdf(document)
         else:
             change_status(document, action, by, form.note.data or "")
-        db.session.commit()
-    except DocumentError as exc:
-        db.session.rollback()
-        _error(exc)
-    return redirect(url_for("documents.show", document_id=document_id))
+
+    return _change(document_id, apply)
 
 
 @bp.post(f"/{ID.format('document_id')}/revision")
@@ -209,22 +234,11 @@ def revise(document_id: int) -> Any:
     document = _document(document_id)
     form = RevisionForm()
     if not form.validate_on_submit():
-        flash(_("Choose a Word file (.docx)."), "error")
-        return redirect(url_for("documents.show", document_id=document_id))
+        return _back(document_id, _("Choose a Word file (.docx)."))
     data = form.file.data.read(int(setting("documents.max_upload_mb")) * 1024 * 1024 + 1)
-    try:
-        file = upload_version(document, data, current_user._get_current_object())
-        db.session.commit()
-    except TemplateProblem as exc:
-        db.session.rollback()
-        flash(_template_message(exc), "error")
-        return redirect(url_for("documents.show", document_id=document_id))
-    except DocumentError as exc:
-        db.session.rollback()
-        _error(exc)
-        return redirect(url_for("documents.show", document_id=document_id))
-    flash(_("Saved: version %(version)s.", version=file.version), "success")
-    return redirect(url_for("documents.show", document_id=document_id))
+    return _change(document_id,
+                   lambda: upload_version(document, data, current_user._get_current_object()),
+                   lambda file: _("Saved: version %(version)s.", version=file.version))
 
 
 @bp.post(f"/{ID.format('document_id')}/approval")
@@ -236,18 +250,12 @@ def send_for_approval(document_id: int) -> Any:
     if not form.validate_on_submit() or document.kind != contracts.CONTRACT or \
             not contracts.approvals_on():
         abort(400)
-    from conveyor.plugins.approvals.services import ApprovalError
+    from conveyor.plugins.approvals.services import ApprovalError  # approvals is on here
 
-    try:
-        contracts.send_for_approval(document, current_user._get_current_object(),
-                                    form.note.data or "")
-        db.session.commit()
-    except ApprovalError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("documents.show", document_id=document_id))
-    flash(_("Sent to the lawyers for approval."), "success")
-    return redirect(url_for("documents.show", document_id=document_id))
+    return _change(document_id,
+                   lambda: contracts.send_for_approval(
+                       document, current_user._get_current_object(), form.note.data or ""),
+                   lambda _result: _("Sent to the lawyers for approval."), (ApprovalError,))
 
 
 @bp.post(f"/{ID.format('document_id')}/send")
@@ -259,15 +267,10 @@ def send(document_id: int) -> Any:
         for error in form.to.errors:
             flash(str(error), "error")
         return redirect(url_for("documents.show", document_id=document_id))
-    try:
-        send_document(document, form.to.data.strip(), current_user._get_current_object())
-        db.session.commit()
-    except DocumentError as exc:
-        db.session.rollback()
-        _error(exc)
-        return redirect(url_for("documents.show", document_id=document_id))
-    flash(_("Queued for sending to %(to)s.", to=form.to.data), "success")
-    return redirect(url_for("documents.show", document_id=document_id))
+    to = form.to.data.strip()
+    return _change(document_id,
+                   lambda: send_document(document, to, current_user._get_current_object()),
+                   lambda _result: _("Queued for sending to %(to)s.", to=to))
 
 
 @bp.get(f"/files/{ID.format('file_id')}")
