@@ -53,7 +53,7 @@ cli.main(["worker", "--name", sys.argv[1]])
 '''
 
 
-def wait_http(port: int, proc: subprocess.Popen, timeout: float = 40) -> None:
+def wait_http(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if proc.poll() is not None:
