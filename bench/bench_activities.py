@@ -140,9 +140,16 @@ def load_activities(app: Any, total: int, seed: int, now: datetime) -> dict[str,
     cur.executemany(sql, batch)
     for name, cols in INDEXES:
         cur.execute(f"CREATE INDEX {name} ON activities_activity ({cols})")
-    cur.execute("ANALYZE")
     raw.commit()
     raw.close()
+    with app.app_context():  # the next-step summary, as the app keeps it with every change
+        from conveyor.plugins.activities.next_steps import rebuild
+
+        rebuild(db.session.connection())
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        db.session.remove()
     return {"activities": total, "load_s": round(time.perf_counter() - started, 1)}
 
 

@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, column, exists, func, or_, select, table
+from sqlalchemy import ColumnElement, column, func, or_, select, table
 
 from conveyor import db, owner_ids, post_timeline, scope, scope_of, setting, timeline_kind
 from conveyor.i18n import _, _l
-from conveyor.models import Customer, Deal, Stage, TeamMember, User
+from conveyor.models import Customer, Deal, TeamMember, User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
@@ -385,29 +385,6 @@ def my_day(user: Any, now: datetime | None = None, limit: int = 50) -> dict[str,
     return {"overdue": overdue, "today": today, "start": start, "end": end, "now": now,
             "names": names, "visits_done": visits_done, "visits_planned": visits_planned,
             "standard": daily_visit_standard(user)}
-
-
-def open_stage_ids() -> Any:
-    return select(Stage.id).where(Stage.is_won.is_(False), Stage.is_lost.is_(False))
-
-
-def no_next_step() -> ColumnElement[bool]:
-    """No planned activity on the deal."""
-    return ~exists().where(Activity.deal_id == Deal.id, Activity.status == "planned")
-
-
-def deals_without_next_step(user: Any, *, own: bool, limit: int = 10
-                            ) -> tuple[list[tuple[Deal, str]], bool]:
-    """Open deals without a planned activity, oldest first, with their customer's name:
-    ``user``'s own, or all they may see; and whether there are more than ``limit``. It walks
-    the owner's deals by id, each checked against the activities' (deal, status) index, and
-    stops at ``limit`` + 1: no count, which would probe every open deal."""
-    criteria = [Deal.stage_id.in_(open_stage_ids()), no_next_step()]
-    criteria.append(Deal.owner_id == user.id if own else scope(Deal, user))
-    deals = [(deal, name) for deal, name in db.session.execute(
-        select(Deal, Customer.name).join(Customer, Customer.id == Deal.customer_id)
-        .where(*criteria).order_by(Deal.id).limit(written_limit(limit + 1)))]
-    return deals[:limit], len(deals) > limit
 
 
 def next_steps(*, deal_id: int | None = None, customer_id: int | None = None, user: Any,

@@ -14,12 +14,12 @@ from conveyor.i18n import _l
 from conveyor.types import utcnow
 
 from .forms import MoveWithStepForm, QuickForm
+from .next_steps import deals_without_next_step
 from .rows import fill, rows_html
 from .services import (
     KIND_LABELS,
     STATUS_LABELS,
     VISIT_LABELS,
-    deals_without_next_step,
     kind_choices,
     kind_label,
     my_day,
@@ -44,7 +44,7 @@ def render_my_day(user: Any) -> str:
     and reschedule on each. Three statements whatever the number of rows; the rows' HTML is
     memoized (``rows``)."""
     day = my_day(user)
-    deals, more_deals = deals_without_next_step(user, own=True, limit=WIDGET_DEALS)
+    deals, total_deals = deals_without_next_step(user, own=True, limit=WIDGET_DEALS)
     context = _context()
     texts = {**context["t"], **{f"status_{k}": str(v) for k, v in STATUS_LABELS.items()}}
     zone = zone_of(user)
@@ -54,7 +54,7 @@ def render_my_day(user: Any) -> str:
                    context["here"])
     today = fill(rows_html(day["today"], day["names"], **kw), context["csrf"], context["here"])
     return render_template("activities/widget_my_day.html", day=day, deals=deals,
-                           more_deals=more_deals, overdue_rows=overdue, today_rows=today,
+                           total_deals=total_deals, overdue_rows=overdue, today_rows=today,
                            **context)
 
 
@@ -64,9 +64,9 @@ def render_team_day(user: Any) -> str:
     zone = zone_of(user)
     start, end = day_bounds(local_today(zone), zone)
     visits = team_visits(user, start, end)
-    deals, more_deals = deals_without_next_step(user, own=False, limit=WIDGET_DEALS)
+    deals, total_deals = deals_without_next_step(user, own=False, limit=WIDGET_DEALS)
     return render_template("activities/widget_team_day.html", visits=visits, deals=deals,
-                           more_deals=more_deals, **_context())
+                           total_deals=total_deals, **_context())
 
 
 def _quick_form(customer_id: int | None, deal_id: int | None, user: Any) -> QuickForm:
