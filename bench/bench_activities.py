@@ -62,7 +62,8 @@ INDEXES = [
     ("ix_activities_activity_assignee_due", "assignee_id, due_at"),
     ("ix_activities_activity_deal_status_due", "deal_id, status, due_at"),
     ("ix_activities_activity_customer_due", "customer_id, due_at"),
-    ("ix_activities_activity_remind_at", "remind_at"),
+    # Partial, as the plugin declares it: only the reminders still to send.
+    ("ix_activities_activity_remind_at", "remind_at) WHERE (remind_at IS NOT NULL"),
     ("ix_activities_activity_status_due_kind", "status, due_at, kind"),
     ("ix_activities_activity_series", "series_id, status, due_at"),
 ]

@@ -49,8 +49,12 @@ class Activity(db.Model):
         # The next step of a deal; the panel of a customer.
         Index("ix_activities_activity_deal_status_due", "deal_id", "status", "due_at"),
         Index("ix_activities_activity_customer_due", "customer_id", "due_at"),
-        # The reminder sweep: remind_at <= now (NULL once queued).
-        Index("ix_activities_activity_remind_at", "remind_at"),
+        # The reminder sweep: remind_at <= now. Partial: only the reminders still to send are
+        # in it (NULL once queued, and for every closed or past activity), so clearing one
+        # deletes its entry instead of moving it among a million NULL ones.
+        Index("ix_activities_activity_remind_at", "remind_at",
+              sqlite_where=text("remind_at IS NOT NULL"),
+              postgresql_where=text("remind_at IS NOT NULL")),
         # Visits held per period (funnel) and activities per period (relationships).
         Index("ix_activities_activity_status_due_kind", "status", "due_at", "kind"),
         Index("ix_activities_activity_series", "series_id", "status", "due_at"),

@@ -26,10 +26,12 @@ an admin changed whether a stage with deals is won or lost.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    bindparam,
     delete,
     event,
     func,
@@ -244,20 +246,30 @@ def deals_without_next_step(user: Any, *, own: bool, limit: int = 10
     team: its members first): the rows are a range of the summary's partial index, and so is
     the count of one's own; a team's count is of the same range checked against the deals'
     record rules (``scope``), so it too follows the deals counted, not the team's deals."""
-    query = (select(STEPS.c.deal_id.label("id"), Deal.title, Customer.name.label("customer"))
-             .select_from(STEPS)
-             .join(Deal, Deal.id == STEPS.c.deal_id)
-             .join(Customer, Customer.id == Deal.customer_id)
-             .where(LACKING, Deal.stage_id.in_(open_stage_ids())))
     if own:
-        mine = STEPS.c.owner_id == user.id
-        counted = select(func.count()).select_from(STEPS).where(mine, LACKING)
-        # Not correlated: the count is of the summary's rows, not of the row it sits next to.
-        query = query.where(mine).add_columns(
-            counted.correlate(None).scalar_subquery().label("total"))
+        db.session.flush()  # the session's pending changes count, as they would in its execute
+        rows = db.session.connection().execute(_own_statement(limit), {"me": user.id}).all()
     else:
-        query = query.where(_owners(user), scope(Deal, user)).add_columns(
+        query = _lacking(limit).where(_owners(user), scope(Deal, user)).add_columns(
             func.count().over().label("total"))
-    rows = db.session.execute(query.order_by(STEPS.c.deal_id)
-                              .limit(written_limit(limit))).all()
+        rows = db.session.execute(query).all()
     return rows, (rows[0].total if rows else 0)
+
+
+def _lacking(limit: int) -> Any:
+    return (select(STEPS.c.deal_id.label("id"), Deal.title, Customer.name.label("customer"))
+            .select_from(STEPS)
+            .join(Deal, Deal.id == STEPS.c.deal_id)
+            .join(Customer, Customer.id == Deal.customer_id)
+            .where(LACKING, Deal.stage_id.in_(open_stage_ids()))
+            .order_by(STEPS.c.deal_id).limit(written_limit(limit)))
+
+
+@cache
+def _own_statement(limit: int) -> Any:
+    """``:me``'s first deals without a next step and their count, built once per process."""
+    mine = STEPS.c.owner_id == bindparam("me")
+    counted = select(func.count()).select_from(STEPS).where(mine, LACKING)
+    # Not correlated: the count is of the summary's rows, not of the row it sits next to.
+    return _lacking(limit).where(mine).add_columns(
+        counted.correlate(None).scalar_subquery().label("total"))
