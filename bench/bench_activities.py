@@ -9,6 +9,8 @@ cached in ``bench/data/``) with the activities plugin's tables, then ``--activit
 meetings, to-dos and visits over the past two years (90 % done, a few left overdue) and the year
 ahead (planned, each with its reminder time), linked to the seller's deals. The assistant gets
 exactly 500 activities in the feed's window (for the ICS row); a handful of reminders are due now.
+The load bypasses the ORM, so the next-step summary (``activities_deal_steps``) is rebuilt after
+it, as ``conveyor activities rebuild-next-steps`` would.
 
 Pages are timed over HTTP (the app under gunicorn, one sync worker, loopback: the goal's
 measure, as for the core pages in ``bench_core``) and in-process (Flask's test client: the app's
