@@ -150,7 +150,7 @@ def forget_deleted(conn: Connection, deal_ids: list[int | None]) -> None:
     apply_deltas(conn, deltas)
 
 
-# --- deals: rows for the open ones, from the core's hook -------------------------------------------
+# --- deals: rows for the open ones, from the core's hook -----------------------------------------
 
 
 def _open(values: dict[str, Any] | None) -> bool:
