@@ -9,6 +9,8 @@ cached in ``bench/data/``) with the activities plugin's tables, then ``--activit
 meetings, to-dos and visits over the past two years (90 % done, a few left overdue) and the year
 ahead (planned, each with its reminder time), linked to the seller's deals. The assistant gets
 exactly 500 activities in the feed's window (for the ICS row); a handful of reminders are due now.
+The load bypasses the ORM, so the next-step summary (``activities_deal_steps``) is rebuilt after
+it, as ``conveyor activities rebuild-next-steps`` would.
 
 Pages are timed over HTTP (the app under gunicorn, one sync worker, loopback: the goal's
 measure, as for the core pages in ``bench_core``) and in-process (Flask's test client: the app's
@@ -62,7 +64,8 @@ INDEXES = [
     ("ix_activities_activity_assignee_due", "assignee_id, due_at"),
     ("ix_activities_activity_deal_status_due", "deal_id, status, due_at"),
     ("ix_activities_activity_customer_due", "customer_id, due_at"),
-    ("ix_activities_activity_remind_at", "remind_at"),
+    # Partial, as the plugin declares it: only the reminders still to send.
+    ("ix_activities_activity_remind_at", "remind_at) WHERE (remind_at IS NOT NULL"),
     ("ix_activities_activity_status_due_kind", "status, due_at, kind"),
     ("ix_activities_activity_series", "series_id, status, due_at"),
 ]
@@ -140,9 +143,16 @@ def load_activities(app: Any, total: int, seed: int, now: datetime) -> dict[str,
     cur.executemany(sql, batch)
     for name, cols in INDEXES:
         cur.execute(f"CREATE INDEX {name} ON activities_activity ({cols})")
-    cur.execute("ANALYZE")
     raw.commit()
     raw.close()
+    with app.app_context():  # the next-step summary, as the app keeps it with every change
+        from conveyor.plugins.activities.next_steps import rebuild
+
+        rebuild(db.session.connection())
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        db.session.remove()
     return {"activities": total, "load_s": round(time.perf_counter() - started, 1)}
 
 

@@ -360,12 +360,22 @@ TOTALS_SQL = (
 def _fill_plugins(app: Any, plugins: Sequence[str]) -> dict[str, float]:
     """What plugins keep from the data, filled as their own commands would after a bulk load.
 
+    activities: the next-step summary (each open deal's planned activities: none yet).
     relationships: every customer's type (``recompute``: state rows, no transitions) and the
     won-amount day sums of its reports (filled by that first recompute, as after installing).
     """
     from conveyor.extensions import db
 
     seconds: dict[str, float] = {}
+    if "activities" in plugins:  # each open deal's row of the next-step summary
+        from conveyor.plugins.activities.next_steps import rebuild as rebuild_next_steps
+
+        began = time.perf_counter()
+        with app.app_context():
+            rebuild_next_steps(db.session.connection())
+            db.session.commit()
+            db.session.remove()
+        seconds["activities"] = round(time.perf_counter() - began, 2)
     if "relationships" in plugins:
         from conveyor.plugins.relationships.services import recompute
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, after_this_request, current_app, has_request_context
@@ -70,17 +71,24 @@ def enqueue(job: str, *, key: str | None = None, order_key: str | None = None,
     values = {"job": job, "payload": kwargs, "key": key, "order_key": order_key,
               "status": PENDING, "attempts": 0, "max_attempts": spec.max_attempts,
               "last_error": "", "run_at": run_at or utcnow(), "created_at": utcnow()}
-    table = OutboxMessage.__table__
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(session.get_bind().dialect.name)
-    if key is not None and dialect is not None:
-        stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=[table.c.key]).returning(table.c.id)
-    else:
-        stmt = insert(table).values(**values).returning(table.c.id)
-    new_id = session.execute(stmt).scalar()
+    stmt = _insert_statement(session.get_bind().dialect.name, key is not None)
+    new_id = session.execute(stmt, values).scalar()
     if new_id is not None:
         session.info.setdefault(NEW, []).append(new_id)
     return new_id
+
+
+@lru_cache(maxsize=8)
+def _insert_statement(dialect_name: str, keyed: bool) -> Any:
+    """The outbox INSERT (skipping a duplicate ``key`` where the database can), built once per
+    process and run with each row's values as parameters: building it for every call cost
+    more than the INSERT itself (a sweep queueing reminders, an event's delivery row)."""
+    table = OutboxMessage.__table__
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect_name)
+    if keyed and dialect is not None:
+        return dialect.insert(table).on_conflict_do_nothing(
+            index_elements=[table.c.key]).returning(table.c.id)
+    return insert(table).returning(table.c.id)
 
 
 @sa_event.listens_for(Session, "after_commit")

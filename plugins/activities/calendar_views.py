@@ -5,27 +5,27 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.dates import format_date as format_babel_date
 from flask import Response, abort, render_template, request, url_for
-from flask_babel import force_locale, format_date, get_locale
+from flask_babel import force_locale, get_locale
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, case, select
 
 from conveyor import can, db, limiter, public, recipient_locale, require
 from conveyor.models import Customer, User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
-from conveyor.web.listing import plain_rows
 
 from .models import Activity, FeedToken
-from .services import customers_by_id, kind_label, users_by_id, visible
+from .services import kind_label, users_by_id, visible
 from .views import bp
-from .zones import day_bounds, local_today, zone_of
+from .zones import aware_utc, day_bounds, local_today, raw_moment, zone_of
 
 MAX_EVENTS = 2000
 FEED_PAST_DAYS = 30
@@ -33,9 +33,18 @@ FEED_FUTURE_DAYS = 365
 FEED_MAX_EVENTS = 1000
 
 
+@lru_cache(maxsize=64)
+def _week_info(locale: str) -> tuple[int, tuple[str, ...]]:
+    """The locale's first day of week and its abbreviated day names, Monday first (Babel's
+    locale data, parsed once per process)."""
+    parsed = Locale.parse(locale)
+    names = parsed.days["stand-alone"]["abbreviated"]
+    return parsed.first_week_day, tuple(names[i] for i in range(7))
+
+
 def week_start(day: date, locale: Any) -> date:
     """The first day of ``day``'s week by the locale's custom (Monday, or Sunday in en_US)."""
-    first = Locale.parse(str(locale)).first_week_day
+    first = _week_info(str(locale))[0]
     return day - timedelta(days=(day.weekday() - first) % 7)
 
 
@@ -74,46 +83,79 @@ def calendar() -> Any:
     first, last = calendar_range(view, day, locale)
     start, _end = day_bounds(first, zone)
     end = day_bounds(last, zone)[0]
-    # Plain rows, not ORM objects: a busy week has hundreds and the page shows six columns.
-    query = select(Activity.id, Activity.title, Activity.status, Activity.kind, Activity.due_at,
-                   Activity.assignee_id).where(Activity.due_at >= start, Activity.due_at < end)
+    # Plain tuples on the session's connection, not ORM objects: a busy week has hundreds.
+    # The due time comes as the driver gives it and "overdue" from the database: each event's
+    # link is memoized by those values, so a known event costs a dictionary lookup, and only a
+    # new or changed one is converted to the user's zone and escaped (``_event_link``).
+    db.session.flush()
+    params = {"start": start, "end": end, "now": utcnow()}
     if team:  # assigned within the record scope, or handed out by the manager
-        query = query.where(visible(current_user))
+        query = _week_statement(True).where(visible(current_user))
     else:
-        query = query.where(Activity.assignee_id == current_user.id)
-    rows = plain_rows(query.where(Activity.status != "cancelled")
-                      .order_by(Activity.due_at, Activity.id).limit(written_limit(MAX_EVENTS)))
-    # Each day's events as one piece of HTML built here, every text escaped: a busy week has
-    # hundreds, and the template then writes one value per day instead of four per event.
-    base = escape(url_for("activities.index"))
-    now = utcnow()
-    people = users_by_id({a.assignee_id for a in rows}) if team else {}
+        query, params["me"] = _week_statement(False), current_user.id
+    rows = db.session.connection().execute(query, params).all()
+    base = str(escape(url_for("activities.index")))
+    people = users_by_id({r[6] for r in rows}) if team else {}
     links: dict[date, list[str]] = {}
-    for a in rows:
-        local = a.due_at.astimezone(zone)
-        who = people.get(a.assignee_id)
-        text = f"{local:%H:%M} {a.title}" + (f" · {who.label}" if who else "")
-        late = " overdue" if a.status == "planned" and a.due_at < now else ""
-        links.setdefault(local.date(), []).append(
-            f'<a class="event {escape(a.status)} {escape(a.kind)}{late}" '
-            f'href="{base}{int(a.id)}/edit" title="{escape(a.title)}">{escape(text)}</a>')
+    for row in rows:
+        who = people.get(row[6]) if team else None
+        day_, html = _event_link(row[0], row[1], row[2], row[3], row[4], bool(row[5]),
+                                 zone.key, who.label if who else "", base)
+        links.setdefault(day_, []).append(html)
     by_day = {day_: Markup("".join(html)) for day_, html in links.items()}
     days = [first + timedelta(days=i) for i in range((last - first).days)]
-    names = Locale.parse(str(locale)).days["stand-alone"]["abbreviated"]
-    first_week_day = Locale.parse(str(locale)).first_week_day
+    first_week_day, names = _week_info(str(locale))
     heads = [names[(first_week_day + i) % 7] for i in range(7)]
     step = timedelta(days=7) if view == "week" else timedelta(days=31)
     previous = (day.replace(day=1) - timedelta(days=1)) if view == "month" else day - step
     following = (day.replace(day=28) + timedelta(days=4)).replace(day=1) if view == "month" \
         else day + step
-    title = format_date(day, "LLLL y") if view == "month" else \
-        f"{format_date(first, 'medium')} – {format_date(last - timedelta(days=1), 'medium')}"
+    title = _title(view, day, first, last, str(locale))
     return render_template(
         "activities/calendar.html", view=view, days=days, by_day=by_day, heads=heads,
         today=local_today(zone), month=day.month, title=title, team=team,
         previous=previous, following=following, zone=zone,
         truncated=len(rows) >= MAX_EVENTS, max_events=MAX_EVENTS,
         can_team=can(current_user, "activities.view_team"))
+
+
+@cache
+def _week_statement(team: bool) -> Any:
+    """The calendar's events between ``:start`` and ``:end`` (``:me``'s, or the team's with
+    their assignee, filtered by the caller), whether each is late at ``:now``, the due time as
+    the driver gives it; built once per process. The links are memoized by these values, so a
+    known event costs a dictionary lookup and only a new or changed one is converted to the
+    user's zone and escaped (``_event_link``)."""
+    late = case((and_(Activity.status == "planned", Activity.due_at < bindparam("now")), 1),
+                else_=0)
+    query = select(Activity.id, Activity.title, Activity.status, Activity.kind,
+                   raw_moment(Activity.due_at), late, *([Activity.assignee_id] if team else []))
+    query = query.where(Activity.due_at >= bindparam("start"), Activity.due_at < bindparam("end"),
+                        Activity.status != "cancelled")
+    if not team:
+        query = query.where(Activity.assignee_id == bindparam("me"))
+    return query.order_by(Activity.due_at, Activity.id).limit(written_limit(MAX_EVENTS))
+
+
+@lru_cache(maxsize=50_000)
+def _event_link(activity_id: int, title: str, status: str, kind: str, due_raw: Any,
+                late: bool, zone_key: str, who: str, base: str) -> tuple[date, str]:
+    """One event of the calendar: its local date and its link (every text escaped)."""
+    local = aware_utc(due_raw).astimezone(ZoneInfo(zone_key))
+    text = f"{local:%H:%M} {title}" + (f" · {who}" if who else "")
+    overdue = " overdue" if late else ""
+    return local.date(), (f'<a class="event {escape(status)} {escape(kind)}{overdue}" '
+                          f'href="{base}{int(activity_id)}/edit" title="{escape(title)}">'
+                          f'{escape(text)}</a>')
+
+
+@lru_cache(maxsize=4096)
+def _title(view: str, day: date, first: date, last: date, locale: str) -> str:
+    """The heading: the month ("December 2026") or the week's first and last days."""
+    if view == "month":
+        return format_babel_date(day, "LLLL y", locale=locale)
+    return (f"{format_babel_date(first, 'medium', locale=locale)} – "
+            f"{format_babel_date(last - timedelta(days=1), 'medium', locale=locale)}")
 
 
 # --- the iCalendar feed -------------------------------------------------------------------------
@@ -161,35 +203,46 @@ def feed_renew() -> Any:
 
 
 def feed_events(user: User, now: datetime | None = None) -> list[Any]:
-    """The feed's activities as plain rows (what an event shows): named tuples, not
-    SQLAlchemy rows, since a feed reads hundreds and every field of each."""
+    """The feed's activities as plain tuples, with only what an event shows: ``(id, kind,
+    title, notes, due, minutes, status, customer name, updated)``, the two moments as the
+    driver gives them (:func:`raw_moment`) and the customer's name joined in. A feed reads
+    hundreds of rows, and each event's text is memoized by exactly these values."""
     now = now or utcnow()
-    return plain_rows(
-        select(Activity.id, Activity.kind, Activity.title, Activity.notes, Activity.due_at,
-               Activity.duration_minutes, Activity.status, Activity.customer_id,
-               Activity.updated_at, Activity.created_at).where(Activity.assignee_id == user.id,
-                               Activity.due_at >= now - timedelta(days=FEED_PAST_DAYS),
-                               Activity.due_at < now + timedelta(days=FEED_FUTURE_DAYS),
-                               Activity.status != "cancelled")
-        .order_by(Activity.due_at, Activity.id).limit(written_limit(FEED_MAX_EVENTS)))
+    db.session.flush()
+    return db.session.connection().execute(_feed_statement(), {
+        "me": user.id, "start": now - timedelta(days=FEED_PAST_DAYS),
+        "end": now + timedelta(days=FEED_FUTURE_DAYS)}).all()
 
 
-def build_ics(user: User, rows: list[Any], customers: dict[int, Customer]) -> bytes:
+@cache
+def _feed_statement() -> Any:
+    """Built once per process; ``:me``, ``:start`` and ``:end`` are bound when run."""
+    return (select(Activity.id, Activity.kind, Activity.title, Activity.notes,
+                   raw_moment(Activity.due_at), Activity.duration_minutes, Activity.status,
+                   Customer.name, raw_moment(Activity.updated_at))
+            .outerjoin(Customer, Customer.id == Activity.customer_id)
+            .where(Activity.assignee_id == bindparam("me"),
+                   Activity.due_at >= bindparam("start"), Activity.due_at < bindparam("end"),
+                   Activity.status != "cancelled")
+            .order_by(Activity.due_at, Activity.id).limit(written_limit(FEED_MAX_EVENTS)))
+
+
+def build_ics(user: User, rows: list[Any]) -> bytes:
     """The feed: times in the user's zone with its VTIMEZONE, so calendars show them right.
 
     Built with icalendar, one component at a time and memoized per process: the calendar's
     frame (with the zone's VTIMEZONE) per zone and name, each event by its fields. A calendar
-    client polls the feed every few minutes and most events never change between two polls."""
-    zone = zone_of(user)
+    client polls the feed every few minutes and most events never change between two polls:
+    a known event costs a dictionary lookup."""
+    zone_key = zone_of(user).key
     host = request.host.split(":")[0] or "conveyor"
     with force_locale(recipient_locale(user)):  # each kind's label once, not once per event
-        kinds = {kind: str(kind_label(kind)) for kind in {a.kind for a in rows}}
-        events = [_event_ical(
-            a.id, host, zone.key, f"{kinds[a.kind]}: {a.title}", a.notes or "",
-            customers[a.customer_id].name if a.customer_id in customers else "",
-            a.due_at, a.duration_minutes or 0, a.status, a.updated_at or a.created_at)
-            for a in rows]
-    head, tail = _frame(zone.key, f"Conveyor — {user.label}", utcnow().date().year)
+        kinds = {kind: str(kind_label(kind)) for kind in {row[1] for row in rows}}
+    event = _event_ical
+    events = [event(ident, host, zone_key, kinds[kind], title, notes or "", customer or "",
+                    due, minutes or 0, status, updated)
+              for ident, kind, title, notes, due, minutes, status, customer, updated in rows]
+    head, tail = _frame(zone_key, f"Conveyor — {user.label}", utcnow().date().year)
     return head + b"".join(events) + tail
 
 
@@ -212,19 +265,18 @@ def _frame(zone_key: str, name: str, year: int) -> tuple[bytes, bytes]:
 
 
 @lru_cache(maxsize=100_000)
-def _event_ical(activity_id: int, host: str, zone_key: str, summary: str, notes: str,
-                customer: str, due_at: datetime, minutes: int, status: str,
-                stamp: datetime) -> bytes:
+def _event_ical(activity_id: int, host: str, zone_key: str, kind: str, title: str, notes: str,
+                customer: str, due_raw: Any, minutes: int, status: str, stamp_raw: Any) -> bytes:
     """One VEVENT, keyed by everything it shows (a change of any makes a new one)."""
     from icalendar import Event
 
-    start = due_at.astimezone(ZoneInfo(zone_key))
+    start = aware_utc(due_raw).astimezone(ZoneInfo(zone_key))
     event = Event()
     event.add("uid", f"activity-{activity_id}@{host}")
-    event.add("dtstamp", stamp)
+    event.add("dtstamp", aware_utc(stamp_raw))
     event.add("dtstart", start)
     event.add("dtend", start + timedelta(minutes=minutes))
-    event.add("summary", summary + (f" — {customer}" if customer else ""))
+    event.add("summary", f"{kind}: {title}" + (f" — {customer}" if customer else ""))
     if notes:
         event.add("description", notes)
     event.add("status", "CANCELLED" if status == "cancelled" else "CONFIRMED")
@@ -243,9 +295,7 @@ def feed(token: str) -> Any:
         FeedToken.token_hash == token_hash(token), User.active.is_(True)))
     if user is None:
         abort(404)
-    rows = feed_events(user)
-    customers = customers_by_id({a.customer_id for a in rows if a.customer_id})
-    body = build_ics(user, rows, customers)
+    body = build_ics(user, feed_events(user))
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = "inline; filename=conveyor.ics"
     response.headers["Cache-Control"] = "private, max-age=300"

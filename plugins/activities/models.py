@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     Time,
     or_,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,8 +49,12 @@ class Activity(db.Model):
         # The next step of a deal; the panel of a customer.
         Index("ix_activities_activity_deal_status_due", "deal_id", "status", "due_at"),
         Index("ix_activities_activity_customer_due", "customer_id", "due_at"),
-        # The reminder sweep: remind_at <= now (NULL once queued).
-        Index("ix_activities_activity_remind_at", "remind_at"),
+        # The reminder sweep: remind_at <= now. Partial: only the reminders still to send are
+        # in it (NULL once queued, and for every closed or past activity), so clearing one
+        # deletes its entry instead of moving it among a million NULL ones.
+        Index("ix_activities_activity_remind_at", "remind_at",
+              sqlite_where=text("remind_at IS NOT NULL"),
+              postgresql_where=text("remind_at IS NOT NULL")),
         # Visits held per period (funnel) and activities per period (relationships).
         Index("ix_activities_activity_status_due_kind", "status", "due_at", "kind"),
         Index("ix_activities_activity_series", "series_id", "status", "due_at"),
@@ -65,9 +70,11 @@ class Activity(db.Model):
     creator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"))
-    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    # active_history: the next-step summary (``next_steps``) needs what a change replaced.
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"),
+                                                active_history=True)
     lead_id: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(10), default="planned")
+    status: Mapped[str] = mapped_column(String(10), default="planned", active_history=True)
     result: Mapped[str] = mapped_column(Text, default="")
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     visit_kind: Mapped[str | None] = mapped_column(String(3))
@@ -124,6 +131,25 @@ class Series(db.Model):
     generated_until: Mapped[date | None] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DealSteps(db.Model):
+    """Each open deal with how many planned activities it has, kept in the transaction of every
+    change to activities and deals (``next_steps``): "deals without a next step" are the rows
+    with ``planned = 0``, which a partial index keeps by owner and deal, so a seller's count
+    and first rows are one range of it, whatever their open deals and activities. A closed
+    deal has no row; a deleted one loses it with the deal (foreign key cascade)."""
+
+    __tablename__ = "activities_deal_steps"
+    __table_args__ = (
+        Index("ix_activities_deal_steps_lacking", "owner_id", "deal_id",
+              sqlite_where=text("planned = 0"), postgresql_where=text("planned = 0")),
+    )
+
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"),
+                                         primary_key=True, autoincrement=False)
+    owner_id: Mapped[int | None] = mapped_column(Integer)
+    planned: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FeedToken(db.Model):

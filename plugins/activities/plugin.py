@@ -35,9 +35,10 @@ def register_settings() -> list[Setting]:
 
 @hookimpl
 def register_models() -> list[type]:
-    from .models import Activity, FeedToken, Series
+    from . import next_steps  # noqa: F401 - keeps the next-step summary with every flush
+    from .models import Activity, DealSteps, FeedToken, Series
 
-    return [Series, Activity, FeedToken]
+    return [Series, Activity, DealSteps, FeedToken]
 
 
 @hookimpl
@@ -100,6 +101,23 @@ def register_api_blueprints(api: Any) -> list[Any]:
     from .api import blp
 
     return [blp]
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from .cli import activities_group
+
+    cli.add_command(activities_group)
+
+
+@hookimpl
+def deal_rows_flushed(connection: Any, session: Any, changes: list[Any],
+                      history: list[dict[str, Any]],
+                      removed_history: dict[int, list[dict[str, Any]]]) -> None:
+    """Open deals keep their row of the next-step summary (created, reopened, closed, owner)."""
+    from .next_steps import on_deals_flushed
+
+    on_deals_flushed(connection, session, changes)
 
 
 @hookimpl

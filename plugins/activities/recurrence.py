@@ -18,6 +18,7 @@ from conveyor.i18n import _
 from conveyor.types import utcnow
 
 from .models import FREQUENCIES, Activity, Series
+from .next_steps import forget_deleted
 from .services import ActivityError, _clean, compute_remind_at
 from .zones import local_to_utc, local_today, zone_name
 
@@ -153,9 +154,7 @@ def update_series(series: Series, data: dict[str, Any], *, by: Any,
     template = _template({**data, **rule}, by, zone)
     for key, value in {**rule, **template}.items():
         setattr(series, key, value)
-    db.session.execute(delete(Activity).where(
-        Activity.series_id == series.id, Activity.status == "planned",
-        Activity.due_at >= now).execution_options(synchronize_session=False))
+    _delete_coming(series, now)
     today = local_today(zone, now)
     series.generated_until = max(today, series.start_date) - timedelta(days=1)
     kept = frozenset(a.astimezone(zone).date() for a in db.session.scalars(
@@ -170,9 +169,17 @@ def stop_series(series: Series, now: datetime | None = None) -> None:
     """End the series: its planned occurrences from now on are removed."""
     now = now or utcnow()
     series.active = False
-    db.session.execute(delete(Activity).where(
+    _delete_coming(series, now)
+
+
+def _delete_coming(series: Series, now: datetime) -> None:
+    """Delete the series' planned occurrences from ``now`` on, in one statement that returns
+    their deals, whose counts of planned activities (the next-step summary) lose them."""
+    deals = db.session.execute(delete(Activity).where(
         Activity.series_id == series.id, Activity.status == "planned",
-        Activity.due_at >= now).execution_options(synchronize_session=False))
+        Activity.due_at >= now).returning(Activity.deal_id)
+        .execution_options(synchronize_session=False)).scalars().all()
+    forget_deleted(db.session.connection(), list(deals))
 
 
 def extend_all(now: datetime | None = None) -> int:

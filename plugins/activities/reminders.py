@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import render_template
 from flask_babel import format_datetime
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from conveyor import db, enqueue, notify, send_mail
 from conveyor.i18n import _l
@@ -38,7 +39,7 @@ REMIND_MANY_JOB = "activities.remind_many"
 STALE_AFTER = timedelta(hours=12)
 
 
-def due_reminders_statement(now: datetime, limit: int = SWEEP_BATCH) -> Any:
+def due_reminders_statement(now: Any, limit: int = SWEEP_BATCH) -> Any:
     """The one indexed statement that finds the due reminders (``ix_..._remind_at``)."""
     return (select(Activity.id, Activity.due_at).where(Activity.remind_at <= now)
             .order_by(Activity.remind_at).limit(written_limit(limit)))
@@ -55,27 +56,34 @@ def sweep_reminders(now: str | None = None) -> int:
     moment = datetime.fromisoformat(now) if now else utcnow()
     total = 0
     while True:
-        found = _claim_and_queue(Activity.id.in_(
-            due_reminders_statement(moment).with_only_columns(Activity.id)), moment)
+        found = _queue(db.session.connection().execute(_claim_due(), {"moment": moment}).all())
         total += found
         if found < SWEEP_BATCH:
             return total
 
 
+@cache
+def _claim_due() -> Any:
+    """``UPDATE … SET remind_at = NULL WHERE id IN (<the due ones, by the remind_at index>)
+    AND remind_at <= :moment RETURNING id, due_at``, built once per process."""
+    due = due_reminders_statement(bindparam("moment")).with_only_columns(Activity.id)
+    return (update(Activity).where(Activity.id.in_(due), Activity.remind_at <= bindparam("moment"))
+            .values(remind_at=None).returning(Activity.id, Activity.due_at))
+
+
 def queue_reminders(activity_ids: list[int], moment: datetime) -> int:
     """Claim those of ``activity_ids`` whose reminder is still due and queue them: a sweep
     that read them before another one claimed them claims none."""
-    return _claim_and_queue(Activity.id.in_(activity_ids), moment)
+    return _queue(db.session.connection().execute(
+        update(Activity).where(Activity.id.in_(activity_ids), Activity.remind_at <= moment)
+        .values(remind_at=None).returning(Activity.id, Activity.due_at)).all())
 
 
-def _claim_and_queue(which: Any, moment: datetime) -> int:
-    """One ``UPDATE … SET remind_at = NULL WHERE <which> AND remind_at <= moment RETURNING``
-    (the condition is checked again on the row itself, so two sweeps never both claim one)
-    and, when it claimed any, one ``activities.remind_many`` job. Run on the session's
-    connection: no ORM objects are read or changed."""
-    claimed = db.session.connection().execute(
-        update(Activity).where(which, Activity.remind_at <= moment).values(remind_at=None)
-        .returning(Activity.id, Activity.due_at)).all()
+def _queue(claimed: list[Any]) -> int:
+    """The reminders one ``UPDATE … SET remind_at = NULL … AND remind_at <= moment RETURNING``
+    claimed (the condition is checked again on the row itself, so two sweeps never both claim
+    one), queued as one ``activities.remind_many`` job when there are any. Run on the
+    session's connection: no ORM objects are read or changed."""
     if not claimed:
         return 0
     reminders = sorted([activity_id, due_at.isoformat()] for activity_id, due_at in claimed)

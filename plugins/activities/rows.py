@@ -6,26 +6,31 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from markupsafe import Markup, escape
+
+from .zones import aware_utc
 
 CSRF, HERE = "\x00csrf\x00", "\x00here\x00"
 
 
 @lru_cache(maxsize=20_000)
-def short_datetime(locale: str, zone: Any, value: Any) -> str:
-    return format_datetime(value, "short", tzinfo=zone, locale=locale)
+def short_datetime(locale: str, zone_key: str, due_raw: Any) -> str:
+    return format_datetime(aware_utc(due_raw), "short", tzinfo=ZoneInfo(zone_key),
+                           locale=locale)
 
 
 @lru_cache(maxsize=20_000)
-def row_html(row: tuple[Any, ...], names: tuple[Any, Any], late: bool, locale: str, zone: Any,
+def row_html(row: tuple[Any, ...], kind_text: str, locale: str, zone_key: str,
              texts: tuple[tuple[str, str], ...]) -> str:
     """One ``<li>``: due time (red when late), kind, title linked to the form, customer and
-    deal, and, for a planned one, done / +1 day / next Monday / pick a date."""
+    deal, and, for a planned one, done / +1 day / next Monday / pick a date. ``row`` is
+    :func:`services.my_day`'s tuple."""
     t = dict(texts)
-    ident, kind_text, title, due_at, status, visit_kind = row
-    due = escape(short_datetime(locale, zone, due_at))
+    _part, ident, _kind, title, due_raw, status, visit_kind, customer, deal_title, late = row
+    due = escape(short_datetime(locale, zone_key, due_raw))
     parts = [f'<span class="tag lost overdue">{due}</span>' if late else str(due),
              f' <span class="tag">{escape(kind_text)}'
              f'{" · " + str(escape(visit_kind)) if visit_kind else ""}</span> ']
@@ -34,7 +39,7 @@ def row_html(row: tuple[Any, ...], names: tuple[Any, Any], late: bool, locale: s
         parts.append(link)
     else:
         parts.append(f'<s>{link}</s> <span class="muted">{escape(t["status_" + status])}</span>')
-    for name in names:
+    for name in (customer, deal_title):
         if name:
             parts.append(f' <span class="muted">· {escape(name)}</span>')
     if status == "planned":
@@ -55,13 +60,11 @@ def row_html(row: tuple[Any, ...], names: tuple[Any, Any], late: bool, locale: s
     return f"<li{css}>{''.join(parts)}</li>"
 
 
-def rows_html(rows: list[Any], names: dict[int, tuple[Any, Any]], *, now: Any, locale: str,
-              zone: Any, kind_label: Any, texts: dict[str, str]) -> str:
-    frozen = tuple(sorted(texts.items()))
-    return "".join(row_html((r.id, kind_label(r.kind), r.title, r.due_at, r.status,
-                             r.visit_kind), names.get(r.id, (None, None)),
-                            r.status == "planned" and r.due_at < now, locale, zone, frozen)
-                   for r in rows)
+def rows_html(rows: list[tuple[Any, ...]], *, locale: str, zone_key: str, kind_label: Any,
+              texts: tuple[tuple[str, str], ...]) -> str:
+    """The rows' ``<li>`` items: each memoized by its values (late included), the language, the
+    zone and the page's texts."""
+    return "".join(row_html(r, kind_label(r[2]), locale, zone_key, texts) for r in rows)
 
 
 def fill(html: str, csrf: str, here: str) -> Markup:

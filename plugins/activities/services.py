@@ -7,19 +7,32 @@ may be given work by this user, the customer and deal are visible, the lead exis
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, column, exists, func, or_, select, table
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+    union_all,
+)
 
 from conveyor import db, owner_ids, post_timeline, scope, scope_of, setting, timeline_kind
 from conveyor.i18n import _, _l
-from conveyor.models import Customer, Deal, Stage, TeamMember, User
+from conveyor.models import Customer, Deal, TeamMember, User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
 from .models import BUILTIN_KINDS, STATUSES, TITLE_LENGTH, VISIT_KINDS, Activity
-from .zones import day_bounds, local_to_utc, local_today, utc_to_local, zone_of
+from .zones import day_bounds, local_to_utc, local_today, raw_moment, utc_to_local, zone_of
 
 NO_REMINDER = -1
 KIND_LABELS = {"call": _l("Call"), "email": _l("E-mail"), "meeting": _l("Meeting"),
@@ -357,57 +370,52 @@ def reschedule(activity: Activity, how: str, *, by: Any, on: date | None = None)
 # --- reads --------------------------------------------------------------------------------------
 
 
-def my_day(user: Any, now: datetime | None = None, limit: int = 50) -> dict[str, Any]:
-    """Overdue (planned, before today) and today's activities of ``user``, in their zone, with
-    the names of their customers and deals (joined in: two statements in all)."""
+MY_DAY_LIMIT = 50
+
+
+@cache
+def _my_day_statement(limit: int) -> Any:
+    """Overdue and today's activities of one assignee as one statement built once per process
+    (``:me``, ``:start``, ``:end``, ``:now`` bound when run): the overdue ones by the
+    (assignee, status, due) index, today's by (assignee, due), each with its customer's and
+    deal's names joined in and whether it is late."""
+    late = case((and_(Activity.status == "planned", Activity.due_at < bindparam("now")), 1),
+                else_=0)
+    columns = (Activity.id, Activity.kind, Activity.title, raw_moment(Activity.due_at),
+               Activity.status, Activity.visit_kind, Customer.name.label("customer"),
+               Deal.title.label("deal_title"), late.label("late"))
+
+    def part(n: int, *criteria: Any) -> Any:
+        return (select(literal(n).label("part"), *columns)
+                .outerjoin(Customer, Customer.id == Activity.customer_id)
+                .outerjoin(Deal, Deal.id == Activity.deal_id)
+                .where(Activity.assignee_id == bindparam("me"), *criteria)
+                .order_by(Activity.due_at, Activity.id).limit(written_limit(limit))
+                .subquery())
+
+    overdue = part(0, Activity.status == "planned", Activity.due_at < bindparam("start"))
+    today = part(1, Activity.due_at >= bindparam("start"), Activity.due_at < bindparam("end"))
+    both = union_all(select(overdue), select(today)).subquery()
+    return select(both).order_by(both.c.part, both.c.due_at, both.c.id)
+
+
+def my_day(user: Any, now: datetime | None = None, limit: int = MY_DAY_LIMIT) -> dict[str, Any]:
+    """Overdue (planned, before today) and today's activities of ``user``, in their zone, as
+    tuples ``(part, id, kind, title, due, status, visit_kind, customer, deal_title, late)``
+    (``due`` as the driver gives it, :func:`zones.raw_moment`): one statement."""
     now = now or utcnow()
     zone = zone_of(user)
     start, end = day_bounds(local_today(zone, now), zone)
-    names: dict[int, tuple[str | None, str | None]] = {}
-
-    def rows(*criteria: Any) -> list[Any]:
-        query = (select(Activity.id, Activity.kind, Activity.title, Activity.due_at,
-                        Activity.status, Activity.visit_kind, Activity.customer_id,
-                        Activity.deal_id, Customer.name, Deal.title.label("deal_title"))
-                 .outerjoin(Customer, Customer.id == Activity.customer_id)
-                 .outerjoin(Deal, Deal.id == Activity.deal_id)
-                 .where(Activity.assignee_id == user.id, *criteria)
-                 .order_by(Activity.due_at, Activity.id).limit(written_limit(limit)))
-        out = list(db.session.execute(query))  # plain rows: what the widget shows
-        for row in out:
-            names[row.id] = (row.name, row.deal_title)
-        return out
-
-    overdue = rows(Activity.status == "planned", Activity.due_at < start)
-    today = rows(Activity.due_at >= start, Activity.due_at < end)
-    visits_done = sum(1 for a in today if a.kind == "visit" and a.status == "done")
-    visits_planned = sum(1 for a in today if a.kind == "visit" and a.status == "planned")
+    db.session.flush()
+    rows = db.session.connection().execute(
+        _my_day_statement(limit), {"me": user.id, "start": start, "end": end, "now": now}).all()
+    overdue = [r for r in rows if r[0] == 0]
+    today = [r for r in rows if r[0] == 1]
+    visits_done = sum(1 for r in today if r[2] == "visit" and r[5] == "done")
+    visits_planned = sum(1 for r in today if r[2] == "visit" and r[5] == "planned")
     return {"overdue": overdue, "today": today, "start": start, "end": end, "now": now,
-            "names": names, "visits_done": visits_done, "visits_planned": visits_planned,
+            "visits_done": visits_done, "visits_planned": visits_planned,
             "standard": daily_visit_standard(user)}
-
-
-def open_stage_ids() -> Any:
-    return select(Stage.id).where(Stage.is_won.is_(False), Stage.is_lost.is_(False))
-
-
-def no_next_step() -> ColumnElement[bool]:
-    """No planned activity on the deal."""
-    return ~exists().where(Activity.deal_id == Deal.id, Activity.status == "planned")
-
-
-def deals_without_next_step(user: Any, *, own: bool, limit: int = 10
-                            ) -> tuple[list[tuple[Deal, str]], bool]:
-    """Open deals without a planned activity, oldest first, with their customer's name:
-    ``user``'s own, or all they may see; and whether there are more than ``limit``. It walks
-    the owner's deals by id, each checked against the activities' (deal, status) index, and
-    stops at ``limit`` + 1: no count, which would probe every open deal."""
-    criteria = [Deal.stage_id.in_(open_stage_ids()), no_next_step()]
-    criteria.append(Deal.owner_id == user.id if own else scope(Deal, user))
-    deals = [(deal, name) for deal, name in db.session.execute(
-        select(Deal, Customer.name).join(Customer, Customer.id == Deal.customer_id)
-        .where(*criteria).order_by(Deal.id).limit(written_limit(limit + 1)))]
-    return deals[:limit], len(deals) > limit
 
 
 def next_steps(*, deal_id: int | None = None, customer_id: int | None = None, user: Any,

@@ -4,9 +4,10 @@ statements, whatever the number of rows."""
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
-from flask import render_template, request
+from flask import render_template, request, url_for
 from flask_babel import get_locale
 
 from conveyor import Panel, Widget, can, current_pipelines
@@ -14,12 +15,12 @@ from conveyor.i18n import _l
 from conveyor.types import utcnow
 
 from .forms import MoveWithStepForm, QuickForm
+from .next_steps import deals_without_next_step
 from .rows import fill, rows_html
 from .services import (
     KIND_LABELS,
     STATUS_LABELS,
     VISIT_LABELS,
-    deals_without_next_step,
     kind_choices,
     kind_label,
     my_day,
@@ -28,7 +29,7 @@ from .services import (
     team_visits,
 )
 from .texts import action_context
-from .zones import day_bounds, local_today, zone_of
+from .zones import day_bounds, local_today, zone_name, zone_of
 
 WIDGET_DEALS = 8
 
@@ -41,21 +42,40 @@ def _context() -> dict[str, Any]:
 
 def render_my_day(user: Any) -> str:
     """Overdue (red), today's tasks and visits, own deals without a next step; one-click done
-    and reschedule on each. Three statements whatever the number of rows; the rows' HTML is
+    and reschedule on each. Two statements whatever the number of rows; the rows' HTML is
     memoized (``rows``)."""
     day = my_day(user)
-    deals, more_deals = deals_without_next_step(user, own=True, limit=WIDGET_DEALS)
+    deals, total_deals = deals_without_next_step(user, own=True, limit=WIDGET_DEALS)
     context = _context()
-    texts = {**context["t"], **{f"status_{k}": str(v) for k, v in STATUS_LABELS.items()}}
-    zone = zone_of(user)
-    kw = {"now": day["now"], "locale": str(get_locale()), "zone": zone,
-          "kind_label": kind_label, "texts": texts}
-    overdue = fill(rows_html(day["overdue"], day["names"], **kw), context["csrf"],
-                   context["here"])
-    today = fill(rows_html(day["today"], day["names"], **kw), context["csrf"], context["here"])
+    texts = _texts(tuple(sorted(context["t"].items())), str(get_locale()))
+    kw = {"locale": str(get_locale()), "zone_key": zone_name(user), "kind_label": kind_label,
+          "texts": texts}
+    overdue = fill(rows_html(day["overdue"], **kw), context["csrf"], context["here"])
+    today = fill(rows_html(day["today"], **kw), context["csrf"], context["here"])
     return render_template("activities/widget_my_day.html", day=day, deals=deals,
-                           more_deals=more_deals, overdue_rows=overdue, today_rows=today,
+                           total_deals=total_deals, overdue_rows=overdue, today_rows=today,
+                           deal_base=_before_id("deals.card", "deal_id"),
+                           plan_step=url_for("activities.new", deal_id=ID_MARK,
+                                             next=context["here"]).split(str(ID_MARK)),
                            **context)
+
+
+ID_MARK = 2147483647
+
+
+def _before_id(endpoint: str, name: str) -> str:
+    """An address whose last part is a record's id, without it: one ``url_for`` for a list's
+    links instead of one per row."""
+    url = url_for(endpoint, **{name: ID_MARK})
+    assert url.endswith(str(ID_MARK))
+    return url[:-len(str(ID_MARK))]
+
+
+@lru_cache(maxsize=64)
+def _texts(actions: tuple[tuple[str, str], ...], locale: str) -> tuple[tuple[str, str], ...]:
+    """The rows' texts (the actions' labels and address, the statuses' names) as one key."""
+    return tuple(sorted({**dict(actions),
+                         **{f"status_{k}": str(v) for k, v in STATUS_LABELS.items()}}.items()))
 
 
 def render_team_day(user: Any) -> str:
@@ -64,9 +84,9 @@ def render_team_day(user: Any) -> str:
     zone = zone_of(user)
     start, end = day_bounds(local_today(zone), zone)
     visits = team_visits(user, start, end)
-    deals, more_deals = deals_without_next_step(user, own=False, limit=WIDGET_DEALS)
+    deals, total_deals = deals_without_next_step(user, own=False, limit=WIDGET_DEALS)
     return render_template("activities/widget_team_day.html", visits=visits, deals=deals,
-                           more_deals=more_deals, **_context())
+                           total_deals=total_deals, **_context())
 
 
 def _quick_form(customer_id: int | None, deal_id: int | None, user: Any) -> QuickForm:

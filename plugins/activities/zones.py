@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
+from sqlalchemy import String, type_coerce
 
 
 def zone_name(user: Any) -> str:
@@ -47,3 +48,17 @@ def day_bounds(day: date, zone: ZoneInfo, days: int = 1) -> tuple[datetime, date
 
 def local_today(zone: ZoneInfo, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(zone).date()
+
+
+def raw_moment(column: Any) -> Any:
+    """A UTC datetime column as the driver returns it (SQLite: its text, PostgreSQL: a naive
+    datetime), without the column type's conversion: renderings memoized per process are keyed
+    by it and convert it only when they miss (:func:`aware_utc`). A page of hundreds of events
+    then converts none that it showed before."""
+    return type_coerce(column, String()).label(column.key)
+
+
+def aware_utc(raw: Any) -> datetime:
+    """What :func:`raw_moment` read, as an aware UTC datetime."""
+    value = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -123,3 +123,63 @@ def test_the_feed_and_calendar_take_a_fixed_number_of_statements(app, make_activ
         make_activity("seller", title=f"More {i}", due_at=base + timedelta(hours=i % 9))
     many = counted("/activities/calendar"), counted("/")
     assert few == many
+
+
+def test_the_feed_shows_customers_and_changes_in_a_fixed_number_of_statements(
+        app, users, records, make_activity, count_queries, api_headers):
+    """The customer's name is joined into the feed's one statement (none more for events with
+    customers), and an edited event is written anew (each is memoized by what it shows)."""
+    from datetime import timedelta
+
+    from conveyor.models import User
+    from conveyor.plugins.activities.calendar_views import renew_token
+
+    with app.app_context():
+        token = renew_token(db.session.get(User, users["seller"]))
+        db.session.commit()
+    base = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
+    first = make_activity("seller", title="Call", due_at=base)
+    feed = app.test_client()
+
+    def counted() -> tuple[int, bytes]:
+        with count_queries() as queries:
+            response = feed.get(f"/activities/feed/{token}.ics")
+        assert response.status_code == 200
+        return len(queries), response.data
+
+    few, _body = counted()
+    for i in range(6):
+        make_activity("seller", title=f"Visit {i}", kind="visit",
+                      customer_id=records["seller_customer"], deal_id=records["seller_deal"],
+                      due_at=base + timedelta(days=i, hours=1))
+    many, body = counted()
+    assert many == few == 2
+    summaries = [str(e["summary"]) for e in Calendar.from_ical(body).walk("VEVENT")]
+    assert "Visit: Visit 3 — Customer of seller" in summaries and "Call: Call" in summaries
+    patched = app.test_client().patch(f"/api/v1/activities/{first}", json={"title": "Call Ann"},
+                                      headers=api_headers("seller"))
+    assert patched.status_code == 200
+    summaries = [str(e["summary"]) for e in Calendar.from_ical(counted()[1]).walk("VEVENT")]
+    assert "Call: Call Ann" in summaries and "Call: Call" not in summaries
+
+
+def test_an_overdue_event_turns_red_in_the_week_view(app, make_activity):
+    """Overdue is decided when the page is asked for, not memoized with the event's link."""
+    from datetime import timedelta
+
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    make_activity("seller", title="Soon", due_at=now + timedelta(minutes=2))
+    client = client_as(app, "seller")
+    html = client.get("/activities/calendar").get_data(as_text=True)
+    link = re.search(r'<a class="event [^"]*"[^>]*>[^<]*Soon', html).group(0)
+    assert "overdue" not in link
+    with app.app_context():
+        from sqlalchemy import update
+
+        from conveyor.plugins.activities.models import Activity
+
+        db.session.execute(update(Activity).values(due_at=now - timedelta(minutes=2)))
+        db.session.commit()
+    html = client.get("/activities/calendar").get_data(as_text=True)
+    link = re.search(r'<a class="event [^"]*"[^>]*>[^<]*Soon', html).group(0)
+    assert "overdue" in link
