@@ -71,6 +71,9 @@ class ChartProgress:
 
 @dataclass(frozen=True)
 class ChartSeries:
+    """One kind of bar in a chart with several per row (won and lost): its name in the legend
+    and its tone."""
+
     name: str
     tone: str = "accent"
 
