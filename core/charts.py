@@ -133,7 +133,7 @@ def bar_chart(rows: Sequence[ChartRow], title: str, *, series: Sequence[ChartSer
             out.append(f'<rect x="{x:.2f}" y="{i * (bar_h + gap)}" width="{width:.2f}" '
                        f'height="{bar_h}" fill="{colour}"/>')
         values = "".join(
-            f'<span class="chart-figure">'
+            '<span class="chart-figure">'
             + (f'<svg aria-hidden="true" width="8" height="8" viewBox="0 0 8 8"><rect width="8" '
                f'height="8" fill="{tone(s.tone)}"/></svg> ' if len(kinds) > 1 else "")
             + f'{escape(t)}</span>' for s, t in zip(kinds, shown))

@@ -220,10 +220,11 @@ def trend_periods(period: Period, count: int = TREND_PERIODS) -> list[Period]:
 def five_trend(pipe: PipelineInfo, period: Period, owners: list[int] | None,
                now: datetime | None = None, count: int = TREND_PERIODS
                ) -> list[tuple[Period, Figures]]:
-    """Closed, committed and opportunities in total over ``period`` and the periods of the same
-    kind before it: the figures :func:`five_numbers` shows, by the same code, in one grouped
-    read per figure whatever ``count`` is. Leads and visits (other plugins' hooks, asked one
-    period at a time) are not part of the trend."""
+    """The five numbers in total over ``period`` and the periods of the same kind before it,
+    oldest first: closed, committed and opportunities by the code :func:`five_numbers` uses, in
+    one grouped read per figure whatever ``count`` is; leads and visits from the plugins that
+    answer ``funnel_lead_counts_by_period`` / ``funnel_client_visits_by_period`` (one grouped
+    statement each; ``None`` when no plugin does)."""
     periods = trend_periods(period, count)
     out = []
     for p, by_owner in zip(periods, figures_over(pipe, periods, owners, now or utcnow())):
@@ -231,6 +232,26 @@ def five_trend(pipe: PipelineInfo, period: Period, owners: list[int] | None,
         for figures in by_owner.values():
             total.add(figures)
         out.append((p, total))
+    hook = current_app.extensions["conveyor"].hook
+    bounds = [p.start_dt for p in periods] + [periods[-1].end_dt]
+    mine = (lambda owner: owners is None or owner in owners)  # noqa: E731
+    if _hooks("funnel_lead_counts_by_period"):
+        for _p, total in out:
+            total.leads = 0
+        for answer in hook.funnel_lead_counts_by_period(bounds=bounds, owner_ids=owners):
+            for (_p, total), counts in zip(out, answer or []):
+                total.leads = (total.leads or 0) + sum(int(n) for o, n in counts.items()
+                                                       if mine(o))
+    if _hooks("funnel_client_visits_by_period"):
+        for _p, total in out:
+            total.visits_first = total.visits_follow_up = 0
+        for answer in hook.funnel_client_visits_by_period(bounds=bounds, owner_ids=owners):
+            for (_p, total), visits in zip(out, answer or []):
+                for o, kinds in visits.items():
+                    if mine(o):
+                        total.visits_first = (total.visits_first or 0) + int(kinds.get("first", 0))
+                        total.visits_follow_up = ((total.visits_follow_up or 0)
+                                                  + int(kinds.get("follow_up", 0)))
     return out
 
 

@@ -15,7 +15,8 @@ from sqlalchemy import case, func, select
 from conveyor import Total, db
 
 from . import fx
-from .periods import Period, add_months, month_start as month_of
+from .periods import Period, add_months
+from .periods import month_start as month_of
 from .sqlparts import (
     D,
     H,

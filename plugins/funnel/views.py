@@ -2,12 +2,11 @@
 the five numbers, and the deals behind any figure. Each table downloads as CSV (?format=csv)."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from datetime import date
-
 from babel.dates import format_interval, format_skeleton
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
