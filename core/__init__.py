@@ -8,6 +8,15 @@ namespace: ``conveyor`` is ``core/``, ``conveyor.plugins`` is ``plugins/``, ``co
 from __future__ import annotations
 
 from .audit import record as record_audit
+from .charts import (
+    ChartProgress,
+    ChartRow,
+    ChartSeries,
+    SparkPoint,
+    bar_chart,
+    progress_chart,
+    sparkline,
+)
 from .contrib import (
     Action,
     Job,
@@ -87,7 +96,11 @@ def create_app(*args, **kwargs):  # type: ignore[no-untyped-def]
 __all__ = [
     "Action",
     "Attachment",
+    "bar_chart",
     "can",
+    "ChartProgress",
+    "ChartRow",
+    "ChartSeries",
     "colleagues",
     "company_currency",
     "convert_total",
@@ -129,6 +142,7 @@ __all__ = [
     "Panel",
     "Permission",
     "PipelineInfo",
+    "progress_chart",
     "Pipelines",
     "post_timeline",
     "public",
@@ -147,6 +161,8 @@ __all__ = [
     "send_mail",
     "Setting",
     "setting",
+    "sparkline",
+    "SparkPoint",
     "StageGate",
     "StageGateRefused",
     "StageInfo",

@@ -171,6 +171,37 @@ _EXAMPLES = {
         record_audit("hello.export", object_type="customer", object_id=customer.id,
                      label=customer.name)  # committed with the request's transaction
     """,
+    "bar_chart": """
+        # In Python, or in any template (the chart names are template globals too):
+        rows = [ChartRow(_(s.name), n, format_decimal(n), href=url_for(".stage", id=s.id),
+                         key=str(s.id)) for s, n in counts]
+        html = bar_chart(rows, _("Deals by stage"), chart_id="by-stage",
+                         empty=_("No deals in this selection."))  # then a table of the same rows
+    """,
+    "ChartRow": """
+        ChartRow(_("October"), [won, lost], [str(won), str(lost)], key="2026-10")
+        # with bar_chart(..., series=[ChartSeries(_("Won deals"), "won"),
+        #                             ChartSeries(_("Lost deals"), "lost")])
+    """,
+    "ChartSeries": """
+        series = [ChartSeries(_("Won deals"), "won"), ChartSeries(_("Lost deals"), "lost")]
+    """,
+    "progress_chart": """
+        {# in a template: #}
+        {% set items = [ChartProgress(r.label, r.signed, r.target, (r.ratio)|percent(0))] %}
+        {{ progress_chart(items, _('Signed against the target'), chart_id='plan') }}
+    """,
+    "ChartProgress": """
+        ChartProgress(seller.label, signed, target, "75 %", detail="$7.5K of $10K")
+        ChartProgress(seller.label, signed, None, "—", note=_("No target set"))  # no bar
+    """,
+    "sparkline": """
+        points = [SparkPoint(label_of(p), n, str(n)) for p, n in last_six_months]
+        html = sparkline(points, _("Won deals by month"), chart_id="won-trend")
+    """,
+    "SparkPoint": """
+        SparkPoint("Nov 2026", 12, "12")
+    """,
     "company_currency": """
         heading = _("Totals in %(currency)s", currency=company_currency())
     """,

@@ -225,6 +225,34 @@ EXAMPLES: dict[str, str] = {
                                       .group_by(Lead.owner_id))
             return dict(rows.all())
     """,
+    "funnel_lead_counts_by_period": """
+        @hookimpl(optionalhook=True)
+        def funnel_lead_counts_by_period(bounds, owner_ids):
+            # period i is [bounds[i], bounds[i + 1]): one GROUP BY over the period and owner
+            period = case(*[(Lead.created_at < b, i) for i, b in enumerate(bounds[1:-1])],
+                          else_=len(bounds) - 2)
+            out = [{} for _ in bounds[1:]]
+            for i, owner, n in db.session.execute(
+                    select(period, Lead.owner_id, func.count())
+                    .where(Lead.created_at >= bounds[0], Lead.created_at < bounds[-1])
+                    .group_by(period, Lead.owner_id)):
+                out[i][owner] = n
+            return out
+    """,
+    "funnel_client_visits_by_period": """
+        @hookimpl(optionalhook=True)
+        def funnel_client_visits_by_period(bounds, owner_ids):
+            period = case(*[(Visit.held_at < b, i) for i, b in enumerate(bounds[1:-1])],
+                          else_=len(bounds) - 2)
+            out = [{} for _ in bounds[1:]]
+            for i, owner, kind, n in db.session.execute(
+                    select(period, Visit.owner_id, Visit.kind, func.count())
+                    .where(Visit.held_at >= bounds[0], Visit.held_at < bounds[-1])
+                    .group_by(period, Visit.owner_id, Visit.kind)):
+                counts = out[i].setdefault(owner, {"first": 0, "follow_up": 0})
+                counts["first" if kind == "first" else "follow_up"] += n
+            return out
+    """,
     "funnel_client_visits": """
         @hookimpl(optionalhook=True)
         def funnel_client_visits(start, end, owner_ids):

@@ -61,6 +61,9 @@ def init_web(app: Flask) -> None:
                                  board_columns=rows.board_columns,
                                  deal_list_rows=rows.deal_list_rows,
                                  customer_list_rows=rows.customer_list_rows)
+    from ..charts import register as register_charts
+
+    register_charts(app.jinja_env)
     app.jinja_env.filters.update(money=_money_filter, money_compact=_compact_filter,
                                  date=_date_filter, datetime=_datetime,
                                  duration=_duration, number=_number_filter,

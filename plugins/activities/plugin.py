@@ -156,6 +156,15 @@ def funnel_client_visits(start: datetime, end: datetime,
 
 
 @hookimpl(optionalhook=True)
+def funnel_client_visits_by_period(bounds: list[datetime], owner_ids: list[int] | None
+                                   ) -> list[dict[int, dict[str, int]]]:
+    """Visits per seller in each of consecutive periods (the five numbers' trend)."""
+    from .stats import client_visits_by_period
+
+    return client_visits_by_period(bounds, owner_ids)
+
+
+@hookimpl(optionalhook=True)
 def relationship_activities(start: datetime, end: datetime,
                             owner_ids: list[int] | None) -> list[dict[str, Any]]:
     """Activities held in the period per kind and the customer's relationship type."""

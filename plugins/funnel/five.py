@@ -8,8 +8,10 @@ hidden (``None``) when no plugin answers.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -90,21 +92,30 @@ def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None) -
 OpenFigures = list[Any]
 
 
-def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
-                  committed_percent: int, now: datetime) -> dict[int | None, OpenFigures]:
-    """Open deals per owner at the moment ``at`` (count and amount, all and committed).
+def _month_after(day: date) -> date:
+    """The first of the month from which whole months of moves are summed (``day`` itself when
+    it is a first of the month)."""
+    return day if day.day == 1 else add_months(day, 1)
+
+
+def open_by_owner_at(pipe: PipelineInfo, moments: Sequence[datetime], owners: list[int] | None,
+                     committed_percent: int, now: datetime) -> list[dict[int | None, OpenFigures]]:
+    """Open deals per owner at each of ``moments`` (count and amount, all and committed), in two
+    statements whatever the number of moments.
 
     The state now comes from ``deal_stage_totals`` (kept with every deal change). For a past
     midnight (periods end at one) the moves made since are undone: ``funnel_stage_moves`` holds,
     per owner, stage, currency and day, the deals that entered a stage minus those that left it.
-    What is read grows with the selected owners and the days since ``at``."""
+    One grouped read covers every moment: whole days up to the end of each moment's month, whole
+    months after the earliest one. What is read grows with the selected owners and the days
+    since the earliest moment."""
     committed = {s.id for s in pipe.open_stages if s.percent >= committed_percent}
     open_ids = pipe.ids_where(open_=True)
-    out: dict[int | None, OpenFigures] = {}
-
     today = now.date()
+    outs: list[dict[int | None, OpenFigures]] = [{} for _m in moments]
 
-    def add(owner: int | None, stage_id: int, currency: str, n: int, amount: Decimal) -> None:
+    def add(out: dict[int | None, OpenFigures], owner: int | None, stage_id: int, currency: str,
+            n: int, amount: Decimal) -> None:
         f = out.setdefault(owner, [0, {}, 0, {}])
         f[0] += n
         fx.add(f[1], currency, today, amount)
@@ -115,50 +126,132 @@ def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
     for owner, stage_id, currency, n, amount in db.session.execute(
             select(T.c.owner_id, T.c.stage_id, T.c.currency, T.c.count, T.c.amount)
             .where(T.c.stage_id.in_(open_ids), totals_owner(owners))):
-        add(owner or None, stage_id, currency, int(n), money(amount))
-    if at < now:
-        # Undo the moves made since: at a midnight, so whole days of ``funnel_stage_moves``,
-        # the days to the end of its month and whole months after that.
-        day = at.date()
-        month = day if day.day == 1 else add_months(day, 1)
-        since = or_(and_(M.c.grain == "d", M.c.day >= day, M.c.day < month),
-                    and_(M.c.grain == "m", M.c.day >= month))
-        for owner, stage_id, currency, n, amount in db.session.execute(
-                select(M.c.owner_id, M.c.stage_id, M.c.currency, func.sum(M.c.count),
-                       func.sum(M.c.amount))
-                .where(since, M.c.stage_id.in_(open_ids), summary_owner(M, owners))
-                .group_by(M.c.owner_id, M.c.stage_id, M.c.currency)):
-            add(owner or None, stage_id, currency, -int(n or 0), -money(amount))
-    return {owner: f for owner, f in out.items() if f[0]}
+        for out in outs:
+            add(out, owner or None, stage_id, currency, int(n), money(amount))
+    past = sorted({m.date() for m in moments if m < now})
+    if past:
+        # Undo the moves made since each moment: at a midnight, so whole days of
+        # ``funnel_stage_moves``, the days to the end of its month and whole months after that.
+        days = [and_(M.c.grain == "d", M.c.day >= d, M.c.day < _month_after(d)) for d in past
+                if d != _month_after(d)]
+        since = or_(*days, and_(M.c.grain == "m", M.c.day >= _month_after(past[0])))
+        rows = db.session.execute(
+            select(M.c.owner_id, M.c.stage_id, M.c.currency, M.c.grain, M.c.day,
+                   func.sum(M.c.count), func.sum(M.c.amount))
+            .where(since, M.c.stage_id.in_(open_ids), summary_owner(M, owners))
+            .group_by(M.c.owner_id, M.c.stage_id, M.c.currency, M.c.grain, M.c.day)).all()
+        for out, moment in zip(outs, moments):
+            if moment >= now:
+                continue
+            day = moment.date()
+            month = _month_after(day)
+            for owner, stage_id, currency, grain, on, n, amount in rows:
+                on = fx.as_day(on)
+                if (grain == "d" and day <= on < month) or (grain == "m" and on >= month):
+                    add(out, owner or None, stage_id, currency, -int(n or 0), -money(amount))
+    return [{owner: f for owner, f in out.items() if f[0]} for out in outs]
+
+
+def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
+                  committed_percent: int, now: datetime) -> dict[int | None, OpenFigures]:
+    """Open deals per owner at the moment ``at`` (see :func:`open_by_owner_at`)."""
+    return open_by_owner_at(pipe, [at], owners, committed_percent, now)[0]
+
+
+def figures_over(pipe: PipelineInfo, periods: Sequence[Period], owners: list[int] | None,
+                 now: datetime) -> list[dict[int | None, Figures]]:
+    """Closed (won in the period, amounts at each closing day's rate), opportunities and
+    committed (open at the period's end, amounts at today's rate), per owner, in the company
+    currency, for each of consecutive ``periods`` — in the same four statements (won deals, open
+    deals now, moves since, rates) for one period as for twelve."""
+    first = min(p.start for p in periods)
+    last = max(p.end for p in periods)
+    starts = [p.start for p in periods]
+    won: list[dict[int | None, list[Any]]] = [{} for _p in periods]
+    for owner, currency, on, n, total in db.session.execute(
+            won_by_owner(pipe, Period(first, last), owners)):
+        day = fx.as_day(on)
+        i = bisect_right(starts, day) - 1
+        if i < 0 or not periods[i].start <= day < periods[i].end:
+            continue
+        entry = won[i].setdefault(owner or None, [0, {}])
+        entry[0] += int(n)
+        fx.add(entry[1], currency, day, money(total))
+    committed_percent = int(setting("funnel.committed_percent"))
+    opened = open_by_owner_at(pipe, [p.end_dt for p in periods], owners, committed_percent, now)
+    book = fx.book_for(*(e[1] for w in won for e in w.values()),
+                       *(f[1] for o in opened for f in o.values()),
+                       *(f[3] for o in opened for f in o.values()))
+    result: list[dict[int | None, Figures]] = []
+    for won_in, opened_at in zip(won, opened):
+        out: dict[int | None, Figures] = {}
+        for owner, (n, sums) in won_in.items():
+            total = fx.convert(sums, book)
+            out[owner] = Figures(closed=n, closed_amount=total.amount,
+                                 missing_currencies=total.missing)
+        for owner, (n, sums, c_n, c_sums) in opened_at.items():
+            figures = out.setdefault(owner, Figures())
+            total, c_total = fx.convert(sums, book), fx.convert(c_sums, book)
+            figures.opportunities, figures.opportunities_amount = n, total.amount
+            figures.committed, figures.committed_amount = c_n, c_total.amount
+            figures.missing_currencies = tuple(sorted(set(figures.missing_currencies)
+                                                      | set(total.missing)))
+        result.append(out)
+    return result
 
 
 def figures_for(pipe: PipelineInfo, period: Period, owners: list[int] | None,
                 now: datetime) -> dict[int | None, Figures]:
-    """Closed (won in the period, amounts at each closing day's rate), opportunities and
-    committed (open at the period's end, amounts at today's rate), per owner, in the company
-    currency."""
-    won: dict[int | None, list[Any]] = {}
-    for owner, currency, on, n, total in db.session.execute(won_by_owner(pipe, period, owners)):
-        owner = owner or None
-        entry = won.setdefault(owner, [0, {}])
-        entry[0] += int(n)
-        fx.add(entry[1], currency, fx.as_day(on), money(total))
-    committed_percent = int(setting("funnel.committed_percent"))
-    opened = open_by_owner(pipe, period.end_dt, owners, committed_percent, now)
-    book = fx.book_for(*(e[1] for e in won.values()), *(f[1] for f in opened.values()),
-                       *(f[3] for f in opened.values()))
-    out: dict[int | None, Figures] = {}
-    for owner, (n, sums) in won.items():
-        total = fx.convert(sums, book)
-        out[owner] = Figures(closed=n, closed_amount=total.amount,
-                             missing_currencies=total.missing)
-    for owner, (n, sums, c_n, c_sums) in opened.items():
-        figures = out.setdefault(owner, Figures())
-        total, c_total = fx.convert(sums, book), fx.convert(c_sums, book)
-        figures.opportunities, figures.opportunities_amount = n, total.amount
-        figures.committed, figures.committed_amount = c_n, c_total.amount
-        figures.missing_currencies = tuple(sorted(set(figures.missing_currencies)
-                                                  | set(total.missing)))
+    """The figures of one period (see :func:`figures_over`)."""
+    return figures_over(pipe, [period], owners, now)[0]
+
+
+TREND_PERIODS = 6
+
+
+def trend_periods(period: Period, count: int = TREND_PERIODS) -> list[Period]:
+    """``period`` and the ``count - 1`` periods of the same kind before it, oldest first."""
+    out = [period]
+    while len(out) < count:
+        out.insert(0, out[0].previous())
+    return out
+
+
+def five_trend(pipe: PipelineInfo, period: Period, owners: list[int] | None,
+               now: datetime | None = None, count: int = TREND_PERIODS
+               ) -> list[tuple[Period, Figures]]:
+    """The five numbers in total over ``period`` and the periods of the same kind before it,
+    oldest first: closed, committed and opportunities by the code :func:`five_numbers` uses, in
+    one grouped read per figure whatever ``count`` is; leads and visits from the plugins that
+    answer ``funnel_lead_counts_by_period`` / ``funnel_client_visits_by_period`` (one grouped
+    statement each; ``None`` when no plugin does)."""
+    periods = trend_periods(period, count)
+    out = []
+    for p, by_owner in zip(periods, figures_over(pipe, periods, owners, now or utcnow())):
+        total = Figures()
+        for figures in by_owner.values():
+            total.add(figures)
+        out.append((p, total))
+    hook = current_app.extensions["conveyor"].hook
+    bounds = [p.start_dt for p in periods] + [periods[-1].end_dt]
+    mine = (lambda owner: owners is None or owner in owners)  # noqa: E731
+    if _hooks("funnel_lead_counts_by_period"):
+        for _p, total in out:
+            total.leads = 0
+        for answer in hook.funnel_lead_counts_by_period(bounds=bounds, owner_ids=owners):
+            for (_p, total), counts in zip(out, answer or []):
+                total.leads = (total.leads or 0) + sum(int(n) for o, n in counts.items()
+                                                       if mine(o))
+    if _hooks("funnel_client_visits_by_period"):
+        for _p, total in out:
+            total.visits_first = total.visits_follow_up = 0
+        for answer in hook.funnel_client_visits_by_period(bounds=bounds, owner_ids=owners):
+            for (_p, total), visits in zip(out, answer or []):
+                for o, kinds in visits.items():
+                    if mine(o):
+                        total.visits_first = (total.visits_first or 0) + int(kinds.get("first", 0))
+                        total.visits_follow_up = ((total.visits_follow_up or 0)
+                                                  + int(kinds.get("follow_up", 0)))
     return out
 
 
@@ -204,8 +297,7 @@ def five_numbers(pipe: PipelineInfo, period: Period, owners: list[int] | None,
     now = now or utcnow()
     previous = period.previous()
     result = FiveNumbers(period, previous)
-    result.current = figures_for(pipe, period, owners, now)
-    result.before = figures_for(pipe, previous, owners, now)
+    result.before, result.current = figures_over(pipe, [previous, period], owners, now)
     result.leads_available, result.visits_available = add_hook_figures(result.current, period,
                                                                        owners)
     add_hook_figures(result.before, previous, owners)

@@ -6,6 +6,7 @@ aggregated rows of at most a few dozen stages side by side. Definitions: docs/pl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,8 @@ from sqlalchemy import case, func, select
 from conveyor import Total, db
 
 from . import fx
-from .periods import Period
+from .periods import Period, add_months
+from .periods import month_start as month_of
 from .sqlparts import (
     D,
     H,
@@ -201,6 +203,18 @@ def conversion(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> 
 
 
 @dataclass
+class MonthOutcome:
+    """Deals won and lost in one calendar month of the period (the first and last month cut to
+    the period), amounts in the company currency at each closing day's rate."""
+
+    month: date  # its first day
+    won: int = 0
+    lost: int = 0
+    won_total: Total = field(default_factory=fx.empty)
+    lost_total: Total = field(default_factory=fx.empty)
+
+
+@dataclass
 class Outcomes:
     """Won and lost in the period; amounts in the company currency at each deal's closing day's
     rate (``lost_reasons``: reason, deals, converted total)."""
@@ -212,6 +226,7 @@ class Outcomes:
     cycle_median_days: float | None
     cycle_mean_days: float | None
     lost_reasons: list[tuple[str, int, Total]]
+    months: list[MonthOutcome] = field(default_factory=list)
 
     @property
     def won_amount(self) -> Decimal:
@@ -242,6 +257,12 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
     counts = {True: 0, False: 0}
     sums: dict[bool, fx.Sums] = {True: {}, False: {}}
     by_reason: dict[str, tuple[int, fx.Sums]] = {}
+    # The same rows by month (won/lost by month): no statement of their own.
+    monthly: dict[date, tuple[list[int], list[fx.Sums]]] = {}
+    month = month_of(period.start)
+    while month < period.end:
+        monthly[month] = ([0, 0], [{}, {}])
+        month = add_months(month, 1)
     for sid, reason, currency, on, n, total in db.session.execute(
             select(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day, func.sum(C.c.count),
                    func.sum(C.c.amount))
@@ -250,6 +271,9 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
         flag = sid in won_set
         counts[flag] += int(n)
         fx.add(sums[flag], currency, fx.as_day(on), money(total))
+        m_counts, m_sums = monthly[month_of(fx.as_day(on))]
+        m_counts[0 if flag else 1] += int(n)
+        fx.add(m_sums[0 if flag else 1], currency, fx.as_day(on), money(total))
         if not flag:
             count, reason_sums = by_reason.get(reason or "", (0, {}))
             fx.add(reason_sums, currency, fx.as_day(on), money(total))
@@ -264,5 +288,7 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
     book = fx.book_for(sums[True], sums[False], *(v[1] for v in by_reason.values()))
     reasons = sorted(((r, n, fx.convert(v, book)) for r, (n, v) in by_reason.items()),
                      key=lambda x: (-x[1], x[0]))
+    months = [MonthOutcome(m, c[0], c[1], fx.convert(s[0], book), fx.convert(s[1], book))
+              for m, (c, s) in monthly.items()]
     return Outcomes(counts[True], counts[False], fx.convert(sums[True], book),
-                    fx.convert(sums[False], book), median, mean, reasons)
+                    fx.convert(sums[False], book), median, mean, reasons, months)

@@ -2,9 +2,12 @@
 the five numbers, and the deals behind any figure. Each table downloads as CSV (?format=csv)."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request, url_for
+from babel.dates import format_interval, format_skeleton
+from flask import Blueprint, abort, render_template, request
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -15,12 +18,11 @@ from conveyor.models import Deal, User
 from conveyor.queries import written_limit
 
 from . import dwell as dwell_mod
-from .chart import bars_for, funnel_svg
 from .context import BadQuery, Query, parse_query
 from .csvexport import csv_response
-from .five import five_numbers
+from .five import five_numbers, five_trend
 from .metrics import conversion_from, funnel, outcomes
-from .periods import presets
+from .periods import Period, presets
 from .scopes import ScopeDenied, ScopeNotFound, scope_choices, who_of
 from .sqlparts import H, pipelines
 
@@ -46,6 +48,21 @@ def shell(q: Query, **extra: Any) -> dict[str, Any]:
     return {"q": q, "presets": presets(), "scopes": scope_choices(current_user),
             "pipelines": pipelines(), "who_of": who_of, "company_currency": company_currency(),
             **extra}
+
+
+def month_label(month: date) -> str:
+    """"Dec 2026", "дек. 2026 г.", "2026年12月": a month in the page's language (Babel)."""
+    return format_skeleton("yMMM", month, locale=str(get_locale() or "en"))
+
+
+def period_label(period: Period) -> str:
+    """A period as a person names it, in the page's language: a month, a quarter, a year, or
+    its first and last day."""
+    locale = str(get_locale() or "en")
+    skeleton = {"month": "yMMM", "quarter": "yQQQ", "year": "y"}.get(period.kind)
+    if skeleton:
+        return format_skeleton(skeleton, period.start, locale=locale)
+    return format_interval(period.start, period.last_day, "yMMMd", locale=locale)
 
 
 def wants_csv() -> bool:
@@ -79,16 +96,10 @@ def index() -> Any:
             [(_(r.stage.name), r.stage.percent, r.count, r.amount, r.weighted_amount, home,
               " ".join(r.total.missing), r.reached if not r.stage.is_lost else "")
              for r in result.rows + result.lost])
-    measure = "amount" if request.args.get("measure") == "amount" else "count"
-    open_rows = [r for r in result.rows if r.stage.is_open]
     flagged = {b.id for _a, b, _n, _m in result.problems}
-    bars = bars_for(open_rows, measure, flagged, lambda r: f"{r.stage.percent}% {_(r.stage.name)}",
-                    lambda r: (str(r.count) if measure == "count"
-                               else f"{r.amount:,.2f} {company_currency()}"))
-    chart = funnel_svg(bars, _("Open deals by stage"), lambda i: url_for(
-        ".deals", stage=open_rows[i].stage.id, kind="now", **q.args()))
     return render_template("funnel/index.html", **shell(q, tab="funnel", result=result,
-                           conv=conv, out=out, chart=chart, measure=measure))
+                           conv=conv, out=out, flagged=flagged,
+                           month_labels=[month_label(m.month) for m in out.months]))
 
 
 @bp.get("/dwell")
@@ -145,8 +156,10 @@ def five() -> Any:
                 row += [getattr(cur, n, 0) if cur else 0, getattr(prev, n, 0) if prev else 0]
             rows.append(row)
         return csv_response("funnel-five-numbers", header, rows)
+    trend = five_trend(q.pipe, q.period, q.owners)
     return render_template("funnel/five.html", **shell(q, tab="five", result=result, lines=lines,
-                           committed_percent=setting("funnel.committed_percent")))
+                           committed_percent=setting("funnel.committed_percent"),
+                           trend=trend, trend_labels=[period_label(p) for p, _f in trend]))
 
 
 @bp.get("/deals")

@@ -20,7 +20,10 @@ def render_plan(user: Any) -> str:
     period = current("month")
     user_ids, team_ids = plan_subjects(scope)
     rows = [r for r in plan(period, user_ids, team_ids) if r.kind == "team" or not team_ids]
-    return render_template("funnel/widget_plan.html", rows=rows, period=period, scope=scope)
+    from .views import period_label
+
+    return render_template("funnel/widget_plan.html", rows=rows, period=period, scope=scope,
+                           period_name=period_label(period))
 
 
 def render_stalled(user: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from conveyor import Manifest, NavItem, Permission, Setting, db, hookimpl, notify, timeline_kind
 from conveyor.i18n import _l
@@ -216,13 +216,36 @@ track_event.conveyor_tracks = {"LeadAssigned"}  # no outbox row for other events
 @hookimpl(optionalhook=True)
 def funnel_lead_counts(start: datetime, end: datetime,
                        owner_ids: list[int] | None) -> dict[int | None, int]:
+    return lead_counts_by_period([start, end], owner_ids)[0]
+
+
+@hookimpl(optionalhook=True)
+def funnel_lead_counts_by_period(bounds: list[datetime], owner_ids: list[int] | None
+                                 ) -> list[dict[int | None, int]]:
+    return lead_counts_by_period(bounds, owner_ids)
+
+
+def lead_counts_by_period(bounds: list[datetime], owner_ids: list[int] | None
+                          ) -> list[dict[int | None, int]]:
+    """Leads created in each period ``[bounds[i], bounds[i + 1])`` per owner: one GROUP BY
+    over the period a lead's creation falls in and its owner."""
     from .models import Lead
 
-    query = (select(Lead.owner_id, func.count()).where(Lead.created_at >= start)
-             .where(Lead.created_at < end).group_by(Lead.owner_id))
+    edges = list(bounds)
+    out: list[dict[int | None, int]] = [{} for _b in edges[1:]]
+    if len(edges) < 2:
+        return out
+    # The period a row falls in (the only one when there is one: no CASE at all).
+    period = (case(*[(Lead.created_at < edge, i) for i, edge in enumerate(edges[1:-1])],
+                   else_=len(edges) - 2) if len(edges) > 2 else Lead.created_at.is_not(None))
+    query = (select(period, Lead.owner_id, func.count())
+             .where(Lead.created_at >= edges[0], Lead.created_at < edges[-1])
+             .group_by(period, Lead.owner_id))
     if owner_ids is not None:
         query = query.where(Lead.owner_id.in_(owner_ids))
-    return {owner: count for owner, count in db.session.execute(query)}
+    for i, owner, count in db.session.execute(query):
+        out[int(i) if len(edges) > 2 else 0][owner] = int(count)
+    return out
 
 
 @hookimpl(optionalhook=True)

@@ -96,3 +96,32 @@ def test_the_relationships_page_shows_the_table(world):
     section = html.split('<section class="box" id="activities">')[1].split("</section>")[0]
     assert "Not available" not in section
     assert "<td>Visit</td>" in section
+
+
+def test_the_five_numbers_trend_counts_visits_as_each_period_does(world):
+    """Visits in the trend of the five numbers: each period's totals equal the five numbers of
+    that period, and the statements do not grow with the number of periods."""
+    from datetime import date
+
+    from conveyor.plugins.funnel.five import five_numbers, five_trend
+    from conveyor.plugins.funnel.periods import Period
+    from conveyor.plugins.funnel.sqlparts import load_pipeline
+    from conveyor.testing import query_counter
+
+    app = world
+    now = datetime(2026, 2, 10, tzinfo=UTC)
+    with app.test_request_context():
+        pipe = load_pipeline()
+        period = Period(date(2026, 1, 1), date(2026, 2, 1), "month")
+        counted = []
+        for n in (2, 6):
+            with query_counter(app) as statements:
+                trend = five_trend(pipe, period, None, now=now, count=n)
+            counted.append(len(statements))
+        assert counted[0] == counted[1]
+        for p, total in trend:
+            expected = five_numbers(pipe, p, None, now=now).total("current")
+            assert (total.visits_first, total.visits_follow_up) == (
+                expected.visits_first, expected.visits_follow_up), p
+        assert trend[-1][1].visits_first + trend[-1][1].visits_follow_up > 0
+        assert trend[0][1].visits_first == 0

@@ -250,3 +250,29 @@ def test_demo_seeds_the_website_form_with_round_robin_over_the_sellers(app, user
         assert sorted(s.user_id for s in rule.sellers) == sorted(u.id for u in sellers)
         owners = list(db.session.scalars(select(Lead.owner_id).order_by(Lead.id)))
         assert len(owners) == 8 and set(owners) == {u.id for u in sellers}
+
+
+def test_lead_counts_by_period_match_one_period_at_a_time_in_one_statement(app, users):
+    """The five numbers' trend: each period's counts equal the single-period hook's."""
+    from conveyor.plugins.leads import plugin
+    from conveyor.testing import query_counter
+
+    seed(app, users, n=2)
+    with app.app_context():
+        now = utcnow()
+        leads = list(db.session.scalars(select(Lead).order_by(Lead.id)))
+        for i, lead in enumerate(leads):  # spread over the last four days
+            lead.created_at = now - timedelta(days=i % 4, hours=1)
+        db.session.commit()
+        bounds = [now - timedelta(days=4), now - timedelta(days=2, hours=12),
+                  now - timedelta(days=1), now + timedelta(days=1)]
+        with query_counter(app) as statements:
+            trend = plugin.funnel_lead_counts_by_period(bounds, None)
+        assert len(statements) == 1
+        assert trend == [plugin.funnel_lead_counts(a, b, None)
+                         for a, b in zip(bounds, bounds[1:])]
+        assert sum(sum(t.values()) for t in trend) == len(leads) > 0
+        assert len([t for t in trend if t]) >= 2
+        mine = plugin.funnel_lead_counts_by_period(bounds, [users["seller"]])
+        assert mine == [plugin.funnel_lead_counts(a, b, [users["seller"]])
+                        for a, b in zip(bounds, bounds[1:])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -170,3 +171,29 @@ def test_widgets_show_this_months_won_in_the_company_currency(app):
         manager = db.session.get(User, app.config["TEST_USER_IDS"]["manager"])
         team = render_team(manager)
         assert "no exchange rate for SEK" in team and "<svg" in team
+
+
+def test_the_won_charts_draw_the_tables_figures(app, company):
+    """The won-by-type charts (count and amount) are drawn from the figures of the table and
+    the API, through the core's chart helper; the customers-by-type chart too."""
+    client = client_as(app, "admin")
+    html = client.get("/relationships/?start=2026-03-01&end=2026-03-31").get_data(as_text=True)
+    body = client.get("/api/v1/relationships/won?start=2026-03-01&end=2026-03-31").get_json()
+    by_type = {row["type"]: row for row in body["types"]}
+
+    def drawn(chart_id):
+        part = html[html.index(f'id="{chart_id}"'):]
+        part = part[:part.index("</figure>")]
+        assert 'role="img"' in part and "<title>" in part
+        return {k: float(v) for k, v in
+                re.findall(r'data-key="([^"]*)" data-values="([^"]*)"', part)}
+
+    counts, amounts = drawn("chart-won-count"), drawn("chart-won-amount")
+    assert set(counts) == set(TYPES) == set(amounts)
+    assert counts == {t: float(by_type[t]["count"]) for t in TYPES}
+    assert amounts == {t: float(by_type[t]["amount"]) if by_type[t]["count"] else 0.0
+                       for t in TYPES}
+    assert sum(counts.values()) == 7
+    assert set(drawn("chart-by-type")) == set(TYPES)
+    empty = client.get("/relationships/?start=2020-03-01&end=2020-03-31").get_data(as_text=True)
+    assert 'id="chart-won-empty"' in empty and 'id="chart-won-count"' not in empty
