@@ -141,20 +141,21 @@ def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
 def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT_UP_TO,
            only: str | None = None) -> list[KindResult]:
     """Hits grouped by kind (kinds the user may not see are left out), each group with up to
-    ``per_kind`` hits and a count of up to ``count_up_to`` ("100+" beyond)."""
+    ``per_kind`` hits and a count of up to ``count_up_to`` or ``per_kind``, whichever is more
+    ("20+" beyond); ``count_up_to=0``: no count (the suggestions)."""
     from ..web.listing import plain_rows
 
     dialect = db.session.get_bind().dialect.name
-    fetch = max(per_kind, count_up_to) + 1
+    top = max(per_kind, count_up_to)
     results = []
     for kind in visible_kinds(user, only):
         if terms.phone and not kind.numbers:
             results.append(KindResult(kind, [], 0, None))
             continue
-        found = plain_rows(kind_statement(kind, terms, user, fetch, dialect),
+        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect),
                            search_params(terms, dialect))
-        over = len(found) > max(per_kind, count_up_to)
-        count = min(len(found), count_up_to) if count_up_to else len(found)
+        over = len(found) > top
+        count = min(len(found), top) if count_up_to else len(found)
         results.append(KindResult(kind, [kind.hit(r) for r in found[:per_kind]], count,
-                                  count_up_to if over and count_up_to else None))
+                                  top if over and count_up_to else None))
     return results
