@@ -23,7 +23,7 @@ from babel.numbers import (
     list_currencies,
 )
 from flask import current_app
-from sqlalchemy import and_, func, select
+from sqlalchemy import select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
@@ -121,11 +121,12 @@ def rates_on(currencies: Iterable[str], day: date) -> dict[str, Decimal]:
     if not others:
         return out
     r = ExchangeRate.__table__
-    latest = (select(r.c.currency, func.max(r.c.day).label("day"))
-              .where(r.c.currency.in_(others), r.c.day <= day)
-              .group_by(r.c.currency).subquery())
-    rows = db.session.execute(select(r.c.currency, r.c.rate).join(
-        latest, and_(latest.c.currency == r.c.currency, latest.c.day == r.c.day)))
+    # Each currency's latest rate by one seek down the (currency, day) index: a GROUP BY over
+    # every rate up to the day read two years of daily rates (0.8 ms for four currencies,
+    # on every board and home page).
+    latest = [select(r.c.currency, r.c.rate).where(r.c.currency == code, r.c.day <= day)
+              .order_by(r.c.day.desc()).limit(1).subquery() for code in others]
+    rows = db.session.execute(union_all(*[select(sub.c.currency, sub.c.rate) for sub in latest]))
     out.update({currency: Decimal(rate) for currency, rate in rows})
     return out
 
