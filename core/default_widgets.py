@@ -7,10 +7,11 @@ box by the home screen, so these never need their own try/except.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import func, select, union_all
+from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import selectinload
 
 from .contrib import Widget
@@ -30,10 +31,18 @@ def my_deals(user: Any) -> str:
     those kept — not every open deal of the user read and sorted."""
     from .pipelines import current_pipelines
 
-    open_ids = [s.id for s in current_pipelines().all_stages() if not s.is_closed]
+    open_ids = tuple(s.id for s in current_pipelines().all_stages() if not s.is_closed)
     if not open_ids:
         return render_template("widgets/my_deals.html", deals=[])
-    mine = Deal.owner_id == user.id
+    deals = list(db.session.scalars(_my_deals_statement(open_ids), {"owner": user.id}))
+    return render_template("widgets/my_deals.html", deals=deals)
+
+
+@lru_cache(maxsize=16)
+def _my_deals_statement(open_ids: tuple[int, ...]) -> Any:
+    """Built once per set of open stages (the owner is a bind parameter): building ten
+    subqueries costs more than running them."""
+    mine = Deal.owner_id == bindparam("owner")
     branches = [select(Deal.id).where(mine, Deal.stage_id == sid, Deal.expected_close.is_not(None))
                 .order_by(Deal.expected_close, Deal.id).limit(MY_DEALS_LIMIT).subquery()
                 for sid in open_ids]
@@ -41,12 +50,10 @@ def my_deals(user: Any) -> str:
                                           Deal.expected_close.is_(None))
                     .order_by(Deal.id).limit(MY_DEALS_LIMIT).subquery())
     candidates = union_all(*[select(b.c.id) for b in branches])
-    deals = list(db.session.scalars(
-        select(Deal).where(Deal.id.in_(candidates))
-        .options(selectinload(Deal.customer), selectinload(Deal.stage))
-        .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
-        .limit(MY_DEALS_LIMIT)))
-    return render_template("widgets/my_deals.html", deals=deals)
+    return (select(Deal).where(Deal.id.in_(candidates))
+            .options(selectinload(Deal.customer), selectinload(Deal.stage))
+            .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
+            .limit(MY_DEALS_LIMIT))
 
 
 def pipeline_summary(user: Any) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from babel.numbers import (
@@ -75,8 +75,14 @@ COMPACT_FROM = Decimal(10_000)
 
 def compact_money(amount: Decimal | int, currency: str, locale: str) -> str:
     """CLDR's compact form for summaries: "35,1 млн ₽", "¥351万", "$35.1M" — from ten thousand
-    up; below that the exact amount reads as easily."""
-    if abs(Decimal(amount)) < COMPACT_FROM:
+    up; below that the exact amount reads as easily. Memoized: Babel takes ~0.3 ms a call and
+    the home page shows twenty totals."""
+    return _compact_money(Decimal(amount), currency, locale)
+
+
+@lru_cache(maxsize=4096)
+def _compact_money(amount: Decimal, currency: str, locale: str) -> str:
+    if abs(amount) < COMPACT_FROM:
         return format_currency(amount, currency, locale=locale)
     return format_compact_currency(amount, currency, locale=locale, fraction_digits=1)
 
