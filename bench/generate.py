@@ -64,6 +64,12 @@ LOST_REASONS = ["Price", "Chose a competitor", "No budget", "Project cancelled",
 OPEN_WEIGHTS = [18, 16, 14, 12, 10, 9, 8, 7, 6]
 SKIP = 0.08
 MEAN_GAP = 12 * DAY
+# Deal currencies (share of deals) and what one unit is worth in US dollars, the company currency
+# of the generated data: totals convert every non-USD amount at the rate of its deal's date, as
+# the pages do with a real company's deals.
+CURRENCIES = (("USD", 70, 1.0), ("EUR", 12, 1.08), ("GBP", 5, 1.27), ("RUB", 8, 1 / 90),
+              ("CNY", 5, 1 / 7))
+CURRENCY_TABLE = [code for code, share, _ in CURRENCIES for _ in range(share)]
 
 
 class Clock:
@@ -148,7 +154,7 @@ class PostgresWriter(Writer):
 
     def finish(self) -> None:
         with self.raw.cursor() as cur:
-            for table in LOADED:
+            for table in (*LOADED, "exchange_rates"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                             f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)")
         self.raw.commit()
@@ -283,10 +289,25 @@ def deal_rows(rng: random.Random, n: int, owners: list[int], stages: dict[str, A
             lost_reason = pick(LOST_REASONS) if prev == lost else ""
             deals.append((did, customer, owner, pipeline_id, prev,
                           f"{pick(PRODUCTS)} #{did}", amount, amount // 5,
-                          "EUR" if rnd() < 0.1 else "USD",
+                          CURRENCY_TABLE[int(rnd() * len(CURRENCY_TABLE))],
                           clock.date(created + (30 + int(rnd() * 90)) * DAY), lost_reason,
                           times[0], times[-1], times[-1], times[-1] if closed else None, 1))
         yield deals, history, entries
+
+
+def rate_rows(rng: random.Random, start: int, end: int, clock: Clock) -> list[tuple]:
+    """A rate per currency and day (as a central bank publishes them) from ``start`` to ``end``,
+    drifting a little, in US dollars per unit: every deal's date has a rate on or before it."""
+    rows, rate_id = [], 0
+    for code, _, value in CURRENCIES:
+        if code == "USD":
+            continue
+        level = value
+        for day in range(start, end + DAY, DAY):
+            level *= 1 + rng.uniform(-0.004, 0.004)
+            rate_id += 1
+            rows.append((rate_id, code, clock.date(day), f"{level:.10f}", clock(day)))
+    return rows
 
 
 # --- orchestration -----------------------------------------------------------------------------
@@ -429,6 +450,10 @@ def generate(url: str, customers: int, deals: int, seed: int = 1, plugins: Seque
         writer.commit()
         counts["customers"] += len(batch)
         counts["contacts"] += len(contacts)
+    rates = rate_rows(random.Random(seed + 1), end_ts - 2 * YEAR, end_ts, clock)
+    writer.write("exchange_rates", ("id", "currency", "day", "rate", "created_at"), rates)
+    writer.commit()
+    counts["exchange_rates"] = len(rates)
     deal_cols = ("id", "customer_id", "owner_id", "pipeline_id", "stage_id", "title", "amount",
                  "margin", "currency", "expected_close", "lost_reason", "created_at", "updated_at",
                  "stage_entered_at", "closed_at", "version")

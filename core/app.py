@@ -19,7 +19,7 @@ from .extensions import (
     login_manager,
     make_api,
 )
-from .i18n import select_locale, select_timezone
+from .i18n import ConveyorRequest, select_locale, select_timezone
 from .plugin_loading import PluginError, State, build_plugin_manager
 from .request_transactions import init_request_transactions
 from .role_layers import build_base_roles
@@ -67,6 +67,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.request_class = ConveyorRequest
     limiter.init_app(app)
     api = make_api()
     api.init_app(app)

@@ -7,17 +7,18 @@ box by the home screen, so these never need their own try/except.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app, render_template
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.orm import selectinload
 
 from .contrib import Widget
 from .extensions import db
 from .hookspecs import hookimpl
 from .i18n import _l
-from .models import Customer, Deal, Stage, User
+from .models import Customer, Deal, DealStageTotal, Stage, User
 from .money import convert_total, rates_on
 from .types import utcnow
 
@@ -25,14 +26,34 @@ MY_DEALS_LIMIT = 10
 
 
 def my_deals(user: Any) -> str:
-    """The user's own open deals, the closest expected close first (no date last)."""
-    deals = list(db.session.scalars(
-        select(Deal).join(Stage, Deal.stage_id == Stage.id)
-        .where(Deal.owner_id == user.id, Stage.is_won.is_(False), Stage.is_lost.is_(False))
-        .options(selectinload(Deal.customer), selectinload(Deal.stage))
-        .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
-        .limit(MY_DEALS_LIMIT)))
+    """The user's own open deals, the closest expected close first (no date last): each open
+    stage's earliest ten from the (owner, stage, expected close) index, the ten earliest of
+    those kept — not every open deal of the user read and sorted."""
+    from .pipelines import current_pipelines
+
+    open_ids = tuple(s.id for s in current_pipelines().all_stages() if not s.is_closed)
+    if not open_ids:
+        return render_template("widgets/my_deals.html", deals=[])
+    deals = list(db.session.scalars(_my_deals_statement(open_ids), {"owner": user.id}))
     return render_template("widgets/my_deals.html", deals=deals)
+
+
+@lru_cache(maxsize=16)
+def _my_deals_statement(open_ids: tuple[int, ...]) -> Any:
+    """Built once per set of open stages (the owner is a bind parameter): building ten
+    subqueries costs more than running them."""
+    mine = Deal.owner_id == bindparam("owner")
+    branches = [select(Deal.id).where(mine, Deal.stage_id == sid, Deal.expected_close.is_not(None))
+                .order_by(Deal.expected_close, Deal.id).limit(MY_DEALS_LIMIT).subquery()
+                for sid in open_ids]
+    branches.append(select(Deal.id).where(mine, Deal.stage_id.in_(open_ids),
+                                          Deal.expected_close.is_(None))
+                    .order_by(Deal.id).limit(MY_DEALS_LIMIT).subquery())
+    candidates = union_all(*[select(b.c.id) for b in branches])
+    return (select(Deal).where(Deal.id.in_(candidates))
+            .options(selectinload(Deal.customer), selectinload(Deal.stage))
+            .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
+            .limit(MY_DEALS_LIMIT))
 
 
 def pipeline_summary(user: Any) -> str:
@@ -63,13 +84,17 @@ def pipeline_summary(user: Any) -> str:
 
 
 def admin_overview(user: Any) -> str:
-    """How big the installation is and which plugins are on: one query for all counts."""
+    """How big the installation is and which plugins are on: one query for all counts. Deals
+    are counted from ``deal_stage_totals`` (kept with every deal change): counting a million
+    rows of ``deals`` took 160 ms."""
+    totals = DealStageTotal.__table__
+    open_stages = select(Stage.id).where(Stage.is_won.is_(False), Stage.is_lost.is_(False))
     counts = db.session.execute(select(
         select(func.count()).select_from(User).where(User.active.is_(True)).scalar_subquery(),
         select(func.count()).select_from(Customer).scalar_subquery(),
-        select(func.count()).select_from(Deal).scalar_subquery(),
-        select(func.count()).select_from(Deal).join(Stage, Deal.stage_id == Stage.id)
-        .where(Stage.is_won.is_(False), Stage.is_lost.is_(False)).scalar_subquery(),
+        select(func.coalesce(func.sum(totals.c.count), 0)).scalar_subquery(),
+        select(func.coalesce(func.sum(totals.c.count), 0))
+        .where(totals.c.stage_id.in_(open_stages)).scalar_subquery(),
     )).one()
     state = current_app.extensions["conveyor"]
     return render_template("widgets/admin_overview.html", users=counts[0], customers=counts[1],

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from babel.numbers import (
@@ -23,7 +23,7 @@ from babel.numbers import (
     list_currencies,
 )
 from flask import current_app
-from sqlalchemy import and_, func, select
+from sqlalchemy import select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
@@ -75,8 +75,14 @@ COMPACT_FROM = Decimal(10_000)
 
 def compact_money(amount: Decimal | int, currency: str, locale: str) -> str:
     """CLDR's compact form for summaries: "35,1 млн ₽", "¥351万", "$35.1M" — from ten thousand
-    up; below that the exact amount reads as easily."""
-    if abs(Decimal(amount)) < COMPACT_FROM:
+    up; below that the exact amount reads as easily. Memoized: Babel takes ~0.3 ms a call and
+    the home page shows twenty totals."""
+    return _compact_money(Decimal(amount), currency, locale)
+
+
+@lru_cache(maxsize=4096)
+def _compact_money(amount: Decimal, currency: str, locale: str) -> str:
+    if abs(amount) < COMPACT_FROM:
         return format_currency(amount, currency, locale=locale)
     return format_compact_currency(amount, currency, locale=locale, fraction_digits=1)
 
@@ -121,11 +127,12 @@ def rates_on(currencies: Iterable[str], day: date) -> dict[str, Decimal]:
     if not others:
         return out
     r = ExchangeRate.__table__
-    latest = (select(r.c.currency, func.max(r.c.day).label("day"))
-              .where(r.c.currency.in_(others), r.c.day <= day)
-              .group_by(r.c.currency).subquery())
-    rows = db.session.execute(select(r.c.currency, r.c.rate).join(
-        latest, and_(latest.c.currency == r.c.currency, latest.c.day == r.c.day)))
+    # Each currency's latest rate by one seek down the (currency, day) index: a GROUP BY over
+    # every rate up to the day read two years of daily rates (0.8 ms for four currencies,
+    # on every board and home page).
+    latest = [select(r.c.currency, r.c.rate).where(r.c.currency == code, r.c.day <= day)
+              .order_by(r.c.day.desc()).limit(1).subquery() for code in others]
+    rows = db.session.execute(union_all(*[select(sub.c.currency, sub.c.rate) for sub in latest]))
     out.update({currency: Decimal(rate) for currency, rate in rows})
     return out
 

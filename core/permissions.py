@@ -161,8 +161,10 @@ def scoped_statement(model: type, user: Any, key: tuple[Any, ...],
     scope costs about as much as running it. Per-request values must enter as bind parameters
     (``bindparam("customer_id")``), never as literals. When a plugin narrows ``model``
     (``record_filters``, which may depend on the request) or the model has its own rule, it is
-    built afresh each time."""
-    if plugin_filters(model, user) or getattr(model, "__record_rule__", None):
+    built afresh each time — unless the model declares ``__record_rule_by_owners__`` (its rule
+    depends only on the owner ids, i.e. the user's id and scope, both in the key)."""
+    if plugin_filters(model, user) or (getattr(model, "__record_rule__", None) and
+                                       not getattr(model, "__record_rule_by_owners__", False)):
         return build()
     full_key = (model, *key, getattr(user, "id", None), scope_of(user))
     statement = _STATEMENTS.get(full_key)

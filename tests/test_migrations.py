@@ -359,3 +359,91 @@ def test_existing_users_get_a_session_stamp_each(make):
     assert [u for u, _s in stamps] == ["ann", "bob"] and roles == 2
     assert all(s and len(s) == 32 for _u, s in stamps) and stamps[0][1] != stamps[1][1]
     assert "audit_log" in tables(app) and migrate.drift(app) == []
+
+
+# A plugin revision rebuilding the core's searched tables, as a batch migration of them would
+# on SQLite (copy, drop, rename), and renaming a customer meanwhile.
+REBUILD_SEARCHED = '''
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{name}0002"
+down_revision = "{name}0001"
+branch_labels = None
+depends_on = None
+
+TABLES = ("customers", "contacts", "deals")
+
+
+def upgrade():
+    recreate = "always" if op.get_bind().dialect.name == "sqlite" else "auto"
+    for table in TABLES:
+        with op.batch_alter_table(table, recreate=recreate) as batch:
+            batch.add_column(sa.Column("{name}_probe", sa.String(20)))
+    op.execute("UPDATE customers SET name = 'Renamed Ltd' WHERE name = 'Before Ltd'")
+
+
+def downgrade():
+    recreate = "always" if op.get_bind().dialect.name == "sqlite" else "auto"
+    for table in TABLES:
+        with op.batch_alter_table(table, recreate=recreate) as batch:
+            batch.drop_column("{name}_probe")
+'''
+
+
+def test_a_batch_migration_of_searched_tables_keeps_the_search_index(make, plugins_root):
+    """SQLite refused the rebuild (the index's view named the dropped table) and would have lost
+    the index's triggers; the shared env sets the views aside and repairs the index after."""
+    from conveyor import crm
+    from conveyor.models import User
+    from conveyor.stages import ensure_default_pipeline
+    from conveyor.testing import client_as
+
+    plugin = write_plugin(plugins_root, "cvtest_rebuild", "rebuild",
+                          [NOTES_REV1, REBUILD_SEARCHED])
+    app = make(extra=[("rebuild", plugin)])
+    migrate.upgrade(app)
+    with app.app_context():
+        ensure_default_pipeline(db.session)
+        admin = User(username="root", roles=["admin"])
+        db.session.add(admin)
+        db.session.flush()
+        before = crm.create_customer({"name": "Before Ltd"}, admin)
+        crm.create_deal({"customer_id": before.id, "title": "Old pumps"}, admin)
+        db.session.commit()
+        app.config["TEST_USER_IDS"] = {"root": admin.id}
+        admin_id = admin.id
+
+    def add_records(name: str, phone: str, title: str) -> None:
+        from conveyor.models import Contact
+
+        with app.app_context():
+            user = db.session.get(User, admin_id)
+            customer = crm.create_customer({"name": name}, user)
+            db.session.add(Contact(customer_id=customer.id, name=f"{name} person", phone=phone))
+            crm.create_deal({"customer_id": customer.id, "title": title}, user)
+            db.session.commit()
+
+    def found(q: str) -> dict[str, list[str]]:
+        response = client_as(app, "root").get("/api/v1/search", query_string={"q": q})
+        assert response.status_code == 200, response.get_json()
+        return {g["kind"]: [h["title"] for h in g["hits"]] for g in response.get_json()["groups"]}
+
+    migrate.upgrade_all(app)  # the plugin's revisions: the three tables rebuilt
+    assert scalar(app, "SELECT version_num FROM alembic_version_rebuild") == "rebuild0002"
+    add_records("After Ltd", "+7 (495) 765-43-21", "New boilers")
+    assert found("After Ltd")["customers"] == ["After Ltd"]  # the triggers are back
+    assert found("84957654321")["contacts"] == ["After Ltd person"]
+    assert found("boilers")["deals"] == ["New boilers"]
+    assert found("Renamed")["customers"] == ["Renamed Ltd"]  # changed inside the migration
+    assert found("Before").get("customers", []) == []
+    assert found("Old pumps")["deals"] == ["Old pumps"]  # rows from before the rebuild
+    migrate.downgrade(app, "rebuild", "rebuild0001")  # rebuilt once more, the other way
+    add_records("Later Ltd", "+7 (495) 111-22-33", "Later valves")
+    assert found("Later Ltd")["customers"] == ["Later Ltd"]
+    assert found("valves")["deals"] == ["Later valves"]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert scalar(app, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND "
+                           "name LIKE 'search_%'") == 9
+        assert scalar(app, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND "
+                           "name LIKE 'search_%_source'") == 3

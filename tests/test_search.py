@@ -304,3 +304,43 @@ def test_a_number_alone_is_not_looked_up_in_deal_titles(company, count_queries):
     with count_queries() as number:
         client.get("/search/?q=4951234567")
     assert len(number) == len(words) - 1
+
+
+def test_the_index_is_led_by_the_rarest_part_and_the_rest_checked():
+    from conveyor.search.terms import index_plan
+
+    plan = index_plan(parse("contact2718@example.com"))  # "com", "exa" are in every contact
+    assert plan.match == (("2718",),) and plan.check == (("contact2718@example.com",),)
+    assert index_plan(parse("ivan@romashka.example")).match == (("ivan",),)
+    phone = index_plan(parse("+7 (495) 123-45-67"))  # a number by its tail
+    assert phone.match == (("34567",),) and "4951234567" in phone.check[0]
+    named = index_plan(parse("Silver Systems 1374"))
+    assert named.match == (("1374",),) and named.check == (("Silver",), ("Systems",))
+    assert index_plan(parse("Kuznetsov")) == type(named)((("Kuznetsov",),), ())
+    mixed = index_plan(parse("Иван Petrov"))  # LIKE would not fold Cyrillic case: indexed
+    assert mixed.match == (("Petrov",), ("Иван",)) and mixed.check == ()
+
+
+def test_words_checked_on_the_candidates_still_narrow_the_hits(company):
+    assert found(company, "admin", "Romashka 12345")["customers"] == ["Romashka Trading"]
+    assert found(company, "admin", "Vasilek 12345").get("customers", []) == []
+    assert found(company, "admin", "ivan@romashka.example")["contacts"] == ["Ivan Petrov"]
+    assert found(company, "admin", "IVAN@ROMASHKA.EXAMPLE")["contacts"] == ["Ivan Petrov"]
+    assert found(company, "admin", "ivan@vasilek.example").get("contacts", []) == []
+
+
+def test_counts_stop_at_twenty_or_at_the_hits_asked_for(app):
+    for i in range(23):
+        add(app, "seller", f"Counted {i}")
+    client = client_as(app, "seller")
+
+    def group(per_kind: int) -> dict:
+        body = client.get("/api/v1/search", query_string={"q": "Counted", "per_kind": per_kind,
+                                                          "kind": "customers"}).get_json()
+        return body["groups"][0]
+
+    few = group(3)
+    assert (few["count"], few["more"], len(few["hits"])) == (20, True, 3)
+    many = group(22)
+    assert (many["count"], many["more"], len(many["hits"])) == (22, True, 22)
+    assert (group(30)["count"], group(30)["more"]) == (23, False)

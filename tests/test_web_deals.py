@@ -398,3 +398,17 @@ def test_a_page_boundary_beyond_any_id_is_an_empty_first_page_not_an_error(login
     for before in ("99999999999", "2147483648", "1"):
         assert seller.get(f"{path}?before={before}").status_code == 200, before
     assert login_as("admin").get("/admin/users?before=99999999999").status_code == 200
+
+
+def test_wtforms_messages_come_in_the_page_language_from_a_catalog_read_once(app):
+    from flask_babel import force_locale
+    from flask_wtf.i18n import translations
+
+    from conveyor.i18n import _wtforms_catalog
+
+    with app.test_request_context("/"):
+        with force_locale("ru"):
+            assert translations.gettext("Not a valid decimal value.") == "Неверное десятичное число."
+        with force_locale("zh_Hans"):
+            assert translations.gettext("Not a valid decimal value.") == "不是有效的小数。"
+    assert _wtforms_catalog("ru") is _wtforms_catalog("ru")

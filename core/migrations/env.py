@@ -10,6 +10,7 @@ from alembic import context
 
 from conveyor.extensions import db
 from conveyor.migrate import env_options
+from conveyor.search.migrations import SearchIndexKeeper
 
 config = context.config
 app = config.attributes["conveyor_app"]
@@ -26,10 +27,15 @@ def run_offline() -> None:
 
 
 def run_online(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection,
+    # SQLite's search index would stop a batch migration of its tables and lose its triggers:
+    # its views are set aside for the run and it is repaired after (conveyor.search.migrations).
+    keeper = SearchIndexKeeper(connection)
+    context.configure(connection=connection, on_version_apply=keeper.step_applied,
                       **env_options(app, history, connection.dialect.name))
     with context.begin_transaction():
+        keeper.pause()
         context.run_migrations()
+        keeper.restore()
 
 
 if context.is_offline_mode():

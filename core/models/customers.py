@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, String, Text, select
+from sqlalchemy import Boolean, ColumnElement, ForeignKey, Index, String, Text, exists, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -64,7 +64,15 @@ class Contact(db.Model):
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
 
+    # The rule below depends on the owners alone (the user's id and record scope): statements
+    # built with it may be kept per user (``permissions.scoped_statement``).
+    __record_rule_by_owners__ = True
+
     @classmethod
     def __record_rule__(cls, owner_ids: Any, user: Any) -> ColumnElement[bool]:
-        """A contact is visible with its customer."""
-        return cls.customer_id.in_(select(Customer.id).where(Customer.owner_id.in_(owner_ids)))
+        """A contact is visible with its customer: checked on the contact's own customer (one
+        primary-key lookup), not against a list of every customer the user may see — SQLite
+        built that list (4k customers for a seller at 100k) for each statement, ~1 ms, when a
+        search or a card needs a handful of contacts."""
+        return exists(select(1).where(Customer.id == cls.customer_id,
+                                      Customer.owner_id.in_(owner_ids)))

@@ -66,6 +66,8 @@ class Deal(db.Model):
         # Analytics: some sellers' (or the company's) deals that moved or closed since a moment,
         # stage by stage (conveyor.plugins.funnel.sqlparts.entered_since).
         Index("ix_deals_owner_stage_entered", "owner_id", "stage_id", "stage_entered_at"),
+        # A user's open deals by expected close (the home page): ten per open stage, merged.
+        Index("ix_deals_owner_stage_close", "owner_id", "stage_id", "expected_close", "id"),
         Index("ix_deals_stage_entered", "stage_id", "stage_entered_at"),
         Index("ix_deals_customer_id", "customer_id"),
         # Covers the board's GROUP BY when a plugin narrows deals and the summary table can't

@@ -54,9 +54,10 @@ class SearchGroupSchema(Schema):
     kind = fields.String(required=True)
     label = fields.String(required=True)
     count = fields.Integer(required=True, metadata={
-        "description": f"Matching records the caller may see, counted up to {COUNT_UP_TO}."})
+        "description": f"Matching records the caller may see, counted up to {COUNT_UP_TO} "
+                       "(or `per_kind` when that is more)."})
     more = fields.Boolean(required=True, metadata={
-        "description": f"True when there are more than {COUNT_UP_TO}."})
+        "description": "True when there are more than `count`."})
     hits = fields.List(fields.Nested(SearchHitSchema), required=True)
 
 

@@ -23,9 +23,9 @@ from ..extensions import db
 from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
 from .kinds import SearchHit, SearchKind, all_kinds
-from .terms import Terms, fts_match, like_pattern
+from .terms import Terms, fts_match, index_plan, like_pattern
 
-COUNT_UP_TO = 100  # counts above this read "100+": counting a million matches costs a scan
+COUNT_UP_TO = 20  # counts above this read "20+": every match counted is a row read and checked
 
 
 @dataclass
@@ -63,8 +63,11 @@ def search_params(terms: Terms, dialect: str) -> dict[str, str]:
     """The bind parameters of :func:`match_ids`' statement for ``terms``."""
     params = {f"search_short_{i}": like_pattern(s) for i, s in enumerate(terms.short)}
     if dialect == "sqlite":
-        if terms.groups:
-            params["search_match"] = fts_match(terms)
+        plan = index_plan(terms)
+        if plan.match:
+            params["search_match"] = fts_match(plan.match)
+        params.update({f"search_check_{g}_{a}": like_pattern(alt)
+                       for g, group in enumerate(plan.check) for a, alt in enumerate(group)})
     else:
         params.update({f"search_{g}_{a}": like_pattern(alt)
                        for g, group in enumerate(terms.groups) for a, alt in enumerate(group)})
@@ -74,14 +77,24 @@ def search_params(terms: Terms, dialect: str) -> dict[str, str]:
 def terms_shape(terms: Terms, dialect: str) -> tuple[Any, ...]:
     """What the statement's text depends on (its values are bind parameters)."""
     if dialect == "sqlite":
-        return bool(terms.groups), len(terms.short)
+        plan = index_plan(terms)
+        return bool(plan.match), tuple(len(g) for g in plan.check), len(terms.short)
     return tuple(len(g) for g in terms.groups), len(terms.short)
+
+
+def _any_like(like: Any, prefix: str, groups: Any, written: bool) -> list[Any]:
+    """One ``OR`` of ``LIKE`` tests per group, the patterns as bind parameters."""
+    return [or_(*(like(bindparam(f"{prefix}_{g}_{a}", type_=String, literal_execute=written),
+                       escape="\\")
+                  for a in range(len(group))))
+            for g, group in enumerate(groups)]
 
 
 def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
               ) -> Select[Any]:
     """The ids of the newest ``rows`` records of ``kind`` matching ``terms`` that ``user`` may
-    see — through the FTS5 table (SQLite) or the trigram-indexed document expression
+    see — through the FTS5 table (SQLite: the groups of :func:`index_plan`'s ``match``, the
+    rest tested on the candidates' documents) or the trigram-indexed document expression
     (PostgreSQL) — with the kind's record rules (the ``scope`` its list applies). The values
     are bind parameters (:func:`search_params`)."""
     model, index = kind.model, kind.index
@@ -97,19 +110,18 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
     shorts = [like(bindparam(f"search_short_{i}", type_=String, literal_execute=written),
                    escape="\\") for i in range(len(terms.short))]
     if dialect == "sqlite":
-        if not terms.groups:  # only pieces too short for the index (two Chinese characters)
+        plan = index_plan(terms)
+        checks = _any_like(like, "search_check", plan.check, False)
+        if not plan.match:  # only pieces too short for the index (two Chinese characters)
             return (select(model_id).where(visible, *shorts).order_by(model_id.desc())
                     .limit(written_limit(rows)))
         fts = table(index.fts_table, column("rowid"))
         joined = _OuterFirstJoin(fts, model.__table__, model_id == fts.c.rowid)  # type: ignore
         return (select(model_id).select_from(joined)
                 .where(literal_column(index.fts_table).op("MATCH")(
-                    bindparam("search_match", type_=String)), visible, *shorts)
+                    bindparam("search_match", type_=String)), visible, *checks, *shorts)
                 .order_by(fts.c.rowid.desc()).limit(written_limit(rows)))
-    criteria = [or_(*(like(bindparam(f"search_{g}_{a}", type_=String, literal_execute=True),
-                           escape="\\")
-                      for a in range(len(group))))
-                for g, group in enumerate(terms.groups)]
+    criteria = _any_like(like, "search", terms.groups, True)
     return (select(model_id).where(and_(*criteria, *shorts), visible)
             .order_by(model_id.desc()).limit(written_limit(rows)))
 
@@ -129,20 +141,21 @@ def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
 def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT_UP_TO,
            only: str | None = None) -> list[KindResult]:
     """Hits grouped by kind (kinds the user may not see are left out), each group with up to
-    ``per_kind`` hits and a count of up to ``count_up_to`` ("100+" beyond)."""
+    ``per_kind`` hits and a count of up to ``count_up_to`` or ``per_kind``, whichever is more
+    ("20+" beyond); ``count_up_to=0``: no count (the suggestions)."""
     from ..web.listing import plain_rows
 
     dialect = db.session.get_bind().dialect.name
-    fetch = max(per_kind, count_up_to) + 1
+    top = max(per_kind, count_up_to)
     results = []
     for kind in visible_kinds(user, only):
         if terms.phone and not kind.numbers:
             results.append(KindResult(kind, [], 0, None))
             continue
-        found = plain_rows(kind_statement(kind, terms, user, fetch, dialect),
+        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect),
                            search_params(terms, dialect))
-        over = len(found) > max(per_kind, count_up_to)
-        count = min(len(found), count_up_to) if count_up_to else len(found)
+        over = len(found) > top
+        count = min(len(found), top) if count_up_to else len(found)
         results.append(KindResult(kind, [kind.hit(r) for r in found[:per_kind]], count,
-                                  count_up_to if over and count_up_to else None))
+                                  top if over and count_up_to else None))
     return results

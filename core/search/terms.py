@@ -107,13 +107,60 @@ def parse(raw: str | None) -> Terms:
     return Terms(groups=long, short=short, text=text)
 
 
-def fts_match(terms: Terms) -> str:
+_DIGIT_RUN = re.compile(r"\d{3,}")
+KEY_DIGITS = 5  # the tail of a number looked up in the index: its most distinctive digits
+
+
+def rare_part(needle: str) -> str:
+    """The part of ``needle`` the trigram index finds fewest records for, guessed without
+    statistics: the last five digits of its longest run of digits (a phone's or tax id's
+    leading digits — country, area, region code — are shared by thousands), else an e-mail's
+    local part (the domain is shared), else all of it. Every trigram of what is looked up
+    costs its whole list of records: "500" or "com" are in 100k–200k contacts at 1M deals, and
+    a full phone number took 2.5 ms where its tail takes 0.1 ms."""
+    runs = _DIGIT_RUN.findall(needle)
+    if runs:
+        return max(runs, key=len)[-KEY_DIGITS:]
+    local = needle.split("@", 1)[0]
+    if local != needle and len(local) >= MIN_LENGTH:
+        return local
+    return needle
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """How SQLite's FTS5 table answers :class:`Terms`: ``match`` groups go to the index,
+    ``check`` groups are tested on each candidate's document (``LIKE``). One group — the one
+    whose rare part looks rarest — leads through the index by that part; the other groups of
+    plain ASCII (where ``LIKE`` ignores case as the index does) are checked on the candidates
+    instead of intersecting their (long) lists in the index; other scripts stay in the index."""
+
+    match: tuple[tuple[str, ...], ...]
+    check: tuple[tuple[str, ...], ...]
+
+
+def index_plan(terms: Terms) -> IndexPlan:
+    checkable = [g for g in terms.groups if all(a.isascii() for a in g)]
+    if not checkable:
+        return IndexPlan(terms.groups, ())
+    keyed = {g: tuple(dict.fromkeys(rare_part(a) for a in g)) for g in checkable}
+
+    def rarity(group: tuple[str, ...]) -> tuple[int, int]:  # digits first, then the longest
+        keys = keyed[group]
+        return (min(any(ch.isdigit() for ch in k) for k in keys), min(len(k) for k in keys))
+
+    lead = max(checkable, key=rarity)
+    match = (keyed[lead], *(g for g in terms.groups if g not in keyed))
+    check = tuple(g for g in checkable if g is not lead or keyed[g] != g)
+    return IndexPlan(match, check)
+
+
+def fts_match(groups: tuple[tuple[str, ...], ...]) -> str:
     """An FTS5 MATCH expression (trigram tokenizer: a quoted string matches as a substring)."""
     def quote(s: str) -> str:
         return '"' + s.replace('"', '""') + '"'
 
-    return " AND ".join("(" + " OR ".join(quote(a) for a in group) + ")"
-                        for group in terms.groups)
+    return " AND ".join("(" + " OR ".join(quote(a) for a in group) + ")" for group in groups)
 
 
 def like_pattern(needle: str) -> str:
