@@ -2,7 +2,7 @@
 close (the home page's "My deals").
 
 Revision ID: d41a6e8c2f57
-Revises: c7e2a9f41b36
+Revises: d4b8e1f7a2c5
 Create Date: 2026-12-02 21:35:00
 
 The widget takes each open stage's ten earliest expected closes of the user's deals from this
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "d41a6e8c2f57"
-down_revision: str | Sequence[str] | None = "c7e2a9f41b36"
+down_revision: str | Sequence[str] | None = "d4b8e1f7a2c5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
