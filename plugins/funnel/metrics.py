@@ -6,6 +6,7 @@ aggregated rows of at most a few dozen stages side by side. Definitions: docs/pl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import case, func, select
 from conveyor import Total, db
 
 from . import fx
+from .durations import CYCLE, figures, grouped_by_hour
 from .periods import Period
 from .sqlparts import (
     D,
@@ -23,8 +25,6 @@ from .sqlparts import (
     T,
     entered_since,
     money,
-    percentile_select,
-    seconds_between,
     totals_owner,
 )
 from .summaries import C, R, summary_owner
@@ -230,14 +230,9 @@ class Outcomes:
 def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Outcomes:
     """Deals closed in the period: win rate, sales cycle of the won (created → closed), and
     the lost ones by reason. Counts and amounts from the summary of closed deals (one GROUP BY
-    over a few rows per owner and day); the cycle's median from the won deals themselves."""
+    over a few rows per owner and day); the cycle's median and mean (whole hours, whole
+    seconds) from the kept histograms of durations (durations.py)."""
     won_ids, lost_ids = pipe.ids_where(won=True), pipe.ids_where(lost=True)
-    closed_in_period = [D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt]
-
-    def closed(query: Any, stage_ids: list[int]) -> Any:
-        return entered_since(query.where(*closed_in_period), pipe, owners, period.start_dt,
-                             period.end_dt, stage_ids)
-
     won_set = set(won_ids)
     counts = {True: 0, False: 0}
     sums: dict[bool, fx.Sums] = {True: {}, False: {}}
@@ -254,13 +249,18 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
             count, reason_sums = by_reason.get(reason or "", (0, {}))
             fx.add(reason_sums, currency, fx.as_day(on), money(total))
             by_reason[reason or ""] = (count + int(n), reason_sums)
-    won_deals = closed(select(D.c.closed_at, D.c.created_at), won_ids).subquery()
-    cycle = db.session.execute(percentile_select(
-        None, seconds_between(won_deals.c.closed_at, won_deals.c.created_at),
-        fractions=(0.5,), from_=won_deals)).first()
+
+    def edges(start: datetime, end: datetime) -> Any:
+        src = entered_since(select(D.c.stage_id, D.c.closed_at, D.c.created_at)
+                            .where(D.c.closed_at >= start, D.c.closed_at < end),
+                            pipe, owners, start, end, won_ids).subquery()
+        return db.session.execute(grouped_by_hour(src.c.stage_id, src.c.created_at,
+                                                  src.c.closed_at, [], src))
+
+    cycle = figures(CYCLE, {"won": won_ids}, owners, period, (0.5,), edges).get("won")
     median = mean = None
-    if cycle is not None and cycle.n:
-        median, mean = cycle.p0 / DAY, float(cycle.mean) / DAY
+    if cycle is not None:
+        median, mean = cycle.percentiles[0.5], cycle.mean_days
     book = fx.book_for(sums[True], sums[False], *(v[1] for v in by_reason.values()))
     reasons = sorted(((r, n, fx.convert(v, book)) for r, (n, v) in by_reason.items()),
                      key=lambda x: (-x[1], x[0]))

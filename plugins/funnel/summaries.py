@@ -8,7 +8,9 @@ reads grows with the selection (owners × days), not with the deals or the histo
   whole months, each deal counted once);
 - ``funnel_stage_moves``: per owner, stage, currency and day (and month), deals that entered
   minus deals that left (the deals in each stage at a past midnight: now, minus the moves
-  since).
+  since);
+- ``funnel_durations``: per owner, stage and month, stays in a stage and sales cycles counted
+  by whole hour and by block of hours (durations.py: time in stage and the cycle's median).
 
 Kept by the core's ``deal_rows_flushed`` hook (:func:`on_flush`); :func:`rebuild` recomputes
 them from ``deals`` and ``stage_history`` (``conveyor funnel rebuild``, the bench generator,
@@ -39,6 +41,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from conveyor import current_pipelines
 from conveyor.models import Deal, Stage, StageHistory
 
+from . import durations
 from .models import NO_MONTH, FunnelClosedTotal, FunnelReached, FunnelStageMove
 
 C = FunnelClosedTotal.__table__
@@ -204,17 +207,23 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
     one statement per summary, plus one read of the history of the deals that moved (for the
     buckets they already reached) or whose owner, currency or amount changed."""
     stages = Stages()
-    closed, reached, moves = Deltas(), Deltas(), Deltas()
+    closed, reached, moves, spans = Deltas(), Deltas(), Deltas(), Deltas()
+    won = {sid for sid, s in stages.info.items() if s.is_won}
     new_values: dict[int, dict[str, Any]] = {}
     rekey: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for change in changes:
         _closed(closed, change.old, -1)
         _closed(closed, change.new, +1)
+        durations.add_cycle(spans, change.old, won, -1)
+        durations.add_cycle(spans, change.new, won, +1)
         if change.new is not None:
             new_values[change.deal_id] = change.new
         if change.old is not None and change.new is None:  # deleted, with its history
-            rows = [{**r, "at": _aware(r["at"])} for r in removed_history.get(change.deal_id, [])]
+            rows = sorted(({**r, "at": _aware(r["at"])}
+                           for r in removed_history.get(change.deal_id, [])),
+                          key=lambda r: (r["at"], r["id"]))
             _moves(moves, rows, change.old, -1)
+            durations.add_stays(spans, rows, _owner(change.old), -1)
             _reached(reached, rows, _owner(change.old), stages, -1)
         elif change.old is not None and any(
                 change.old[k] != change.new[k] for k in ("owner_id", "currency", "amount")):
@@ -230,6 +239,8 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
             _moves(moves, rows, new, +1)
             _reached(reached, rows, _owner(old), stages, -1)
             _reached(reached, rows, _owner(new), stages, +1)
+            durations.add_stays(spans, rows, _owner(old), -1)
+            durations.add_stays(spans, rows, _owner(new), +1)
         deals = _deal_now(conn, session, moved, new_values)
         for deal_id in sorted(moved):
             deal = deals.get(deal_id)
@@ -242,11 +253,15 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
             owner = _owner(deal)
             _reached(reached, earlier, owner, stages, -1)
             _reached(reached, earlier + mine, owner, stages, +1)
+            durations.add_stays(spans, earlier, owner, -1)
+            durations.add_stays(spans, sorted(earlier + mine, key=lambda r: (r["at"], r["id"])),
+                                owner, +1)
     closed.apply(conn, C, ("owner_id", "day", "stage_id", "currency", "lost_reason"),
                  ("count", "amount", "margin"))
     reached.apply(conn, R, ("owner_id", "month", "stage_id", "prev_month"), ("count",))
     moves.apply(conn, M, ("owner_id", "grain", "day", "stage_id", "currency"),
                 ("count", "amount"))
+    spans.apply(conn, durations.U, durations.KEYS, durations.VALUES)
 
 
 # --- rebuilding from deals and history ------------------------------------------------------
@@ -282,8 +297,8 @@ def sa_int() -> Any:
     return Integer()
 
 
-def rebuild(conn: Connection) -> dict[str, int]:
-    """Recompute the three summaries from ``deals`` and ``stage_history`` (after a bulk load
+def rebuild(conn: Connection, with_durations: bool = True) -> dict[str, int]:
+    """Recompute the four summaries from ``deals`` and ``stage_history`` (after a bulk load
     that bypassed the ORM, or to repair them): a few INSERT … SELECT. The caller commits."""
     owner = func.coalesce(D.c.owner_id, 0)
     for table in (C, R, M):
@@ -344,5 +359,8 @@ def rebuild(conn: Connection) -> dict[str, int]:
                func.count())
         .group_by(chained.c.owner_id, chained.c.month, chained.c.stage_id,
                   chained.c.prev_month)))
-    return {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
-            for t in (C, R, M)}
+    counts = {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
+              for t in (C, R, M)}
+    if with_durations:  # False in the migration that adds the first three (funnel_0002)
+        counts[durations.U.name] = durations.rebuild(conn)
+    return counts
