@@ -20,8 +20,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, String, cast, delete, func, insert
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    Integer,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
 
 from conveyor import db
 
@@ -205,8 +218,46 @@ def whole_months(period: Period) -> tuple[date, date]:
     return (first, last) if first < last else (first, first)
 
 
-def _owner_rows(owners: list[int] | None) -> Any:
-    return U.c.owner_id == EVERYONE if owners is None else U.c.owner_id.in_(list(owners))
+def _owner_params(owners: list[int] | None) -> dict[str, Any]:
+    return {} if owners is None else {"owners": list(owners)}
+
+
+def _selected(everyone: bool) -> list[Any]:
+    """The selected owners' rows (or everyone's) in the selected months, as bound parameters."""
+    owner = (U.c.owner_id == EVERYONE if everyone
+             else U.c.owner_id.in_(bindparam("owners", expanding=True)))
+    return [owner, U.c.month >= bindparam("first", type_=Date()),
+            U.c.month < bindparam("last", type_=Date())]
+
+
+_BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def _blocks_query(everyone: bool) -> Any:
+    """Per stage and block: durations and their seconds (built once, parameters bound)."""
+    key = ("blocks", everyone)
+    if key not in _BUILT:
+        _BUILT[key] = (
+            select(U.c.stage_id, U.c.value, func.sum(U.c.count), func.sum(U.c.seconds))
+            .where(U.c.kind == bindparam("kind"), U.c.grain == BLOCKS,
+                   U.c.stage_id.in_(bindparam("stages", expanding=True)), U.c.bucket == 0,
+                   *_selected(everyone))
+            .group_by(U.c.stage_id, U.c.value))
+    return _BUILT[key]
+
+
+def _hours_query(everyone: bool, parts: int) -> Any:
+    """Per wanted (stages, block), numbered ``i``: durations per hour of that block."""
+    key = ("hours", everyone, parts)
+    if key not in _BUILT:
+        selects = [select(literal(i).label("i"), U.c.value, func.sum(U.c.count).label("n"))
+                   .where(U.c.kind == bindparam("kind"), U.c.grain == HOURS,
+                          U.c.stage_id.in_(bindparam(f"s{i}", expanding=True)),
+                          U.c.bucket == bindparam(f"b{i}"), *_selected(everyone))
+                   .group_by(U.c.value)
+                   for i in range(parts)]
+        _BUILT[key] = selects[0] if parts == 1 else union_all(*selects)
+    return _BUILT[key]
 
 
 def figures(kind: str, groups: dict[Any, list[int]], owners: list[int] | None, period: Period,
@@ -219,13 +270,11 @@ def figures(kind: str, groups: dict[Any, list[int]], owners: list[int] | None, p
     stage_group = {sid: key for key, sids in groups.items() for sid in sids}
     hist: dict[Any, Histogram] = {key: Histogram() for key in groups}
     first, last = whole_months(period)
-    months = [U.c.month >= first, U.c.month < last]
     if first < last and stage_group:
         for sid, block, count, seconds in db.session.execute(
-                select(U.c.stage_id, U.c.value, func.sum(U.c.count), func.sum(U.c.seconds))
-                .where(U.c.kind == kind, U.c.grain == BLOCKS, U.c.stage_id.in_(stage_group),
-                       U.c.bucket == 0, _owner_rows(owners), *months)
-                .group_by(U.c.stage_id, U.c.value)):
+                _blocks_query(owners is None), {**_owner_params(owners), "kind": kind,
+                                                "stages": list(stage_group), "first": first,
+                                                "last": last}):
             h = hist[stage_group[sid]]
             h.n += int(count)
             h.seconds += int(seconds)
@@ -258,14 +307,12 @@ def figures(kind: str, groups: dict[Any, list[int]], owners: list[int] | None, p
                 need.add((key, _block_at(h.blocks, rank)))
         wanted[key] = ranks
     if need and first < last:
-        parts = [select(literal(i).label("i"), U.c.value, func.sum(U.c.count).label("n"))
-                 .where(U.c.kind == kind, U.c.grain == HOURS, U.c.stage_id.in_(groups[key]),
-                        U.c.bucket == block, _owner_rows(owners), *months)
-                 .group_by(U.c.value)
-                 for i, (key, block) in enumerate(sorted(need, key=repr))]
         order = sorted(need, key=repr)
-        query = parts[0] if len(parts) == 1 else union_all(*parts)
-        for i, hours, count in db.session.execute(query):
+        params = {**_owner_params(owners), "kind": kind, "first": first, "last": last}
+        for i, (key, block) in enumerate(order):
+            params[f"s{i}"], params[f"b{i}"] = groups[key], block
+        for i, hours, count in db.session.execute(_hours_query(owners is None, len(order)),
+                                                  params):
             key, block = order[i]
             per = hist[key].hours.setdefault(block, {})
             per[int(hours)] = per.get(int(hours), 0) + int(count)
