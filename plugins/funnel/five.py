@@ -80,10 +80,11 @@ class FiveNumbers:
 def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Any:
     """Deals won in the period per owner, currency and day, from the summary of closed deals
     (``funnel_closed_totals``)."""
-    return (select(C.c.owner_id, C.c.currency, C.c.day, func.sum(C.c.count), func.sum(C.c.amount))
+    day = fx.rate_day(C, period.start)
+    return (select(C.c.owner_id, C.c.currency, day, func.sum(C.c.count), func.sum(C.c.amount))
             .where(C.c.day >= period.start, C.c.day < period.end,
                    C.c.stage_id.in_(pipe.ids_where(won=True)), summary_owner(C, owners))
-            .group_by(C.c.owner_id, C.c.currency, C.c.day))
+            .group_by(C.c.owner_id, C.c.currency, day))
 
 
 # [deals, amounts by currency, committed deals, committed amounts by currency]

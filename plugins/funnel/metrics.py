@@ -120,10 +120,11 @@ def stage_totals(pipe: PipelineInfo, period: Period, owners: list[int] | None,
         count, sums = out.get(sid, (0, {}))
         fx.add(sums, currency, today, money(total))
         out[sid] = (count + int(n), sums)
-    closed = (select(C.c.stage_id, C.c.currency, C.c.day, func.sum(C.c.count),
+    day = fx.rate_day(C, period.start)
+    closed = (select(C.c.stage_id, C.c.currency, day, func.sum(C.c.count),
                      func.sum(C.c.amount))
               .where(*closed_rows(period, owners, pipe.ids_where(open_=False)))
-              .group_by(C.c.stage_id, C.c.currency, C.c.day))
+              .group_by(C.c.stage_id, C.c.currency, day))
     for sid, currency, on, n, total in db.session.execute(closed):
         count, sums = out.get(sid, (0, {}))
         fx.add(sums, currency, fx.as_day(on), money(total))
@@ -135,7 +136,7 @@ def closed_rows(period: Period, owners: list[int] | None, stage_ids: list[int]) 
     """Conditions on ``funnel_closed_totals``: the owners' deals closed in ``stage_ids`` in the
     period (by closing day: periods are whole UTC days)."""
     return [C.c.day >= period.start, C.c.day < period.end, C.c.stage_id.in_(stage_ids),
-            summary_owner(C, owners)]
+            summary_owner(C, owners, everyone=True)]
 
 
 def funnel(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> FunnelResult:
@@ -234,14 +235,15 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
     seconds) from the kept histograms of durations (durations.py)."""
     won_ids, lost_ids = pipe.ids_where(won=True), pipe.ids_where(lost=True)
     won_set = set(won_ids)
+    day = fx.rate_day(C, period.start)
     counts = {True: 0, False: 0}
     sums: dict[bool, fx.Sums] = {True: {}, False: {}}
     by_reason: dict[str, tuple[int, fx.Sums]] = {}
     for sid, reason, currency, on, n, total in db.session.execute(
-            select(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day, func.sum(C.c.count),
+            select(C.c.stage_id, C.c.lost_reason, C.c.currency, day, func.sum(C.c.count),
                    func.sum(C.c.amount))
             .where(*closed_rows(period, owners, won_ids + lost_ids))
-            .group_by(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day)):
+            .group_by(C.c.stage_id, C.c.lost_reason, C.c.currency, day)):
         flag = sid in won_set
         counts[flag] += int(n)
         fx.add(sums[flag], currency, fx.as_day(on), money(total))

@@ -2,7 +2,8 @@
 reads grows with the selection (owners × days), not with the deals or the history behind it.
 
 - ``funnel_closed_totals``: closed deals as they are now by owner, closing day, stage, currency
-  and lost reason (won/lost in a period, signed volume and margin, lost reasons);
+  and lost reason (won/lost in a period, signed volume and margin, lost reasons), and the same
+  summed over all owners (``owner_id`` -1: everyone's figures read a row per day);
 - ``funnel_reached``: per owner, stage and month, deals that had a row at or past the stage
   in it, by their previous such month (the funnel's "reached" and conversion for any run of
   whole months, each deal counted once);
@@ -42,7 +43,7 @@ from conveyor import current_pipelines
 from conveyor.models import Deal, Stage, StageHistory
 
 from . import durations
-from .models import NO_MONTH, FunnelClosedTotal, FunnelReached, FunnelStageMove
+from .models import EVERYONE, NO_MONTH, FunnelClosedTotal, FunnelReached, FunnelStageMove
 
 C = FunnelClosedTotal.__table__
 R = FunnelReached.__table__
@@ -52,11 +53,17 @@ H = StageHistory.__table__
 S = Stage.__table__
 
 
-def summary_owner(table: Any, owners: list[int] | None) -> Any:
-    """The selected owners in a summary table (where 0 stands for no owner)."""
+def summary_owner(table: Any, owners: list[int] | None, everyone: bool = False) -> Any:
+    """The selected owners in a summary table (where 0 stands for no owner). For everyone,
+    ``funnel_closed_totals`` also keeps rows summed over all owners (``owner_id``
+    :data:`EVERYONE`): ``everyone=True`` reads those, otherwise they are left out."""
     from sqlalchemy import true
 
-    return true() if owners is None else table.c.owner_id.in_(list(owners))
+    if owners is not None:
+        return table.c.owner_id.in_(list(owners))
+    if table is C:
+        return C.c.owner_id == EVERYONE if everyone else C.c.owner_id != EVERYONE
+    return true()
 
 
 class Stages:
@@ -110,10 +117,11 @@ def _owner(values: dict[str, Any]) -> int:
 def _closed(deltas: Deltas, values: dict[str, Any] | None, sign: int) -> None:
     if values is None or values.get("closed_at") is None:
         return
-    key = (_owner(values), values["closed_at"].date(), values["stage_id"], values["currency"],
-           values.get("lost_reason") or "")
-    deltas.add(key, sign, sign * Decimal(values["amount"] or 0),
-               sign * Decimal(values["margin"] or 0))
+    for owner in (_owner(values), EVERYONE):
+        key = (owner, values["closed_at"].date(), values["stage_id"], values["currency"],
+               values.get("lost_reason") or "")
+        deltas.add(key, sign, sign * Decimal(values["amount"] or 0),
+                   sign * Decimal(values["margin"] or 0))
 
 
 def month_of(day: date) -> date:
@@ -311,6 +319,13 @@ def rebuild(conn: Connection, with_durations: bool = True) -> dict[str, int]:
                func.coalesce(func.sum(D.c.amount), 0), func.coalesce(func.sum(D.c.margin), 0))
         .where(D.c.closed_at.is_not(None))
         .group_by(owner, day, D.c.stage_id, D.c.currency, reason)))
+    each = C.alias("each")
+    conn.execute(insert(C).from_select(
+        ["owner_id", "day", "stage_id", "currency", "lost_reason", "count", "amount", "margin"],
+        select(literal(EVERYONE), each.c.day, each.c.stage_id, each.c.currency,
+               each.c.lost_reason, func.sum(each.c.count), func.sum(each.c.amount),
+               func.sum(each.c.margin))
+        .group_by(each.c.day, each.c.stage_id, each.c.currency, each.c.lost_reason)))
     hday = _day(conn, H.c.at)
     entered = (select(owner.label("owner_id"), hday.label("day"),
                       H.c.to_stage_id.label("stage_id"), D.c.currency.label("currency"),
