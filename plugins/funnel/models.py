@@ -68,7 +68,6 @@ class FunnelClosedTotal(db.Model):
     read a few rows per owner and day instead of every deal."""
 
     __tablename__ = "funnel_closed_totals"
-    __table_args__ = (Index("ix_funnel_closed_totals_day", "day", "stage_id"),)
 
     owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -1,4 +1,5 @@
-"""funnel: histograms of stays in a stage and sales cycles (whole hours), kept with every change
+"""funnel: histograms of stays in a stage and sales cycles (whole hours), kept with every change;
+closed totals also summed over all owners (owner_id -1), read by their primary key
 
 Revision ID: funnel_0003
 Revises: funnel_0002
@@ -34,7 +35,18 @@ def upgrade() -> None:
     from conveyor.plugins.funnel.durations import rebuild
 
     rebuild(op.get_bind())  # existing deals and history
+    # Everyone's closed totals are rows of their own now (owner_id -1, by the primary key); a
+    # seller's are read by the primary key too, and the day index only offered PostgreSQL a
+    # plan that reads other sellers' rows.
+    op.drop_index("ix_funnel_closed_totals_day", table_name="funnel_closed_totals")
+    op.execute("DELETE FROM funnel_closed_totals WHERE owner_id = -1")  # funnel_0002 may have
+    op.execute("INSERT INTO funnel_closed_totals (owner_id, day, stage_id, currency, lost_reason,"
+               " count, amount, margin) SELECT -1, day, stage_id, currency, lost_reason,"
+               " sum(count), sum(amount), sum(margin) FROM funnel_closed_totals"
+               " WHERE owner_id <> -1 GROUP BY day, stage_id, currency, lost_reason")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM funnel_closed_totals WHERE owner_id = -1")
+    op.create_index("ix_funnel_closed_totals_day", "funnel_closed_totals", ["day", "stage_id"])
     op.drop_table("funnel_durations")
