@@ -123,7 +123,9 @@ def seconds_sql(dialect: str, column: Any) -> Any:
     """A timestamp's whole seconds since 1970, as an integer, on either database."""
     if dialect == "postgresql":
         return cast(func.floor(func.extract("epoch", column)), BigInteger)
-    return cast(func.strftime("%s", column), Integer)
+    # The fraction cut off as text first: SQLite rounds it to milliseconds, so 10.9996 s would
+    # count as 11.
+    return cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
 
 
 def rebuild(conn: Connection) -> int:

@@ -139,3 +139,18 @@ def test_the_core_hands_over_old_and_new_rows(app, ctx, world, users):
         assert removed[-1]["to_stage_id"] == won.id
     finally:
         pm.unregister(name="deal_rows_recorder")
+
+
+def test_whole_seconds_drop_the_fraction_in_sql_as_in_python(ctx):
+    """SQLite rounds a timestamp's fraction to milliseconds: 10.9996 s must still count as 10
+    in the rebuilt histograms, as the kept ones count it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import DateTime, bindparam
+
+    from conveyor.plugins.funnel.durations import seconds_sql, whole_seconds
+
+    at = datetime(2026, 3, 1, 12, 0, 10, 999600, tzinfo=UTC)
+    value = bindparam("at", at.replace(tzinfo=None), type_=DateTime())
+    got = db.session.scalar(select(seconds_sql(db.engine.dialect.name, value)))
+    assert got == whole_seconds(at) == int(at.timestamp()) // 1
