@@ -499,7 +499,7 @@ def generate(url: str, customers: int, deals: int, seed: int = 1, plugins: Seque
                 from sqlalchemy import text
 
                 conn.execute(text("ANALYZE funnel_closed_totals, funnel_reached, "
-                                  "funnel_stage_moves"))
+                                  "funnel_stage_moves, funnel_durations"))
         totals_s += time.perf_counter() - summaries_start
     engine.dispose()
     plugin_s = _fill_plugins(app, plugins)

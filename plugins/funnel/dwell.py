@@ -21,7 +21,8 @@ from conveyor.models import User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
 
-from .periods import Period
+from .durations import STAY, figures, grouped_by_hour
+from .periods import Period, add_months, month_start
 from .sqlparts import (
     D,
     H,
@@ -29,9 +30,9 @@ from .sqlparts import (
     StageInfo,
     deals_in_period,
     money,
+    T,
     owner_filter,
-    percentile_select,
-    seconds_between,
+    totals_owner,
 )
 
 DAY = 86400.0
@@ -65,18 +66,22 @@ def stays(pipe: PipelineInfo, owners: list[int] | None, start: datetime,
 
 
 def dwell(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> list[DwellRow]:
-    """Stays in open stages that ended within the period, per stage."""
-    src = stays(pipe, owners, period.start_dt, period.end_dt)
-    ended = (select(src.c.stage_id, seconds_between(src.c.left_at, src.c.entered_at).label("secs"))
-             .where(src.c.left_at >= period.start_dt, src.c.left_at < period.end_dt,
-                    src.c.stage_id.in_(pipe.ids_where(open_=True))).subquery())
-    query = percentile_select(ended.c.stage_id, ended.c.secs, from_=ended)
-    found = {r.key: r for r in db.session.execute(query)}
+    """Stays in open stages that ended within the period, per stage: median, 90th percentile
+    (in whole hours, durations.py) and mean, from the kept histograms."""
+    open_ids = pipe.ids_where(open_=True)
+
+    def edges(start: datetime, end: datetime) -> Any:
+        src = stays(pipe, owners, start, end)
+        return db.session.execute(grouped_by_hour(
+            src.c.stage_id, src.c.entered_at, src.c.left_at,
+            [src.c.left_at >= start, src.c.left_at < end, src.c.stage_id.in_(open_ids)], src))
+
+    found = figures(STAY, {sid: [sid] for sid in open_ids}, owners, period, (0.5, 0.9), edges)
     out = []
     for stage in pipe.open_stages:
-        r = found.get(stage.id)
-        out.append(DwellRow(stage, int(r.n), r.p0 / DAY, r.p1 / DAY, float(r.mean) / DAY)
-                   if r is not None and r.n else DwellRow(stage))
+        f = found.get(stage.id)
+        out.append(DwellRow(stage, f.n, f.percentiles[0.5], f.percentiles[0.9], f.mean_days)
+                   if f is not None else DwellRow(stage))
     return out
 
 
@@ -100,8 +105,9 @@ def configured_days() -> dict[str, float]:
 
 def thresholds(pipe: PipelineInfo) -> dict[int, tuple[float, str]]:
     """Seconds after which a deal in each open stage counts as stalled, and where the figure
-    comes from ("setting" or "p90"). The p90 is everyone's, over the completed stays of the last
-    ``funnel.stalled_history_days``; it is cached per process for
+    comes from ("setting" or "p90"). The p90 is everyone's, over the completed stays that ended
+    since the first of the month ``funnel.stalled_history_days`` ago (whole months: read from
+    the kept histograms); it is cached per process for
     ``funnel.threshold_cache_seconds``."""
     configured = configured_days()
     ttl = float(setting("funnel.threshold_cache_seconds"))
@@ -110,9 +116,9 @@ def thresholds(pipe: PipelineInfo) -> dict[int, tuple[float, str]]:
     if hit is not None and time.monotonic() - hit[0] < ttl:
         p90 = hit[1]
     else:
-        now = utcnow()
-        window = Period(now.date() - timedelta(days=int(setting("funnel.stalled_history_days"))),
-                        now.date() + timedelta(days=1))
+        today = utcnow().date()
+        since = today - timedelta(days=int(setting("funnel.stalled_history_days")))
+        window = Period(month_start(since), add_months(month_start(today), 1))
         p90 = {r.stage.id: r.p90_days * DAY for r in dwell(pipe, window, None)
                if r.p90_days is not None}
         cache[pipe.id] = (time.monotonic(), p90)
@@ -152,6 +158,25 @@ def stalled_deals(pipe: PipelineInfo, owners: list[int] | None,
     return union_all(*parts).subquery() if parts else None
 
 
+def stalled_count(pipe: PipelineInfo, owners: list[int] | None,
+                  limits: dict[int, tuple[float, str]], now: datetime) -> int:
+    """How many deals are stalled: the deals in each limited stage now (``deal_stage_totals``,
+    kept with every change) minus those that entered it at or after the stage's cut-off — the
+    recent ones, a range of ``ix_deals_owner_stage_entered`` each, fewer than the stalled ones
+    wherever most open deals wait past their stage's 90th percentile."""
+    stage_ids = [sid for sid in limits if pipe.stage(sid) is not None]
+    if not stage_ids:
+        return 0
+    in_stages = (select(func.coalesce(func.sum(T.c.count), 0))
+                 .where(T.c.stage_id.in_(stage_ids), totals_owner(owners)).scalar_subquery())
+    recent = [select(D.c.id)
+              .where(owner_filter(D.c.owner_id, owners), D.c.stage_id == sid,
+                     D.c.stage_entered_at >= now - timedelta(seconds=limits[sid][0]))
+              for sid in stage_ids]
+    fresh = select(func.count()).select_from(union_all(*recent).subquery()).scalar_subquery()
+    return int(db.session.scalar(select(in_stages - fresh)) or 0)
+
+
 def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 500,
             now: datetime | None = None) -> tuple[list[StalledDeal], int]:
     """Open deals in their stage longer than its threshold, longest first, and how many.
@@ -161,7 +186,7 @@ def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 50
     found = stalled_deals(pipe, owners, limits, now)
     if found is None:
         return [], 0
-    total = db.session.scalar(select(func.count()).select_from(found)) or 0
+    total = stalled_count(pipe, owners, limits, now)
     first = select(found.c.id, found.c.stage_entered_at).order_by(found.c.stage_entered_at,
                                                                   found.c.id)
     if limit:

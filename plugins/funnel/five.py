@@ -79,13 +79,16 @@ class FiveNumbers:
         return sorted(ids, key=lambda i: (i is None, i or 0))
 
 
-def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Any:
+def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None,
+                 by_day: bool = False) -> Any:
     """Deals won in the period per owner, currency and day, from the summary of closed deals
-    (``funnel_closed_totals``)."""
-    return (select(C.c.owner_id, C.c.currency, C.c.day, func.sum(C.c.count), func.sum(C.c.amount))
+    (``funnel_closed_totals``). The company currency's rows are summed into one unless
+    ``by_day``: a trend puts each row into its own period."""
+    day = C.c.day if by_day else fx.rate_day(C, period.start)
+    return (select(C.c.owner_id, C.c.currency, day, func.sum(C.c.count), func.sum(C.c.amount))
             .where(C.c.day >= period.start, C.c.day < period.end,
                    C.c.stage_id.in_(pipe.ids_where(won=True)), summary_owner(C, owners))
-            .group_by(C.c.owner_id, C.c.currency, C.c.day))
+            .group_by(C.c.owner_id, C.c.currency, day))
 
 
 # [deals, amounts by currency, committed deals, committed amounts by currency]
@@ -169,7 +172,7 @@ def figures_over(pipe: PipelineInfo, periods: Sequence[Period], owners: list[int
     starts = [p.start for p in periods]
     won: list[dict[int | None, list[Any]]] = [{} for _p in periods]
     for owner, currency, on, n, total in db.session.execute(
-            won_by_owner(pipe, Period(first, last), owners)):
+            won_by_owner(pipe, Period(first, last), owners, by_day=len(periods) > 1)):
         day = fx.as_day(on)
         i = bisect_right(starts, day) - 1
         if i < 0 or not periods[i].start <= day < periods[i].end:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, case, cast, func, literal, select
 
 from conveyor import Total, company_currency, db
 from conveyor.models.money import ExchangeRate
@@ -39,6 +39,21 @@ def as_day(value: Any) -> date:
 def day_of(column: Any) -> Any:
     """The UTC day of a timestamp column (stored as naive UTC on both databases)."""
     return func.date(column)
+
+
+def rate_day(table: Any, first: date, by_month: bool = False) -> Any:
+    """The day a summary row's amount converts at: its own day, or for the company currency
+    (rate 1 on every day) the fixed day ``first`` — or, ``by_month``, the first of the row's
+    month, for figures shown month by month — so that those rows group into one per key and
+    the statement returns a row per foreign currency and day only. Exact either way."""
+    if by_month:
+        if db.session.get_bind().dialect.name == "postgresql":
+            home_day: Any = cast(func.date_trunc("month", table.c.day), Date())
+        else:
+            home_day = func.strftime("%Y-%m-01", table.c.day)
+    else:
+        home_day = literal(first, Date())
+    return case((table.c.currency == company_currency(), home_day), else_=table.c.day)
 
 
 def today() -> date:

@@ -6,7 +6,7 @@ aggregated rows of at most a few dozen stages side by side. Definitions: docs/pl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy import case, func, select
 from conveyor import Total, db
 
 from . import fx
+from .durations import CYCLE, figures, grouped_by_hour
 from .periods import Period, add_months
 from .periods import month_start as month_of
 from .sqlparts import (
@@ -25,8 +26,6 @@ from .sqlparts import (
     T,
     entered_since,
     money,
-    percentile_select,
-    seconds_between,
     totals_owner,
 )
 from .summaries import C, R, summary_owner
@@ -122,10 +121,11 @@ def stage_totals(pipe: PipelineInfo, period: Period, owners: list[int] | None,
         count, sums = out.get(sid, (0, {}))
         fx.add(sums, currency, today, money(total))
         out[sid] = (count + int(n), sums)
-    closed = (select(C.c.stage_id, C.c.currency, C.c.day, func.sum(C.c.count),
+    day = fx.rate_day(C, period.start)
+    closed = (select(C.c.stage_id, C.c.currency, day, func.sum(C.c.count),
                      func.sum(C.c.amount))
               .where(*closed_rows(period, owners, pipe.ids_where(open_=False)))
-              .group_by(C.c.stage_id, C.c.currency, C.c.day))
+              .group_by(C.c.stage_id, C.c.currency, day))
     for sid, currency, on, n, total in db.session.execute(closed):
         count, sums = out.get(sid, (0, {}))
         fx.add(sums, currency, fx.as_day(on), money(total))
@@ -137,7 +137,7 @@ def closed_rows(period: Period, owners: list[int] | None, stage_ids: list[int]) 
     """Conditions on ``funnel_closed_totals``: the owners' deals closed in ``stage_ids`` in the
     period (by closing day: periods are whole UTC days)."""
     return [C.c.day >= period.start, C.c.day < period.end, C.c.stage_id.in_(stage_ids),
-            summary_owner(C, owners)]
+            summary_owner(C, owners, everyone=True)]
 
 
 def funnel(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> FunnelResult:
@@ -245,15 +245,11 @@ class Outcomes:
 def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Outcomes:
     """Deals closed in the period: win rate, sales cycle of the won (created → closed), and
     the lost ones by reason. Counts and amounts from the summary of closed deals (one GROUP BY
-    over a few rows per owner and day); the cycle's median from the won deals themselves."""
+    over a few rows per owner and day); the cycle's median and mean (whole hours, whole
+    seconds) from the kept histograms of durations (durations.py)."""
     won_ids, lost_ids = pipe.ids_where(won=True), pipe.ids_where(lost=True)
-    closed_in_period = [D.c.closed_at >= period.start_dt, D.c.closed_at < period.end_dt]
-
-    def closed(query: Any, stage_ids: list[int]) -> Any:
-        return entered_since(query.where(*closed_in_period), pipe, owners, period.start_dt,
-                             period.end_dt, stage_ids)
-
     won_set = set(won_ids)
+    day = fx.rate_day(C, period.start, by_month=True)  # the month chart needs each row's month
     counts = {True: 0, False: 0}
     sums: dict[bool, fx.Sums] = {True: {}, False: {}}
     by_reason: dict[str, tuple[int, fx.Sums]] = {}
@@ -264,10 +260,10 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
         monthly[month] = ([0, 0], [{}, {}])
         month = add_months(month, 1)
     for sid, reason, currency, on, n, total in db.session.execute(
-            select(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day, func.sum(C.c.count),
+            select(C.c.stage_id, C.c.lost_reason, C.c.currency, day, func.sum(C.c.count),
                    func.sum(C.c.amount))
             .where(*closed_rows(period, owners, won_ids + lost_ids))
-            .group_by(C.c.stage_id, C.c.lost_reason, C.c.currency, C.c.day)):
+            .group_by(C.c.stage_id, C.c.lost_reason, C.c.currency, day)):
         flag = sid in won_set
         counts[flag] += int(n)
         fx.add(sums[flag], currency, fx.as_day(on), money(total))
@@ -278,13 +274,18 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
             count, reason_sums = by_reason.get(reason or "", (0, {}))
             fx.add(reason_sums, currency, fx.as_day(on), money(total))
             by_reason[reason or ""] = (count + int(n), reason_sums)
-    won_deals = closed(select(D.c.closed_at, D.c.created_at), won_ids).subquery()
-    cycle = db.session.execute(percentile_select(
-        None, seconds_between(won_deals.c.closed_at, won_deals.c.created_at),
-        fractions=(0.5,), from_=won_deals)).first()
+
+    def edges(start: datetime, end: datetime) -> Any:
+        src = entered_since(select(D.c.stage_id, D.c.closed_at, D.c.created_at)
+                            .where(D.c.closed_at >= start, D.c.closed_at < end),
+                            pipe, owners, start, end, won_ids).subquery()
+        return db.session.execute(grouped_by_hour(src.c.stage_id, src.c.created_at,
+                                                  src.c.closed_at, [], src))
+
+    cycle = figures(CYCLE, {"won": won_ids}, owners, period, (0.5,), edges).get("won")
     median = mean = None
-    if cycle is not None and cycle.n:
-        median, mean = cycle.p0 / DAY, float(cycle.mean) / DAY
+    if cycle is not None:
+        median, mean = cycle.percentiles[0.5], cycle.mean_days
     book = fx.book_for(sums[True], sums[False], *(v[1] for v in by_reason.values()))
     reasons = sorted(((r, n, fx.convert(v, book)) for r, (n, v) in by_reason.items()),
                      key=lambda x: (-x[1], x[0]))

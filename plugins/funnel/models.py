@@ -4,7 +4,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conveyor import db
@@ -59,7 +68,6 @@ class FunnelClosedTotal(db.Model):
     read a few rows per owner and day instead of every deal."""
 
     __tablename__ = "funnel_closed_totals"
-    __table_args__ = (Index("ix_funnel_closed_totals_day", "day", "stage_id"),)
 
     owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
@@ -109,3 +117,32 @@ class FunnelStageMove(db.Model):
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     amount: Mapped[Decimal] = mapped_column(TOTAL, default=Decimal("0"))
+
+
+class FunnelDuration(db.Model):
+    """Histograms of durations in whole hours, per owner, stage and month: ``kind`` "s" for
+    stays in a stage (by the month the stay ended), "c" for the sales cycle of won deals
+    (created → closed, by the month they closed, ``stage_id`` the won stage). Two grains in one
+    table: ``grain`` "c" rows count the durations per block of :data:`BLOCK_HOURS` hours
+    (``bucket`` 0, ``value`` the block), "f" rows per hour (``bucket`` the block, ``value`` the
+    hours), so a percentile walks the blocks first and then reads only the hours of the block
+    it falls in. ``owner_id`` 0 is no owner, :data:`EVERYONE` the sum over all owners.
+    ``seconds`` sums the durations in whole seconds (the mean)."""
+
+    __tablename__ = "funnel_durations"
+    __table_args__ = {"sqlite_with_rowid": False}  # rows stored in key order: one range a read
+
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+BLOCK_HOURS = 64  # hours per "c" row of funnel_durations
+EVERYONE = -1  # owner_id of the rows summed over every owner

@@ -79,11 +79,12 @@ def _signed(period: Period, owners: list[int] | None) -> Signed:
                 fx.add(margin, home, day, Decimal(figures.get("margin", 0)))
         return out
     won = [s.id for p in current_pipelines().pipelines for s in p.stages if s.is_won]
-    query = (select(C.c.owner_id, C.c.currency, C.c.day, func.sum(C.c.amount),
+    day = fx.rate_day(C, period.start)
+    query = (select(C.c.owner_id, C.c.currency, day, func.sum(C.c.amount),
                     func.sum(C.c.margin))
              .where(C.c.day >= period.start, C.c.day < period.end, C.c.stage_id.in_(won),
                     summary_owner(C, owners))
-             .group_by(C.c.owner_id, C.c.currency, C.c.day))
+             .group_by(C.c.owner_id, C.c.currency, day))
     for owner, currency, on, v, m in db.session.execute(query):
         owner = owner or None
         volume, margin = out.setdefault(owner, ({}, {}))

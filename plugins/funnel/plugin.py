@@ -48,9 +48,15 @@ def register_settings() -> list[Setting]:
 
 @hookimpl
 def register_models() -> list[Any]:
-    from .models import FunnelClosedTotal, FunnelReached, FunnelStageMove, FunnelTarget
+    from .models import (
+        FunnelClosedTotal,
+        FunnelDuration,
+        FunnelReached,
+        FunnelStageMove,
+        FunnelTarget,
+    )
 
-    return [FunnelTarget, FunnelClosedTotal, FunnelReached, FunnelStageMove]
+    return [FunnelTarget, FunnelClosedTotal, FunnelReached, FunnelStageMove, FunnelDuration]
 
 
 @hookimpl

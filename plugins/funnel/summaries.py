@@ -2,13 +2,16 @@
 reads grows with the selection (owners × days), not with the deals or the history behind it.
 
 - ``funnel_closed_totals``: closed deals as they are now by owner, closing day, stage, currency
-  and lost reason (won/lost in a period, signed volume and margin, lost reasons);
+  and lost reason (won/lost in a period, signed volume and margin, lost reasons), and the same
+  summed over all owners (``owner_id`` -1: everyone's figures read a row per day);
 - ``funnel_reached``: per owner, stage and month, deals that had a row at or past the stage
   in it, by their previous such month (the funnel's "reached" and conversion for any run of
   whole months, each deal counted once);
 - ``funnel_stage_moves``: per owner, stage, currency and day (and month), deals that entered
   minus deals that left (the deals in each stage at a past midnight: now, minus the moves
-  since).
+  since);
+- ``funnel_durations``: per owner, stage and month, stays in a stage and sales cycles counted
+  by whole hour and by block of hours (durations.py: time in stage and the cycle's median).
 
 Kept by the core's ``deal_rows_flushed`` hook (:func:`on_flush`); :func:`rebuild` recomputes
 them from ``deals`` and ``stage_history`` (``conveyor funnel rebuild``, the bench generator,
@@ -39,7 +42,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from conveyor import current_pipelines
 from conveyor.models import Deal, Stage, StageHistory
 
-from .models import NO_MONTH, FunnelClosedTotal, FunnelReached, FunnelStageMove
+from . import durations
+from .models import EVERYONE, NO_MONTH, FunnelClosedTotal, FunnelReached, FunnelStageMove
 
 C = FunnelClosedTotal.__table__
 R = FunnelReached.__table__
@@ -49,11 +53,17 @@ H = StageHistory.__table__
 S = Stage.__table__
 
 
-def summary_owner(table: Any, owners: list[int] | None) -> Any:
-    """The selected owners in a summary table (where 0 stands for no owner)."""
+def summary_owner(table: Any, owners: list[int] | None, everyone: bool = False) -> Any:
+    """The selected owners in a summary table (where 0 stands for no owner). For everyone,
+    ``funnel_closed_totals`` also keeps rows summed over all owners (``owner_id``
+    :data:`EVERYONE`): ``everyone=True`` reads those, otherwise they are left out."""
     from sqlalchemy import true
 
-    return true() if owners is None else table.c.owner_id.in_(list(owners))
+    if owners is not None:
+        return table.c.owner_id.in_(list(owners))
+    if table is C:
+        return C.c.owner_id == EVERYONE if everyone else C.c.owner_id != EVERYONE
+    return true()
 
 
 class Stages:
@@ -107,10 +117,11 @@ def _owner(values: dict[str, Any]) -> int:
 def _closed(deltas: Deltas, values: dict[str, Any] | None, sign: int) -> None:
     if values is None or values.get("closed_at") is None:
         return
-    key = (_owner(values), values["closed_at"].date(), values["stage_id"], values["currency"],
-           values.get("lost_reason") or "")
-    deltas.add(key, sign, sign * Decimal(values["amount"] or 0),
-               sign * Decimal(values["margin"] or 0))
+    for owner in (_owner(values), EVERYONE):
+        key = (owner, values["closed_at"].date(), values["stage_id"], values["currency"],
+               values.get("lost_reason") or "")
+        deltas.add(key, sign, sign * Decimal(values["amount"] or 0),
+                   sign * Decimal(values["margin"] or 0))
 
 
 def month_of(day: date) -> date:
@@ -204,17 +215,23 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
     one statement per summary, plus one read of the history of the deals that moved (for the
     buckets they already reached) or whose owner, currency or amount changed."""
     stages = Stages()
-    closed, reached, moves = Deltas(), Deltas(), Deltas()
+    closed, reached, moves, spans = Deltas(), Deltas(), Deltas(), Deltas()
+    won = {sid for sid, s in stages.info.items() if s.is_won}
     new_values: dict[int, dict[str, Any]] = {}
     rekey: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for change in changes:
         _closed(closed, change.old, -1)
         _closed(closed, change.new, +1)
+        durations.add_cycle(spans, change.old, won, -1)
+        durations.add_cycle(spans, change.new, won, +1)
         if change.new is not None:
             new_values[change.deal_id] = change.new
         if change.old is not None and change.new is None:  # deleted, with its history
-            rows = [{**r, "at": _aware(r["at"])} for r in removed_history.get(change.deal_id, [])]
+            rows = sorted(({**r, "at": _aware(r["at"])}
+                           for r in removed_history.get(change.deal_id, [])),
+                          key=lambda r: (r["at"], r["id"]))
             _moves(moves, rows, change.old, -1)
+            durations.add_stays(spans, rows, _owner(change.old), -1)
             _reached(reached, rows, _owner(change.old), stages, -1)
         elif change.old is not None and any(
                 change.old[k] != change.new[k] for k in ("owner_id", "currency", "amount")):
@@ -230,6 +247,8 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
             _moves(moves, rows, new, +1)
             _reached(reached, rows, _owner(old), stages, -1)
             _reached(reached, rows, _owner(new), stages, +1)
+            durations.add_stays(spans, rows, _owner(old), -1)
+            durations.add_stays(spans, rows, _owner(new), +1)
         deals = _deal_now(conn, session, moved, new_values)
         for deal_id in sorted(moved):
             deal = deals.get(deal_id)
@@ -242,11 +261,15 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
             owner = _owner(deal)
             _reached(reached, earlier, owner, stages, -1)
             _reached(reached, earlier + mine, owner, stages, +1)
+            durations.add_stays(spans, earlier, owner, -1)
+            durations.add_stays(spans, sorted(earlier + mine, key=lambda r: (r["at"], r["id"])),
+                                owner, +1)
     closed.apply(conn, C, ("owner_id", "day", "stage_id", "currency", "lost_reason"),
                  ("count", "amount", "margin"))
     reached.apply(conn, R, ("owner_id", "month", "stage_id", "prev_month"), ("count",))
     moves.apply(conn, M, ("owner_id", "grain", "day", "stage_id", "currency"),
                 ("count", "amount"))
+    spans.apply(conn, durations.U, durations.KEYS, durations.VALUES)
 
 
 # --- rebuilding from deals and history ------------------------------------------------------
@@ -282,8 +305,8 @@ def sa_int() -> Any:
     return Integer()
 
 
-def rebuild(conn: Connection) -> dict[str, int]:
-    """Recompute the three summaries from ``deals`` and ``stage_history`` (after a bulk load
+def rebuild(conn: Connection, with_durations: bool = True) -> dict[str, int]:
+    """Recompute the four summaries from ``deals`` and ``stage_history`` (after a bulk load
     that bypassed the ORM, or to repair them): a few INSERT … SELECT. The caller commits."""
     owner = func.coalesce(D.c.owner_id, 0)
     for table in (C, R, M):
@@ -296,6 +319,13 @@ def rebuild(conn: Connection) -> dict[str, int]:
                func.coalesce(func.sum(D.c.amount), 0), func.coalesce(func.sum(D.c.margin), 0))
         .where(D.c.closed_at.is_not(None))
         .group_by(owner, day, D.c.stage_id, D.c.currency, reason)))
+    each = C.alias("each")
+    conn.execute(insert(C).from_select(
+        ["owner_id", "day", "stage_id", "currency", "lost_reason", "count", "amount", "margin"],
+        select(literal(EVERYONE), each.c.day, each.c.stage_id, each.c.currency,
+               each.c.lost_reason, func.sum(each.c.count), func.sum(each.c.amount),
+               func.sum(each.c.margin))
+        .group_by(each.c.day, each.c.stage_id, each.c.currency, each.c.lost_reason)))
     hday = _day(conn, H.c.at)
     entered = (select(owner.label("owner_id"), hday.label("day"),
                       H.c.to_stage_id.label("stage_id"), D.c.currency.label("currency"),
@@ -344,5 +374,8 @@ def rebuild(conn: Connection) -> dict[str, int]:
                func.count())
         .group_by(chained.c.owner_id, chained.c.month, chained.c.stage_id,
                   chained.c.prev_month)))
-    return {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
-            for t in (C, R, M)}
+    counts = {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0)
+              for t in (C, R, M)}
+    if with_durations:  # False in the migration that adds the first three (funnel_0002)
+        counts[durations.U.name] = durations.rebuild(conn)
+    return counts

@@ -52,6 +52,16 @@ def percentile_cont(values: list[float], p: float) -> float | None:
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
 
 
+def whole_seconds(later: datetime, earlier: datetime) -> int:
+    """``later - earlier`` in whole seconds, each moment's fraction of a second dropped."""
+    return int(later.timestamp() // 1) - int(earlier.timestamp() // 1)
+
+
+def hours(seconds: int) -> int:
+    """Whole hours, rounded towards zero."""
+    return int(seconds / 3600) if seconds >= 0 else -int(-seconds / 3600)
+
+
 class Brute:
     """Every figure, by brute force over the generated rows."""
 
@@ -85,40 +95,45 @@ class Brute:
         return out
 
     def stays(self, owners: list[int] | None, start: datetime, end: datetime) -> dict[int, list]:
-        out: dict[int, list[float]] = {}
+        """Per open stage, the whole seconds of each completed stay that ended in the range."""
+        out: dict[int, list[int]] = {}
         for d in self.deals(owners):
             rows = self.rows_of[d["id"]]
             for a, b in zip(rows, rows[1:]):
                 if self.stage[a["to_stage_id"]].is_open and start <= b["at"] < end:
-                    out.setdefault(a["to_stage_id"], []).append(
-                        (b["at"] - a["at"]).total_seconds())
+                    out.setdefault(a["to_stage_id"], []).append(whole_seconds(b["at"], a["at"]))
         return out
 
     def thresholds(self, now: datetime) -> dict[int, float]:
-        """Each open stage's p90 of completed stays over the last 365 days (everyone's)."""
+        """Each open stage's p90 (seconds, of whole hours) of completed stays that ended since
+        the first of the month 365 days ago (everyone's)."""
         from datetime import timedelta
 
-        start = datetime.combine(now.date() - timedelta(days=365), datetime.min.time(),
-                                 tzinfo=now.tzinfo)
-        stays = self.stays(None, start, start + timedelta(days=367))
-        return {sid: percentile_cont(v, 0.9) for sid, v in stays.items()}
+        since = (now.date() - timedelta(days=365)).replace(day=1)
+        start = datetime.combine(since, datetime.min.time(), tzinfo=now.tzinfo)
+        stays = self.stays(None, start, now + timedelta(days=400))
+        return {sid: percentile_cont([hours(s) for s in v], 0.9) * 3600
+                for sid, v in stays.items()}
 
     def dwell(self, period: Any, owners: list[int] | None) -> dict[int, dict]:
-        return {sid: {"n": len(v), "median": percentile_cont(v, 0.5),
-                      "p90": percentile_cont(v, 0.9), "mean": sum(v) / len(v)}
+        """Median and p90 of whole hours, in days; mean of whole seconds, in days."""
+        return {sid: {"n": len(v), "median": percentile_cont([hours(s) for s in v], 0.5) / 24,
+                      "p90": percentile_cont([hours(s) for s in v], 0.9) / 24,
+                      "mean": sum(v) / len(v) / 86400}
                 for sid, v in self.stays(owners, period.start_dt, period.end_dt).items()}
 
     def outcomes(self, period: Any, owners: list[int] | None) -> dict:
         closed = [d for d in self.deals(owners) if in_period(d["closed_at"], period)]
         won = [d for d in closed if self.stage[d["stage_id"]].is_won]
         lost = [d for d in closed if self.stage[d["stage_id"]].is_lost]
-        cycles = [(d["closed_at"] - d["created_at"]).total_seconds() for d in won]
+        cycles = [whole_seconds(d["closed_at"], d["created_at"]) for d in won]
         reasons: dict[str, list] = {}
         for d in lost:
             reasons.setdefault(d["lost_reason"], []).append(d["amount"])
         return {"won": len(won), "lost": len(lost),
-                "median": percentile_cont(cycles, 0.5),
-                "mean": sum(cycles) / len(cycles) if cycles else None,
+                "median": (percentile_cont([hours(c) for c in cycles], 0.5) / 24
+                           if cycles else None),
+                "mean": sum(cycles) / len(cycles) / 86400 if cycles else None,
                 "reasons": {r: (len(a), quant(sum(a, Decimal(0)))) for r, a in reasons.items()}}
 
     def stage_at(self, deal: dict, at: datetime) -> int | None:

@@ -81,7 +81,10 @@ def test_one_sellers_month_reads_the_same_when_others_old_history_doubles(ctx, w
     # statistics of a few hundred rows would let it swap between equivalent index conditions.
     after = {(name, m.start): statement_work(fn) for m in months
              for name, fn in figures(pipe, m, seller, world.now).items()}
-    assert all(v > 0 for v in before.values())
+    # Every figure reads something in one of the months (a month with nothing closed yet may
+    # read no summary row at all: PostgreSQL counts rows the scans return).
+    assert all(any(before[(name, m.start)] > 0 for m in months)
+               for name in figures(pipe, months[0], seller, world.now)), before
     assert same_or_less(after, before), {k: (before[k], after[k]) for k in before
                                          if after[k] != before[k]}
     assert statement_work(lambda: funnel(pipe, everything, None)) > company_before

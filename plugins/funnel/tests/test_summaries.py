@@ -16,6 +16,7 @@ from sqlalchemy import select
 from conveyor import db
 from conveyor.crm import create_deal, delete_deal, move_deal, update_deal
 from conveyor.models import Customer, Deal, Stage
+from conveyor.plugins.funnel.durations import U
 from conveyor.plugins.funnel.summaries import C, M, R, rebuild
 from conveyor.testing import query_counter
 
@@ -23,13 +24,13 @@ from conveyor.testing import query_counter
 def snapshot() -> dict[str, set[tuple[Any, ...]]]:
     out = {}
     for table, values in ((C, ("count", "amount", "margin")), (R, ("count",)),
-                          (M, ("count", "amount"))):
+                          (M, ("count", "amount")), (U, ("count", "seconds"))):
         rows = set()
         for row in db.session.execute(select(table)):
             m = row._mapping
             if all(not m[v] for v in values):
                 continue  # a key whose deals all moved on: zero, same as absent
-            rows.add(tuple(str(m[c.name]) if c.name in ("day", "start") else
+            rows.add(tuple(str(m[c.name]) if c.name in ("day", "start", "month") else
                            (Decimal(m[c.name]) if c.name in ("amount", "margin") else m[c.name])
                            for c in table.columns))
         out[table.name] = rows
@@ -71,19 +72,29 @@ def test_kept_with_every_write_as_rebuilt(ctx, world, users):
         db.session.commit()
 
 
-def test_a_stage_move_costs_a_few_statements(app, ctx, world, users):
-    deal = db.session.scalar(select(Deal).where(Deal.closed_at.is_(None)).order_by(Deal.id))
-    target = db.session.scalar(select(Stage).where(Stage.id != deal.stage_id,
-                                                   Stage.is_lost.is_(False))
-                               .order_by(Stage.position.desc()))
+def _statements_of_move(app, deal, target):
     with query_counter(app) as statements:
         move_deal(deal, target, None)
         db.session.flush()
-    ours = [s for s in statements if "funnel_" in s or
+    return [s for s in statements if "funnel_" in s or
             ("stage_history" in s and s.lstrip().upper().startswith("SELECT"))]
-    # one read of the deal's history, one upsert of reached, one of the stage moves, and one
-    # of the closed totals when the move closes or reopens the deal
+
+
+def test_a_stage_move_costs_a_few_statements(app, ctx, world, users):
+    """A move between open stages: one read of the deal's history, one upsert each of reached,
+    the stage moves and the durations (the stay that ended). Winning the deal adds one of the
+    closed totals and one more of the durations (its cycle, in the flush that closes it)."""
+    deal = db.session.scalar(select(Deal).where(Deal.closed_at.is_(None)).order_by(Deal.id))
+    open_target = db.session.scalar(select(Stage).where(
+        Stage.id != deal.stage_id, Stage.is_won.is_(False), Stage.is_lost.is_(False))
+        .order_by(Stage.position.desc()))
+    ours = _statements_of_move(app, deal, open_target)
     assert len(ours) <= 4, ours
+    assert sum("funnel_durations" in s for s in ours) == 1
+    won = db.session.scalar(select(Stage).where(Stage.is_won.is_(True)))
+    ours = _statements_of_move(app, deal, won)
+    assert len(ours) <= 6, ours
+    assert sum("funnel_durations" in s for s in ours) == 2
     kept_equals_rebuilt()
 
 
@@ -128,3 +139,18 @@ def test_the_core_hands_over_old_and_new_rows(app, ctx, world, users):
         assert removed[-1]["to_stage_id"] == won.id
     finally:
         pm.unregister(name="deal_rows_recorder")
+
+
+def test_whole_seconds_drop_the_fraction_in_sql_as_in_python(ctx):
+    """SQLite rounds a timestamp's fraction to milliseconds: 10.9996 s must still count as 10
+    in the rebuilt histograms, as the kept ones count it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import DateTime, bindparam
+
+    from conveyor.plugins.funnel.durations import seconds_sql, whole_seconds
+
+    at = datetime(2026, 3, 1, 12, 0, 10, 999600, tzinfo=UTC)
+    value = bindparam("at", at.replace(tzinfo=None), type_=DateTime())
+    got = db.session.scalar(select(seconds_sql(db.engine.dialect.name, value)))
+    assert got == whole_seconds(at) == int(at.timestamp()) // 1

@@ -57,7 +57,7 @@ def upgrade() -> None:
                     ["grain", "day", "owner_id"])
     from conveyor.plugins.funnel.summaries import rebuild
 
-    rebuild(op.get_bind())  # existing deals and history
+    rebuild(op.get_bind(), with_durations=False)  # existing deals and history
 
 
 def downgrade() -> None:
