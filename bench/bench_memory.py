@@ -12,6 +12,7 @@ cards, ``--rounds`` times. Results: ``bench/results/memory[-s<scale>].md|json``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -75,11 +76,12 @@ def pages(app: Any, info: dict[str, Any]) -> list[str]:
     return paths
 
 
-def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str) -> bool:
+def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str,
+        config: dict[str, Any] | None = None) -> bool:
     app = make_bench_app(url, list(PLUGINS))
     paths = pages(app, info)
     statuses: dict[str, int] = {}
-    with served(url, PLUGINS) as server:
+    with served(url, PLUGINS, config=config) as server:
         pid = worker_pid(server.port)
         started = rss_mb(pid)
         users = {"admin": info["users"]["admin"], "seller": info["users"]["seller01"]}
@@ -115,10 +117,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--config", default="{}",
+                        help='more app settings as JSON, e.g. \'{"sql_cache_size": 100}\'')
+    parser.add_argument("--name", default="memory", help="results file name (before -s<scale>)")
     args = parser.parse_args()
     url, info = bench_database(args.scale, plugins=PLUGINS)
     suffix = "" if args.scale == 1 else f"-s{args.scale:g}"
-    sys.exit(0 if run(url, info, args.scale, args.rounds, f"memory{suffix}") else 1)
+    sys.exit(0 if run(url, info, args.scale, args.rounds, f"{args.name}{suffix}",
+                     json.loads(args.config)) else 1)
 
 
 if __name__ == "__main__":

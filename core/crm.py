@@ -24,11 +24,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import events as ev
 from . import stage_gates
+from .dialects import dialect_module
 from .extensions import db
 from .i18n import _l
 from .models import Customer, Deal, Notification, Pipeline, Stage, StageHistory, TimelineEntry
@@ -358,7 +358,7 @@ def _apply_totals(conn: Connection, deltas: dict[TotalsKey, list[Any]]) -> None:
 def _upsert_statement(dialect_name: str) -> Any:
     """The totals' upsert with bind parameters, built once per dialect (building it cost more
     than running it on every deal write); ``None`` where there is no upsert."""
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect_name)
+    dialect = dialect_module(dialect_name)
     if dialect is None:
         return None
     table = DealStageTotal.__table__

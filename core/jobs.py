@@ -24,10 +24,10 @@ from typing import Any
 from flask import Flask, after_this_request, current_app, has_request_context
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .contrib import Job, Schedule
+from .dialects import dialect_module
 from .models.outbox import DONE, FAILED, PENDING, RUNNING, OutboxMessage
 from .types import utcnow
 
@@ -71,7 +71,7 @@ def enqueue(job: str, *, key: str | None = None, order_key: str | None = None,
               "status": PENDING, "attempts": 0, "max_attempts": spec.max_attempts,
               "last_error": "", "run_at": run_at or utcnow(), "created_at": utcnow()}
     table = OutboxMessage.__table__
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(session.get_bind().dialect.name)
+    dialect = dialect_module(session.get_bind().dialect.name)
     if key is not None and dialect is not None:
         stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(
             index_elements=[table.c.key]).returning(table.c.id)
