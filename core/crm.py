@@ -24,11 +24,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import events as ev
 from . import stage_gates
+from .dialects import dialect_module
 from .extensions import db
 from .i18n import _l
 from .models import Customer, Deal, Notification, Pipeline, Stage, StageHistory, TimelineEntry
@@ -341,16 +341,21 @@ def _totals_after_flush(session: Session, flush_context: Any) -> None:
 
 def _apply_totals(conn: Connection, deltas: dict[TotalsKey, list[Any]]) -> None:
     """Add the deltas, keys in sorted order (two transactions touching the same rows lock them in
-    the same order: no deadlock). SQLite and PostgreSQL upsert in one statement."""
+    the same order: no deadlock). SQLite and PostgreSQL upsert every key in one statement
+    (executed for each row: a stage move's two keys, the old stage's and the new one's)."""
     table = DealStageTotal.__table__
     upsert = _upsert_statement(conn.dialect.name)
-    for (stage_id, owner_id, currency), (count, amount) in sorted(deltas.items()):
-        if count == 0 and amount == 0:
-            continue
-        key = {"stage_id": stage_id, "owner_id": owner_id, "currency": currency}
-        if upsert is not None:
-            conn.execute(upsert, {**key, "count": count, "amount": amount})
-            continue
+    rows = [{"stage_id": stage_id, "owner_id": owner_id, "currency": currency, "count": count,
+             "amount": amount}
+            for (stage_id, owner_id, currency), (count, amount) in sorted(deltas.items())
+            if count or amount]
+    if upsert is not None:
+        if rows:
+            conn.execute(upsert, rows)
+        return
+    for row in rows:
+        key = {k: row[k] for k in ("stage_id", "owner_id", "currency")}
+        count, amount = row["count"], row["amount"]
         changed = conn.execute(update(table).where(*(table.c[k] == v for k, v in key.items()))
                                .values(count=table.c.count + count,
                                        amount=table.c.amount + amount)).rowcount
@@ -362,7 +367,7 @@ def _apply_totals(conn: Connection, deltas: dict[TotalsKey, list[Any]]) -> None:
 def _upsert_statement(dialect_name: str) -> Any:
     """The totals' upsert with bind parameters, built once per dialect (building it cost more
     than running it on every deal write); ``None`` where there is no upsert."""
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect_name)
+    dialect = dialect_module(dialect_name)
     if dialect is None:
         return None
     table = DealStageTotal.__table__

@@ -25,10 +25,10 @@ from typing import Any
 from flask import Flask, after_this_request, current_app, has_request_context
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .contrib import Job, Schedule
+from .dialects import dialect_module
 from .models.outbox import DONE, FAILED, PENDING, RUNNING, OutboxMessage
 from .types import utcnow
 
@@ -84,7 +84,7 @@ def _insert_statement(dialect_name: str, keyed: bool) -> Any:
     process and run with each row's values as parameters: building it for every call cost
     more than the INSERT itself (a sweep queueing reminders, an event's delivery row)."""
     table = OutboxMessage.__table__
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(dialect_name)
+    dialect = dialect_module(dialect_name)
     if keyed and dialect is not None:
         return dialect.insert(table).on_conflict_do_nothing(
             index_elements=[table.c.key]).returning(table.c.id)

@@ -16,9 +16,9 @@ from typing import Any
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .dialects import dialect_module
 from .extensions import db
 from .models import ChangeStamp, Pipeline, Stage
 
@@ -103,7 +103,7 @@ def touch(session: Session) -> None:
     """Renew the stamp (in the session's transaction): every process rebuilds its snapshot."""
     conn = session.connection()
     token = secrets.token_hex(16)
-    dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(conn.dialect.name)
+    dialect = dialect_module(conn.dialect.name)
     table = ChangeStamp.__table__
     if dialect is not None:
         stmt = dialect.insert(table).values(name=STAMP, token=token)

@@ -93,6 +93,13 @@ def test_api_deal_create_and_move_do_not_read_back(client, app, users, api_heade
     # The token's user, the deal, both stages in one statement.
     assert len(selects) == 3, selects
     assert sum(bool(re.search(r"FROM stages\b", s)) for s in selects) == 1, selects
+    # The board's totals lose the deal in one stage and gain it in the other: one upsert
+    # statement (executed for both rows), not one per stage.
+    totals = [s for s in seen if s.lstrip().upper().startswith("INSERT INTO DEAL_STAGE_TOTALS")]
+    assert len(totals) == 1, totals
+    # Writes: the deal, the totals, the stage history, the timeline and the audit entry.
+    writes = [s for s in seen if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert len(writes) == 5, writes
 
 
 def test_web_deal_create_does_not_read_the_deal_back(app, users, login_as, count_queries):

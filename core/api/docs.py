@@ -147,9 +147,18 @@ def _texts() -> dict[str, str]:
 @bp.get("/api/v1/docs")
 @public
 def index() -> Any:
-    spec = current_app.extensions["conveyor_api"].spec.to_dict()
-    return render_template_string(PAGE, spec=spec, t=_texts(), groups=operations(spec),
-                                  schemas=schemas(spec))
+    """The page, rendered once per language: the spec is fixed once the app is built, and
+    rendering it (a few MB of dicts and strings at its peak) on every visit left each worker
+    that much larger."""
+    from flask_babel import get_locale
+
+    pages = current_app.extensions.setdefault("conveyor_api_docs", {})
+    locale = str(get_locale() or "en")
+    if locale not in pages:
+        spec = current_app.extensions["conveyor_api"].spec.to_dict()
+        pages[locale] = render_template_string(PAGE, spec=spec, t=_texts(),
+                                               groups=operations(spec), schemas=schemas(spec))
+    return pages[locale]
 
 
 PAGE = """<!doctype html>

@@ -8,8 +8,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-import phonenumbers
-
 MIN_LENGTH = 3  # a trigram index can't look up less
 MIN_LENGTH_CJK = 2  # Chinese names are often two characters: looked up without the index
 MAX_LENGTH = 100
@@ -65,6 +63,8 @@ def phone_variants(text: str) -> tuple[str, ...]:
     other. Stored numbers are
     indexed as digits and matched as substrings, so ``4951234567`` finds ``+7 (495) 123-45-67``
     and ``8 495 123 45 67`` alike."""
+    import phonenumbers  # ~1 MB and its metadata: loaded by the first phone-like query only
+
     digits = re.sub(r"\D", "", text)
     variants = [digits]
     typed_plus = text.lstrip().startswith("+")

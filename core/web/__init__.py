@@ -295,7 +295,7 @@ def _datetime(value: Any) -> str:
     return _short_datetime(_locale_name(), get_timezone(), value)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)  # keyed by instants: one per record shown, so kept small (~0.6 MB)
 def _short_datetime(locale_name: str, tzinfo: Any, value: datetime) -> str:
     from babel.dates import format_datetime as babel_datetime
 
@@ -308,7 +308,7 @@ def _duration(value: Any) -> str:
     return _words_duration(_locale_name(), value) if value is not None else ""
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)  # one per stay shown: kept small like _short_datetime
 def _words_duration(locale_name: str, value: timedelta) -> str:
     from babel.dates import format_timedelta as babel_timedelta
 

@@ -26,7 +26,10 @@ from markupsafe import Markup, escape
 
 from . import _date, _money, url_maker
 
-ROWS_KEPT = 8192  # rendered rows kept per kind (a few MB): see the module's docstring
+# Rendered rows kept per kind: ~1.1 KB each (the row and its HTML), so 1,024 is ~1 MB a kind and
+# ~3.4 MB a worker at most — twenty list pages or a large board seen again. It was 8,192: up to
+# ~27 MB a worker once enough different rows had been shown (a per-record cache that grows).
+ROWS_KEPT = 1024
 
 
 def _owner(row: Any) -> str:

@@ -7,8 +7,6 @@ serialises writers anyway — and a rollback gives the number back with everythi
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from conveyor import db, setting
 
@@ -20,7 +18,10 @@ PREFIXES = {"contract": "CTR", "invoice": "INV", "act": "ACT", "offer": "OFR"}
 def next_seq(kind: str, year: int) -> int:
     """Take the next number of (kind, year) in the current transaction."""
     session = db.session
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    if session.get_bind().dialect.name == "postgresql":  # imported by the first number only
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     session.execute(insert(Counter).values(kind=kind, year=year, last=0)
                     .on_conflict_do_nothing(index_elements=["kind", "year"]))
     return int(session.execute(

@@ -63,7 +63,21 @@ def handle(event: Any, session: Session) -> None:
     moved = refresh_customers(session, ids, name, getattr(event, "by", None))
     # Counts move with a type or an owner; won sums with a type or a deal.
     sync_counts(session, ids if name in ("CustomerCreated", "CustomerUpdated") else moved)
-    sync_customers(session, ids if name.startswith("Deal") else moved)
+    sync_customers(session, ids if _may_move_won_sums(event, name) else moved)
+
+
+def _may_move_won_sums(event: Any, name: str) -> bool:
+    """Whether a deal event can change the won-deal ledger by itself (not through a type).
+
+    A deal created open holds no won row and leaves its customer's other deals alone, so the
+    ledger only follows it when the customer's type moved: two reads saved on every new deal.
+    """
+    if not name.startswith("Deal"):
+        return False
+    if name == "DealCreated":
+        deal = getattr(event, "deal", None)
+        return deal is None or getattr(deal, "closed_at", None) is not None
+    return True
 
 
 def _enabled() -> bool:

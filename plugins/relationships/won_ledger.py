@@ -128,19 +128,19 @@ def _add(deltas: dict[Key, list[int]], key: Key, count: int, cents: int) -> None
 
 
 def sync_customers(session: Session, customer_ids: Iterable[int]) -> None:
-    """Make the ledger and day sums of these customers' deals match ``deals`` (three reads of
+    """Make the ledger and day sums of these customers' deals match ``deals`` (two reads of
     their rows, writes only for what differs). Call after the change is flushed."""
     ids = sorted({c for c in customer_ids if c is not None})
     if not ids:
         return
     true_rows = {r[0]: r for r in session.execute(
         won_deals_source().where(Deal.customer_id.in_(ids)))}
+    # The rows held under these customers, and those of their deals held under another one (a
+    # deal moved here): one read, where a second one for the moved deals ran on every win.
     held = {r.deal_id: r for r in session.execute(
-        select(LEDGER).where(LEDGER.c.customer_id.in_(ids)))}
-    moved_in = [d for d in true_rows if d not in held]
-    if moved_in:  # a deal moved here from a customer not in ``ids``
-        held.update({r.deal_id: r for r in session.execute(
-            select(LEDGER).where(LEDGER.c.deal_id.in_(moved_in)))})
+        select(LEDGER).where(LEDGER.c.customer_id.in_(ids)
+                             | LEDGER.c.deal_id.in_(select(Deal.id)
+                                                    .where(Deal.customer_id.in_(ids)))))}
     deltas: dict[Key, list[int]] = {}
     gone, fresh = [], []
     for deal_id, old in held.items():
