@@ -20,6 +20,7 @@ company currency at the right day's rate stays exact.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -37,7 +38,6 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from conveyor import current_pipelines
 from conveyor.models import Deal, Stage, StageHistory
@@ -103,7 +103,8 @@ class Deltas:
                 if any(v)]
         if not rows:
             return
-        dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
+        # Imported when first needed: a worker on one database never loads the other's dialect.
+        dialect = importlib.import_module(f"sqlalchemy.dialects.{conn.dialect.name}")
         stmt = dialect.insert(table).values(rows)
         conn.execute(stmt.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys],
