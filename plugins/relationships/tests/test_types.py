@@ -109,7 +109,9 @@ def test_the_daily_job_moves_a_customer_who_stopped_buying_to_lapsed(make_ops):
     db.session.execute(update(Deal).where(Deal.id == d.id)
                        .values(closed_at=utcnow() - timedelta(days=200)))
     db.session.commit()
-    now = utcnow()
+    # Early today, so that an hour later is the same day whenever the test runs (from utcnow()
+    # it crossed midnight after 23:00 UTC and the job rightly ran twice).
+    now = utcnow().replace(hour=0, minute=1, second=0, microsecond=0)
     enqueue_schedules(ops.app, now)
     enqueue_schedules(ops.app, now + timedelta(hours=1))  # the same day: one run
     db.session.remove()
