@@ -220,6 +220,25 @@ def test_a_stage_with_deals_cannot_be_deleted(app, login_as, users):
     assert "Request / interest" in stage_rows(app)
 
 
+def test_a_stage_with_deals_keeps_whether_it_is_won_or_lost(app, login_as, users):
+    """Deals' close dates and every summary counted from them follow the flags they moved under."""
+    with app.app_context():
+        seller = db.session.get(User, users["seller"])
+        customer = crm.create_customer({"name": "Busy"}, seller)
+        crm.create_deal({"customer_id": customer.id, "title": "Busy deal"}, seller)
+        db.session.commit()
+    admin = login_as("admin")
+    first = stage_rows(app)["Request / interest"]
+    fields = {f"s{first}-name": "Request", f"s{first}-percent": "10", f"s{first}-position": "0"}
+    r = post(admin, f"/admin/stages/{first}", {**fields, f"s{first}-is_lost": "y"})
+    assert r.status_code == 400 and b"cannot change" in r.data
+    with app.app_context():
+        stage = db.session.get(Stage, first)
+        assert stage.name == "Request / interest" and not stage.is_lost
+    r = post(admin, f"/admin/stages/{first}", fields)  # a rename alone is fine
+    assert r.status_code == 302 and "Request" in stage_rows(app)
+
+
 # --- plugins and the index ---------------------------------------------------------------------
 
 

@@ -220,6 +220,11 @@ def stage_edit(stage_id: int) -> Any:
     if form.validate_on_submit():
         if not _keeps_an_open_stage(pipeline, stage, form.is_won.data, form.is_lost.data):
             form.is_won.errors.append(_("The pipeline needs at least one open stage."))
+        elif _flags_change(stage, form) and _is_used(stage):
+            form.is_won.errors.append(_(
+                "Deals have been in this stage, so whether it is won or lost cannot change: "
+                "their close dates and every total counted from them would no longer agree. "
+                "Add a new stage instead."))
         else:
             _apply(stage, form)
             db.session.commit()
@@ -243,17 +248,25 @@ def stage_create() -> Any:
     return _stages_page(pipeline, new=form, status=400)
 
 
+def _flags_change(stage: Stage, form: StageEditForm) -> bool:
+    return (bool(form.is_won.data), bool(form.is_lost.data)) != (stage.is_won, stage.is_lost)
+
+
+def _is_used(stage: Stage) -> bool:
+    """Deals or history in the stage: its won/lost flags and deletion are then fixed."""
+    return bool(db.session.scalar(select(or_(
+        exists().where(Deal.stage_id == stage.id),
+        exists().where(StageHistory.to_stage_id == stage.id),
+        exists().where(StageHistory.from_stage_id == stage.id)))))
+
+
 @bp.post(f"/stages/{SID}/delete")
 @require("admin.stages")
 def stage_delete(stage_id: int) -> Any:
     """Only an unused stage goes: deals and the append-only history must keep their stages."""
     stage = _stage_or_404(stage_id)
     pipeline = pipeline_or_404(stage.pipeline_id)
-    used = db.session.scalar(select(or_(
-        exists().where(Deal.stage_id == stage.id),
-        exists().where(StageHistory.to_stage_id == stage.id),
-        exists().where(StageHistory.from_stage_id == stage.id))))
-    if used:
+    if _is_used(stage):
         flash(_("This stage has deals or history, so it cannot be deleted. Rename it instead."),
               "error")
         return _stages_page(pipeline, status=409)

@@ -20,8 +20,8 @@ Kept by:
 
 A deal is open when its ``closed_at`` is empty, which the core keeps in step with its stage
 (won or lost: closed). :func:`rebuild` recomputes the whole table from deals and activities
-(``conveyor activities rebuild-next-steps``): after a bulk load that bypassed the ORM, or after
-an admin changed whether a stage with deals is won or lost.
+(``conveyor activities rebuild-next-steps``): after a bulk load that bypassed the ORM. (Whether a
+stage is won or lost cannot change once deals have been in it: the admin screen refuses.)
 """
 from __future__ import annotations
 
