@@ -63,7 +63,7 @@ from .extensions import csrf, db, limiter
 from .hookspecs import hookimpl, hookspec
 from .jobs import enqueue
 from .mail import Attachment, send_mail
-from .money import Total, company_currency, convert_total, rates_on
+from .money import RateBook, Total, company_currency, convert_total, rates_on
 from .permissions import (
     can,
     colleagues,
@@ -146,6 +146,7 @@ __all__ = [
     "Pipelines",
     "post_timeline",
     "public",
+    "RateBook",
     "rates_on",
     "recipient_locale",
     "record_audit",

@@ -209,6 +209,11 @@ _EXAMPLES = {
         total = convert_total({"USD": Decimal("100"), "CNY": Decimal("1000")}, date.today())
         if total.missing: ...  # currencies without a rate: say so, never count them as 0
     """,
+    "RateBook": """
+        book = RateBook({c for c, _day in sums}, first_day, last_day)  # one statement
+        total = sum(amount * book.rate(c, day) for (c, day), amount in sums.items()
+                    if book.rate(c, day) is not None)  # None: no rate that day, name it
+    """,
     "rates_on": """
         rates = rates_on(["CNY", "EUR"], deal.closed_at.date())  # one statement for all
     """,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
@@ -23,7 +24,7 @@ from babel.numbers import (
     list_currencies,
 )
 from flask import current_app
-from sqlalchemy import select, union_all
+from sqlalchemy import bindparam, select, union_all
 
 from .dialects import dialect_module
 from .extensions import db
@@ -141,6 +142,65 @@ def rates_on(currencies: Iterable[str], day: date) -> dict[str, Decimal]:
     rows = db.session.execute(union_all(*[select(sub.c.currency, sub.c.rate) for sub in latest]))
     out.update({currency: Decimal(rate) for currency, rate in rows})
     return out
+
+
+class RateBook:
+    """The rates of some currencies over the days ``[first, last]``: :meth:`rate` answers the
+    latest on or before a day, as :func:`rates_on` defines it, for figures that convert each
+    day's sums at that day's rate (a period's won deals, a chart by month).
+
+    One statement: per currency, one seek for the rate in force on ``first`` and one range of
+    the (currency, day) key up to ``last`` — never a scan of a currency's whole history (a
+    correlated "latest before" per row cost 15 ms with two years of daily rates).
+    """
+
+    def __init__(self, currencies: Iterable[str], first: date, last: date) -> None:
+        self.home = company_currency()
+        wanted = sorted({c for c in currencies if c and c != self.home})
+        self.series: dict[str, tuple[list[date], list[Decimal]]] = {}
+        if not wanted:
+            return
+        rows = db.session.connection().execute(
+            _rate_book_statement(tuple(wanted)), {"first": first, "last": last}).all()
+        series: dict[str, list[tuple[date, Decimal]]] = {}
+        for currency, day, rate in rows:
+            series.setdefault(currency, []).append((_as_day(day), Decimal(rate)))
+        for currency, points in series.items():
+            points.sort()
+            self.series[currency] = ([d for d, _r in points], [v for _d, v in points])
+
+    def rate(self, currency: str, day: date) -> Decimal | None:
+        """Units of the company currency per unit of ``currency`` on ``day``; None: no rate."""
+        if currency == self.home:
+            return ONE
+        found = self.series.get(currency)
+        if found is None:
+            return None
+        i = bisect_right(found[0], day)
+        return found[1][i - 1] if i else None
+
+
+@lru_cache(maxsize=64)
+def _rate_book_statement(wanted: tuple[str, ...]) -> Any:
+    """Built once per set of currencies: building the union costs more than running it."""
+    r = ExchangeRate.__table__
+    first, last = bindparam("first", type_=r.c.day.type), bindparam("last", type_=r.c.day.type)
+    parts = []
+    for code in wanted:
+        parts.append(select(r.c.currency, r.c.day, r.c.rate)
+                     .where(r.c.currency == code, r.c.day <= first)
+                     .order_by(r.c.day.desc()).limit(1).subquery())
+        parts.append(select(r.c.currency, r.c.day, r.c.rate)
+                     .where(r.c.currency == code, r.c.day > first, r.c.day <= last)
+                     .subquery())
+    return union_all(*[select(p.c.currency, p.c.day, p.c.rate) for p in parts])
+
+
+def _as_day(value: Any) -> date:
+    """SQLite answers a Date column's value as a date already; text is tolerated all the same."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 @dataclass

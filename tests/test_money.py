@@ -17,6 +17,7 @@ from conveyor.cli import rates_cli
 from conveyor.extensions import db
 from conveyor.models import ExchangeRate, User
 from conveyor.money import (
+    RateBook,
     RateError,
     compact_money,
     convert_total,
@@ -43,6 +44,26 @@ def test_the_rate_of_a_day_is_the_latest_on_or_before_it(app):
         assert rates_on(["CNY", "EUR", "USD"], date(2026, 11, 30)) == {"CNY": D("0.13"),
                                                                        "USD": D(1)}
         assert rates_on(["CNY", "EUR"], date(2026, 12, 6)) == {"CNY": D("0.14"), "EUR": D("1.1")}
+
+
+def test_a_rate_book_answers_for_every_day_what_rates_on_answers(app):
+    """The book of a range reads the rate in force before it and those inside it, no others."""
+    from datetime import timedelta
+    with app.app_context():
+        set_rate("CNY", date(2026, 10, 1), "0.1200")
+        set_rate("CNY", date(2026, 11, 1), "0.1300")
+        set_rate("CNY", date(2026, 11, 15), "0.1350")
+        set_rate("CNY", date(2026, 12, 20), "0.1500")  # after the range: not read
+        set_rate("EUR", date(2026, 11, 20), "1.10")  # none before the range
+        first, last = date(2026, 11, 10), date(2026, 12, 10)
+        book = RateBook(["CNY", "EUR", "USD", "JPY"], first, last)
+        assert book.series["CNY"][0] == [date(2026, 11, 1), date(2026, 11, 15)]
+        day = first
+        while day <= last:
+            expected = rates_on(["CNY", "EUR", "USD", "JPY"], day)
+            for code in ("CNY", "EUR", "USD", "JPY"):
+                assert book.rate(code, day) == expected.get(code), (code, day)
+            day += timedelta(days=1)
 
 
 def test_a_total_converts_each_currency_and_names_those_without_a_rate(app):

@@ -14,7 +14,6 @@ won deals themselves are grouped (through the deals' (owner, stage, entered) ind
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,16 +21,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
-from conveyor import Total, company_currency, scope
-from conveyor.models import Deal, ExchangeRate, Stage
+from conveyor import RateBook, Total, company_currency, scope
+from conveyor.models import Deal, Stage
 
 from .models import TYPES, RelationshipState
 from .reports import period_bounds, rows_of, summary_owners
 from .won_ledger import day_sums
 
 CENT = Decimal("0.01")
+ZERO = Decimal(0)
 STATE_TYPE = func.coalesce(RelationshipState.type, "cold")
 
 
@@ -53,68 +52,45 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-class DatedRates:
-    """The rate of each currency on any day of ``[first, last]``: the latest on or before it.
-
-    One statement whatever the period; none when every amount is in the company currency.
-    """
-
-    def __init__(self, currencies: Iterable[str], first: date, last: date) -> None:
-        self.home = company_currency()
-        others = sorted({c for c in currencies if c and c != self.home})
-        self.days: dict[str, list[date]] = {}
-        self.rates: dict[str, list[Decimal]] = {}
-        if not others:
-            return
-        r, before = ExchangeRate, aliased(ExchangeRate)
-        # The rate in force on ``first`` (the latest on or before it) and every later one up to
-        # ``last``, in one statement (the primary key is (currency, day)).
-        opening = (select(func.max(before.day)).where(before.currency == r.currency,
-                                                      before.day <= first).scalar_subquery())
-        for currency, day, rate in rows_of(
-                select(r.currency, r.day, r.rate)
-                .where(r.currency.in_(others), r.day <= last,
-                       r.day >= func.coalesce(opening, first))
-                .order_by(r.currency, r.day)):
-            self.days.setdefault(currency, []).append(_day(day))
-            self.rates.setdefault(currency, []).append(Decimal(rate))
-
-    def on(self, currency: str, day: date) -> Decimal | None:
-        if currency == self.home:
-            return Decimal(1)
-        days = self.days.get(currency)
-        if not days:
-            return None
-        i = bisect_right(days, day)
-        return self.rates[currency][i - 1] if i else None
-
-
 ALL = ""  # the key of the sum over every key in add_up's answers
 
 
 def add_up(rows: Iterable[tuple[Any, str, Any, int, Any]], first: date, last: date
            ) -> tuple[dict[Any, int], dict[Any, Total]]:
     """``(key, currency, day, count, cents)`` rows → counts and converted totals per key, and
-    their sum under :data:`ALL` (converted from the same day sums, so it is exact too)."""
-    rows = [(k, cur, _day(day), int(n), Decimal(int(cents or 0)) / 100)
-            for key, cur, day, n, cents in rows for k in (key, ALL)]
-    rates = DatedRates({r[1] for r in rows}, first, last)
-    counts: dict[str, int] = {}
-    sums: dict[str, Decimal] = {}
-    parts: dict[str, dict[str, Decimal]] = {}
-    missing: dict[str, set[str]] = {}
+    their sum under :data:`ALL` (the keys' exact sums added, so it is exact too)."""
+    rows = [(key, cur, _day(day), int(n), Decimal(int(cents or 0)) / 100)
+            for key, cur, day, n, cents in rows]
+    rates = RateBook({r[1] for r in rows}, first, last)
+    day_rates: dict[tuple[str, date], Decimal | None] = {}  # a day's rate serves every key
+    counts: dict[Any, int] = {}
+    sums: dict[Any, Decimal] = {}
+    parts: dict[Any, dict[str, Decimal]] = {}
+    missing: dict[Any, set[str]] = {}
     for key, cur, day, n, amount in rows:
         counts[key] = counts.get(key, 0) + n
         part = parts.setdefault(key, {})
-        part[cur] = part.get(cur, Decimal(0)) + amount
-        rate = rates.on(cur, day)
+        part[cur] = part.get(cur, ZERO) + amount
+        if (cur, day) in day_rates:
+            rate = day_rates[cur, day]
+        else:
+            rate = day_rates[cur, day] = rates.rate(cur, day)
         if rate is None:
             if amount:
                 missing.setdefault(key, set()).add(cur)
             continue
-        sums[key] = sums.get(key, Decimal(0)) + amount * rate
+        sums[key] = sums.get(key, ZERO) + amount * rate
+    if rows:
+        counts[ALL] = sum(counts.values())
+        sums[ALL] = sum(sums.values(), ZERO)
+        everything: dict[str, Decimal] = {}
+        for part in list(parts.values()):
+            for cur, amount in part.items():
+                everything[cur] = everything.get(cur, ZERO) + amount
+        parts[ALL] = everything
+        missing[ALL] = set().union(*missing.values())
     home = rates.home
-    totals = {key: Total(sums.get(key, Decimal(0)).quantize(CENT), home,
+    totals = {key: Total(sums.get(key, ZERO).quantize(CENT), home,
                          {cur: amount.quantize(CENT) for cur, amount in parts[key].items()},
                          tuple(sorted(missing.get(key, ())))) for key in parts}
     return counts, totals

@@ -27,15 +27,17 @@ from sqlalchemy import (
     Integer,
     String,
     bindparam,
+    case,
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from conveyor import db
+from conveyor import company_currency, db
 from conveyor.models import Deal, Stage
 
 from .models import TYPE_LENGTH, RelationshipState
@@ -212,11 +214,15 @@ def rebuild(session: Session) -> int:
 
 def day_sums(owner_ids: list[int] | None, first: date, last: date) -> Any:
     """The report's statement: (type, currency, day, count, cents) for ``[first, last]``,
-    the owners given (``None``: everyone)."""
-    query = (select(DAYS.c.type, DAYS.c.currency, DAYS.c.day, func.sum(DAYS.c.count),
+    the owners given (``None``: everyone). The company currency converts at 1 on every day, so
+    its rows are summed into one per type, dated ``first``: the rows follow the foreign
+    currencies' days, not the period's length times every currency."""
+    day = case((DAYS.c.currency == company_currency(), literal(first, Date())),
+               else_=DAYS.c.day)
+    query = (select(DAYS.c.type, DAYS.c.currency, day, func.sum(DAYS.c.count),
                     func.sum(DAYS.c.cents))
              .where(DAYS.c.day >= first, DAYS.c.day <= last)
-             .group_by(DAYS.c.type, DAYS.c.currency, DAYS.c.day))
+             .group_by(DAYS.c.type, DAYS.c.currency, day))
     if owner_ids is not None:
         query = query.where(DAYS.c.owner_id.in_(owner_ids) if len(owner_ids) != 1
                             else DAYS.c.owner_id == owner_ids[0])
