@@ -60,7 +60,8 @@ def init_web(app: Flask) -> None:
                                  can=lambda perm: can(current_user, perm), url_maker=url_maker,
                                  board_columns=rows.board_columns,
                                  deal_list_rows=rows.deal_list_rows,
-                                 customer_list_rows=rows.customer_list_rows)
+                                 customer_list_rows=rows.customer_list_rows,
+                                 total_cell_html=total_cell_html)
     from ..charts import register as register_charts
 
     register_charts(app.jinja_env)
@@ -213,6 +214,41 @@ def _money(value: Any, currency: str = "USD", locale: str | None = None) -> str:
     if shape is None:
         return format_currency(value, currency)
     return _apply_shape(shape, Decimal(value))
+
+
+def total_cell_html(total: Any) -> Markup:
+    """A converted total (``conveyor.money.Total``) as ``widgets/_total.html``'s ``total_cell``
+    shows it: the amount in the company currency (compact), the original amounts in its title,
+    the currencies without a rate named below it. Memoized per values and language: the macro
+    formatted every part of every cell with Jinja and Babel (the home page's summary has twenty
+    cells, a hundred amounts)."""
+    parts = _field(total, "parts") or {}
+    return Markup(_total_cell(_field(total, "amount"), _field(total, "currency"),
+                              tuple(sorted(parts.items())), tuple(_field(total, "missing") or ()),
+                              _locale_name()))
+
+
+def _field(obj: Any, name: str) -> Any:
+    return getattr(obj, name) if hasattr(obj, name) else obj[name]
+
+
+@lru_cache(maxsize=2048)
+def _total_cell(amount: Any, currency: str, parts: tuple[tuple[str, Any], ...],
+                missing: tuple[str, ...], locale: str) -> str:
+    from ..money import compact_money
+
+    out = ""
+    if parts and len(parts) > len(missing):
+        title = ""
+        if len(parts) > 1 or currency not in dict(parts):
+            title = ' title="{}"'.format(" + ".join(str(escape(_money(a, cur, locale)))
+                                                    for cur, a in parts))
+        out = (f'<span class="total"{title}>'
+               f"{escape(compact_money(amount, currency, locale))}</span>")
+    if missing:
+        out += ('<br><small class="warn">{}</small>'.format(escape(
+            _("no exchange rate for %(currencies)s", currencies=", ".join(missing)))))
+    return out
 
 
 def _locale_name() -> str:
