@@ -264,13 +264,17 @@ def shown_range(first: int, rows: int, total: Any) -> str:
     locale = _locale_name()
     value = max(total.value, last)
     if total.exact:
-        return _("%(first)s–%(last)s of %(total)s", first=format_decimal(first, locale=locale),
-                 last=format_decimal(last, locale=locale),
-                 total=format_decimal(value, locale=locale))
+        return _("%(first)s–%(last)s of %(total)s", first=_integer(first, locale),
+                 last=_integer(last, locale), total=_integer(value, locale))
     rounded = max(int(float(f"{value:.2g}")), last)
-    return _("%(first)s–%(last)s of about %(total)s", first=format_decimal(first, locale=locale),
-             last=format_decimal(last, locale=locale),
-             total=format_decimal(rounded, locale=locale))
+    return _("%(first)s–%(last)s of about %(total)s", first=_integer(first, locale),
+             last=_integer(last, locale), total=_integer(rounded, locale))
+
+
+@lru_cache(maxsize=4096)
+def _integer(value: int, locale: str) -> str:
+    """A row number in the page's language ("40,000", "40 000"): Babel takes ~0.1 ms a call."""
+    return format_decimal(value, locale=locale)
 
 
 def local_today() -> date:
