@@ -107,7 +107,8 @@ def _shell_context() -> dict[str, Any]:
     state = current_app.extensions["conveyor"]
     ctx: dict[str, Any] = {"languages": {k: LANGUAGE_NAMES.get(k, k) for k in
                                          current_app.config["CONVEYOR"]["languages"]},
-                           "current_locale": str(get_locale() or "en")}
+                           "current_locale": str(get_locale() or "en"),
+                           "csrf_token": csrf_token}  # over Flask-WTF's context processor
     if getattr(current_user, "is_authenticated", False):
         perms = permissions_of(current_user)
         ctx["nav_items"] = [n for n in state.nav_items if n.permission in perms]
