@@ -105,10 +105,25 @@ def _stage_gate_refused(refused: Any) -> Any:
 
 
 def _shell_context() -> dict[str, Any]:
+    """What the layout reads, worked out once per request, user and language: a page renders
+    its widgets and panels with ``render_template`` too, which runs this again for each."""
+    locale = str(get_locale() or "en")
+    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    key = (locale, id(user), getattr(user, "is_authenticated", False),
+           g.get("unread_notifications"))
+    kept = g.get("conveyor_shell_context")
+    if kept is not None and kept[0] == key:
+        return dict(kept[1])
+    ctx = _shell_values(locale)
+    g.conveyor_shell_context = (key, ctx)
+    return dict(ctx)
+
+
+def _shell_values(locale: str) -> dict[str, Any]:
     state = current_app.extensions["conveyor"]
     ctx: dict[str, Any] = {"languages": {k: LANGUAGE_NAMES.get(k, k) for k in
                                          current_app.config["CONVEYOR"]["languages"]},
-                           "current_locale": str(get_locale() or "en"),
+                           "current_locale": locale,
                            "csrf_token": csrf_token}  # over Flask-WTF's context processor
     if getattr(current_user, "is_authenticated", False):
         perms = permissions_of(current_user)

@@ -39,12 +39,20 @@ def keyset_page(query: Select[Any], id_column: Any, before: int | None = None,
     return Page(rows, rows[-1].id if more and rows else None, before is None)
 
 
+def built(query: Select[Any] | Callable[[], Select[Any]]) -> Select[Any]:
+    """``query``, or what a function building it returns: :func:`keyset_rows` and
+    :func:`count_rows` take either, so a list whose statements are kept (``unfiltered`` /
+    ``cache``) builds its filtered query only when a statement is built (~0.1–0.3 ms of
+    SQLAlchemy on each request otherwise)."""
+    return query() if callable(query) else query
+
+
 def before_arg() -> int | None:
     raw = request.args.get("before", "")
     return int(raw) if raw.isdigit() and len(raw) < 18 else None
 
 
-def keyset_rows(query: Select[Any], id_column: Any, before: int | None = None,
+def keyset_rows(query: Select[Any] | Callable[[], Select[Any]], id_column: Any, before: int | None = None,
                 size: int | None = None, *, rows: Callable[[Any], Select[Any]],
                 unfiltered: tuple[type, Any, str] | None = None) -> Page:
     """:func:`keyset_page` returning plain rows (each with an ``id``), not ORM objects.
@@ -60,7 +68,7 @@ def keyset_rows(query: Select[Any], id_column: Any, before: int | None = None,
     size = size or current_app.config["CONVEYOR"]["page_size"]
 
     def build() -> Select[Any]:
-        ids = (query.where(id_column <= bindparam("upto")).with_only_columns(id_column)
+        ids = (built(query).where(id_column <= bindparam("upto")).with_only_columns(id_column)
                .order_by(id_column.desc()).limit(written_limit(size + 1)))
         return rows(ids).order_by(id_column.desc())
 
@@ -101,7 +109,7 @@ class RowCount:
     exact: bool
 
 
-def count_rows(query: Select[Any], id_column: Any, cap: int = COUNT_CAP,
+def count_rows(query: Select[Any] | Callable[[], Select[Any]], id_column: Any, cap: int = COUNT_CAP,
                cache: tuple[type, Any, str] | None = None) -> RowCount:
     """The rows ``query`` (a filtered ``select(Model)``) would list, counted up to ``cap`` and
     estimated beyond it, so the count costs the same at a thousand rows as at a million.
@@ -121,7 +129,7 @@ def count_rows(query: Select[Any], id_column: Any, cap: int = COUNT_CAP,
         # "id <= MAX_ID" (always true) plans the walk as the keyset page's: down the ids (or an
         # (owner, id) index). Without a range on the id, SQLite read a team's 250k deals through
         # another owner index and sorted them all for 251 ids (150 ms at 1M deals).
-        newest = (query.where(id_column <= MAX_ID).with_only_columns(id_column)
+        newest = (built(query).where(id_column <= MAX_ID).with_only_columns(id_column)
                   .order_by(id_column.desc()).limit(written_limit(cap + 1)).subquery())
         table_min = select(func.min(id_column)).scalar_subquery()
         return select(func.count(), func.min(newest.c[0]), func.max(newest.c[0]), table_min)
@@ -134,10 +142,11 @@ def count_rows(query: Select[Any], id_column: Any, cap: int = COUNT_CAP,
     if found <= cap:
         return RowCount(int(found), True)
     if connection.dialect.name == "postgresql":
-        estimate = _planner_rows(connection, query.with_only_columns(id_column).order_by(None))
+        estimate = _planner_rows(connection,
+                                 built(query).with_only_columns(id_column).order_by(None))
         return RowCount(max(int(estimate), found), False)
     def build_oldest() -> Select[Any]:
-        oldest = (query.with_only_columns(id_column).where(id_column < bindparam("lowest"))
+        oldest = (built(query).with_only_columns(id_column).where(id_column < bindparam("lowest"))
                   .order_by(id_column.asc()).limit(written_limit(cap + 1)).subquery())
         return select(func.count(), func.min(oldest.c[0]), func.max(oldest.c[0]))
 
