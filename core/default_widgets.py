@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import current_app, render_template
 from sqlalchemy import bindparam, func, select, union_all
-from sqlalchemy.orm import selectinload
 
 from .contrib import Widget
 from .extensions import db
@@ -34,7 +33,9 @@ def my_deals(user: Any) -> str:
     open_ids = tuple(s.id for s in current_pipelines().all_stages() if not s.is_closed)
     if not open_ids:
         return render_template("widgets/my_deals.html", deals=[])
-    deals = list(db.session.scalars(_my_deals_statement(open_ids), {"owner": user.id}))
+    from .web.listing import plain_rows
+
+    deals = plain_rows(_my_deals_statement(open_ids), {"owner": user.id})
     return render_template("widgets/my_deals.html", deals=deals)
 
 
@@ -50,8 +51,14 @@ def _my_deals_statement(open_ids: tuple[int, ...]) -> Any:
                                           Deal.expected_close.is_(None))
                     .order_by(Deal.id).limit(MY_DEALS_LIMIT).subquery())
     candidates = union_all(*[select(b.c.id) for b in branches])
-    return (select(Deal).where(Deal.id.in_(candidates))
-            .options(selectinload(Deal.customer), selectinload(Deal.stage))
+    # Plain rows with the customer's name and the stage's percent joined in: one statement
+    # instead of three (deals, then their customers and stages loaded as ORM objects, half
+    # of the home page's time).
+    return (select(Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.expected_close,
+                   Customer.name.label("customer_name"), Stage.percent.label("stage_percent"))
+            .join(Customer, Customer.id == Deal.customer_id)
+            .join(Stage, Stage.id == Deal.stage_id)
+            .where(Deal.id.in_(candidates))
             .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
             .limit(MY_DEALS_LIMIT))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -160,8 +161,7 @@ def _customer_data(form: CustomerForm) -> dict[str, Any]:
 @require("customers.view")
 def card(customer_id: int) -> Any:
     customer = get_visible_or_404(Customer, customer_id, current_user,
-                                  options=[joinedload(Customer.contacts),
-                                           joinedload(Customer.owner)], cache_key="card")
+                                  options=_card_options(), cache_key="card")
     sees_deals = can(current_user, "deals.view")  # a marketer sees customers, not their deals
     deals, deal_count = card_deals(customer) if sees_deals else ([], 0)
     panels = panels_for("customer")
@@ -171,6 +171,12 @@ def card(customer_id: int) -> Any:
     return render_template("customers/card.html", customer=customer, deals=deals,
                            deal_count=deal_count, timeline=timeline,
                            panels=panels, actions=actions)
+
+
+@lru_cache(maxsize=1)
+def _card_options() -> tuple[Any, ...]:
+    """Built once: the loader options are only read when the kept statement is first built."""
+    return joinedload(Customer.contacts), joinedload(Customer.owner)
 
 
 def card_deals(customer: Customer) -> tuple[list[Any], int]:
