@@ -265,9 +265,14 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
             owner = _owner(deal)
             _reached(reached, earlier, owner, stages, -1)
             _reached(reached, earlier + mine, owner, stages, +1)
-            durations.add_stays(spans, earlier, owner, -1)
-            durations.add_stays(spans, sorted(earlier + mine, key=lambda r: (r["at"], r["id"])),
-                                owner, +1)
+            after = sorted(earlier + mine, key=lambda r: (r["at"], r["id"]))
+            # The stays both orders share (every pair before the first row where they part:
+            # all but the last earlier row's, unless a new row is dated before it) cancel out.
+            same = 0
+            while same < len(earlier) and earlier[same]["id"] == after[same]["id"]:
+                same += 1
+            durations.add_stays(spans, earlier[max(same - 1, 0):], owner, -1)
+            durations.add_stays(spans, after[max(same - 1, 0):], owner, +1)
     closed.apply(conn, C, ("owner_id", "day", "stage_id", "currency", "lost_reason"),
                  ("count", "amount", "margin"))
     reached.apply(conn, R, ("owner_id", "month", "stage_id", "prev_month"), ("count",))

@@ -70,7 +70,8 @@ _LOCK_STATE = select(STATE).where(STATE.c.customer_id == bindparam("cid")).with_
 
 
 def _locked_state(session: Session, customer_id: int) -> Any:
-    return session.execute(_LOCK_STATE, {"cid": customer_id}).first()
+    # Core statements on the session's connection: the ORM's execution layer adds nothing here.
+    return session.connection().execute(_LOCK_STATE, {"cid": customer_id}).first()
 
 
 def _transition(session: Session, customer_id: int, old: str | None, new: str, cause: str,
@@ -101,8 +102,9 @@ def refresh_customer(session: Session, customer_id: int, cause: str, by: Any = N
     statement = type_statement(rules, "one")
     params = type_params(now, rules, customer_id=customer_id)
     row = _locked_state(session, customer_id)
+    conn = session.connection()
     if row is None:  # first sight of this customer: insert, or lose the race and lock
-        computed = session.execute(statement, params).first()
+        computed = conn.execute(statement, params).first()
         if computed is None:
             return None  # customer gone
         inserted = session.execute(_insert_ignore(session).values(
@@ -113,7 +115,7 @@ def refresh_customer(session: Session, customer_id: int, cause: str, by: Any = N
             _announce(session, customer_id, None, computed.computed, cause, by)
             return computed.computed
         row = _locked_state(session, customer_id)
-    computed = session.execute(statement, params).first()
+    computed = conn.execute(statement, params).first()
     if computed is None:
         return None
     new = computed.computed
