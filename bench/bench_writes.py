@@ -9,12 +9,14 @@ the throughput of a bare Flask endpoint that does one INSERT and a commit on the
 (``/_bench/insert``: a row into a scratch table, no login, no CSRF), with every plugin of
 ``config/defaults.toml`` on. Each write is measured twice in the same run, one request
 at a time, round-robin with the bare endpoint: in-process (Flask test client: the app's own work
-alone) and over HTTP (the same app under gunicorn, one sync worker on 127.0.0.1, a new
-connection per request: what a client waits for); the API as a bearer-token client, the web
-form as a signed-in browser with its CSRF token. For each write the table gives its
-median, the throughput ratio (bare median / write median), and what it ran: SQL statements by
-kind (SELECT / INSERT / UPDATE / DELETE), commits, and which hook implementations the
-events reached (``handle_event`` / ``track_event`` counted by plugin). Results:
+alone; wall time, and the process's CPU time, which a loaded shared machine distorts less)
+and over HTTP (the same app under gunicorn, one sync worker on 127.0.0.1, a new connection per
+request: what a client waits for); the API as a bearer-token client, the web form as a
+signed-in browser with its CSRF token. For each write the table gives its median, the
+throughput ratio (bare median / write median), and what it ran: SQL statements by kind
+(SELECT / INSERT / UPDATE / DELETE), commits, and which hook implementations the events
+reached (``handle_event`` / ``track_event`` counted by plugin); below it, the Python time of
+each hook implementation and every statement of each write in order. Results:
 ``bench/results/writes[-pg][-s<scale>].md|json``.
 """
 from __future__ import annotations
@@ -45,9 +47,27 @@ from common import (  # noqa: E402
 
 PLUGINS = default_plugins()  # every plugin config/defaults.toml lists
 GOAL = 0.5
-HEADERS = ["write", "in-process ms", "bare ms", "in-process ratio", "HTTP ms", "HTTP bare ms",
-           "HTTP ratio", "goal", "pass (HTTP)", "statements (S/I/U/D)", "commits",
-           "event hooks run"]
+HEADERS = ["write", "in-process ms", "bare ms", "in-process ratio", "CPU ms", "bare CPU ms",
+           "CPU ratio", "HTTP ms", "HTTP bare ms", "HTTP ratio", "goal", "pass (HTTP)",
+           "statements (S/I/U/D)", "commits", "event hooks run"]
+
+
+def measure_cpu(cases: dict[str, Any], rounds: int, warmup: int = 3) -> dict[str, float]:
+    """Median CPU time of each case in this process (``time.process_time``), round-robin: what
+    the app's own Python (and SQLite, which runs in the process) spends, whatever else the
+    machine is running — wall times on a shared, loaded machine stretch long requests more
+    than short ones. PostgreSQL's own work happens in its server and is not counted."""
+    import statistics
+    import time
+
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for i in range(warmup + rounds):
+        for name, fn in cases.items():
+            start = time.process_time()
+            fn()
+            if i >= warmup:
+                samples[name].append((time.process_time() - start) * 1000)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def add_bare_insert(app: Any) -> None:
@@ -84,8 +104,20 @@ def writes_wsgi_app() -> Any:
     return app
 
 
-def statement_kinds(app: Any, fn: Any) -> tuple[Counter[str], int]:
-    """SQL statements a call runs, by first keyword, and its COMMITs (the app's own)."""
+TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+([a-z_]+)", re.IGNORECASE)
+
+
+def describe(statement: str) -> str:
+    """``INSERT deal_stage_totals`` — a statement's verb and first table, for the tables."""
+    verb = statement.split(None, 1)[0].upper()
+    found = TABLE.search(statement)
+    return f"{verb} {found.group(1) if found else '?'}"
+
+
+def statement_kinds(app: Any, fn: Any, seen: list[str] | None = None,
+                    ) -> tuple[Counter[str], int]:
+    """SQL statements a call runs, by first keyword, and its COMMITs (the app's own); each
+    statement described (``describe``) into ``seen`` when given."""
     from sqlalchemy import event
 
     from conveyor.extensions import db
@@ -95,6 +127,8 @@ def statement_kinds(app: Any, fn: Any) -> tuple[Counter[str], int]:
 
     def before(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
         kinds[statement.split(None, 1)[0].upper()] += 1
+        if seen is not None and not commits[0]:  # the write's own transaction
+            seen.append(describe(statement))
 
     def on_commit(_conn: Any) -> None:
         commits[0] += 1
@@ -227,21 +261,25 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str) ->
         assert response.status_code in (200, 201, 302), (label, response.status_code,
                                                           response.get_data(as_text=True)[:400])
     timings = measure(cases, rounds=rounds, warmup=3)
+    cpu = measure_cpu(cases, rounds=rounds)
     http = measure_http(app, url, seller_id, secret, caller_secret, customer, moving, stages,
-                        rounds)
+                        rounds, step)
     bare, http_bare = timings["bare"].median, http["bare"].median
     rows: list[list[Any]] = []
+    listed: dict[str, list[str]] = {}
     ok = True
     for label, fn in cases.items():
-        kinds, commits = statement_kinds(app, fn)
+        kinds, commits = statement_kinds(app, fn, listed.setdefault(label, []))
         hooks = hooks_run(app, fn) if label != "bare" else "-"
         ms, http_ms = timings[label].median, http[label].median
         ratio, http_ratio = bare / ms, http_bare / http_ms
+        cpu_ms, cpu_ratio = cpu[label], cpu["bare"] / cpu[label] if cpu[label] else 0.0
         passed = http_ratio >= GOAL
         if label != "bare":
             ok = ok and passed
         rows.append([label if label != "bare" else "bare INSERT + commit", f"{ms:.2f}",
-                     f"{bare:.2f}", f"{ratio:.2f}", f"{http_ms:.2f}", f"{http_bare:.2f}",
+                     f"{bare:.2f}", f"{ratio:.2f}", f"{cpu_ms:.2f}", f"{cpu['bare']:.2f}",
+                     f"{cpu_ratio:.2f}", f"{http_ms:.2f}", f"{http_bare:.2f}",
                      f"{http_ratio:.2f}", "" if label == "bare" else f"≥ {GOAL}",
                      "" if label == "bare" else ("yes" if passed else "NO"),
                      "/".join(str(kinds.get(k, 0)) for k in ("SELECT", "INSERT", "UPDATE",
@@ -257,9 +295,10 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str) ->
     api_win()()  # the customer's type settles (its first wins may move it)
     api_win()()
     win = api_win()
-    kinds, commits = statement_kinds(app, win)
+    kinds, commits = statement_kinds(app, win, listed.setdefault("win a deal (API)", []))
     win = api_win()
-    rows.append(["win a deal (API; counted, not timed)", "", "", "", "", "", "", "", "",
+    rows.append(["win a deal (API; counted, not timed)", "", "", "", "", "", "", "", "", "",
+                 "", "",
                  "/".join(str(kinds.get(k, 0)) for k in ("SELECT", "INSERT", "UPDATE",
                                                         "DELETE")),
                  commits, hooks_run(app, win)])
@@ -277,31 +316,40 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str) ->
                 "of the write is the core's own work (routing, login, validation, ORM flushes, "
                 "audit, the commit).\n\n"
                 + table(["write", "write ms", "hooks ms", "hook:plugin ms"], hook_rows))
+    listed.pop("bare", None)
+    hooks_md += ("\n\n## The statements of each write, in order (up to its commit)\n\n"
+                 + table(["write", "n", "statements"],
+                         [[label, len(seen), ", ".join(seen)] for label, seen in listed.items()]))
     meta = {"database": database_label(url), "scale": scale, "plugins": " ".join(PLUGINS),
             "deals": info["counts"].get("deals"), "rounds": rounds,
-            "method": "in-process POSTs (Flask test client) and the same over HTTP (gunicorn -w 1 "
-                      "sync on 127.0.0.1, new connection per request), each round-robin with the "
-                      "bare INSERT endpoint; ratio = bare median / write median",
+            "method": "in-process POSTs (Flask test client: wall time, and the process's CPU "
+                      "time) and the same over HTTP (gunicorn -w 1 sync on 127.0.0.1, new "
+                      "connection per request), each round-robin with the bare INSERT endpoint; "
+                      "ratio = bare median / write median",
             "fsyncs": "one commit per write; SQLite WAL with synchronous=NORMAL syncs at "
                       "checkpoints, not per commit; PostgreSQL: one WAL flush per commit"}
     path = write_results(name, meta, HEADERS, rows, extra_md=hooks_md, extra_json={
         "hook_ms": {r[0]: r[3] for r in hook_rows},
+        "statements": listed,
         "timings_ms": {k: t.samples_ms for k, t in timings.items()},
+        "cpu_ms": cpu,
         "http_timings_ms": {k: t.samples_ms for k, t in http.items()}})
     print(f"\nwritten: {path}")
     return ok
 
 
 def measure_http(app: Any, url: str, seller_id: int, secret: str, caller_secret: str,
-                 customer: int, moving: int, stages: list[int], rounds: int) -> dict[str, Any]:
-    """The same writes over HTTP, against the same database (gunicorn, one sync worker)."""
+                 customer: int, moving: int, stages: list[int], rounds: int,
+                 step: list[int]) -> dict[str, Any]:
+    """The same writes over HTTP, against the same database (gunicorn, one sync worker).
+    ``step`` is the in-process moves' counter: every move goes to the other stage."""
     with served(url, PLUGINS, app_spec="bench_writes:writes_wsgi_app()") as server:
         anon = server.client(app, None)
         browser = server.client(app, seller_id)
         page = browser("/deals/new").body.decode()
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
         assert token, "the deal form carries a CSRF token (over HTTP)"
-        counter, step = [10_000], [0]
+        counter = [10_000]
 
         def api(path: str, key: str, body: dict[str, Any]) -> Any:
             return anon(path, {"Authorization": f"Bearer {key}",

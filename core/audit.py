@@ -103,9 +103,17 @@ def _primary_key(obj: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
+_COLUMNS: dict[type, list[str]] = {}
+
+
 def _columns(obj: Any) -> list[str]:
-    skip = NOISE | set(getattr(type(obj), "__audit_skip__", ()))
-    return [a.key for a in inspect(type(obj)).column_attrs if a.key not in skip]
+    """The audited columns of ``obj``'s class, worked out once per class (every flush asks)."""
+    cls = type(obj)
+    found = _COLUMNS.get(cls)
+    if found is None:
+        skip = NOISE | set(getattr(cls, "__audit_skip__", ()))
+        found = _COLUMNS[cls] = [a.key for a in inspect(cls).column_attrs if a.key not in skip]
+    return found
 
 
 def _value(key: str, value: Any) -> Any:
@@ -183,7 +191,10 @@ def _collect(session: Session, _flush_context: Any) -> None:
                 continue
             rows.append(_entry(kind_of, kind, _primary_key(obj), _label(obj), changes))
     if rows:
-        session.connection().execute(insert(AuditEntry.__table__), rows)
+        session.connection().execute(_INSERT, rows)
+
+
+_INSERT = insert(AuditEntry.__table__)  # built once: every audited flush runs it
 
 
 def record(action: str, *, object_type: str = "", object_id: int | None = None,

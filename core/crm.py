@@ -75,6 +75,8 @@ def post_timeline(kind: str, message: str = "", *, customer: Customer | int | No
     entry = TimelineEntry(kind=kind, message=message, customer_id=customer_id,
                           deal_id=deal.id if deal is not None else None,
                           by_id=getattr(by, "id", None), data=data or {})
+    if deal is not None and deal.id is None:  # a deal not flushed yet: the same flush inserts both
+        entry.deal = deal
     db.session.add(entry)
     return entry
 
@@ -197,10 +199,12 @@ def create_deal(data: dict[str, Any], by: Any) -> Deal:
         deal.closed_at = now
     stage_gates.check_move(deal, None, stage.id, by)  # before the deal joins the session
     db.session.add(deal)
-    db.session.flush()
-    db.session.add(StageHistory(deal_id=deal.id, from_stage_id=None, to_stage_id=stage.id, at=now,
+    # The deal, its first history row and its timeline entry in one flush: the summaries kept
+    # by the flush listeners see a new deal with all of its history (nothing to read back).
+    db.session.add(StageHistory(deal=deal, from_stage_id=None, to_stage_id=stage.id, at=now,
                                 by_id=getattr(by, "id", None)))
     post_timeline("deal.created", deal.title, deal=deal, by=by)
+    db.session.flush()
     ev.emit(ev.DealCreated(deal=deal, by=by))
     return deal
 
@@ -249,11 +253,13 @@ def move_deal(deal: Deal, stage: Stage | None, by: Any, lost_reason: str = "") -
     elif not stage.is_lost:
         deal.lost_reason = ""
     deal.closed_at = now if stage.is_closed else None
-    db.session.flush()
     db.session.add(StageHistory(deal_id=deal.id, from_stage_id=old.id, to_stage_id=stage.id,
                                 at=now, by_id=getattr(by, "id", None)))
     post_timeline("deal.stage_changed", f"{old.percent}% → {stage.percent}%", deal=deal, by=by,
                   data={"from": old.id, "to": stage.id})
+    # The UPDATE, the history row and the timeline entry in one flush: the flush listeners
+    # (stage totals, the plugins' summaries, the audit trail) run once for the move.
+    db.session.flush()
     ev.emit(ev.DealStageChanged(deal=deal, old=old, new=stage, by=by))
     if stage.is_won:
         ev.emit(ev.DealWon(deal=deal, by=by))

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
+
+from sqlalchemy import Table, bindparam
 
 UPSERT_DIALECTS = ("sqlite", "postgresql")
 
@@ -16,3 +19,31 @@ def dialect_module(name: str) -> ModuleType | None:
     if name not in UPSERT_DIALECTS:
         return None
     return importlib.import_module(f"sqlalchemy.dialects.{name}")
+
+
+_ADDING: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def adding_upsert(dialect_name: str, table: Table, keys: tuple[str, ...],
+                  values: tuple[str, ...]) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE SET v = v + excluded.v`` for each of ``values``,
+    with a bind parameter per column: built once per process, dialect and table, and executed
+    with a list of rows (one statement for a summary's keys).
+
+    A summary kept on every write used to build this construct, and compile it, on each flush
+    (its multi-row VALUES made a new statement every time): that cost more than running it.
+    ``None`` where the dialect has no upsert."""
+    cache_key = (dialect_name, table.name, keys, values)
+    found = _ADDING.get(cache_key)
+    if found is not None:
+        return found
+    dialect = dialect_module(dialect_name)
+    if dialect is None:
+        return None
+    stmt = dialect.insert(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in keys + values})
+    found = stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={v: table.c[v] + stmt.excluded[v] for v in values})
+    _ADDING[cache_key] = found
+    return found

@@ -39,16 +39,22 @@ TRACK_ATTEMPTS = 3
 TRACK_JOB = "core.track_events"
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 @dataclass
 class Event:
     """Base of every event. ``at`` is set when it is created."""
 
     def __post_init__(self) -> None:
         self.at = utcnow()
-        for f in fields(self):
-            value = getattr(self, f.name)
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:  # dataclasses.fields() on every event cost more than the rest
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        for name in names:
+            value = getattr(self, name)
             if isinstance(value, LocalProxy):  # current_user: keep the user, not the proxy
-                setattr(self, f.name, value._get_current_object())
+                setattr(self, name, value._get_current_object())
 
     @property
     def name(self) -> str:

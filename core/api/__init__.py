@@ -21,7 +21,17 @@ from flask_smorest import Blueprint as ApiBlueprint
 from ..extensions import csrf
 from ..permissions import public
 from ..search import api as search_api
-from . import contacts, customers, deals, docs, exchange_rates, notifications, stages, users
+from . import (
+    contacts,
+    customers,
+    deals,
+    docs,
+    exchange_rates,
+    notifications,
+    parsing,
+    stages,
+    users,
+)
 from .common import require_json_body
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -55,6 +65,7 @@ def init_api(app: Flask, api: Any) -> None:
         app.view_functions["api-docs.openapi_json"] = public(_plain(spec_view))
     app.register_blueprint(docs.bp)
     app.before_request(_api_credentials)
+    parsing.install()
 
 
 def _retag(api: Any) -> None:

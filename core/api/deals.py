@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, select
 from .. import crm
 from ..extensions import db
 from ..models import Customer, Deal, Stage, StageHistory
-from ..permissions import require, scoped
+from ..permissions import require, scope, scoped, scoped_statement
 from .common import (
     acting_user,
     errors,
@@ -56,7 +56,10 @@ TAG = "deals"
 
 
 def visible_deal(deal_id: int) -> Deal:
-    deal = db.session.scalar(scoped(Deal, current_user).where(Deal.id == deal_id))
+    # Kept per user and scope (scoped_statement): a write built this statement on every call.
+    statement = scoped_statement(Deal, current_user, ("api_deal",), lambda: scoped(
+        Deal, current_user).where(Deal.id == bindparam("deal_id")))
+    deal = db.session.scalar(statement, {"deal_id": deal_id})
     if deal is None:
         not_found("deal")
     return deal
@@ -86,8 +89,9 @@ def check_version(deal: Deal, versions: list[int]) -> None:
 
 
 def visible_customer_id(customer_id: int) -> None:
-    query = scoped(Customer, current_user).where(Customer.id == customer_id)
-    if db.session.scalar(query.with_only_columns(Customer.id)) is None:
+    statement = scoped_statement(Customer, current_user, ("api_customer_id",), lambda: select(
+        Customer.id).where(scope(Customer, current_user), Customer.id == bindparam("cid")))
+    if db.session.scalar(statement, {"cid": customer_id}) is None:
         field_error("customer_id", "Unknown customer, or one you may not see.")
 
 

@@ -155,6 +155,8 @@ class StageHistory(db.Model):
     from_stage: Mapped[Stage | None] = relationship(foreign_keys=[from_stage_id])
     to_stage: Mapped[Stage] = relationship(foreign_keys=[to_stage_id])
     by: Mapped[User | None] = relationship()
+    # Lets a new deal and its first row go in one flush (the row follows the deal's INSERT).
+    deal: Mapped[Deal] = relationship()
 
 
 class AppendOnlyError(RuntimeError):

@@ -11,6 +11,7 @@ from ..extensions import db
 from ..types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from .deals import Deal
     from .users import User
 
 
@@ -30,3 +31,5 @@ class TimelineEntry(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     by: Mapped[User | None] = relationship()
+    # Lets an entry about a new deal go in the flush that inserts the deal.
+    deal: Mapped[Deal | None] = relationship()

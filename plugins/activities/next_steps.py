@@ -42,10 +42,10 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
 from conveyor import db, owner_ids, scope, scope_of
+from conveyor.dialects import dialect_module
 from conveyor.models import Customer, Deal, Stage
 from conveyor.queries import written_limit
 
@@ -163,6 +163,23 @@ def _planned_count(deal_id: Any) -> Any:
             .scalar_subquery())
 
 
+@cache
+def _open_rows(dialect_name: str) -> Any:
+    """The upsert of an opened deal's row (its planned activities counted), with bind
+    parameters ``deal_id``, ``owner_id`` and ``counted`` (the deal again): built once per
+    dialect and run with a list of rows, instead of built and compiled on every new deal."""
+    dialect = dialect_module(dialect_name)
+    if dialect is None:
+        raise LookupError(f"no upsert on {dialect_name}")
+    stmt = dialect.insert(STEPS).values(
+        deal_id=bindparam("deal_id", type_=STEPS.c.deal_id.type),
+        owner_id=bindparam("owner_id", type_=STEPS.c.owner_id.type),
+        planned=_planned_count(bindparam("counted", type_=STEPS.c.deal_id.type)))
+    return stmt.on_conflict_do_update(
+        index_elements=[STEPS.c.deal_id],
+        set_={"owner_id": stmt.excluded.owner_id, "planned": stmt.excluded.planned})
+
+
 def on_deals_flushed(conn: Connection, session: Session, changes: list[Any]) -> None:
     """The ``deal_rows_flushed`` hook: a row for each deal created or reopened (its planned
     activities counted, so the activity deltas of the same flush are dropped for it), none for
@@ -187,13 +204,9 @@ def on_deals_flushed(conn: Connection, session: Session, changes: list[Any]) -> 
         if pending:  # counted below from the table, which already holds this flush's rows
             for deal_id in opened:
                 pending.pop(deal_id, None)
-        dialect = {"sqlite": sqlite, "postgresql": postgresql}[conn.dialect.name]
-        stmt = dialect.insert(STEPS).values([
-            {"deal_id": deal_id, "owner_id": owner, "planned": _planned_count(deal_id)}
+        conn.execute(_open_rows(conn.dialect.name), [
+            {"deal_id": deal_id, "owner_id": owner, "counted": deal_id}
             for deal_id, owner in sorted(opened.items())])
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[STEPS.c.deal_id],
-            set_={"owner_id": stmt.excluded.owner_id, "planned": stmt.excluded.planned}))
     for owner, deal_ids in _grouped(owners).items():
         conn.execute(update(STEPS).where(STEPS.c.deal_id.in_(deal_ids)).values(owner_id=owner))
 

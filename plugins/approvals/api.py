@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from conveyor import db, require
 from conveyor.api.common import errors, field_error, id_rule
@@ -66,12 +66,23 @@ def refuse(error: services.ApprovalError) -> None:
     abort(error.status, message=str(error.message))
 
 
+def _latest_statement() -> Any:
+    r = ApprovalRequest.__table__
+    return (select(r.c.id, r.c.deal_id, r.c.status, r.c.version)
+            .where(r.c.deal_id.in_(bindparam("deal_ids", expanding=True)),
+                   r.c.resource == "deal").order_by(r.c.id))
+
+
+_LATEST: list[Any] = []
+
+
 def latest_by_deal(deal_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """``approval`` for the API's deals: their latest "deal" request (one statement)."""
-    r = ApprovalRequest
+    """``approval`` for the API's deals: their latest "deal" request (one statement, built once
+    and run on the session's connection: every deal write's answer carries it)."""
+    if not _LATEST:
+        _LATEST.append(_latest_statement())
     out: dict[int, dict[str, Any]] = {i: {"approval": None} for i in deal_ids}
-    for row in db.session.execute(select(r.id, r.deal_id, r.status, r.version).where(
-            r.deal_id.in_(deal_ids), r.resource == "deal").order_by(r.id)):
+    for row in db.session.connection().execute(_LATEST[0], {"deal_ids": list(deal_ids)}):
         out[row.deal_id] = {"approval": {"id": row.id, "status": row.status,
                                          "version": row.version}}
     return out

@@ -10,7 +10,8 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import select
 
 from conveyor import csrf, db, require
-from conveyor.api.common import keyset_page
+from conveyor.api.common import keyset_page, saving
+from conveyor.api.fastdump import dumped
 from conveyor.types import utcnow
 
 from .models import Call
@@ -51,15 +52,15 @@ class Calls(MethodView):
     @require("calls.log")
     @blp.arguments(CallSchema)
     @blp.response(201, CallSchema)
-    def post(self, data: dict[str, Any]) -> Call:
+    def post(self, data: dict[str, Any]) -> Any:
         """Log a call as the token's user: a call back books a queue item, interest a lead."""
         try:
-            call = log_call(data, by=current_user._get_current_object())
-            db.session.commit()
+            with saving():  # the call stays loaded after the commit: no SELECT to answer
+                call = log_call(data, by=current_user._get_current_object())
         except CallError as exc:
             db.session.rollback()
             abort(422, errors={"json": {exc.field: [exc.message]}})
-        return call
+        return dumped(CallSchema, call, 201)
 
 
 @blp.route(f"/{ID}")

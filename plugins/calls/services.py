@@ -6,7 +6,7 @@ database (the customer is visible, the contact is theirs, the queue item is open
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
@@ -133,6 +133,8 @@ def log_call(data: dict[str, Any], *, by: Any) -> Call:
         raise CallError("call_back_at", _("The time needs a time zone."))
     if result != "call_back":
         call_back_at = None
+    elif call_back_at is not None:  # stored in UTC: the call answers with what was stored
+        call_back_at = call_back_at.astimezone(UTC)
     interested = result == "interested" or (result == "call_back" and bool(data.get("interested")))
     products = clean_products(data.get("products"))
     if contact is not None:

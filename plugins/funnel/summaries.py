@@ -20,7 +20,6 @@ company currency at the right day's rate stays exact.
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -40,6 +39,7 @@ from sqlalchemy import (
 )
 
 from conveyor import current_pipelines
+from conveyor.dialects import adding_upsert
 from conveyor.models import Deal, Stage, StageHistory
 
 from . import durations
@@ -103,12 +103,9 @@ class Deltas:
                 if any(v)]
         if not rows:
             return
-        # Imported when first needed: a worker on one database never loads the other's dialect.
-        dialect = importlib.import_module(f"sqlalchemy.dialects.{conn.dialect.name}")
-        stmt = dialect.insert(table).values(rows)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[table.c[k] for k in keys],
-            set_={v: table.c[v] + stmt.excluded[v] for v in values}))
+        # Built once per process and table, run with the rows as parameters: building and
+        # compiling a multi-row VALUES on every flush cost more than running it.
+        conn.execute(adding_upsert(conn.dialect.name, table, keys, values), rows)
 
 
 def _owner(values: dict[str, Any]) -> int:
@@ -214,11 +211,13 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
              removed_history: dict[int, list[dict[str, Any]]]) -> None:
     """Turn a flush's deal changes and new history rows into upserts of the summaries: at most
     one statement per summary, plus one read of the history of the deals that moved (for the
-    buckets they already reached) or whose owner, currency or amount changed."""
+    buckets they already reached) or whose owner, currency or amount changed; none for a deal
+    the same flush inserted (a new deal's first row comes in the flush that inserts it)."""
     stages = Stages()
     closed, reached, moves, spans = Deltas(), Deltas(), Deltas(), Deltas()
     won = {sid for sid, s in stages.info.items() if s.is_won}
     new_values: dict[int, dict[str, Any]] = {}
+    inserted: set[int] = set()  # deals this flush inserted: no history of earlier flushes
     rekey: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     for change in changes:
         _closed(closed, change.old, -1)
@@ -227,6 +226,8 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
         durations.add_cycle(spans, change.new, won, +1)
         if change.new is not None:
             new_values[change.deal_id] = change.new
+            if change.old is None:
+                inserted.add(change.deal_id)
         if change.old is not None and change.new is None:  # deleted, with its history
             rows = sorted(({**r, "at": _aware(r["at"])}
                            for r in removed_history.get(change.deal_id, [])),
@@ -241,7 +242,9 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
     added_ids = {h["id"] for h in added}
     moved = {h["deal_id"] for h in added}
     if rekey or moved:
-        past = _history_of(conn, set(rekey) | moved)
+        # A deal inserted by this flush has only this flush's rows: nothing to read for it.
+        past = _history_of(conn, set(rekey) | (moved - inserted))
+        past.update({deal_id: [] for deal_id in moved & inserted})
         for deal_id, (old, new) in rekey.items():  # the rows of earlier flushes, re-keyed
             rows = [r for r in past[deal_id] if r["id"] not in added_ids]
             _moves(moves, rows, old, -1)
@@ -262,9 +265,14 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
             owner = _owner(deal)
             _reached(reached, earlier, owner, stages, -1)
             _reached(reached, earlier + mine, owner, stages, +1)
-            durations.add_stays(spans, earlier, owner, -1)
-            durations.add_stays(spans, sorted(earlier + mine, key=lambda r: (r["at"], r["id"])),
-                                owner, +1)
+            after = sorted(earlier + mine, key=lambda r: (r["at"], r["id"]))
+            # The stays both orders share (every pair before the first row where they part:
+            # all but the last earlier row's, unless a new row is dated before it) cancel out.
+            same = 0
+            while same < len(earlier) and earlier[same]["id"] == after[same]["id"]:
+                same += 1
+            durations.add_stays(spans, earlier[max(same - 1, 0):], owner, -1)
+            durations.add_stays(spans, after[max(same - 1, 0):], owner, +1)
     closed.apply(conn, C, ("owner_id", "day", "stage_id", "currency", "lost_reason"),
                  ("count", "amount", "margin"))
     reached.apply(conn, R, ("owner_id", "month", "stage_id", "prev_month"), ("count",))

@@ -60,7 +60,10 @@ def handle(event: Any, session: Session) -> None:
     if not ids:
         return
     name = type(event).__name__
-    moved = refresh_customers(session, ids, name, getattr(event, "by", None))
+    deal = getattr(event, "deal", None)
+    open_deal_added = name == "DealCreated" and deal is not None and deal.closed_at is None
+    moved = refresh_customers(session, ids, name, getattr(event, "by", None),
+                              open_deal_added=open_deal_added)
     # Counts move with a type or an owner; won sums with a type or a deal.
     sync_counts(session, ids if name in ("CustomerCreated", "CustomerUpdated") else moved)
     sync_customers(session, ids if _may_move_won_sums(event, name) else moved)

@@ -70,7 +70,8 @@ _LOCK_STATE = select(STATE).where(STATE.c.customer_id == bindparam("cid")).with_
 
 
 def _locked_state(session: Session, customer_id: int) -> Any:
-    return session.execute(_LOCK_STATE, {"cid": customer_id}).first()
+    # Core statements on the session's connection: the ORM's execution layer adds nothing here.
+    return session.connection().execute(_LOCK_STATE, {"cid": customer_id}).first()
 
 
 def _transition(session: Session, customer_id: int, old: str | None, new: str, cause: str,
@@ -87,22 +88,36 @@ def _announce(session: Session, customer_id: int, old: str | None, new: str, cau
                              cause=cause, by=by), session)
 
 
+# What a new open deal cannot move: a customer computed "potential" has won nothing (every type
+# above it needs a win, and "lapsed" too), and one more open deal is interest in itself,
+# whatever the time — so it stays "potential" without computing the type again.
+KEPT_BY_AN_OPEN_DEAL = frozenset({"potential"})
+
+
 def refresh_customer(session: Session, customer_id: int, cause: str, by: Any = None,
-                     now: datetime | None = None, flush: bool = True) -> str | None:
+                     now: datetime | None = None, flush: bool = True,
+                     open_deal_added: bool = False) -> str | None:
     """Bring one customer's type in line with the data, inside the caller's transaction.
+
+    ``open_deal_added``: the change is an open deal created for the customer (and nothing
+    else), which cannot move a type in :data:`KEPT_BY_AN_OPEN_DEAL`: the state row, locked,
+    is then all that is read.
 
     :return: the new type when it changed, else ``None``. An override holds until the
         computed type changes; then the computed type replaces it.
     """
     if flush:
         session.flush()
+    row = _locked_state(session, customer_id)
+    if open_deal_added and row is not None and row.computed_type in KEPT_BY_AN_OPEN_DEAL:
+        return None
     now = now or utcnow()
     rules = Rules.from_settings()
     statement = type_statement(rules, "one")
     params = type_params(now, rules, customer_id=customer_id)
-    row = _locked_state(session, customer_id)
+    conn = session.connection()
     if row is None:  # first sight of this customer: insert, or lose the race and lock
-        computed = session.execute(statement, params).first()
+        computed = conn.execute(statement, params).first()
         if computed is None:
             return None  # customer gone
         inserted = session.execute(_insert_ignore(session).values(
@@ -113,7 +128,7 @@ def refresh_customer(session: Session, customer_id: int, cause: str, by: Any = N
             _announce(session, customer_id, None, computed.computed, cause, by)
             return computed.computed
         row = _locked_state(session, customer_id)
-    computed = session.execute(statement, params).first()
+    computed = conn.execute(statement, params).first()
     if computed is None:
         return None
     new = computed.computed
@@ -134,14 +149,15 @@ def refresh_customer(session: Session, customer_id: int, cause: str, by: Any = N
 
 
 def refresh_customers(session: Session, customer_ids: Any, cause: str, by: Any = None,
-                      flush: bool = True) -> set[int]:
+                      flush: bool = True, open_deal_added: bool = False) -> set[int]:
     """Several customers, in id order so two transactions never lock in opposite orders.
 
     :return: the customers whose type changed (or was recorded for the first time).
     """
     changed = set()
     for cid in sorted({c for c in customer_ids if c is not None}):
-        if refresh_customer(session, cid, cause, by, flush=flush) is not None:
+        if refresh_customer(session, cid, cause, by, flush=flush,
+                            open_deal_added=open_deal_added) is not None:
             changed.add(cid)
     return changed
 

@@ -46,3 +46,32 @@ def test_a_win_reads_the_ledger_once_whatever_the_customer_holds(ops, count_quer
     # once the type holds (the third and fourth wins): the state, the type, the won deals
     # from ``deals``, the ledger, a ledger row and a day sum — the same for any number held
     assert counts[2] == counts[3] == 6, counts
+
+
+def test_a_new_open_deal_of_a_potential_customer_reads_only_its_state(ops, count_queries):
+    """A customer computed "potential" has won nothing, and another open deal keeps it so at
+    any time: the state row is read (locked on PostgreSQL), the type is not computed again —
+    and a full recompute agrees."""
+    from conveyor.plugins.relationships.models import RelationshipState
+    from conveyor.plugins.relationships.services import recompute
+
+    customer = ops.customer("Prospect")
+    _new_deal(ops, customer)  # its first deal: typed for the first time (computed)
+    state = db.session.get(RelationshipState, customer.id)
+    assert state.computed_type == "potential"
+    with count_queries() as q:
+        _new_deal(ops, customer)
+    ours = _ours(q)
+    assert len(ours) == 1 and "relationships_state" in ours[0], ours
+    assert recompute(db.session).changed == 0
+    db.session.expire_all()
+    assert db.session.get(RelationshipState, customer.id).type == "potential"
+
+
+def test_a_new_open_deal_of_a_customer_with_wins_still_computes_its_type(ops, count_queries):
+    """Above "potential" the windows move with time: the type is computed as before."""
+    customer = ops.customer("Buyer")
+    ops.win(_new_deal(ops, customer))
+    with count_queries() as q:
+        _new_deal(ops, customer)
+    assert len(_ours(q)) == 2, _ours(q)
