@@ -4,8 +4,10 @@
     .venv/bin/python bench/bench_memory.py --scale 0.1
 
 The bench app (``make_bench_app`` with every plugin ``config/defaults.toml`` lists) is served by
-gunicorn (one sync worker, as ``common.served``); the worker's resident memory (``VmRSS`` of
-``/proc/<pid>/status``) is read after start-up, and after requesting, as the admin and as a
+gunicorn (one sync worker, as ``common.served``) with the settings docs/deploy.md gives operators
+(``-c python:conveyor.config.gunicorn``: the app preloaded by the master; ``--gunicorn-config
+none`` for gunicorn's defaults); the worker's memory (RSS, PSS and USS of
+``/proc/<pid>/smaps_rollup``) is read after start-up, and after requesting, as the admin and as a
 seller, every GET route of ``app.url_map`` that takes no argument plus the deal and customer
 cards, ``--rounds`` times. Results: ``bench/results/memory[-s<scale>].md|json``.
 """
@@ -31,6 +33,7 @@ from common import (  # noqa: E402
 
 PLUGINS = default_plugins()  # every plugin config/defaults.toml lists
 GOAL_MB = 80
+GUNICORN_CONFIG = "python:conveyor.config.gunicorn"  # what docs/deploy.md tells operators to run
 
 
 def rss_mb(pid: int) -> float:
@@ -40,8 +43,51 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def worker_pid(port: int) -> int:
-    """The gunicorn worker serving ``port``: the child of the master started with it."""
+def memory_mb(pid: int) -> dict[str, float]:
+    """RSS, PSS and USS of ``pid`` (``/proc/<pid>/smaps_rollup``), in MB. RSS counts every page
+    the process maps, shared or not; PSS divides each shared page among the processes sharing
+    it (the sum over processes is the memory they really use); USS counts the pages only this
+    process has (what stopping it gives back)."""
+    fields: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        fields[key] = int(value.split()[0]) / 1024
+    return {"rss": fields["Rss"], "pss": fields["Pss"],
+            "uss": fields["Private_Clean"] + fields["Private_Dirty"]}
+
+
+def master_pid(worker: int) -> int:
+    return int(Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def worker_pid(port: int, wait_s: float = 60) -> int:
+    """The gunicorn worker serving ``port``: the child of the master started with it (waited
+    for: with ``preload_app`` the port opens before the master forks)."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return _worker_pid(port)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _worker_pid(port: int) -> int:
     procs: dict[int, tuple[int, str]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -94,7 +140,8 @@ def memory_wsgi_app() -> Any:
 
     @public
     def modules() -> dict[str, bool]:
-        return {m: m in sys.modules for m in HEAVY}
+        cli = [m for m in sys.modules if m.startswith("conveyor") and m.endswith(("cli", "_cli"))]
+        return {**{m: m in sys.modules for m in HEAVY}, "cli modules": cli}
 
     app.add_url_rule("/_bench/modules", "bench_modules", modules)
     return app
@@ -118,19 +165,22 @@ def pages(app: Any, info: dict[str, Any]) -> list[str]:
 
 
 def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str,
-        config: dict[str, Any] | None = None) -> bool:
+        config: dict[str, Any] | None = None, gunicorn_config: str = GUNICORN_CONFIG,
+        workers: int = 1) -> bool:
     app = make_bench_app(url, list(PLUGINS))
     paths = pages(app, info)
     statuses: dict[str, int] = {}
-    with served(url, PLUGINS, config=config,
-                app_spec="bench_memory:memory_wsgi_app()") as server:
+    gunicorn_args = ["-c", gunicorn_config] if gunicorn_config != "none" else []
+    with served(url, PLUGINS, config=config, app_spec="bench_memory:memory_wsgi_app()",
+                gunicorn_args=gunicorn_args, workers=workers) as server:
         pid = worker_pid(server.port)
+        master = master_pid(pid)
         heavy_loaded: dict[str, str] = {}
-        started = rss_mb(pid)
+        started = memory_mb(pid)
         users = {"admin": info["users"]["admin"], "seller": info["users"]["seller01"]}
         clients = {who: server.client(app, uid) for who, uid in users.items()}
         server.client(app, None)("/healthz")  # the worker has loaded the app: the floor
-        loaded = rss_mb(pid)
+        loaded = memory_mb(pid)
         after_first = None
         steps: list[tuple[float, str]] = []  # RSS growth per request of the first pass
         for i in range(rounds):
@@ -141,17 +191,29 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str,
                     if i == 0:
                         steps.append((rss_mb(pid) - before, f"{who} {path}"))
             if i == 0:
-                after_first = rss_mb(pid)
-        warm = rss_mb(pid)
+                after_first = memory_mb(pid)
+        warm = memory_mb(pid)
+        master_warm = memory_mb(master)
+        every_worker = [memory_mb(p) for p in children(master)]
         modules = json.loads(server.client(app, None)("/_bench/modules").body)
+        cli_modules = modules.pop("cli modules")
         heavy_loaded.update({m: ("yes" if on else "no") for m, on in modules.items()})
-    ok = warm <= GOAL_MB
-    rows = [["right after the port opened (app still loading)", f"{started:.1f}", ""],
-            ["after its first request (/healthz: the app and its imports loaded)",
-             f"{loaded:.1f}", ""],
-            ["after one pass over every page", f"{after_first:.1f}", ""],
-            [f"after {rounds} passes", f"{warm:.1f}", "yes" if ok else "NO"]]
-    meta = {"scale": scale, "plugins": " ".join(PLUGINS), "pages": len(paths),
+    ok = warm["rss"] <= GOAL_MB
+
+    def row(label: str, m: dict[str, float], verdict: str = "") -> list[str]:
+        return [label, f"{m['rss']:.1f}", f"{m['pss']:.1f}", f"{m['uss']:.1f}", verdict]
+
+    rows = [row("right after the port opened" + (" (app still loading)" if not gunicorn_args
+                                                  else " (app preloaded by the master)"), started),
+            row("after its first request (/healthz: the app and its imports loaded)", loaded),
+            row("after one pass over every page", after_first),
+            row(f"after {rounds} passes", warm, "yes" if ok else "NO"),
+            row(f"the master, after {rounds} passes", master_warm),
+            [f"master + {len(every_worker)} worker(s): PSS, what the instance really uses", "",
+             f"{master_warm['pss'] + sum(w['pss'] for w in every_worker):.1f}", "", ""]]
+    meta = {"gunicorn config": gunicorn_config, "scale": scale, "plugins": " ".join(PLUGINS),
+            "workers": workers, "pages": len(paths),
+            "CLI modules in the warm worker": ", ".join(sorted(cli_modules)) or "none",
             "requests per pass": len(paths) * len(users), "goal": f"≤ {GOAL_MB} MB RSS",
             "answers": dict(sorted({str(s): sum(1 for v in statuses.values() if v == s)
                                     for s in set(statuses.values())}.items()))}
@@ -166,7 +228,8 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str,
                "flask and sqlalchemy.orm)\n\n"
              + table(["module", "RSS MB", "loaded by the warm worker"],
                      [[m, f"{mb:.1f}", heavy_loaded.get(m, "?")] for m, mb in import_costs()]))
-    path = write_results(name, meta, ["gunicorn worker (sync, -w 1)", "RSS MB", "≤ 80 MB"],
+    path = write_results(name, meta, [f"a gunicorn worker (sync, -w {workers})", "RSS MB", "PSS MB",
+                                      "USS MB", "RSS ≤ 80 MB"],
                          rows, extra_md=extra, extra_json={"steps": steps, "paths": paths, "statuses": statuses,
                                            "python": sys.version, "pid": os.getpid()})
     print(f"\nwritten: {path}")
@@ -180,11 +243,15 @@ def main() -> None:
     parser.add_argument("--config", default="{}",
                         help='more app settings as JSON, e.g. \'{"sql_cache_size": 100}\'')
     parser.add_argument("--name", default="memory", help="results file name (before -s<scale>)")
+    parser.add_argument("--gunicorn-config", default=GUNICORN_CONFIG,
+                        help="gunicorn -c value; 'none' for gunicorn's own defaults")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="gunicorn -w (the table follows one worker; the last row sums all)")
     args = parser.parse_args()
     url, info = bench_database(args.scale, plugins=PLUGINS)
     suffix = "" if args.scale == 1 else f"-s{args.scale:g}"
     sys.exit(0 if run(url, info, args.scale, args.rounds, f"{args.name}{suffix}",
-                     json.loads(args.config)) else 1)
+                     json.loads(args.config), args.gunicorn_config, args.workers) else 1)
 
 
 if __name__ == "__main__":

@@ -286,10 +286,11 @@ class HttpServer:
 
 @contextmanager
 def served(url: str, plugins: Sequence[str] = (), app_spec: str = "common:bench_wsgi_app()",
-           workers: int = 1, config: dict[str, Any] | None = None) -> Iterator[HttpServer]:
+           workers: int = 1, config: dict[str, Any] | None = None,
+           gunicorn_args: Sequence[str] = ()) -> Iterator[HttpServer]:
     """The bench app under gunicorn (``-w workers``, sync worker) on a free loopback port;
     ``app_spec``: another entry point in ``bench/`` (reading the same environment);
-    ``config``: app config overrides."""
+    ``config``: app config overrides; ``gunicorn_args``: more options (``-c CONFIG``)."""
     import sys
 
     port = _free_port()
@@ -299,7 +300,7 @@ def served(url: str, plugins: Sequence[str] = (), app_spec: str = "common:bench_
                              str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                              # a slow page on a loaded machine must not get the worker killed
                              # (a new worker would also reset what bench_memory measures)
-                             "--timeout", "300",
+                             "--timeout", "300", *gunicorn_args,
                              "--chdir", str(BENCH_DIR), app_spec], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 
@@ -42,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     app = Flask("conveyor", instance_path=instance_path or os.environ.get(
         "CONVEYOR_INSTANCE_PATH") or None, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
+    app.cli = LazyCommands(name=app.name)  # before any blueprint adds to it
     cfg = load_config(config)
     if plugins is not None:
         cfg["plugins"] = list(plugins)
@@ -83,13 +85,45 @@ def create_app(config: dict[str, Any] | None = None, plugins: list[str] | None =
     from .api import init_api
 
     init_api(app, api)
-    from .cli import add_core_commands
-
-    add_core_commands(app.cli)  # so `flask --app <anything>` has db/demo/user/token/plugins too
-    pm.hook.register_commands(cli=app.cli)
+    # `flask --app <anything>` has db/demo/user/token/plugins and the plugins' commands too,
+    # attached when a command line first asks: a web worker never imports them
+    app.cli.attach_later(lambda group: _attach_commands(group, pm))
     with app.app_context():
         pm.hook.startup(app=app)
     return app
+
+
+class LazyCommands(AppGroup):
+    """``app.cli`` whose commands are attached by a callback the first time a command line
+    looks one up or lists them. The CLI modules (the core's, the plugins' and what they import,
+    ~1.6 MB) are then never imported by a web worker, which only serves requests."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: list[Any] = []
+
+    def attach_later(self, attach: Any) -> None:
+        """Run ``attach(self)`` before the first command lookup or listing."""
+        self._pending.append(attach)
+
+    def _attach(self) -> None:
+        while self._pending:
+            self._pending.pop(0)(self)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        self._attach()
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._attach()
+        return super().list_commands(ctx)
+
+
+def _attach_commands(group: AppGroup, pm: Any) -> None:
+    from .cli import add_core_commands
+
+    add_core_commands(group)
+    pm.hook.register_commands(cli=group)
 
 
 def _collect(app: Flask, state: State, cfg: dict[str, Any]) -> None:

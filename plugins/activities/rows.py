@@ -16,13 +16,16 @@ from .zones import aware_utc
 CSRF, HERE = "\x00csrf\x00", "\x00here\x00"
 
 
-@lru_cache(maxsize=20_000)
+# Bounded like the core's per-record memos (2,048): one entry per activity shown, ~2.9 KB a row
+# with its date (measured), so 20,000 let a long-lived worker keep ~55 MB of rows seldom shown
+# again; 2,048 is ~6 MB
+@lru_cache(maxsize=2048)
 def short_datetime(locale: str, zone_key: str, due_raw: Any) -> str:
     return format_datetime(aware_utc(due_raw), "short", tzinfo=ZoneInfo(zone_key),
                            locale=locale)
 
 
-@lru_cache(maxsize=20_000)
+@lru_cache(maxsize=2048)
 def row_html(row: tuple[Any, ...], kind_text: str, locale: str, zone_key: str,
              texts: tuple[tuple[str, str], ...]) -> str:
     """One ``<li>``: due time (red when late), kind, title linked to the form, customer and

@@ -1,0 +1,46 @@
+"""gunicorn settings for Conveyor's web processes:
+
+    gunicorn -c python:conveyor.config.gunicorn --workers 4 --bind 127.0.0.1:8000 \
+        "conveyor.app:create_app()"
+
+Options given on the command line still override these. What they do, and why (measured in
+``bench/results/memory-s0.1.md``):
+
+- ``preload_app``: the master imports and builds the app once, then forks the workers, so the
+  ~80 MB of modules, models, routes and schemas are shared copy-on-write instead of loaded by
+  every worker. A worker's RSS still counts those shared pages; its PSS/USS (what it really
+  costs) drop. The price: a code upgrade needs a full restart (``systemctl restart``), since
+  ``kill -HUP`` re-forks workers from the master's old code.
+- ``gc.freeze()`` once the app is loaded: the garbage collector's passes in a worker would
+  otherwise write to the header of every preloaded object and un-share its page.
+- after the fork each worker drops the connection pools it inherited (none are opened while
+  loading; a plugin's ``startup`` hook might), so no database socket is used by two processes.
+"""
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+preload_app = True
+
+
+def when_ready(server: Any) -> None:
+    """The app is loaded (``preload_app``) and no worker forked yet: move every object made so
+    far out of the collector's reach, so that the workers' collections leave their pages shared."""
+    gc.collect()
+    gc.freeze()
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Forget the pooled database connections inherited from the master, without closing them
+    (closing would end the master's sessions too)."""
+    app = server.app.wsgi() if server.cfg.preload_app else None
+    if app is None or not hasattr(app, "app_context"):
+        return
+    from conveyor.extensions import db
+
+    if "sqlalchemy" not in app.extensions:
+        return
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)
