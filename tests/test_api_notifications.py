@@ -85,3 +85,17 @@ def test_notification_pages_cost_the_same_statements_whatever_their_size(
     with count_queries() as large:
         client.get("/api/v1/notifications", headers=h)
     assert len(large) == len(small)
+
+
+def test_a_token_load_counts_only_its_own_users_unread_notifications(app, api_headers, users):
+    """The count rides along the bearer token's user load; it once counted everyone's."""
+    from flask import g, request
+
+    from conveyor.default_auth import user_from_request
+
+    add_notes(app, users["seller2"], 3)
+    add_notes(app, users["seller"], 1)
+    headers = api_headers("seller")
+    with app.test_request_context("/api/v1/users/me", headers=headers):
+        user = user_from_request(request=request)
+        assert user.id == users["seller"] and g.unread_notifications == 1

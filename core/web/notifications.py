@@ -33,8 +33,12 @@ def unread_count(user: Any) -> int:
 
 def unread_count_column(user_id: Any) -> Any:
     """:func:`unread_count` as a scalar subquery, so the user's own load can carry it."""
+    # A subquery in FROM is not correlated by itself: without correlate_except, a column such
+    # as ``User.id`` (the bearer-token load) put ``users`` in its own FROM and counted
+    # everyone's unread notifications.
     capped = (select(Notification.id).where(Notification.user_id == user_id)
-              .where(Notification.read_at.is_(None)).limit(written_limit(UNREAD_CAP)).subquery())
+              .where(Notification.read_at.is_(None)).correlate_except(Notification)
+              .limit(written_limit(UNREAD_CAP)).subquery())
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
