@@ -147,14 +147,34 @@ class StalledDeal:
 
 
 def stalled_deals(pipe: PipelineInfo, owners: list[int] | None,
-                  limits: dict[int, tuple[float, str]], now: datetime) -> Any:
+                  limits: dict[int, tuple[float, str]], now: datetime,
+                  first: Any = None) -> Any:
     """Subquery (id, stage_entered_at) of the open deals past their stage's threshold, or None
     when no stage has one: one range of ``ix_deals_owner_stage_entered`` (or, for everyone,
-    ``ix_deals_stage_entered``) per owner and stage, read from the index alone."""
-    parts = [select(D.c.id, D.c.stage_entered_at)
-             .where(owner_filter(D.c.owner_id, owners), D.c.stage_id == sid,
-                    D.c.stage_entered_at < now - timedelta(seconds=secs))
-             for sid, (secs, _src) in limits.items() if pipe.stage(sid) is not None]
+    ``ix_deals_stage_entered``) per owner and stage, read from the index alone. With ``first``,
+    only each stage's ``first`` longest-waiting, in the index's order: the list shows the
+    longest-waiting of all, so the union is merged in that order and stops after ``first``
+    rows. Without it PostgreSQL fetched every stalled deal's row from the table to sort them
+    (the index has no id): 80 ms for a seller's ~9,000, 0.9 s for the company's at 1M deals."""
+    # In that order per stage only for one owner (``owner_id = ?``; an IN list of several
+    # interleaves their ranges): a few owners are read one by one.
+    groups: list[Any] = [owners]
+    if first is not None and owners is not None and 1 < len(owners) <= 32:
+        groups = [[o] for o in owners]
+    parts = []
+    for sid, (secs, _src) in limits.items():
+        if pipe.stage(sid) is None:
+            continue
+        for group in groups:
+            who = (D.c.owner_id == group[0]) if group is not None and len(group) == 1 \
+                else owner_filter(D.c.owner_id, group)
+            part = (select(D.c.id, D.c.stage_entered_at)
+                    .where(who, D.c.stage_id == sid,
+                           D.c.stage_entered_at < now - timedelta(seconds=secs)))
+            if first is not None:
+                part = part.order_by(D.c.stage_entered_at, D.c.id).limit(first).subquery()
+                part = select(part.c.id, part.c.stage_entered_at)
+            parts.append(part)
     return union_all(*parts).subquery() if parts else None
 
 
@@ -183,7 +203,8 @@ def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 50
     The deals' rows are read for the ones listed only."""
     now = now or utcnow()
     limits = thresholds(pipe)
-    found = stalled_deals(pipe, owners, limits, now)
+    found = stalled_deals(pipe, owners, limits, now,
+                          written_limit(limit) if limit else None)
     if found is None:
         return [], 0
     total = stalled_count(pipe, owners, limits, now)

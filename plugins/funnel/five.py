@@ -16,14 +16,14 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from conveyor import db, setting
 from conveyor.types import utcnow
 
 from . import fx
 from .periods import Period, add_months
-from .sqlparts import PipelineInfo, T, money, totals_owner
+from .sqlparts import PipelineInfo, T, totals_owner
 from .summaries import C, M, summary_owner
 
 NUMBERS = ("closed", "committed", "opportunities", "leads", "visits")
@@ -80,18 +80,24 @@ class FiveNumbers:
 
 
 def won_by_owner(pipe: PipelineInfo, period: Period, owners: list[int] | None,
-                 by_day: bool = False) -> Any:
+                 by_day: bool = False, starts: list[date] | None = None) -> Any:
     """Deals won in the period per owner, currency and day, from the summary of closed deals
-    (``funnel_closed_totals``). The company currency's rows are summed into one unless
-    ``by_day``: a trend puts each row into its own period."""
-    day = C.c.day if by_day else fx.rate_day(C, period.start)
-    return (select(C.c.owner_id, C.c.currency, day, func.sum(C.c.count), func.sum(C.c.amount))
+    (``funnel_closed_totals``), amounts in whole cents. The company currency's rows are summed
+    into one unless ``by_day`` (a trend puts each row into its own period) — or into one per
+    period beginning on ``starts``."""
+    if starts:
+        day = fx.period_day(C, starts)
+    else:
+        day = C.c.day if by_day else fx.rate_day(C, period.start)
+    return (select(C.c.owner_id, C.c.currency, fx.raw_day(day), func.sum(C.c.count),
+                   fx.cents(func.sum(C.c.amount)))
             .where(C.c.day >= period.start, C.c.day < period.end,
                    C.c.stage_id.in_(pipe.ids_where(won=True)), summary_owner(C, owners))
             .group_by(C.c.owner_id, C.c.currency, day))
 
 
-# [deals, amounts by currency, committed deals, committed amounts by currency]
+# [deals, cents by currency, committed deals, committed cents by currency]: open deals count
+# at today's rate, so their amounts need no day.
 OpenFigures = list[Any]
 
 
@@ -99,6 +105,17 @@ def _month_after(day: date) -> date:
     """The first of the month from which whole months of moves are summed (``day`` itself when
     it is a first of the month)."""
     return day if day.day == 1 else add_months(day, 1)
+
+
+def _every_owner(table: Any) -> Any:
+    """Every owner of a summary table (users and 0 for nobody) as an IN list its primary key
+    can be sought by, owner by owner: without it, a read of the company's recent rows of a
+    table keyed (owner, grain, day, …) scans every owner's whole history."""
+    from sqlalchemy import literal, union_all
+
+    from conveyor.models import User
+
+    return table.c.owner_id.in_(union_all(select(User.id), select(literal(0))).scalar_subquery())
 
 
 def open_by_owner_at(pipe: PipelineInfo, moments: Sequence[datetime], owners: list[int] | None,
@@ -109,49 +126,58 @@ def open_by_owner_at(pipe: PipelineInfo, moments: Sequence[datetime], owners: li
     The state now comes from ``deal_stage_totals`` (kept with every deal change). For a past
     midnight (periods end at one) the moves made since are undone: ``funnel_stage_moves`` holds,
     per owner, stage, currency and day, the deals that entered a stage minus those that left it.
-    One grouped read covers every moment: whole days up to the end of each moment's month, whole
-    months after the earliest one. What is read grows with the selected owners and the days
+    One grouped read covers every moment — whole days up to the end of each moment's month,
+    whole months after it, summed in SQL into one column pair per moment — and returns a row
+    per owner, stage and currency. What is read grows with the selected owners and the days
     since the earliest moment."""
     committed = {s.id for s in pipe.open_stages if s.percent >= committed_percent}
     open_ids = pipe.ids_where(open_=True)
-    today = now.date()
     outs: list[dict[int | None, OpenFigures]] = [{} for _m in moments]
 
     def add(out: dict[int | None, OpenFigures], owner: int | None, stage_id: int, currency: str,
-            n: int, amount: Decimal) -> None:
+            n: int, amount: int) -> None:
         f = out.setdefault(owner, [0, {}, 0, {}])
         f[0] += n
-        fx.add(f[1], currency, today, amount)
+        f[1][currency] = f[1].get(currency, 0) + amount
         if stage_id in committed:
             f[2] += n
-            fx.add(f[3], currency, today, amount)
+            f[3][currency] = f[3].get(currency, 0) + amount
 
     for owner, stage_id, currency, n, amount in db.session.execute(
-            select(T.c.owner_id, T.c.stage_id, T.c.currency, T.c.count, T.c.amount)
+            select(T.c.owner_id, T.c.stage_id, T.c.currency, T.c.count, fx.cents(T.c.amount))
             .where(T.c.stage_id.in_(open_ids), totals_owner(owners))):
         for out in outs:
-            add(out, owner or None, stage_id, currency, int(n), money(amount))
+            add(out, owner or None, stage_id, currency, int(n), int(amount))
     past = sorted({m.date() for m in moments if m < now})
     if past:
         # Undo the moves made since each moment: at a midnight, so whole days of
         # ``funnel_stage_moves``, the days to the end of its month and whole months after that.
+        def since_day(d: date) -> Any:
+            month = _month_after(d)
+            whole = and_(M.c.grain == "m", M.c.day >= month)
+            return whole if d == month else or_(
+                and_(M.c.grain == "d", M.c.day >= d, M.c.day < month), whole)
+
         days = [and_(M.c.grain == "d", M.c.day >= d, M.c.day < _month_after(d)) for d in past
                 if d != _month_after(d)]
         since = or_(*days, and_(M.c.grain == "m", M.c.day >= _month_after(past[0])))
+        columns = []
+        for d in past:
+            columns += [func.sum(case((since_day(d), M.c.count), else_=0)),
+                        fx.cents(func.sum(case((since_day(d), M.c.amount), else_=0)))]
+        who = _every_owner(M) if owners is None else summary_owner(M, owners)
         rows = db.session.execute(
-            select(M.c.owner_id, M.c.stage_id, M.c.currency, M.c.grain, M.c.day,
-                   func.sum(M.c.count), func.sum(M.c.amount))
-            .where(since, M.c.stage_id.in_(open_ids), summary_owner(M, owners))
-            .group_by(M.c.owner_id, M.c.stage_id, M.c.currency, M.c.grain, M.c.day)).all()
+            select(M.c.owner_id, M.c.stage_id, M.c.currency, *columns)
+            .where(since, M.c.stage_id.in_(open_ids), who)
+            .group_by(M.c.owner_id, M.c.stage_id, M.c.currency)).all()
         for out, moment in zip(outs, moments):
             if moment >= now:
                 continue
-            day = moment.date()
-            month = _month_after(day)
-            for owner, stage_id, currency, grain, on, n, amount in rows:
-                on = fx.as_day(on)
-                if (grain == "d" and day <= on < month) or (grain == "m" and on >= month):
-                    add(out, owner or None, stage_id, currency, -int(n or 0), -money(amount))
+            i = 3 + 2 * past.index(moment.date())
+            for row in rows:
+                n, amount = int(row[i] or 0), int(row[i + 1] or 0)
+                if n or amount:
+                    add(out, row[0] or None, row[1], row[2], -n, -amount)
     return [{owner: f for owner, f in out.items() if f[0]} for out in outs]
 
 
@@ -166,35 +192,57 @@ def figures_over(pipe: PipelineInfo, periods: Sequence[Period], owners: list[int
     """Closed (won in the period, amounts at each closing day's rate), opportunities and
     committed (open at the period's end, amounts at today's rate), per owner, in the company
     currency, for each of consecutive ``periods`` — in the same four statements (won deals, open
-    deals now, moves since, rates) for one period as for twelve."""
+    deals now, moves since, rates) for one period as for twelve. Amounts are added as integers
+    (:class:`fx.Exact`): a company's year is tens of thousands of (owner, currency, day) rows."""
     first = min(p.start for p in periods)
     last = max(p.end for p in periods)
     starts = [p.start for p in periods]
-    won: list[dict[int | None, list[Any]]] = [{} for _p in periods]
-    for owner, currency, on, n, total in db.session.execute(
-            won_by_owner(pipe, Period(first, last), owners, by_day=len(periods) > 1)):
-        day = fx.as_day(on)
-        i = bisect_right(starts, day) - 1
-        if i < 0 or not periods[i].start <= day < periods[i].end:
-            continue
-        entry = won[i].setdefault(owner or None, [0, {}])
-        entry[0] += int(n)
-        fx.add(entry[1], currency, day, money(total))
+    won_rows = db.session.execute(
+        won_by_owner(pipe, Period(first, last), owners, starts=starts)).all()
     committed_percent = int(setting("funnel.committed_percent"))
     opened = open_by_owner_at(pipe, [p.end_dt for p in periods], owners, committed_percent, now)
-    book = fx.book_for(*(e[1] for w in won for e in w.values()),
-                       *(f[1] for o in opened for f in o.values()),
-                       *(f[3] for o in opened for f in o.values()))
+    today = now.date()
+    currencies = {r[1] for r in won_rows} | {c for o in opened for f in o.values()
+                                              for c in f[1]}
+    rate = fx.RateInts(fx.RateBook(currencies, min(first, today), max(last, today)))
+    closed: list[dict[int | None, int]] = [{} for _p in periods]
+    where: dict[Any, int] = {}  # the day as returned -> its period (-1: none)
+
+    def keyed() -> Any:
+        for owner, currency, on, n, amount in won_rows:
+            i = where.get(on)
+            if i is None:
+                day = fx.as_day(on)
+                i = bisect_right(starts, day) - 1
+                if i >= 0 and not periods[i].start <= day < periods[i].end:
+                    i = -1
+                where[on] = i
+            if i < 0:
+                continue
+            counts = closed[i]
+            counts[owner or None] = counts.get(owner or None, 0) + int(n)
+            yield (i, owner or None), currency, on, int(amount)
+
+    amounts: dict[tuple[int, int | None], fx.Exact] = {}
+    fx.add_rows(amounts, keyed(), rate)
+    won: list[dict[int | None, list[Any]]] = [
+        {owner: [n, amounts[(i, owner)]] for owner, n in counts.items()}
+        for i, counts in enumerate(closed)]
     result: list[dict[int | None, Figures]] = []
     for won_in, opened_at in zip(won, opened):
         out: dict[int | None, Figures] = {}
-        for owner, (n, sums) in won_in.items():
-            total = fx.convert(sums, book)
+        for owner, (n, exact) in won_in.items():
+            total = exact.total()
             out[owner] = Figures(closed=n, closed_amount=total.amount,
                                  missing_currencies=total.missing)
         for owner, (n, sums, c_n, c_sums) in opened_at.items():
             figures = out.setdefault(owner, Figures())
-            total, c_total = fx.convert(sums, book), fx.convert(c_sums, book)
+            all_, part = fx.Exact(), fx.Exact()
+            for currency, amount in sums.items():
+                all_.add(currency, amount, rate(currency, today))
+            for currency, amount in c_sums.items():
+                part.add(currency, amount, rate(currency, today))
+            total, c_total = all_.total(), part.total()
             figures.opportunities, figures.opportunities_amount = n, total.amount
             figures.committed, figures.committed_amount = c_n, c_total.amount
             figures.missing_currencies = tuple(sorted(set(figures.missing_currencies)

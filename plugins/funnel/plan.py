@@ -63,52 +63,59 @@ def fulfilment_source() -> str:
     return "invoices" if wanted == "invoices" and invoices_available() else "deals"
 
 
-Signed = dict[int | None, tuple[fx.Sums, fx.Sums]]  # owner -> (volume, margin) by currency, day
+# owner -> (volume, margin) rows: (currency, day as returned, cents)
+Signed = dict[int | None, tuple[list[tuple[str, Any, int]], list[tuple[str, Any, int]]]]
 
 
 def _signed(period: Period, owners: list[int] | None) -> Signed:
-    """Volume and margin signed per owner, by currency and closing day (invoices: today)."""
+    """Volume and margin signed per owner, by currency and closing day (invoices: today), in
+    whole cents."""
     out: Signed = {}
     if fulfilment_source() == "invoices":
         home, day = company_currency(), min(period.last_day, fx.today())
         for answer in current_app.extensions["conveyor"].hook.funnel_fulfilment(
                 start=period.start_dt, end=period.end_dt, owner_ids=owners):
             for owner, figures in (answer or {}).items():
-                volume, margin = out.setdefault(owner, ({}, {}))
-                fx.add(volume, home, day, Decimal(figures.get("volume", 0)))
-                fx.add(margin, home, day, Decimal(figures.get("margin", 0)))
+                volume, margin = out.setdefault(owner, ([], []))
+                volume.append((home, day, _as_cents(figures.get("volume", 0))))
+                margin.append((home, day, _as_cents(figures.get("margin", 0))))
         return out
     won = [s.id for p in current_pipelines().pipelines for s in p.stages if s.is_won]
     day = fx.rate_day(C, period.start)
-    query = (select(C.c.owner_id, C.c.currency, day, func.sum(C.c.amount),
-                    func.sum(C.c.margin))
+    query = (select(C.c.owner_id, C.c.currency, fx.raw_day(day), fx.cents(func.sum(C.c.amount)),
+                    fx.cents(func.sum(C.c.margin)))
              .where(C.c.day >= period.start, C.c.day < period.end, C.c.stage_id.in_(won),
                     summary_owner(C, owners))
              .group_by(C.c.owner_id, C.c.currency, day))
     for owner, currency, on, v, m in db.session.execute(query):
-        owner = owner or None
-        volume, margin = out.setdefault(owner, ({}, {}))
-        fx.add(volume, currency, fx.as_day(on), money(v))
-        fx.add(margin, currency, fx.as_day(on), money(m))
+        volume, margin = out.setdefault(owner or None, ([], []))
+        volume.append((currency, on, int(v)))
+        margin.append((currency, on, int(m)))
     return out
 
 
-def _pipeline(owners: list[int] | None) -> dict[int | None, tuple[fx.Sums, fx.Sums]]:
-    """Open pipeline per owner: (potential, forecast) by currency, dated today, from the open
-    deals per stage, owner and currency the core keeps (``deal_stage_totals``): a few rows per
-    owner instead of every deal they have. The forecast is kept unrounded until converted."""
+def _as_cents(value: Any) -> int:
+    """An amount a plugin answered, rounded to the cent as every amount is, in whole cents."""
+    return int((money(Decimal(value)) * 100).to_integral_value())
+
+
+# owner -> (potential, forecast) rows: (currency, cents, stage percent)
+Pipeline = dict[int | None, list[tuple[str, int, int]]]
+
+
+def _pipeline(owners: list[int] | None) -> Pipeline:
+    """Open pipeline per owner by currency and stage percentage, from the open deals per
+    stage, owner and currency the core keeps (``deal_stage_totals``): a few rows per owner
+    instead of every deal they have. Dated today; the forecast is kept unrounded until
+    converted."""
     st = Stage.__table__
-    query = (select(T.c.owner_id, T.c.currency, T.c.amount, st.c.percent)
+    query = (select(T.c.owner_id, T.c.currency, fx.cents(T.c.amount), st.c.percent)
              .select_from(T.join(st, st.c.id == T.c.stage_id))
              .where(totals_owner(owners), st.c.is_won.is_(False), st.c.is_lost.is_(False)))
-    today = fx.today()
-    sums: dict[int | None, tuple[fx.Sums, fx.Sums]] = {}
+    out: Pipeline = {}
     for owner, currency, amount, percent in db.session.execute(query):
-        potential, forecast = sums.setdefault(owner or None, ({}, {}))
-        value = money(amount)
-        fx.add(potential, currency, today, value)
-        fx.add(forecast, currency, today, value * percent / 100)
-    return sums
+        out.setdefault(owner or None, []).append((currency, int(amount), int(percent)))
+    return out
 
 
 class TargetConverter:
@@ -150,8 +157,27 @@ def plan(period: Period, user_ids: list[int], team_ids: list[int]) -> list[PlanR
     pipeline = _pipeline(everyone)
     home = company_currency()
     target_day = min(period.last_day, fx.today())
-    book = fx.book_for(*(part for pair in signed.values() for part in pair),
-                       *(part for pair in pipeline.values() for part in pair))
+    today = fx.today()
+    currencies = ({c for pair in signed.values() for part in pair for c, _d, _a in part}
+                  | {c for parts in pipeline.values() for c, _a, _p in parts})
+    rate = fx.RateInts(fx.RateBook(currencies, min(period.start, today),
+                                   max(period.last_day, today)))
+    # Each owner's four sums converted once, exactly (integers); a team adds its members'.
+    volumes: dict[int | None, fx.Exact] = {}
+    margins: dict[int | None, fx.Exact] = {}
+    fx.add_rows(volumes, ((o, c, d, a) for o, pair in signed.items() for c, d, a in pair[0]),
+                rate)
+    fx.add_rows(margins, ((o, c, d, a) for o, pair in signed.items() for c, d, a in pair[1]),
+                rate)
+    sums: dict[int | None, list[fx.Exact]] = {}
+    for owner in set(signed) | set(pipeline):
+        potential, forecast = fx.Exact(), fx.Exact(extra=2)
+        for currency, amount, percent in pipeline.get(owner, []):
+            r = rate(currency, today)
+            potential.add(currency, amount, r)
+            forecast.add(currency, amount, r, percent)
+        sums[owner] = [volumes.get(owner) or fx.Exact(), margins.get(owner) or fx.Exact(),
+                       potential, forecast]
 
     to_home = TargetConverter(target_day)
 
@@ -159,13 +185,11 @@ def plan(period: Period, user_ids: list[int], team_ids: list[int]) -> list[PlanR
         row.currency = home
         row.target, absent = to_home(row.target)
         lacking = (lacking or set()) | ({absent} if absent else set())
-        parts: list[fx.Sums] = [{}, {}, {}, {}]  # volume, margin, potential, forecast
+        parts = [fx.Exact(), fx.Exact(), fx.Exact(), fx.Exact(extra=2)]
         for owner in owners:
-            for i, sums in enumerate((*signed.get(owner, ({}, {})),
-                                      *pipeline.get(owner, ({}, {})))):
-                for key, value in sums.items():
-                    parts[i][key] = parts[i].get(key, ZERO) + value
-        totals = [fx.convert(p, book) for p in parts]
+            for part, mine in zip(parts, sums.get(owner, ())):
+                part.merge(mine)
+        totals = [p.total() for p in parts]
         row.signed_volume, row.signed_margin, row.potential, row.forecast = (
             t.amount for t in totals)
         row.missing = tuple(sorted({c for t in totals for c in t.missing} | lacking))
@@ -206,5 +230,7 @@ def plan_subjects(scope: Any) -> tuple[list[int], list[int]]:
     teams = list(db.session.scalars(select(Team.id).order_by(Team.name)))
     loners = list(db.session.scalars(select(User.id).where(
         User.active.is_(True), User.id.notin_(select(TeamMember.user_id)),
-        User.id.in_(select(D.c.owner_id).where(D.c.owner_id.isnot(None)).distinct()))))
+        # Whether each user owns a deal: one index seek per user, not a DISTINCT over every
+        # deal's owner.
+        select(D.c.id).where(D.c.owner_id == User.id).exists())))
     return loners, teams

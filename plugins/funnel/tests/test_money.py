@@ -230,3 +230,48 @@ def test_api_and_page_name_the_currency_and_the_missing_rates(app, money_world, 
     assert "no exchange rate for" in page and "CNY" in page
     csv = client.get("/funnel/?owner=all&format=csv&table=funnel").get_data(as_text=True)
     assert "Currency" in csv.splitlines()[0] and "CNY" in csv
+
+
+def test_integer_sums_equal_decimal_conversion(ctx):
+    """The company's year adds tens of thousands of (currency, day) rows as integers
+    (``fx.Exact``: cents × rate units); it must give exactly what converting the Decimal sums
+    (``fx.convert``) gives — amounts, parts, missing currencies — for any rows and rates,
+    weighted (a percentage) or not."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from conveyor.plugins.funnel import fx
+
+    start = date(2026, 1, 1)
+    days = st.integers(0, 40).map(lambda n: start + timedelta(days=n))
+    rates = st.decimals(min_value=Decimal("0.0000000001"), max_value=Decimal("10000"),
+                        places=10, allow_nan=False, allow_infinity=False)
+    series = st.lists(st.tuples(days, rates), max_size=6)
+    rows = st.lists(st.tuples(st.sampled_from(["USD", "EUR", "GBP", "CNY"]), days,
+                              st.integers(-10**12, 10**12)), max_size=40)
+
+    @settings(max_examples=200, deadline=None)
+    @given(rows=rows, eur=series, gbp=series, percent=st.integers(0, 100))
+    def check(rows, eur, gbp, percent):
+        book = object.__new__(fx.RateBook)
+        book.home = "USD"
+        book.series = {}
+        for currency, points in (("EUR", eur), ("GBP", gbp)):
+            by_day = dict(sorted(points))
+            if by_day:
+                book.series[currency] = (list(by_day), list(by_day.values()))
+        rate = fx.RateInts(book)
+        plain, weighted = fx.Exact(), fx.Exact(extra=2)
+        sums: fx.Sums = {}
+        weighted_sums: fx.Sums = {}
+        for currency, day, cents in rows:
+            amount = Decimal(cents).scaleb(-2)
+            plain.add(currency, cents, rate(currency, day))
+            weighted.add(currency, cents, rate(currency, day), percent)
+            fx.add(sums, currency, day, amount)
+            fx.add(weighted_sums, currency, day, amount * percent / 100)
+        assert plain.total() == fx.convert(sums, book)
+        got, want = weighted.total(), fx.convert(weighted_sums, book)
+        assert (got.amount, got.missing) == (want.amount, want.missing)
+
+    check()
