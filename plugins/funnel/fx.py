@@ -5,21 +5,19 @@ figure that adds amounts collects them as ``{(currency, day): amount}`` (one GRO
 currency and day, never per deal) and :func:`convert` turns that into a
 :class:`conveyor.money.Total`: the converted sum, the original amounts per currency, and the
 currencies that had no rate on a day they were needed (their amounts are left out and named,
-never counted as 0). The rates of the days involved are read in at most two statements
-(:class:`RateBook`).
+never counted as 0). The rates of the days involved are read in one statement
+(:class:`conveyor.RateBook`).
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Date, case, cast, func, literal, select, union_all
+from sqlalchemy import Date, case, cast, func, literal
 
-from conveyor import Total, company_currency, db
-from conveyor.models.money import ExchangeRate
+from conveyor import RateBook, Total, company_currency, db
 from conveyor.types import utcnow
 
 CENT = Decimal("0.01")
@@ -58,51 +56,6 @@ def rate_day(table: Any, first: date, by_month: bool = False) -> Any:
 
 def today() -> date:
     return utcnow().date()
-
-
-class RateBook:
-    """The rates of some currencies over a range of days, read in one statement; ``rate(c, d)``
-    is the latest on or before ``d``, as ``conveyor.money.rates_on`` defines it."""
-
-    def __init__(self, currencies: Iterable[str], first: date, last: date) -> None:
-        home = company_currency()
-        self.home = home
-        wanted = sorted({c for c in currencies if c and c != home})
-        self.series: dict[str, tuple[list[date], list[Decimal]]] = {}
-        if not wanted:
-            return
-        # In one statement: each currency's latest rate on or before the first day (as
-        # ``rates_on(wanted, first)`` gives it: one index seek per currency) and every one after
-        # it up to the last day (one index range per currency). A bound correlated with each
-        # row ("on or after that currency's latest") would be evaluated for every rate up to
-        # the last day instead: the whole history of daily rates.
-        days: dict[str, list[date]] = {}
-        values: dict[str, list[Decimal]] = {}
-        r = ExchangeRate.__table__
-        parts = [select(r.c.currency, r.c.day, r.c.rate)
-                 .where(r.c.currency.in_(wanted), r.c.day > first, r.c.day <= last)]
-        for currency in wanted:
-            latest = (select(r.c.currency, r.c.day, r.c.rate)
-                      .where(r.c.currency == currency, r.c.day <= first)
-                      .order_by(r.c.day.desc()).limit(1).subquery())
-            parts.append(select(latest.c.currency, latest.c.day, latest.c.rate))
-        found = union_all(*parts).subquery()
-        for currency, day, rate in db.session.execute(
-                select(found.c.currency, found.c.day, found.c.rate)
-                .order_by(found.c.currency, found.c.day)):
-            days.setdefault(currency, []).append(as_day(day))
-            values.setdefault(currency, []).append(Decimal(rate))
-        self.series = {c: (days[c], values[c]) for c in days}
-
-    def rate(self, currency: str, day: date) -> Decimal | None:
-        """Units of the company currency per unit of ``currency`` on ``day``; None: no rate."""
-        if currency == self.home:
-            return Decimal(1)
-        found = self.series.get(currency)
-        if found is None:
-            return None
-        i = bisect_right(found[0], day)
-        return found[1][i - 1] if i else None
 
 
 def book_for(*groups: Sums) -> RateBook:
