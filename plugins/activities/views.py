@@ -10,12 +10,20 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
 
-from conveyor import can, current_pipelines, db, get_visible_or_404, move_deal, require
+from conveyor import can, current_pipelines, db, get_visible_or_404, move_deal, require, scoped
 from conveyor.i18n import _
 from conveyor.models import Customer, Deal, Stage
 from conveyor.queries import written_limit
 
-from .forms import ActivityForm, DoneForm, MoveWithStepForm, QuickForm, RescheduleForm, SeriesForm
+from .forms import (
+    MAX_ID,
+    ActivityForm,
+    DoneForm,
+    MoveWithStepForm,
+    QuickForm,
+    RescheduleForm,
+    SeriesForm,
+)
 from .models import STATUSES, VISIT_KINDS, Activity, Series
 from .recurrence import create_series, stop_series, update_series
 from .services import (
@@ -155,9 +163,15 @@ def _form_data(form: ActivityForm) -> dict[str, Any]:
 
 
 def _linked(form: Any) -> tuple[Customer | None, Deal | None]:
-    customer = db.session.get(Customer, form.customer_id.data) if form.customer_id.data else None
-    deal = db.session.get(Deal, form.deal_id.data) if form.deal_id.data else None
-    return customer, deal
+    """The customer and deal the form names, shown above it — only ids within the column's
+    range (a refused form re-renders with whatever was typed) and records the user may see
+    (an id in the address must not reveal another seller's customer name)."""
+    def one(model: Any, value: Any) -> Any:
+        if not isinstance(value, int) or not 1 <= value <= MAX_ID:
+            return None
+        return db.session.scalar(scoped(model, current_user).where(model.id == value))
+
+    return one(Customer, form.customer_id.data), one(Deal, form.deal_id.data)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -15,7 +15,6 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import (
-    Email,
     InputRequired,
     Length,
     NumberRange,
@@ -25,6 +24,7 @@ from wtforms.validators import (
 )
 
 from conveyor.i18n import _l, lazy_pgettext
+from conveyor.web.forms import EMAIL_RE
 
 from .legal import inn_valid, kpp_valid, uscc_valid
 
@@ -90,8 +90,8 @@ class LinesForm(FlaskForm):
 
 
 class SendForm(FlaskForm):
-    to = StringField(lazy_pgettext("e-mail", "To"), validators=[InputRequired(), Length(max=254),
-                                           Email(message=_l("Enter an e-mail address."))])
+    to = StringField(lazy_pgettext("e-mail", "To"), validators=[
+        InputRequired(), Length(max=254), Regexp(EMAIL_RE, message=_l("Enter an e-mail address."))])
 
 
 class NoteForm(FlaskForm):
@@ -140,7 +140,9 @@ class CompanyForm(FlaskForm):
     signatory_name = StringField(_l("Signatory"), validators=[Optional(), Length(max=200)])
     signatory_title = StringField(_l("Signatory's position"),
                                   validators=[Optional(), Length(max=200)])
-    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254), Email()])
+    # WTForms' Email() needs the email_validator package, which is not installed: a 500.
+    email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254), Regexp(
+        EMAIL_RE, message=_l("Enter an email address such as name@example.com."))])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
     logo = FileField(_l("Logo (PNG or JPEG, up to 1 MB)"))
 
