@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
 
@@ -148,6 +148,9 @@ def _setup(form: Any, activity: Activity | None = None) -> None:
         form.visit_kind.choices = [("", "—")] + [(k, str(VISIT_LABELS[k])) for k in VISIT_KINDS]
     if hasattr(form, "status"):
         form.status.choices = [(s, str(STATUS_LABELS[s])) for s in STATUSES]
+    if hasattr(form, "lead_id") and "leads" not in (
+            current_app.config["CONVEYOR"].get("plugins") or ()):
+        del form.lead_id  # not shown without leads: its error would refuse the form unseen
 
 
 def _form_data(form: ActivityForm) -> dict[str, Any]:
@@ -156,7 +159,7 @@ def _form_data(form: ActivityForm) -> dict[str, Any]:
         "kind", "title", "notes", "duration_minutes", "assignee_id", "customer_id", "deal_id",
         "visit_kind", "progress", "reminder_minutes")}
     data["visit_kind"] = data["visit_kind"] or None
-    if form.lead_id.data:
+    if getattr(form, "lead_id", None) is not None and form.lead_id.data:
         data["lead_id"] = form.lead_id.data
     data["due_at"] = local_to_utc(form.due_at.data, zone) if form.due_at.data else None
     return data
