@@ -92,7 +92,8 @@ def test_records_of_another_team_are_neither_linked_nor_shown(app: Any, api_head
 
 
 @pytest.mark.parametrize(("field", "value"), [
-    ("customer_id", "99999999999999999999"), ("deal_id", "-99999999999999999999"), ("duration_minutes", "99999999999999999999"), ("progress", "-1"),
+    ("customer_id", "99999999999999999999"), ("deal_id", "-99999999999999999999"),
+    ("duration_minutes", "99999999999999999999"), ("progress", "-1"),
     ("reminder_minutes", "many"), ("kind", "<script>alert(1)</script>"),
     ("due_at", "9999-12-31T23:59"), ("due_at", "2030-02-30T09:00"), ("title", ""),
     ("title", "x" * 201), ("assignee_id", "99999999999999999999"),
