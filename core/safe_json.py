@@ -154,6 +154,22 @@ def _webargs_invalid_json(self: Any, error: Any, req: Any, *args: Any, **kwargs:
     abort(400, message=message, errors={"json": [message]})
 
 
+def _wtf_wrap_formdata(original: Any) -> Any:
+    """Flask-WTF reads a JSON body as the form's data with ``ImmutableMultiDict(body)``: a list,
+    a number or ``null`` there is a TypeError — a 500 on every page's form. It is a 400."""
+    def wrap_formdata(self: Any, form: Any, formdata: Any) -> Any:
+        from flask import abort, request
+        from flask_wtf.form import _Auto, _is_submitted
+
+        if formdata is _Auto and _is_submitted() and request.is_json and not request.files \
+                and not request.form and not isinstance(request.get_json(), dict):
+            abort(400)
+        return original(self, form, formdata)
+
+    wrap_formdata.__conveyor_checked__ = True  # type: ignore[attr-defined]
+    return wrap_formdata
+
+
 def install(app: Flask) -> None:
     """Use :func:`loads` for every JSON body: Flask's, and webargs' (the API's arguments; the
     parser class is patched, as flask-smorest builds its parsers when blueprints are imported)."""
@@ -162,3 +178,8 @@ def install(app: Flask) -> None:
     app.json = SafeJSONProvider(app)
     FlaskParser._raw_load_json = _webargs_raw_load_json  # type: ignore[method-assign]
     FlaskParser._handle_invalid_json_error = _webargs_invalid_json  # type: ignore[method-assign]
+    from flask_wtf import FlaskForm
+
+    if not getattr(FlaskForm.Meta.wrap_formdata, "__conveyor_checked__", False):
+        FlaskForm.Meta.wrap_formdata = _wtf_wrap_formdata(  # type: ignore[method-assign]
+            FlaskForm.Meta.wrap_formdata)
