@@ -25,7 +25,7 @@ def test_full_width_letters_are_the_same_query(app: Any) -> None:
 
 
 def test_the_newest_records_come_first_and_only_as_many_as_asked(app: Any) -> None:
-    names = [f"Ordered {i:02d}" for i in range(14)]
+    names = [f"Ordered {i:02d}" for i in range(25)]  # more than the 21 a group reads
     for name in names:
         add(app, "seller", name)
     body = client_as(app, "seller").get("/api/v1/search", query_string={
