@@ -239,14 +239,42 @@ def convert_total(amounts: dict[str, Decimal], day: date,
     return Total(total.quantize(CENT), company_currency(), dict(amounts), tuple(missing))
 
 
+def _rates_dialect(text: str) -> Any:
+    """The table's delimiter: sniffed, or — when the sample is too uniform to sniff (one
+    column, a short row) — the first of ``,;\t`` its header line holds (a comma otherwise)."""
+    sample = text[:2048]
+    if not sample.strip():
+        return csv.excel
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        lines = sample.splitlines()
+        delimiter = next((d for d in ",;\t" if lines and d in lines[0]), ",")
+        return type("RatesTable", (csv.excel,), {"delimiter": delimiter})
+
+
+def _unreadable(number: int) -> RateError:
+    return RateError("file", _l("line %(number)s: cannot read a date and a rate",
+                                number=number))
+
+
 def parse_rates_csv(text: str) -> list[tuple[str, date, Decimal]]:
+    """(currency, day, rate) of each row of a published rates table (:func:`_numbered_rates`)."""
+    return [row[1:] for row in _numbered_rates(text)]
+
+
+def _numbered_rates(text: str) -> list[tuple[int, str, date, Decimal]]:
     """Rows of a published rates table: columns ``date``, ``currency`` (or ``code``) and ``rate``
     (or ``value``), optionally ``nominal`` (units the rate is quoted for, as the Bank of Russia
-    publishes: 10 CNY = 1,4 RUB). Comma or semicolon separated, decimal comma accepted."""
-    sample = text[:2048]
-    dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample.strip() else csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    fields = {name.strip().lower(): name for name in reader.fieldnames or []}
+    publishes: 10 CNY = 1,4 RUB). Comma or semicolon separated, decimal comma accepted. Every
+    refusal is a :class:`RateError` on ``file`` naming the line — a NUL byte, a field past the
+    csv module's limit or an unknown currency included — never a crash of the reader."""
+    reader = csv.DictReader(io.StringIO(text), dialect=_rates_dialect(text))
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise _unreadable(1) from exc
+    fields = {name.strip().lower(): name for name in header}
     need = {"date": ("date", "day"), "currency": ("currency", "code", "charcode"),
             "rate": ("rate", "value", "curs")}
     found = {}
@@ -254,28 +282,47 @@ def parse_rates_csv(text: str) -> list[tuple[str, date, Decimal]]:
         column = next((fields[n] for n in names if n in fields), None)
         if column is None:
             raise RateError("file", _l("no %(column)s column (looked for %(names)s)", column=key,
-                                           names=", ".join(names)))
+                                       names=", ".join(names)))
         found[key] = column
     nominal = fields.get("nominal")
     rows = []
-    for number, row in enumerate(reader, start=2):
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # the line being read is not counted yet
+            raise _unreadable(reader.line_num + 1) from exc
+        number = reader.line_num  # the file's line, blank lines and quoted breaks counted
         try:
             day = date.fromisoformat(row[found["date"]].strip())
             value = Decimal(row[found["rate"]].strip().replace(",", "."))
             units = Decimal(row[nominal].strip().replace(",", ".")) if nominal and \
-                row.get(nominal, "").strip() else ONE
-            if units <= 0:
+                (row.get(nominal) or "").strip() else ONE
+            if not units.is_finite() or units <= 0:
                 raise InvalidOperation
         except (ValueError, InvalidOperation, AttributeError) as exc:
-            raise RateError("file", _l("line %(number)s: cannot read a date and a rate",
-                                           number=number)) from exc
-        rows.append((normalize_currency(row[found["currency"]]), day, value / units))
+            raise _unreadable(number) from exc
+        try:
+            currency = normalize_currency(row[found["currency"]] or "")
+        except RateError as exc:
+            raise RateError("file", _l("line %(number)s: %(why)s", number=number,
+                                       why=exc.message)) from exc
+        rows.append((number, currency, day, value / units))
+    if not rows:
+        raise RateError("file", _l("the table has no rates"))
     return rows
 
 
 def import_rates(text: str, by: Any = None) -> int:
-    """Store every rate of a CSV table (all or nothing: a bad line stores none)."""
-    rows = parse_rates_csv(text)
-    for currency, day, rate in rows:
-        set_rate(currency, day, rate, by)
+    """Store every rate of a CSV table (all or nothing: a bad line stores none, and the message
+    names the line)."""
+    rows = _numbered_rates(text)
+    for number, currency, day, rate in rows:
+        try:
+            set_rate(currency, day, rate, by)
+        except RateError as exc:
+            raise RateError("file", _l("line %(number)s: %(why)s", number=number,
+                                       why=exc.message)) from exc
     return len(rows)
+

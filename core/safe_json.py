@@ -53,6 +53,8 @@ def _message(which: str) -> str:
         return _("The JSON is nested too deeply.")
     if which == "surrogate":
         return _("Text with a lone surrogate (\\ud800–\\udfff) is not valid Unicode.")
+    if which == "nul":
+        return _("Text with a NUL character (\\u0000) is not accepted.")
     if which == "long":
         return _("A number with at most %(n)s digits.", n=MAX_INT_DIGITS)
     return _("The body is not valid UTF-8.")
@@ -89,6 +91,9 @@ def loads(data: str | bytes) -> Any:
         elif isinstance(node, str) and _SURROGATE.search(node):
             found.add("surrogate")
             _add(errors, path, "surrogate")
+        elif isinstance(node, str) and "\x00" in node:  # PostgreSQL refuses it in text: a 500
+            found.add("nul")
+            _add(errors, path, "nul")
         elif node is _TOO_LONG:
             found.add("long")
             _add(errors, path, "long")
@@ -154,6 +159,35 @@ def _webargs_invalid_json(self: Any, error: Any, req: Any, *args: Any, **kwargs:
     abort(400, message=message, errors={"json": [message]})
 
 
+def _wtf_wrap_formdata(original: Any) -> Any:
+    """Flask-WTF reads a JSON body as the form's data with ``ImmutableMultiDict(body)``: a list,
+    a number or ``null`` there is a TypeError — a 500 on every page's form. It is a 400."""
+    def wrap_formdata(self: Any, form: Any, formdata: Any) -> Any:
+        from flask import abort, request
+        from flask_wtf.form import _Auto, _is_submitted
+
+        if formdata is _Auto and _is_submitted() and request.is_json and not request.files \
+                and not request.form and not isinstance(request.get_json(), dict):
+            abort(400)
+        return original(self, form, formdata)
+
+    wrap_formdata.__conveyor_checked__ = True  # type: ignore[attr-defined]
+    return wrap_formdata
+
+
+def _refuse_nul(original: Any) -> Any:
+    """A text field of a page's form refuses a NUL character with a field message, as the API
+    does (PostgreSQL refuses it in text columns: a 500)."""
+    def process_formdata(self: Any, valuelist: Any) -> None:
+        original(self, valuelist)
+        if isinstance(self.data, str) and "\x00" in self.data:
+            self.data = self.data.replace("\x00", "")
+            raise ValueError(_message("nul"))
+
+    process_formdata.__conveyor_checked__ = True  # type: ignore[attr-defined]
+    return process_formdata
+
+
 def install(app: Flask) -> None:
     """Use :func:`loads` for every JSON body: Flask's, and webargs' (the API's arguments; the
     parser class is patched, as flask-smorest builds its parsers when blueprints are imported)."""
@@ -162,3 +196,13 @@ def install(app: Flask) -> None:
     app.json = SafeJSONProvider(app)
     FlaskParser._raw_load_json = _webargs_raw_load_json  # type: ignore[method-assign]
     FlaskParser._handle_invalid_json_error = _webargs_invalid_json  # type: ignore[method-assign]
+    from flask_wtf import FlaskForm
+    from wtforms import StringField
+
+    if not getattr(StringField.process_formdata, "__conveyor_checked__", False):
+        StringField.process_formdata = _refuse_nul(  # type: ignore[method-assign]
+            StringField.process_formdata)
+
+    if not getattr(FlaskForm.Meta.wrap_formdata, "__conveyor_checked__", False):
+        FlaskForm.Meta.wrap_formdata = _wtf_wrap_formdata(  # type: ignore[method-assign]
+            FlaskForm.Meta.wrap_formdata)

@@ -451,7 +451,7 @@ def _customer_search(q: str, limit: int = 20) -> list[Customer]:
     """Up to ``limit`` visible customers whose name contains ``q``, those starting with it
     first: the new-deal form never loads the whole table. At most ``SEARCH_WINDOW`` matches
     are read (unordered, so a common word stops early) and ordered here."""
-    q = q.strip()[:100]
+    q = q.replace("\x00", "").strip()[:100]  # PostgreSQL refuses NUL in text: a 500
     if not q:
         return []
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

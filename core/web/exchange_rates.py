@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import DateField, SelectField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length
 
 from ..extensions import db
 from ..i18n import _, _l
@@ -25,7 +25,9 @@ MAX_UPLOAD = 2 * 1024 * 1024
 
 class RateForm(FlaskForm):
     currency = SelectField(_l("Currency"), validators=[DataRequired()])
-    day = DateField(_l("Date"), validators=[DataRequired()])
+    # InputRequired, not DataRequired: the latter replaces "Use a date between …" (a typed but
+    # refused date) by "This field is required."
+    day = DateField(_l("Date"), validators=[InputRequired()])
     rate = StringField(_l("Rate"), validators=[DataRequired(), Length(max=40)])
 
 

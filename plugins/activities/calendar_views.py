@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import and_, bindparam, case, select
 
 from conveyor import can, db, limiter, public, recipient_locale, require
+from conveyor.calendar_bounds import check_day
 from conveyor.models import Customer, User
 from conveyor.queries import written_limit
 from conveyor.types import utcnow
@@ -64,7 +65,7 @@ def _asked_day(zone: Any) -> date:
     raw = request.args.get("date", "")
     if raw:
         try:
-            return date.fromisoformat(raw)
+            return check_day(date.fromisoformat(raw))  # 9999-12-31's month has no end
         except ValueError:
             abort(400)
     return local_today(zone)

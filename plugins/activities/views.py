@@ -6,16 +6,24 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
 
-from conveyor import can, current_pipelines, db, get_visible_or_404, move_deal, require
+from conveyor import can, current_pipelines, db, get_visible_or_404, move_deal, require, scoped
 from conveyor.i18n import _
 from conveyor.models import Customer, Deal, Stage
 from conveyor.queries import written_limit
 
-from .forms import ActivityForm, DoneForm, MoveWithStepForm, QuickForm, RescheduleForm, SeriesForm
+from .forms import (
+    MAX_ID,
+    ActivityForm,
+    DoneForm,
+    MoveWithStepForm,
+    QuickForm,
+    RescheduleForm,
+    SeriesForm,
+)
 from .models import STATUSES, VISIT_KINDS, Activity, Series
 from .recurrence import create_series, stop_series, update_series
 from .services import (
@@ -140,6 +148,9 @@ def _setup(form: Any, activity: Activity | None = None) -> None:
         form.visit_kind.choices = [("", "—")] + [(k, str(VISIT_LABELS[k])) for k in VISIT_KINDS]
     if hasattr(form, "status"):
         form.status.choices = [(s, str(STATUS_LABELS[s])) for s in STATUSES]
+    if hasattr(form, "lead_id") and "leads" not in (
+            current_app.config["CONVEYOR"].get("plugins") or ()):
+        del form.lead_id  # not shown without leads: its error would refuse the form unseen
 
 
 def _form_data(form: ActivityForm) -> dict[str, Any]:
@@ -148,16 +159,22 @@ def _form_data(form: ActivityForm) -> dict[str, Any]:
         "kind", "title", "notes", "duration_minutes", "assignee_id", "customer_id", "deal_id",
         "visit_kind", "progress", "reminder_minutes")}
     data["visit_kind"] = data["visit_kind"] or None
-    if form.lead_id.data:
+    if getattr(form, "lead_id", None) is not None and form.lead_id.data:
         data["lead_id"] = form.lead_id.data
     data["due_at"] = local_to_utc(form.due_at.data, zone) if form.due_at.data else None
     return data
 
 
 def _linked(form: Any) -> tuple[Customer | None, Deal | None]:
-    customer = db.session.get(Customer, form.customer_id.data) if form.customer_id.data else None
-    deal = db.session.get(Deal, form.deal_id.data) if form.deal_id.data else None
-    return customer, deal
+    """The customer and deal the form names, shown above it — only ids within the column's
+    range (a refused form re-renders with whatever was typed) and records the user may see
+    (an id in the address must not reveal another seller's customer name)."""
+    def one(model: Any, value: Any) -> Any:
+        if not isinstance(value, int) or not 1 <= value <= MAX_ID:
+            return None
+        return db.session.scalar(scoped(model, current_user).where(model.id == value))
+
+    return one(Customer, form.customer_id.data), one(Deal, form.deal_id.data)
 
 
 @bp.route("/new", methods=["GET", "POST"])
