@@ -23,17 +23,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Integer,
     String,
     and_,
+    bindparam,
     cast,
     delete,
     func,
     insert,
     literal,
+    literal_column,
+    null,
     select,
     union_all,
 )
@@ -179,6 +184,41 @@ def _history_of(conn: Connection, deal_ids: Iterable[int]) -> dict[int, list[dic
     return out
 
 
+@lru_cache(maxsize=4)
+def _condensed_statement(dialect: str) -> Any:
+    """:func:`_condensed_history`'s statement, built once per dialect."""
+    month = (func.date_trunc(literal_column("'month'"), H.c.at) if dialect == "postgresql"
+             else func.strftime(literal_column("'%Y-%m'"), H.c.at))
+    mine = H.c.deal_id == bindparam("deal_id")
+    earlier = H.c.id.not_in(bindparam("added", expanding=True))
+    latest = (select(literal_column("0").label("last"), cast(null(), Integer).label("id"),
+                     cast(null(), Integer).label("from_stage_id"), H.c.to_stage_id,
+                     func.max(H.c.at).label("at"))
+              .where(mine, earlier).group_by(H.c.to_stage_id, month))
+    last = (select(literal_column("1").label("last"), H.c.id, H.c.from_stage_id,
+                   H.c.to_stage_id, H.c.at)
+            .where(mine, earlier).order_by(H.c.at.desc(), H.c.id.desc()).limit(1).subquery())
+    return union_all(latest, select(last))
+
+
+def _condensed_history(conn: Connection, deal_id: int, added_ids: set[int],
+                       ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """What a move needs of one deal's earlier history, in one statement whose size does not
+    grow with it: the latest row into each stage in each month (``funnel_reached`` depends on
+    nothing else: the furthest stage of each month) and the deal's last row (the stay a new row
+    ends). ``added_ids``: this flush's rows, left out."""
+    statement = _condensed_statement(conn.dialect.name)
+    condensed, final = [], None
+    for row in conn.execute(statement, {"deal_id": deal_id, "added": sorted(added_ids)}):
+        values = {"id": row.id, "deal_id": deal_id, "from_stage_id": row.from_stage_id,
+                  "to_stage_id": row.to_stage_id, "at": _aware(row.at)}
+        if row.last:
+            final = values
+        else:
+            condensed.append(values)
+    return condensed, final
+
+
 def _aware(at: Any) -> datetime:
     from datetime import UTC
 
@@ -241,6 +281,13 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
     added = [{**h, "at": _aware(h["at"])} for h in history]
     added_ids = {h["id"] for h in added}
     moved = {h["deal_id"] for h in added}
+    if not rekey and len(moved - inserted) == 1:
+        # One deal moved (a stage move): its reached months and the stay it ends from a
+        # condensed read of its history, whatever its length (a row dated before its last one
+        # falls through to the whole history).
+        if _one_move(conn, session, moves, reached, spans, stages, added, added_ids,
+                     (moved - inserted).pop(), new_values):
+            moved = moved & inserted
     if rekey or moved:
         # A deal inserted by this flush has only this flush's rows: nothing to read for it.
         past = _history_of(conn, set(rekey) | (moved - inserted))
@@ -279,6 +326,32 @@ def on_flush(conn: Connection, session: Any, changes: list[Any], history: list[d
     moves.apply(conn, M, ("owner_id", "grain", "day", "stage_id", "currency"),
                 ("count", "amount"))
     spans.apply(conn, durations.U, durations.KEYS, durations.VALUES)
+
+
+def _one_move(conn: Connection, session: Any, moves: Deltas, reached: Deltas, spans: Deltas,
+              stages: Stages, added: list[dict[str, Any]], added_ids: set[int], deal_id: int,
+              new_values: dict[int, dict[str, Any]]) -> bool:
+    """The summaries' part of new history rows of one deal that already had some, from
+    :func:`_condensed_history`; ``False`` (nothing added) when a new row is dated before the
+    deal's last one: the stays then need the whole history."""
+    condensed, last = _condensed_history(conn, deal_id, added_ids)
+    mine = sorted((h for h in added if h["deal_id"] == deal_id),
+                  key=lambda h: (h["at"], h["id"]))
+    if last is not None and (mine[0]["at"], mine[0]["id"]) < (last["at"], last["id"]):
+        return False
+    deal = _deal_now(conn, session, {deal_id}, new_values).get(deal_id)
+    if deal is None:
+        return True
+    owner = _owner(deal)
+    _moves(moves, mine, deal, +1)
+    # "reached" depends on the furthest stage of each month only: the condensed rows give the
+    # same figures as the whole history.
+    _reached(reached, condensed, owner, stages, -1)
+    _reached(reached, condensed + mine, owner, stages, +1)
+    # Every new row after the last one: the stays before it are the same in both orders, the
+    # last one now ends (what on_flush's general case finds by comparing the two orders).
+    durations.add_stays(spans, ([last] if last is not None else []) + mine, owner, +1)
+    return True
 
 
 # --- rebuilding from deals and history ------------------------------------------------------

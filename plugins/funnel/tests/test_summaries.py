@@ -192,3 +192,42 @@ def test_a_row_dated_before_the_last_one_reorders_the_stays(ctx, world, users):
                                 to_stage_id=stage.id, at=rows[0].at + timedelta(minutes=7)))
     db.session.flush()
     kept_equals_rebuilt()
+
+
+def test_a_move_reads_a_condensed_history(app, ctx, world, users):
+    """A deal with history over several months, moved back and forth (into stages it was in
+    before, so "reached" takes the earlier months as the previous ones): each move reads one
+    condensed statement (latest row per stage and month, and the last row), not the whole
+    history, and the summaries stay equal to the rebuilt ones."""
+    from sqlalchemy import func
+
+    from conveyor.models import StageHistory
+
+    month = func.strftime("%Y-%m", StageHistory.at)
+    deal_id = db.session.scalar(
+        select(StageHistory.deal_id).join(Deal, Deal.id == StageHistory.deal_id)
+        .where(Deal.closed_at.is_(None)).group_by(StageHistory.deal_id)
+        .having(func.count(func.distinct(month)) > 1).order_by(StageHistory.deal_id)) \
+        if db.engine.dialect.name == "sqlite" else db.session.scalar(
+            select(Deal.id).where(Deal.closed_at.is_(None)).order_by(Deal.id))
+    deal = db.session.get(Deal, deal_id)
+    been = list(db.session.scalars(select(StageHistory.to_stage_id).where(
+        StageHistory.deal_id == deal.id)))
+    open_stages = list(db.session.scalars(select(Stage).where(
+        Stage.is_won.is_(False), Stage.is_lost.is_(False)).order_by(Stage.position)))
+    targets = [s for s in open_stages if s.id in been and s.id != deal.stage_id] or open_stages
+    reads = []
+    for i in range(6):
+        target = targets[i % len(targets)]
+        if target.id == deal.stage_id:
+            target = next(s for s in open_stages if s.id != deal.stage_id)
+        with query_counter(app) as statements:
+            move_deal(deal, target, None)
+            db.session.flush()
+        reads.append([s for s in statements if "stage_history" in s
+                      and s.lstrip().upper().startswith("SELECT")])
+        kept_equals_rebuilt()
+    assert all(len(r) == 1 and "GROUP BY" in r[0].upper() for r in reads), reads
+    lost = db.session.scalar(select(Stage).where(Stage.is_lost.is_(True)))
+    move_deal(deal, lost, None, lost_reason="Price")
+    kept_equals_rebuilt()
