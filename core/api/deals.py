@@ -53,6 +53,8 @@ STATUS = {
     "lost": Stage.is_lost.is_(True),
 }
 TAG = "deals"
+# A move's target and current stage: built once (building it cost as much as running it).
+_STAGE_PAIR = select(Stage).where(Stage.id.in_(bindparam("ids", expanding=True)))
 
 
 def visible_deal(deal_id: int) -> Deal:
@@ -228,7 +230,7 @@ class DealStage(MethodView):
         # The target and the deal's current stage in one statement (move_deal reads both; the
         # current one then comes from the identity map).
         found = {s.id: s for s in db.session.scalars(
-            select(Stage).where(Stage.id.in_({data["stage_id"], deal.stage_id})))}
+            _STAGE_PAIR, {"ids": sorted({data["stage_id"], deal.stage_id})})}
         stage = found.get(data["stage_id"])
         if stage is None:
             field_error("stage_id", "Unknown stage.")

@@ -54,6 +54,23 @@ class MoneyField(DecimalField):
             raise ValueError(self.gettext("Not a valid decimal value."))
 
 
+class ListSelectField(SelectField):
+    """WTForms' select, its submitted value checked against the choices' values as a set:
+    WTForms builds a ``Choice`` for every option to validate one value, and the deal form's
+    currency list (~300 codes) cost ~0.3 ms per save. Grouped choices (a dict) are WTForms'."""
+
+    def pre_validate(self, form: Any) -> None:
+        choices = self.choices
+        if self.process_errors or not self.validate_choice or not isinstance(choices, list):
+            super().pre_validate(form)
+            return
+        coerce = self.coerce
+        values = {coerce(c[0] if isinstance(c, (tuple, list)) else c) for c in choices}
+        if self.data not in values:
+            raise ValidationError(
+                self.invalid_choice_message or self.gettext("Not a valid choice."))
+
+
 class MultiCheckboxField(SelectMultipleField):
     """A multi-select shown as a list of checkboxes (roles, permissions)."""
 
@@ -91,15 +108,16 @@ class DealForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     customer_id = IntegerField(_l("Customer number"), validators=[
         InputRequired(), NumberRange(min=1, max=MAX_ID)])
-    owner_id = SelectField(_l("Owner"), coerce=int, validators=[Optional()], validate_choice=True)
+    owner_id = ListSelectField(_l("Owner"), coerce=int, validators=[Optional()],
+                               validate_choice=True)
     amount = MoneyField(_l("Amount"), places=2, validators=[
         InputRequired(), NumberRange(min=Decimal("0"), max=Decimal("999999999999"))])
     margin = MoneyField(_l("Margin"), places=2, validators=[
         Optional(), NumberRange(min=Decimal("-999999999999"), max=Decimal("999999999999"))])
     # ISO 4217 codes named in the reader's language (choices set by the view); "cny" is read as
     # "CNY", so a hand-made request with a lower-case code is accepted too.
-    currency = SelectField(_l("Currency"), validators=[DataRequired()],
-                           filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
+    currency = ListSelectField(_l("Currency"), validators=[DataRequired()],
+                               filters=[lambda v: v.strip().upper() if isinstance(v, str) else v])
     expected_close = DateField(_l("Expected close"), validators=[Optional()])
     # The version the form was filled from: a save over someone else's change is refused.
     version = IntegerField(widget=HiddenInput(), validators=[
@@ -116,7 +134,7 @@ class NewDealForm(DealForm):
     customer_name = StringField(_l("Customer"), validators=[Optional(), Length(max=200)])
     customer_id = IntegerField(widget=HiddenInput(), validators=[
         Optional(), NumberRange(min=1, max=MAX_ID)])
-    stage_id = SelectField(_l("Stage"), coerce=int, validators=[DataRequired()])
+    stage_id = ListSelectField(_l("Stage"), coerce=int, validators=[DataRequired()])
 
 
 class KeptSelect(Select):
