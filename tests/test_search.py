@@ -344,3 +344,57 @@ def test_counts_stop_at_twenty_or_at_the_hits_asked_for(app):
     many = group(22)
     assert (many["count"], many["more"], len(many["hits"])) == (22, True, 22)
     assert (group(30)["count"], group(30)["more"]) == (23, False)
+
+
+def test_newest_first_whichever_way_the_index_is_keyed(app):
+    """The index made since 2026-12-03 is keyed by the negated id (FTS5 reads it forwards); an
+    index a plugin built before, keyed by the id, gives the same hits until its migration makes
+    it again (``rebuild_with_negated_rowids``)."""
+    from sqlalchemy import text
+
+    from conveyor.search.index import negated_rowids, rebuild_with_negated_rowids
+    from conveyor.search.kinds import CUSTOMERS_INDEX
+
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("the FTS5 index is SQLite's")
+    for i in range(12):
+        add(app, "seller", f"Keyed {i:02d}")
+    newest = [f"Keyed {i:02d}" for i in range(11, 6, -1)]
+    client = client_as(app, "seller")
+
+    def titles() -> list[str]:
+        body = client.get("/api/v1/search", query_string={
+            "q": "Keyed", "per_kind": 5, "kind": "customers"}).get_json()
+        return [h["title"] for h in body["groups"][0]["hits"]]
+
+    assert titles() == newest
+    fts, view = CUSTOMERS_INDEX.fts_table, CUSTOMERS_INDEX.source_view
+    with app.app_context():
+        connection = db.session.connection()
+        assert negated_rowids(connection, CUSTOMERS_INDEX) is True
+        for statement in CUSTOMERS_INDEX.drop_statements("sqlite"):  # as built before
+            connection.execute(text(statement))
+        connection.execute(text(f"CREATE VIEW {view} AS SELECT id, "
+                                f"{CUSTOMERS_INDEX.document('sqlite')} AS doc FROM customers"))
+        connection.execute(text(f"CREATE VIRTUAL TABLE {fts} USING fts5(doc, content='{view}', "
+                                f"content_rowid='id', tokenize='trigram')"))
+        connection.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"))
+        db.session.commit()
+        assert negated_rowids(db.session.connection(), CUSTOMERS_INDEX) is False
+    app.extensions.pop("conveyor_search_negated", None)  # the app learns it once
+    assert titles() == newest
+
+    class Op:  # what a migration's ``op`` offers the helper
+        def get_bind(self) -> Any:
+            return db.session.connection()
+
+        def execute(self, statement: str) -> None:
+            db.session.connection().execute(text(statement))
+
+    with app.app_context():
+        rebuild_with_negated_rowids(Op(), CUSTOMERS_INDEX)
+        db.session.commit()
+        assert negated_rowids(db.session.connection(), CUSTOMERS_INDEX) is True
+    app.extensions.pop("conveyor_search_negated", None)
+    assert titles() == newest

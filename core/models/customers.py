@@ -73,6 +73,9 @@ class Contact(db.Model):
         """A contact is visible with its customer: checked on the contact's own customer (one
         primary-key lookup), not against a list of every customer the user may see — SQLite
         built that list (4k customers for a seller at 100k) for each statement, ~1 ms, when a
-        search or a card needs a handful of contacts."""
-        return exists(select(1).where(Customer.id == cls.customer_id,
-                                      Customer.owner_id.in_(owner_ids)))
+        search or a card needs a handful of contacts. One owner (a seller's own records) is one
+        comparison: a one-item IN list is re-rendered into the SQL on every run."""
+        owners = (Customer.owner_id == owner_ids[0]
+                  if isinstance(owner_ids, list) and len(owner_ids) == 1
+                  else Customer.owner_id.in_(owner_ids))
+        return exists(select(1).where(Customer.id == cls.customer_id, owners))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app, g, has_request_context
 from sqlalchemy import (
     Join,
     Select,
@@ -22,6 +23,7 @@ from sqlalchemy.ext.compiler import compiles
 from ..extensions import db
 from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
+from .index import SearchIndex, negated_rowids
 from .kinds import SearchHit, SearchKind, all_kinds
 from .terms import Terms, fts_match, index_plan, like_pattern
 
@@ -41,8 +43,15 @@ class KindResult:
 
 
 def visible_kinds(user: Any, only: str | None = None) -> list[SearchKind]:
-    """The kinds whose permission ``user`` holds (and named ``only``, when given)."""
-    return [k for k in all_kinds() if can(user, k.permission) and only in (None, k.name)]
+    """The kinds whose permission ``user`` holds (and named ``only``, when given); worked out
+    once per request (the page and its search both ask)."""
+    cache = g.setdefault("conveyor_search_kinds", {}) if has_request_context() else {}
+    key = (getattr(user, "id", None), only)
+    kinds = cache.get(key)
+    if kinds is None:
+        kinds = cache[key] = [k for k in all_kinds()
+                              if can(user, k.permission) and only in (None, k.name)]
+    return kinds
 
 
 class _OuterFirstJoin(Join):
@@ -57,6 +66,19 @@ class _OuterFirstJoin(Join):
 @compiles(_OuterFirstJoin, "sqlite")
 def _outer_first_join(element: Any, compiler: Any, **kw: Any) -> str:
     return compiler.visit_join(element, **kw).replace(" JOIN ", " CROSS JOIN ", 1)
+
+
+def _negated_rowids(index: SearchIndex) -> bool:
+    """Whether ``index``'s FTS5 table is keyed by the negated ids (``negated_rowids``), looked
+    up once per app and table."""
+    known = current_app.extensions.setdefault("conveyor_search_negated", {})
+    negated = known.get(index.fts_table)
+    if negated is None:
+        negated = negated_rowids(db.session.connection(), index)
+        if negated is None:  # no index yet (a test's tables being made): ask again next time
+            return True
+        known[index.fts_table] = negated
+    return negated
 
 
 def search_params(terms: Terms, dialect: str) -> dict[str, str]:
@@ -116,11 +138,16 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
             return (select(model_id).where(visible, *shorts).order_by(model_id.desc())
                     .limit(written_limit(rows)))
         fts = table(index.fts_table, column("rowid"))
-        joined = _OuterFirstJoin(fts, model.__table__, model_id == fts.c.rowid)  # type: ignore
+        # Newest first: ascending over the negated ids (FTS5's cheap direction), or descending
+        # over an index a plugin built before the ids were negated.
+        negated = _negated_rowids(index)
+        joined = _OuterFirstJoin(fts, model.__table__,  # type: ignore[attr-defined]
+                                 model_id == (-fts.c.rowid if negated else fts.c.rowid))
         return (select(model_id).select_from(joined)
                 .where(literal_column(index.fts_table).op("MATCH")(
                     bindparam("search_match", type_=String)), visible, *checks, *shorts)
-                .order_by(fts.c.rowid.desc()).limit(written_limit(rows)))
+                .order_by(fts.c.rowid if negated else fts.c.rowid.desc())
+                .limit(written_limit(rows)))
     criteria = _any_like(like, "search", terms.groups, True)
     return (select(model_id).where(and_(*criteria, *shorts), visible)
             .order_by(model_id.desc()).limit(written_limit(rows)))
@@ -134,8 +161,10 @@ def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
         ids = match_ids(kind, terms, user, rows, dialect)
         return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
 
+    negated = dialect == "sqlite" and _negated_rowids(kind.index)
     return scoped_statement(kind.model, user, ("search", kind.name, kind.permission, rows,
-                                               dialect, terms_shape(terms, dialect)), build)
+                                               dialect, negated, terms_shape(terms, dialect)),
+                            build)
 
 
 def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT_UP_TO,
@@ -147,13 +176,13 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
 
     dialect = db.session.get_bind().dialect.name
     top = max(per_kind, count_up_to)
+    params = search_params(terms, dialect)
     results = []
     for kind in visible_kinds(user, only):
         if terms.phone and not kind.numbers:
             results.append(KindResult(kind, [], 0, None))
             continue
-        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect),
-                           search_params(terms, dialect))
+        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect), params)
         over = len(found) > top
         count = min(len(found), top) if count_up_to else len(found)
         results.append(KindResult(kind, [kind.hit(r) for r in found[:per_kind]], count,

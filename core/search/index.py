@@ -5,7 +5,10 @@ digits (a number is found however it was typed). The same expression is indexed 
 
 * SQLite: an FTS5 table ``search_<name>`` with the ``trigram`` tokenizer (substring matches, any
   script — Chinese has no spaces to split words on), external content read from a view
-  ``search_<name>_source``, kept in step with the table by three triggers.
+  ``search_<name>_source``, kept in step with the table by three triggers. Its rowid is the
+  row's id negated (:data:`FTS_KEY`): a search wants the newest matches, and FTS5 reads a
+  doclist forwards 4–5× faster than backwards (0.1 ms instead of 0.55 ms for the 21 newest
+  deals with "Software" at 1M deals), so the newest come first in the cheap direction.
 * PostgreSQL: a GIN trigram index (``pg_trgm``) on the expression itself, ``ix_search_<name>``;
   the database keeps it with the rows, ``ILIKE '%…%'`` uses it.
 
@@ -20,6 +23,7 @@ from typing import Any
 # Characters people type inside phone numbers; SQLite has no regexp_replace, so the digits of a
 # stored number are what is left once these are gone.
 PHONE_PUNCTUATION = (" ", "-", "(", ")", "+", ".", "/", "\t")
+FTS_KEY = "fts_key"  # the source view's column holding -id: the FTS5 table's rowid
 PG_INDEX_PREFIX = "ix_search_"  # no model declares these: the migrations' drift check skips them
 
 
@@ -71,16 +75,16 @@ class SearchIndex:
             return [f"CREATE INDEX IF NOT EXISTS {self.pg_index} ON {self.table} "
                     f"USING gin ({self.document(dialect)} gin_trgm_ops)"]
         fts, watched = self.fts_table, ", ".join((*self.columns, *self.phones))
-        insert = (f"INSERT INTO {fts}(rowid, doc) VALUES (new.id, "
+        insert = (f"INSERT INTO {fts}(rowid, doc) VALUES (-new.id, "
                   f"{self.document(dialect, 'new.')});")
-        delete = (f"INSERT INTO {fts}({fts}, rowid, doc) VALUES ('delete', old.id, "
+        delete = (f"INSERT INTO {fts}({fts}, rowid, doc) VALUES ('delete', -old.id, "
                   f"{self.document(dialect, 'old.')});")
         return [
             f"DROP VIEW IF EXISTS {self.source_view}",
-            f"CREATE VIEW {self.source_view} AS SELECT id, {self.document(dialect)} AS doc "
-            f"FROM {self.table}",
+            f"CREATE VIEW {self.source_view} AS SELECT -id AS {FTS_KEY}, "
+            f"{self.document(dialect)} AS doc FROM {self.table}",
             f"CREATE VIRTUAL TABLE {fts} USING fts5(doc, content='{self.source_view}', "
-            f"content_rowid='id', tokenize='trigram')",
+            f"content_rowid='{FTS_KEY}', tokenize='trigram')",
             f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {self.table} BEGIN {insert} END",
             f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {self.table} BEGIN {delete} END",
             f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {watched} ON {self.table} "
@@ -98,6 +102,26 @@ class SearchIndex:
         fts = self.fts_table
         return [f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")] + [
             f"DROP TABLE IF EXISTS {fts}", f"DROP VIEW IF EXISTS {self.source_view}"]
+
+
+def negated_rowids(connection: Any, index: SearchIndex) -> bool | None:
+    """SQLite: whether ``index``'s FTS5 table is keyed by the negated id (:data:`FTS_KEY`, made
+    by :meth:`SearchIndex.create_statements` since 2026-12-03) rather than the id itself (an
+    index a plugin's migration built before, until it is made again); None: no such table."""
+    sql = connection.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+        (index.fts_table,)).scalar()
+    return None if sql is None else f"content_rowid='{FTS_KEY}'" in sql
+
+
+def rebuild_with_negated_rowids(op: Any, index: SearchIndex) -> None:
+    """In a migration: make ``index``'s SQLite table again, keyed by the negated id, unless it
+    already is (a database made after this change). PostgreSQL's index is left alone."""
+    connection = op.get_bind()
+    if connection.dialect.name != "sqlite" or negated_rowids(connection, index):
+        return
+    for statement in index.drop_statements("sqlite") + index.create_statements("sqlite"):
+        op.execute(statement)
 
 
 def ensure_pg_trgm(connection: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 MIN_LENGTH = 3  # a trigram index can't look up less
 MIN_LENGTH_CJK = 2  # Chinese names are often two characters: looked up without the index
@@ -139,7 +140,10 @@ class IndexPlan:
     check: tuple[tuple[str, ...], ...]
 
 
+@lru_cache(maxsize=256)
 def index_plan(terms: Terms) -> IndexPlan:
+    """The plan of ``terms`` (kept: a search asks it for every kind's statement and
+    parameters)."""
     checkable = [g for g in terms.groups if all(a.isascii() for a in g)]
     if not checkable:
         return IndexPlan(terms.groups, ())
