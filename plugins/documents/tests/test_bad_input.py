@@ -38,6 +38,8 @@ LINE = {"name": "Licence", "quantity": "1", "price": "10.00", "vat_rate": "20"}
     ({"kind": "invoice", "template_id": HUGE}, "template_id"),
     ({"kind": "invoice", "lines": "one"}, "lines"),
     ({"kind": "invoice", "lines": [{**LINE, "quantity": "-1"}]}, "lines"),
+    ({"kind": "invoice", "lines": [{**LINE, "quantity": "0"}]}, "lines"),
+    ({"kind": "invoice", "lines": [{**LINE, "quantity": "0.000"}]}, "lines"),
     ({"kind": "invoice", "lines": [{**LINE, "price": "NaN"}]}, "lines"),
     ({"kind": "invoice", "lines": [{**LINE, "price": "1e400"}]}, "lines"),
     ({"kind": "invoice", "lines": [{**LINE, "vat_rate": "120"}]}, "lines"),
@@ -61,6 +63,7 @@ def test_creating_names_the_field_and_writes_nothing(app: Any, client: Any, api_
 @pytest.mark.parametrize(("method", "path", "body", "field"), [
     ("PUT", "lines", {"lines": []}, "lines"),
     ("PUT", "lines", {"lines": [{**LINE, "quantity": "abc"}]}, "lines"),
+    ("PUT", "lines", {"lines": [{**LINE, "quantity": "0"}]}, "quantity"),
     ("PUT", "lines", {"lines": [{**LINE, "price": "-0.01"}]}, "lines"),
     ("PUT", "lines", {"lines": [{**LINE, "quantity": "1000000000", "price": "99999999999"}]},
      "lines"),
