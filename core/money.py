@@ -12,7 +12,7 @@ import io
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
@@ -94,6 +94,26 @@ def _compact_money(amount: Decimal, currency: str, locale: str) -> str:
     return format_compact_currency(amount, currency, locale=locale, fraction_digits=1)
 
 
+RATE_DAYS_AHEAD = 366
+
+
+def check_rate_day(day: date) -> date:
+    """``day`` if a rate may be stored for it, else :class:`RateError` on ``date``: within the
+    calendar and at most a year ahead (banks publish a rate for the next day, not for 2090; a
+    far-future rate typed by mistake would silently become the rate of every later total).
+    The one check behind the admin form, the API and the CSV import (all go through
+    :func:`set_rate`)."""
+    from .types import utcnow
+
+    if not (date(1900, 1, 1) <= day <= date(2999, 12, 31)):
+        raise RateError("date", _l("the date is out of range"))
+    last = utcnow().date() + timedelta(days=RATE_DAYS_AHEAD)
+    if day > last:
+        raise RateError("date", _l("a rate can be entered at most a year ahead (until "
+                                   "%(last)s)", last=last.isoformat()))
+    return day
+
+
 def set_rate(currency: str, day: date, rate: Any, by: Any = None) -> None:
     """Store (or replace) ``currency``'s rate on ``day``, in the caller's transaction."""
     currency = normalize_currency(currency)
@@ -106,8 +126,7 @@ def set_rate(currency: str, day: date, rate: Any, by: Any = None) -> None:
         raise RateError("rate", _l("not a number")) from exc
     if not value.is_finite() or value <= 0 or value >= Decimal("1e9"):
         raise RateError("rate", _l("must be a positive number below one billion"))
-    if not (date(1900, 1, 1) <= day <= date(2999, 12, 31)):
-        raise RateError("date", _l("the date is out of range"))
+    check_rate_day(day)
     table = ExchangeRate.__table__
     values = {"currency": currency, "day": day, "rate": value.quantize(Decimal("1e-10")),
               "by_id": getattr(by, "id", None)}
