@@ -17,10 +17,12 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
 
+from babel import Locale
 from babel.numbers import (
     format_compact_currency,
     format_currency,
     get_currency_name,
+    get_territory_currencies,
     list_currencies,
 )
 from flask import current_app
@@ -64,16 +66,40 @@ def normalize_currency(code: Any) -> str:
     return text
 
 
-def currency_choices(locale: str) -> list[tuple[str, str]]:
-    """ISO 4217 codes named in ``locale``, the company currency first, then by code."""
-    return list(_currency_choices(company_currency(), str(locale)))
+def currency_choices(locale: str, keep: Iterable[str | None] = ()) -> list[tuple[str, str]]:
+    """The currency select of every form: ISO 4217 codes in use today, named in ``locale``, the
+    company currency first, then by code. ``keep``: codes the record already holds (a deal in a
+    currency withdrawn since) stay choosable, so saving it unchanged is not refused."""
+    choices = list(_currency_choices(company_currency(), str(locale), _today()))
+    have = {code for code, _label in choices}
+    extra = sorted({c for c in keep if c and c not in have and c in iso_currencies()})
+    return choices + [(code, f"{code} — {get_currency_name(code, locale=str(locale))}")
+                      for code in extra]
+
+
+def _today() -> date:
+    from .types import utcnow
+
+    return utcnow().date()
+
+
+@lru_cache(maxsize=2)
+def current_currencies(day: date) -> frozenset[str]:
+    """The codes some territory uses as legal tender on ``day`` (CLDR, through Babel):
+    ``list_currencies`` alone starts with withdrawn ones (ADP, AFA, ALK, …) that nobody can be
+    paid in. Worked out once a day (~60 ms)."""
+    codes: set[str] = set()
+    for territory in Locale("en").territories:
+        if len(territory) == 2 and territory.isalpha():
+            codes.update(get_territory_currencies(territory, day))
+    return frozenset(codes & iso_currencies())
 
 
 @lru_cache(maxsize=16)
-def _currency_choices(first: str, locale: str) -> tuple[tuple[str, str], ...]:
-    """Built once per language and company currency: naming ~300 currencies took a few
+def _currency_choices(first: str, locale: str, day: date) -> tuple[tuple[str, str], ...]:
+    """Built once per language, company currency and day: naming the currencies took a few
     milliseconds of every deal form, shown or posted."""
-    codes = [first, *sorted(c for c in iso_currencies() if c != first)]
+    codes = [first, *sorted(c for c in current_currencies(day) if c != first)]
     return tuple((code, f"{code} — {get_currency_name(code, locale=locale)}") for code in codes)
 
 

@@ -424,8 +424,10 @@ def _next_stages(stages: list[StageInfo]) -> dict[int, StageInfo]:
 # --- create / edit -----------------------------------------------------------------------------
 
 
-def _currency_choices(form: DealForm) -> None:
-    form.currency.choices = currency_choices(_locale_name())
+def _currency_choices(form: DealForm, deal: Deal | None = None) -> None:
+    """Current currencies; an edited deal keeps its own even if withdrawn since."""
+    form.currency.choices = currency_choices(_locale_name(),
+                                             keep=[deal.currency] if deal is not None else [])
 
 
 def _owner_choices(form: DealForm, deal: Deal | None) -> None:
@@ -589,7 +591,7 @@ def edit(deal_id: int) -> Any:
     deal = _visible_deal(deal_id)
     form = DealForm(obj=deal)
     _owner_choices(form, deal)
-    _currency_choices(form)
+    _currency_choices(form, deal)
     customer: Customer | None = deal.customer
     status = 200
     if request.method == "POST":
