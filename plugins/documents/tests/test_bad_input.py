@@ -126,17 +126,30 @@ def test_another_teams_document_is_a_404_everywhere(app: Any, client: Any, api_h
     assert row_counts(app) == before
 
 
+@pytest.mark.parametrize("final", [True, False])
 @pytest.mark.parametrize("to", ["not an address", "a@b", "<script>@x.y", "a b@c.de", ""])
 def test_the_send_form_refuses_a_bad_address(app: Any, client: Any, api_headers: Any,
-                                             login_as: Any, deal_of: Any, to: str) -> None:
-    """Was a 500: WTForms' Email() needs the email_validator package, which is not installed."""
+                                             login_as: Any, deal_of: Any, to: str,
+                                             final: bool) -> None:
+    """Was a 500 (WTForms' Email() needs the email_validator package, not installed), then a
+    302 with a flash: now the page again, 422, the message at the field (on a draft, where the
+    send form is not shown, above the page)."""
     document_id = a_document(client, api_headers, deal_of("seller"))
+    if final:
+        assert client.post(f"/api/v1/documents/{document_id}/status", json={
+            "action": "finalize"}, headers=api_headers("seller")).status_code == 200
     before = row_counts(app)
     browser = login_as("seller")
     response = browser.post(f"/documents/{document_id}/send", data={"to": to})
-    assert response.status_code == 302  # back to the document, the message flashed
-    page = browser.get(f"/documents/{document_id}").get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
     assert "Enter an e-mail address." in page or "This field is required." in page
+    assert "<script>@x.y" not in page
+    if final:
+        form = page[page.index(f'action="/documents/{document_id}/send"'):]
+        form = form[:form.index("</form>")]
+        assert "field-error" in form and ("Enter an e-mail address." in form
+                                          or "This field is required." in form)
     assert row_counts(app) == before
 
 
