@@ -2,7 +2,6 @@
 and the approvals pages. CSRF stays on: posts carry the page's token."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,16 +11,15 @@ from conveyor.extensions import db
 from conveyor.models import Deal
 from conveyor.plugins.approvals import discount
 from conveyor.plugins.approvals.models import ApprovalRequest, DealDiscount
+from conveyor.testing import csrf_of
 from conveyor.types import utcnow
 
 from .conftest import gate_stage, make_deal, stage_id, user
 
-CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
-
-
 def post(client, url, data=None, **kwargs):
+    """A form post with the page's CSRF token (read once per client)."""
     if not hasattr(client, "csrf"):
-        client.csrf = CSRF.search(client.get("/profile/").get_data(as_text=True)).group(1)
+        client.csrf = csrf_of(client.get("/profile/").get_data(as_text=True))
     return client.post(url, data={"csrf_token": client.csrf, **(data or {})}, **kwargs)
 
 
