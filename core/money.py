@@ -12,15 +12,17 @@ import io
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
 
+from babel import Locale
 from babel.numbers import (
     format_compact_currency,
     format_currency,
     get_currency_name,
+    get_territory_currencies,
     list_currencies,
 )
 from flask import current_app
@@ -64,16 +66,40 @@ def normalize_currency(code: Any) -> str:
     return text
 
 
-def currency_choices(locale: str) -> list[tuple[str, str]]:
-    """ISO 4217 codes named in ``locale``, the company currency first, then by code."""
-    return list(_currency_choices(company_currency(), str(locale)))
+def currency_choices(locale: str, keep: Iterable[str | None] = ()) -> list[tuple[str, str]]:
+    """The currency select of every form: ISO 4217 codes in use today, named in ``locale``, the
+    company currency first, then by code. ``keep``: codes the record already holds (a deal in a
+    currency withdrawn since) stay choosable, so saving it unchanged is not refused."""
+    choices = list(_currency_choices(company_currency(), str(locale), _today()))
+    have = {code for code, _label in choices}
+    extra = sorted({c for c in keep if c and c not in have and c in iso_currencies()})
+    return choices + [(code, f"{code} — {get_currency_name(code, locale=str(locale))}")
+                      for code in extra]
+
+
+def _today() -> date:
+    from .types import utcnow
+
+    return utcnow().date()
+
+
+@lru_cache(maxsize=2)
+def current_currencies(day: date) -> frozenset[str]:
+    """The codes some territory uses as legal tender on ``day`` (CLDR, through Babel):
+    ``list_currencies`` alone starts with withdrawn ones (ADP, AFA, ALK, …) that nobody can be
+    paid in. Worked out once a day (~60 ms)."""
+    codes: set[str] = set()
+    for territory in Locale("en").territories:
+        if len(territory) == 2 and territory.isalpha():
+            codes.update(get_territory_currencies(territory, day))
+    return frozenset(codes & iso_currencies())
 
 
 @lru_cache(maxsize=16)
-def _currency_choices(first: str, locale: str) -> tuple[tuple[str, str], ...]:
-    """Built once per language and company currency: naming ~300 currencies took a few
+def _currency_choices(first: str, locale: str, day: date) -> tuple[tuple[str, str], ...]:
+    """Built once per language, company currency and day: naming the currencies took a few
     milliseconds of every deal form, shown or posted."""
-    codes = [first, *sorted(c for c in iso_currencies() if c != first)]
+    codes = [first, *sorted(c for c in current_currencies(day) if c != first)]
     return tuple((code, f"{code} — {get_currency_name(code, locale=locale)}") for code in codes)
 
 
@@ -94,6 +120,26 @@ def _compact_money(amount: Decimal, currency: str, locale: str) -> str:
     return format_compact_currency(amount, currency, locale=locale, fraction_digits=1)
 
 
+RATE_DAYS_AHEAD = 366
+
+
+def check_rate_day(day: date) -> date:
+    """``day`` if a rate may be stored for it, else :class:`RateError` on ``date``: within the
+    calendar and at most a year ahead (banks publish a rate for the next day, not for 2090; a
+    far-future rate typed by mistake would silently become the rate of every later total).
+    The one check behind the admin form, the API and the CSV import (all go through
+    :func:`set_rate`)."""
+    from .types import utcnow
+
+    if not (date(1900, 1, 1) <= day <= date(2999, 12, 31)):
+        raise RateError("date", _l("the date is out of range"))
+    last = utcnow().date() + timedelta(days=RATE_DAYS_AHEAD)
+    if day > last:
+        raise RateError("date", _l("a rate can be entered at most a year ahead (until "
+                                   "%(last)s)", last=last.isoformat()))
+    return day
+
+
 def set_rate(currency: str, day: date, rate: Any, by: Any = None) -> None:
     """Store (or replace) ``currency``'s rate on ``day``, in the caller's transaction."""
     currency = normalize_currency(currency)
@@ -106,8 +152,7 @@ def set_rate(currency: str, day: date, rate: Any, by: Any = None) -> None:
         raise RateError("rate", _l("not a number")) from exc
     if not value.is_finite() or value <= 0 or value >= Decimal("1e9"):
         raise RateError("rate", _l("must be a positive number below one billion"))
-    if not (date(1900, 1, 1) <= day <= date(2999, 12, 31)):
-        raise RateError("date", _l("the date is out of range"))
+    check_rate_day(day)
     table = ExchangeRate.__table__
     values = {"currency": currency, "day": day, "rate": value.quantize(Decimal("1e-10")),
               "by_id": getattr(by, "id", None)}

@@ -7,11 +7,15 @@ SMTP server on 127.0.0.1; ``smtp_server.config`` is the app config that sends to
 Jobs queued with ``conveyor.enqueue`` run at the commit in tests; ``conveyor.jobs.run_due(app)``
 runs what is due later (retries, ``run_at`` in the future, schedules).
 ``statement_work(fn)``: what the statements of a call read, for cost-follows-selection tests.
+Bad input: ``row_counts(app)`` / ``with writes_nothing(app):``, ``assert_field_refused``,
+``NOT_JSON_OBJECTS`` with ``assert_not_a_json_object_refused``, and ``csrf_of(html)`` /
+``post_form(client, url, data)`` for posting a page's form with its CSRF token.
 Set ``CONVEYOR_TEST_DATABASE_URL`` to run against PostgreSQL; SQLite in a temp folder otherwise.
 """
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -142,6 +146,71 @@ def login_as(app: Flask) -> Callable[[str], FlaskClient]:
     """``login_as("seller")`` returns a test client signed in as that user, sending a valid
     CSRF token with its posts (``client_as(app, name)`` gives one without)."""
     return lambda username: client_as(app, username, csrf=True)
+
+
+# --- bad input: what every "refused, nothing written" test checks ------------------------------
+
+_CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|'
+                         r'name="csrf-token" content="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page carries (its first form's hidden field, else the ``csrf-token``
+    meta of the layout), for a test that posts a form the way the browser does."""
+    match = _CSRF_FIELD.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1) or match.group(2)
+
+
+def post_form(client: FlaskClient, url: str, data: dict[str, Any] | None = None,
+              page: str = "/", **kwargs: Any) -> Any:
+    """Post ``data`` to ``url`` with the CSRF token read from ``page`` (a client that sends
+    no token by itself: ``client_as(app, name)``, or one signed in through the login form)."""
+    token = csrf_of(client.get(page).get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token, **(data or {})}, **kwargs)
+
+
+def row_counts(app: Flask, skip: tuple[str, ...] = ("api_tokens",)) -> dict[str, int]:
+    """The number of rows of every table (``skip``: tables a test itself fills, such as the
+    tokens of ``api_headers``), to compare before and after a refused request."""
+    from sqlalchemy import func, inspect, select
+
+    from .extensions import db
+
+    with app.app_context():
+        present = set(inspect(db.engine).get_table_names()) - set(skip)
+        return {t.name: db.session.scalar(select(func.count()).select_from(t))
+                for t in db.metadata.sorted_tables if t.name in present}
+
+
+@contextmanager
+def writes_nothing(app: Flask) -> Iterator[None]:
+    """``with writes_nothing(app): …``: not a row more or less in any table afterwards — a
+    refusal is all or nothing."""
+    before = row_counts(app)
+    yield
+    assert row_counts(app) == before
+
+
+def assert_field_refused(response: Any, field: str, status: int = 422) -> None:
+    """An API refusal in the API's shape (``{"errors": {"json": {field: [...]}}}``) naming
+    ``field``."""
+    assert response.status_code == status, response.get_json()
+    assert field in response.get_json()["errors"]["json"], response.get_json()
+
+
+# Bodies that are no JSON object, for ``assert_not_a_json_object_refused``: malformed JSON, a
+# list, null, a string, a form and plain text.
+NOT_JSON_OBJECTS = [("{bad", "application/json"), ("[1, 2]", "application/json"),
+                    ("null", "application/json"), ('"text"', "application/json"),
+                    ("field=value", "application/x-www-form-urlencoded"),
+                    ("text", "text/plain")]
+
+
+def assert_not_a_json_object_refused(response: Any) -> None:
+    """A body that is no JSON object is a 400, 415 or 422 answered in JSON, never a 500."""
+    assert response.status_code in (400, 415, 422) and response.is_json, \
+        response.get_data(as_text=True)[:500]
 
 
 def token_headers(app: Flask, username: str) -> dict[str, str]:

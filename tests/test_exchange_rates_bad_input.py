@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,9 @@ from conveyor.models import ExchangeRate
 
 CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 GOOD = {"currency": "EUR", "date": "2026-12-01", "rate": "1.10"}
+# More than a year ahead of today (whenever the tests run): refused by one check everywhere.
+FAR = (date.today() + timedelta(days=400)).isoformat()
+NEAR = (date.today() + timedelta(days=300)).isoformat()
 
 
 def stored(app: Any) -> int:
@@ -34,7 +38,8 @@ def stored(app: Any) -> int:
     ({"rate": "1e30"}, "rate"), ({"rate": "NaN"}, "rate"), ({"rate": "Infinity"}, "rate"),
     ({"rate": "lots"}, "rate"), ({"rate": "9" * 5000}, "rate"), ({"rate": []}, "rate"),
     ({"date": "2026-02-30"}, "date"), ({"date": "9999-12-31"}, "date"),
-    ({"date": "0001-01-01"}, "date"), ({"date": 20261201}, "date"), ({"date": ""}, "date"),
+    ({"date": "0001-01-01"}, "date"), ({"date": FAR}, "date"), ({"date": "2999-12-31"}, "date"),
+    ({"date": 20261201}, "date"), ({"date": ""}, "date"),
     ({"currency": "x" * 100_000}, "currency"), ({"extra": "<script>"}, "extra"),
 ])
 def test_the_api_names_the_field_and_stores_nothing(app: Any, api_headers: Any,
@@ -80,6 +85,7 @@ def post(client: Any, url: str, data: dict[str, Any], **kwargs: Any) -> Any:
     ({"currency": "EUR", "day": "2026-12-01", "rate": "<script>alert(1)</script>"}, ""),
     ({"currency": "EUR", "day": "9999-12-31", "rate": "1"}, "Use a date between"),
     ({"currency": "EUR", "day": "yesterday", "rate": "1"}, ""),
+    ({"currency": "EUR", "day": FAR, "rate": "1"}, "at most a year ahead"),
     ({"currency": "EUR", "day": "", "rate": ""}, ""),
 ])
 def test_the_rate_form_shows_field_errors(app: Any, login_as: Any, form: dict[str, str],
@@ -100,6 +106,8 @@ BAD_TABLES = {
                                    "line 2"),
     "an impossible day": ("date,currency,rate\n2026-12-01,EUR,1\n2026-02-30,GBP,1\n", "line 3"),
     "a far day": ("date,currency,rate\n2026-12-01,EUR,1\n9999-12-31,GBP,1\n", "line 3"),
+    "a day over a year ahead": (f"date,currency,rate\n2026-12-01,EUR,1\n{FAR},GBP,1\n",
+                                "line 3: a rate can be entered at most a year ahead"),
     "an unknown currency": ("date,currency,rate\n2026-12-01,EUR,1\n2026-12-01,ZZZ,1\n",
                             "line 3: ZZZ is not an ISO 4217"),
     "the company currency": ("date,currency,rate\n2026-12-01,EUR,1\n2026-12-01,USD,1\n",
@@ -144,3 +152,18 @@ def test_a_file_that_is_not_a_table_is_a_field_error(app: Any, login_as: Any,
                     {"file": (io.BytesIO(raw), "rates.csv")}, content_type="multipart/form-data")
     assert response.status_code == 400 and "field-error" in response.get_data(as_text=True)
     assert stored(app) == 0
+
+
+def test_a_rate_within_a_year_ahead_is_taken_everywhere(app: Any, api_headers: Any,
+                                                        login_as: Any) -> None:
+    """The bound refuses far-future days only: next year's published rate still goes in."""
+    response = app.test_client().post("/api/v1/exchange-rates", json={**GOOD, "date": NEAR},
+                                      headers=api_headers("admin"))
+    assert response.status_code == 201, response.get_json()
+    browser = login_as("admin")
+    assert post(browser, "/admin/rates/", {"currency": "GBP", "day": NEAR, "rate": "1.3"}
+                ).status_code == 302
+    assert post(browser, "/admin/rates/import", {"file": (io.BytesIO(
+        f"date,currency,rate\n{NEAR},CNY,0.14\n".encode()), "rates.csv")},
+        content_type="multipart/form-data").status_code == 302
+    assert stored(app) == 3

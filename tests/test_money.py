@@ -181,6 +181,39 @@ def test_the_currency_list_is_iso_4217_in_the_readers_language_company_currency_
     assert choices[0][0] == "USD" and ("CNY", "CNY — китайский юань") in choices
 
 
+OPTION = re.compile(r'<option[^>]*value="([A-Z]{3})"')
+
+
+def test_every_currency_select_lists_current_codes_only(app, login_as):
+    """The rates page and the deal form share one list: codes in use today (no ADP, no DEM),
+    the company currency first; a deal kept in a withdrawn currency still edits and saves."""
+    from babel.numbers import get_territory_currencies
+
+    browser = login_as("admin")
+    rates = OPTION.findall(browser.get("/admin/rates/").get_data(as_text=True))
+    new_deal = OPTION.findall(browser.get("/deals/new").get_data(as_text=True))
+    in_use = set(get_territory_currencies("DE")) | set(get_territory_currencies("CN"))
+    assert new_deal[0] == "USD" and rates[0] != "USD" and new_deal[1:] == rates
+    assert {"EUR", "CNY", "RUB", "GBP"} <= set(rates) and in_use <= set(rates)
+    assert not {"ADP", "AFA", "DEM", "FRF", "SUR", "XXX"} & set(new_deal)
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.username == "admin"))
+        customer = crm.create_customer({"name": "Old books"}, admin)
+        db.session.flush()
+        deal = crm.create_deal({"customer_id": customer.id, "title": "1998", "amount": "5",
+                                "currency": "DEM"}, admin)
+        db.session.commit()
+        deal_id, customer_id, admin_id = deal.id, customer.id, admin.id
+    form = browser.get(f"/deals/{deal_id}/edit").get_data(as_text=True)
+    assert "DEM" in OPTION.findall(form)
+    saved = post(browser, f"/deals/{deal_id}/edit", {
+        "customer_id": customer_id, "title": "1998", "amount": "6", "currency": "DEM",
+        "owner_id": admin_id})
+    assert saved.status_code == 302, saved.get_data(as_text=True)[:2000]
+    assert post(browser, "/deals/new", {"customer_id": customer_id, "title": "x",
+                                        "amount": "5", "currency": "DEM"}).status_code == 400
+
+
 def test_a_deal_form_accepts_a_lower_case_code(app, login_as):
     with app.app_context():
         seller = db.session.scalar(select(User).where(User.username == "seller"))

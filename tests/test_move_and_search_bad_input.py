@@ -13,7 +13,12 @@ from .test_deals_kanban import history, row, seed, stage_id
 @pytest.mark.parametrize(("raw", "field"), [
     ("[2]", None), ('"2"', None), ("3", None), ("{bad", None), ('{"stage_id": "x"}', "stage_id"),
     ('{"stage_id": -1}', "stage_id"), ('{"stage_id": 999999}', "stage_id"), ("{}", "stage_id"),
-    ('{"stage_id": 1' + "0" * 40 + "}", None), ('{"stage_id": STAGE, "version": "x"}', "version"),
+    ('{"stage_id": 1' + "0" * 40 + "}", "stage_id"), ('{"stage_id": 1' + "0" * 29 + "}",
+                                                          "stage_id"),
+    ('{"stage_id": true}', "stage_id"), ('{"stage_id": false}', "stage_id"),
+    ('{"stage_id": 2.5}', "stage_id"), ('{"stage_id": 2.0}', "stage_id"),
+    ('{"stage_id": 2147483648}', "stage_id"), ('{"stage_id": 0}', "stage_id"),
+    ('{"stage_id": [2]}', "stage_id"), ('{"stage_id": {"id": 2}}', "stage_id"), ('{"stage_id": STAGE, "version": "x"}', "version"),
     ('{"stage_id": STAGE, "version": -1}', "version"),
 ])
 def test_the_move_refuses_bad_bodies_and_changes_nothing(app: Any, login_as: Any, raw: str,

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import crm, stage_gates
+from .. import crm, safe_json, stage_gates
 from ..extensions import db
 from ..i18n import _, pgettext
 from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
@@ -424,8 +424,10 @@ def _next_stages(stages: list[StageInfo]) -> dict[int, StageInfo]:
 # --- create / edit -----------------------------------------------------------------------------
 
 
-def _currency_choices(form: DealForm) -> None:
-    form.currency.choices = currency_choices(_locale_name())
+def _currency_choices(form: DealForm, deal: Deal | None = None) -> None:
+    """Current currencies; an edited deal keeps its own even if withdrawn since."""
+    form.currency.choices = currency_choices(_locale_name(),
+                                             keep=[deal.currency] if deal is not None else [])
 
 
 def _owner_choices(form: DealForm, deal: Deal | None) -> None:
@@ -589,7 +591,7 @@ def edit(deal_id: int) -> Any:
     deal = _visible_deal(deal_id)
     form = DealForm(obj=deal)
     _owner_choices(form, deal)
-    _currency_choices(form)
+    _currency_choices(form, deal)
     customer: Customer | None = deal.customer
     status = 200
     if request.method == "POST":
@@ -779,6 +781,11 @@ def move_json(deal_id: int) -> Any:
 
     ``columns``: each open column's count and sums after the move, as the board shows them."""
     deal = _visible_deal(deal_id)
+    refused = _move_body_refusal()
+    if refused:
+        return jsonify(ok=False, code="invalid", message=_("The move was not saved: %(reasons)s",
+                                                           reasons=refused),
+                       errors={"stage_id": [refused]}), 400
     form = _stage_form(deal, submitted=True)
     outcome = apply_move(deal, form)
     if outcome.code in ("moved", "same"):
@@ -798,6 +805,27 @@ def move_json(deal_id: int) -> Any:
     status = {"stale": 409, "stage_gate": 409, "lost_reason": 422}.get(outcome.code, 400)
     return jsonify(ok=False, code=outcome.code, message=message,
                    errors={k: [str(e) for e in v] for k, v in form.errors.items()}), status
+
+
+def _move_body_refusal() -> str:
+    """Why the JSON body's ``stage_id`` is no stage id, or "": the form's ``int`` coercion took
+    ``true`` for 1 and ``2.5`` for 2, and an integer past the JSON loader's digit limit failed
+    the whole body with a 400 naming no field. Only a JSON integer (no boolean) or a string of
+    digits within the id range passes on to the form."""
+    if not request.is_json:
+        return ""
+    try:
+        body = safe_json.loads(request.get_data(cache=True))
+    except safe_json.JSONProblem as exc:
+        return _("Not a valid stage.") if "stage_id" in exc.errors else ""
+    value = body.get("stage_id") if isinstance(body, dict) else None
+    if value is None:
+        return ""  # missing, or a body that is no object: the form answers those as before
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        return _("Not a valid stage.")
+    return ""
 
 
 def _column_totals(pipeline_id: int) -> list[dict[str, Any]]:

@@ -23,5 +23,7 @@ def register_approvables() -> list[Any]:
         approving again —, ``title(record)``, ``url(record)``, ``deal_id(record)`` (the deal
         it belongs to, for stage gates and the deal card, or ``None``) and ``approver``, the
         default rule: ``Approver.of_role("lawyer")``, ``Approver.of_user(id)`` or
-        ``Approver.manager()``.
+        ``Approver.manager()``; optional ``terms(version)`` — the version as labelled figures
+        (``Term(label, amount=, currency=)`` or ``Term(label, ratio=)``) that the request's
+        page formats in the reader's locale, or ``None`` to show the version as stored.
     """

@@ -2,6 +2,7 @@
 "deal" resource — a deal's commercial terms, which the discount rule sends to the manager."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -52,6 +53,28 @@ class Approvable:
     url: Callable[[Any], str]
     deal_id: Callable[[Any], int | None] = field(default=lambda record: None)
     approver: Approver = field(default_factory=lambda: Approver(MANAGER))
+    # How a request's version reads to a person (amounts, percentages), or None: the version is
+    # shown as it is stored (a sha256 says nothing more formatted).
+    terms: Callable[[str], list[Term] | None] = field(default=lambda version: None)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One labelled figure of a version, formatted by the page in the reader's locale: an
+    ``amount`` in ``currency`` (money) or a ``ratio`` (a percentage, 0.15 for 15 %)."""
+
+    label: Any
+    amount: Decimal | None = None
+    currency: str | None = None
+    ratio: Decimal | None = None
+
+    @property
+    def digits(self) -> int:
+        """Decimals to show of the percentage, as many as it has: "15 %", "12.5 %", "7.25 %"."""
+        if self.ratio is None:
+            return 0
+        exponent = (self.ratio * 100).normalize().as_tuple().exponent
+        return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def approvables(app: Any = None) -> dict[str, Approvable]:
@@ -92,7 +115,21 @@ def deal_terms(deal: Deal, percent: Decimal | None = None) -> str:
     return f"{Decimal(deal.amount):.2f} {deal.currency} -{Decimal(percent):.2f}%"
 
 
+_TERMS = re.compile(r"(-?\d+\.\d{2}) ([A-Z]{3}) -(\d+\.\d{2})%")
+
+
+def read_deal_terms(version: str) -> list[Term] | None:
+    """:func:`deal_terms`' string ("1095500.00 CNY -15.00%") as the amount and the discount,
+    for the request's page to format in the reader's locale; None for anything else."""
+    found = _TERMS.fullmatch(version or "")
+    if found is None:
+        return None
+    amount, currency, percent = found.groups()
+    return [Term(_l("Amount"), amount=Decimal(amount), currency=currency),
+            Term(_l("Discount"), ratio=Decimal(percent) / 100)]
+
+
 DEAL = Approvable(
     name="deal", label=_l("Deal terms (amount and discount)"), load=load_deal,
     version=deal_terms, title=lambda deal: deal.title, url=lambda deal: f"/deals/{deal.id}",
-    deal_id=lambda deal: deal.id, approver=Approver(MANAGER))
+    deal_id=lambda deal: deal.id, approver=Approver(MANAGER), terms=read_deal_terms)

@@ -84,8 +84,10 @@ def detail(request_id: int) -> Any:
     requester = db.session.get(User, item.requested_by_id)
     approver = db.session.get(User, item.approver_id) if item.approver_id else None
     current = services.current_version(item)
+    spec = services.approvables().get(item.resource)
     return render_template(
         "approvals/detail.html", item=item, steps=steps, requester=requester,
+        terms=spec.terms(item.version) if spec is not None else None,
         approver=approver, labels=services.STATUS_LABELS, changed=current != item.version,
         may_decide=item.status == "pending" and can(current_user, "approvals.decide")
         and services.is_approver(item, current_user),

@@ -50,6 +50,12 @@ class GenerateForm(FlaskForm):
                            validators=[InputRequired()])
 
 
+def _positive(form: Any, field: Any) -> None:
+    """A line of nothing is no line: zero is refused (NumberRange's bounds are inclusive)."""
+    if field.data is not None and field.data <= 0:
+        raise ValidationError(_l("Must be greater than zero."))
+
+
 class LineForm(FlaskForm):
     class Meta:
         csrf = False
@@ -59,7 +65,7 @@ class LineForm(FlaskForm):
                                             ("product", _l("Product"))], validate_choice=False)
     name = StringField(_l("Product or service"), validators=[Optional(), Length(max=300)])
     quantity = DecimalField(_l("Quantity"), places=3, validators=[
-        Optional(), NumberRange(min=0, max=10 ** 9)])
+        Optional(), NumberRange(min=0, max=10 ** 9), _positive])
     unit = StringField(_l("Unit"), validators=[Optional(), Length(max=20)])
     price = DecimalField(_l("Price"), places=2, validators=[
         Optional(), NumberRange(min=0, max=10 ** 11)])

@@ -37,7 +37,8 @@ class LineSchema(Schema):
                          load_default="service")
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     quantity = fields.Decimal(required=True, as_string=True, places=None,
-                              validate=validate.Range(min=0, max=10 ** 9))
+                              validate=validate.Range(min=0, max=10 ** 9,
+                                                             min_inclusive=False))
     unit = fields.String(validate=validate.Length(max=20), load_default="")
     price = Money(required=True)
     vat_rate = fields.Decimal(as_string=True, load_default=0,

@@ -134,19 +134,27 @@ def _has(endpoint: str) -> bool:
 @require("documents.view")
 def show(document_id: int) -> Any:
     document = _document(document_id)
-    form = LinesForm(data={"lines": [
+    return _page(document, _saved_lines(document))
+
+
+def _saved_lines(document: Document) -> LinesForm:
+    """The lines form as saved (a spare empty row on a draft)."""
+    form = LinesForm(formdata=None, data={"lines": [
         {"kind": line.kind, "name": line.name, "quantity": line.quantity, "unit": line.unit,
          "price": line.price, "vat_rate": line.vat_rate} for line in document.lines]})
     if document.status == "draft":
         form.lines.append_entry()
-    return _page(document, form)
+    return form
 
 
-def _page(document: Document, form: LinesForm, status: int = 200) -> Any:
-    """The document's page (``form``: its lines, as saved or as refused)."""
+def _page(document: Document, form: LinesForm, status: int = 200,
+          send_form: SendForm | None = None) -> Any:
+    """The document's page (``form``: its lines, as saved or as refused; ``send_form``: the
+    send form as refused)."""
     deal = db.session.get(Deal, document.deal_id)
-    contact = db.session.get(Contact, document.contact_id) if document.contact_id else None
-    send_form = SendForm(to=contact.email if contact else "")
+    if send_form is None:
+        contact = db.session.get(Contact, document.contact_id) if document.contact_id else None
+        send_form = SendForm(formdata=None, to=contact.email if contact else "")
     return render_template("documents/show.html", document=document, deal=deal, form=form,
                            send_form=send_form, note_form=NoteForm(),
                            revision_form=RevisionForm(),
@@ -264,9 +272,12 @@ def send(document_id: int) -> Any:
     document = _document(document_id)
     form = SendForm()
     if not form.validate_on_submit():
-        for error in form.to.errors:
-            flash(str(error), "error")
-        return redirect(url_for("documents.show", document_id=document_id))
+        # The form again with its field message, as every form answers a refusal; the page
+        # shows the send form only for a final or sent document, so otherwise say it above.
+        if document.status not in ("final", "sent"):
+            for error in form.to.errors:
+                flash(str(error), "error")
+        return _page(document, _saved_lines(document), 422, send_form=form)
     to = form.to.data.strip()
     return _change(document_id,
                    lambda: send_document(document, to, current_user._get_current_object()),

@@ -6,7 +6,7 @@ conveyor.page_walk finds them with the test client) are loaded in real Chromium 
 both widths. A page fails when the document is wider than the window, or when any visible
 element's content sticks out of its box (``scrollWidth > clientWidth`` with ``overflow-x``
 visible); boxes that scroll by themselves (the tables' ``.table-wrap``, the board) may hold
-wider content. English: every role's every page. Russian and Chinese, whose words run longer or
+wider content — except a home widget's table on a phone, which must fit (stack or wrap). English: every role's every page. Russian and Chinese, whose words run longer or
 break differently: every kind of page at least once (the first role that reaches it), and the
 pages a seller lives in between visits — home, deal and customer cards, board, activities — for
 every role. The phone menu is opened and measured too. One browser, one context per role.
@@ -14,6 +14,7 @@ Set CONVEYOR_LAYOUT_SHOTS=DIR to keep screenshots of each role's home and cards.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -42,11 +43,18 @@ EVERYDAY |= {MONTH, RESULTS}
 SHOTS_OF = {"/", "/deals/N", "/customers/N", "/deals/board", "/activities/", "/funnel/",
             "/funnel/five", "/funnel/targets", "/relationships/"}
 
+# Home widgets whose tables still scroll sideways on a phone (measured 2026-12-03): to be
+# stacked like the lawyer's contracts; any other widget that starts to scroll fails the test.
+STILL_SCROLLING = ["widget-core-pipeline-summary", "widget-core-my-deals",
+                   "widget-activities-team-day", "widget-calls-my-queue",
+                   "widget-approvals-my-requests", "widget-documents-paperwork"]
+
 # What sticks out: the document sideways, and every visible element whose content is wider than
 # its own box while that box does not scroll (overflow-x: visible). Form controls scroll inside
 # by themselves, a drawing (SVG) clips its own content; a closed <details> (the phone menu) hides
 # its content.
 OVERFLOW_JS = """() => {
+  const STILL_SCROLLING = """ + json.dumps(STILL_SCROLLING) + """;
   const found = [];
   const doc = document.documentElement;
   if (doc.scrollWidth > doc.clientWidth + 1)
@@ -54,6 +62,15 @@ OVERFLOW_JS = """() => {
   const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
     (typeof e.className === 'string' && e.className.trim() ? '.' + e.className.trim().split(/\\s+/).join('.') : '');
   const path = e => { const parts = []; for (let n = e; n && n !== document.body && parts.length < 4; n = n.parentElement) parts.unshift(name(n)); return parts.join(' > '); };
+  // On a phone a home widget is read down, never scrolled sideways: a table of its that only
+  // fits by scrolling its .table-wrap needs to stack (table.stack-on-phone) or wrap instead.
+  // STILL_SCROLLING: widgets not yet reworked so (known: STILL_SCROLLING above).
+  if (window.innerWidth <= 600)
+    for (const e of document.querySelectorAll('.widget .table-wrap'))
+      if (e.checkVisibility() && e.scrollWidth > e.clientWidth + 1 &&
+          !STILL_SCROLLING.includes(e.closest('.widget').id))
+        found.push(`${path(e)} scrolls sideways: ${e.scrollWidth}px in ${e.clientWidth}px: ` +
+                   JSON.stringify((e.innerText || '').trim().slice(0, 60)));
   for (const e of document.body.querySelectorAll('*')) {
     if (['SELECT', 'INPUT', 'TEXTAREA', 'OPTION'].includes(e.tagName) || e.clientWidth === 0) continue;
     if (e instanceof SVGElement && e.ownerSVGElement) continue;  // inside a drawing: it clips

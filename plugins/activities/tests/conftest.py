@@ -66,15 +66,6 @@ def make_activity(app: Any) -> Any:
     return lambda username, **data: _make_activity(app, username, **data)
 
 
-def csrf_of(html: str) -> str:
-    """The CSRF token of the first form on a page."""
-    import re
-
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
 @pytest.fixture
 def records_factory(users: Any) -> Any:
     """``records_factory(app)``: the same records in an app made in the test."""

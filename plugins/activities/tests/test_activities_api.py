@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conveyor.testing import client_as, token_headers
+from conveyor.testing import client_as, csrf_of, token_headers
 
 
 def test_creating_an_activity_returns_every_field_with_the_due_time_in_the_users_zone(
@@ -32,8 +32,7 @@ def test_a_task_due_at_nine_in_moscow_is_two_in_the_afternoon_in_beijing_for_a_c
     web = client_as(app, "seller")
     page = web.get("/activities/new")
     assert page.status_code == 200
-    token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1] \
-        .split('"')[0]
+    token = csrf_of(page.get_data(as_text=True))
     response = web.post("/activities/new", data={
         "csrf_token": token, "kind": "call", "title": "Call the Shanghai office",
         "due_at": "2030-03-04T09:00", "assignee_id": users["seller2"], "duration_minutes": 30,

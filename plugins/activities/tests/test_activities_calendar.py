@@ -8,11 +8,7 @@ from datetime import UTC, date, datetime
 from icalendar import Calendar
 
 from conveyor import db
-from conveyor.testing import client_as
-
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+from conveyor.testing import client_as, csrf_of
 
 
 def test_the_first_day_of_week_follows_the_locale():
@@ -69,7 +65,7 @@ def test_the_feed_needs_its_secret_carries_the_zone_and_renewing_revokes_it(
     client = client_as(app, "seller")
     page = client.get("/activities/feed").get_data(as_text=True)
     assert "Make a feed address" in page
-    made = client.post("/activities/feed", data={"csrf_token": _csrf(page)})
+    made = client.post("/activities/feed", data={"csrf_token": csrf_of(page)})
     url = re.search(r'id="feed-url">([^<]+)<', made.get_data(as_text=True)).group(1)
     path = url.split("localhost", 1)[1]
     token = path.rsplit("/", 1)[1].removesuffix(".ics")
@@ -90,7 +86,7 @@ def test_the_feed_needs_its_secret_carries_the_zone_and_renewing_revokes_it(
     # Renew: the old address stops working.
     page = client.get("/activities/feed").get_data(as_text=True)
     assert "It is not shown again" in page
-    client.post("/activities/feed", data={"csrf_token": _csrf(page)})
+    client.post("/activities/feed", data={"csrf_token": csrf_of(page)})
     assert anonymous.get(path).status_code == 404
     assert anonymous.get("/activities/feed/" + "x" * 43 + ".ics").status_code == 404
 

@@ -2,7 +2,6 @@
 editable series."""
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,7 +9,7 @@ from sqlalchemy import select
 
 from conveyor import db
 from conveyor.models import User
-from conveyor.testing import client_as
+from conveyor.testing import client_as, csrf_of
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -108,7 +107,7 @@ def test_a_series_is_made_and_edited_through_the_web_form(app, set_user):
     set_user("seller", timezone="Europe/Berlin")
     client = client_as(app, "seller")
     page = client.get("/activities/new").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    token = csrf_of(page)
     start = (datetime.now(BERLIN).date() + timedelta(days=1)).isoformat()
     response = client.post("/activities/new", data={
         "csrf_token": token, "kind": "call", "title": "Daily stand-up call",
@@ -127,7 +126,7 @@ def test_a_series_is_made_and_edited_through_the_web_form(app, set_user):
     assert f"/activities/series/{series.id}/edit" in edit
     form = client.get(f"/activities/series/{series.id}/edit").get_data(as_text=True)
     response = client.post(f"/activities/series/{series.id}/edit", data={
-        "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1),
+        "csrf_token": csrf_of(form),
         "kind": "call", "title": "Stand-up", "start_date": start, "local_time": "08:30",
         "frequency": "weeks", "interval": 1, "until": "", "duration_minutes": 15,
         "assignee_id": app.config["TEST_USER_IDS"]["seller"], "reminder_minutes": ""})
@@ -139,7 +138,7 @@ def test_a_series_is_made_and_edited_through_the_web_form(app, set_user):
         assert {r.due_at.astimezone(BERLIN).time() for r in rows} == {time(8, 30)}
     stop = client.get(f"/activities/series/{series.id}/edit").get_data(as_text=True)
     client.post(f"/activities/series/{series.id}/stop", data={
-        "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', stop).group(1)})
+        "csrf_token": csrf_of(stop)})
     with app.app_context():
         assert db.session.scalar(select(db.func.count()).select_from(Activity)) == 0
 

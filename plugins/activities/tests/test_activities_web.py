@@ -7,13 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conveyor.testing import client_as
-
-
-def _csrf(html: str) -> str:
-    import re
-
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+from conveyor.testing import client_as, csrf_of
 
 
 def _today_at(hour: int, zone: str = "UTC") -> datetime:
@@ -54,7 +48,7 @@ def test_deals_without_a_next_step_on_the_sellers_and_the_managers_home(app, log
 def test_one_click_done_from_my_day(app, login_as, make_activity, api_headers):
     activity = make_activity("seller", title="Call the buyer", due_at=_today_at(23))
     client = login_as("seller")
-    token = _csrf(client.get("/").get_data(as_text=True))
+    token = csrf_of(client.get("/").get_data(as_text=True))
     response = client.post(f"/activities/{activity}/done",
                            data={"csrf_token": token, "next": "/"})
     assert response.status_code == 303 and response.headers["Location"].endswith("/")
@@ -88,7 +82,7 @@ def test_reschedule_keeps_the_local_time_of_day(app, login_as, make_activity, se
     due = datetime(2030, 3, 29, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # a Friday, before DST
     activity = make_activity("seller", title="Weekly call", due_at=due)
     client = login_as("seller")
-    token = _csrf(client.get("/activities/?status=planned&when=").get_data(as_text=True))
+    token = csrf_of(client.get("/activities/?status=planned&when=").get_data(as_text=True))
     data = {"csrf_token": token, "how": how}
     if how == "date":
         data["on"] = "2030-04-10"
@@ -107,7 +101,7 @@ def test_the_deal_card_has_the_next_step_panel_with_a_quick_add_form(app, login_
     card = client.get(f"/deals/{records['seller_deal']}").get_data(as_text=True)
     assert 'id="panel-activities-deal-next-step"' in card
     assert "No next step planned." in card
-    token = _csrf(card.split('id="panel-activities-deal-next-step"')[1])
+    token = csrf_of(card.split('id="panel-activities-deal-next-step"')[1])
     response = client.post("/activities/quick", data={
         "csrf_token": token, "kind": "meeting", "title": "Present the offer",
         "due_at": "2030-02-02T11:00", "deal_id": records["seller_deal"],
@@ -132,7 +126,7 @@ def test_the_customer_card_lists_its_next_steps(app, login_as, records, make_act
 
 def test_a_quick_add_on_someone_elses_deal_is_refused(app, login_as, records, api_headers):
     client = login_as("seller")
-    token = _csrf(client.get(f"/deals/{records['seller_deal']}").get_data(as_text=True))
+    token = csrf_of(client.get(f"/deals/{records['seller_deal']}").get_data(as_text=True))
     client.post("/activities/quick", data={
         "csrf_token": token, "kind": "call", "title": "Sneak", "due_at": "2030-02-02T11:00",
         "deal_id": records["seller2_deal"]})
@@ -142,7 +136,7 @@ def test_a_quick_add_on_someone_elses_deal_is_refused(app, login_as, records, ap
 
 def test_the_form_shows_field_errors_and_keeps_nothing(app, login_as, api_headers):
     client = login_as("seller")
-    token = _csrf(client.get("/activities/new").get_data(as_text=True))
+    token = csrf_of(client.get("/activities/new").get_data(as_text=True))
     response = client.post("/activities/new", data={
         "csrf_token": token, "kind": "call", "title": "", "due_at": "not a date",
         "interval": 1})
@@ -168,7 +162,7 @@ def test_editing_closes_an_activity_with_its_result(app, login_as, make_activity
     client = login_as("seller")
     page = client.get(f"/activities/{activity}/edit").get_data(as_text=True)
     response = client.post(f"/activities/{activity}/edit", data={
-        "csrf_token": _csrf(page), "kind": "meeting", "title": "Negotiate",
+        "csrf_token": csrf_of(page), "kind": "meeting", "title": "Negotiate",
         "due_at": "2030-01-10T09:00", "status": "done", "result": "Agreed on price",
         "duration_minutes": 60, "reminder_minutes": ""})
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -186,7 +180,7 @@ def test_a_stage_move_asks_for_the_next_step_in_the_same_form(make_app, records_
     form = card.split('id="move-with-step"')[1]
     stage_id = int(form.split('<option value="')[1].split('"')[0])
     response = client.post(f"/activities/deals/{records['seller_deal']}/move", data={
-        "csrf_token": _csrf(card), "stage_id": stage_id, "kind": "call",
+        "csrf_token": csrf_of(card), "stage_id": stage_id, "kind": "call",
         "title": "Call about the proposal", "due_at": "2030-02-02T10:00"})
     assert response.status_code == 303
     card = client.get(f"/deals/{records['seller_deal']}").get_data(as_text=True)
@@ -195,7 +189,7 @@ def test_a_stage_move_asks_for_the_next_step_in_the_same_form(make_app, records_
         "Proposal" in card.split('id="current-stage"')[1].split("</span>")[0]
     # Without the next step, nothing moves and nothing is planned.
     response = client.post(f"/activities/deals/{records['seller_deal']}/move", data={
-        "csrf_token": _csrf(card), "stage_id": stage_id, "kind": "call", "title": "",
+        "csrf_token": csrf_of(card), "stage_id": stage_id, "kind": "call", "title": "",
         "due_at": "2030-02-02T10:00"})
     assert response.status_code == 303
 

@@ -6,18 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select
-
-from conveyor.extensions import db
+from conveyor.testing import (
+    NOT_JSON_OBJECTS,
+    assert_field_refused,
+    assert_not_a_json_object_refused,
+    row_counts,
+    writes_nothing,
+)
 
 from .conftest import make_deal
-
-
-def row_counts(app: Any) -> dict[str, int]:
-    with app.app_context():
-        present = set(inspect(db.engine).get_table_names()) - {"api_tokens"}
-        return {t.name: db.session.scalar(select(func.count()).select_from(t))
-                for t in db.metadata.sorted_tables if t.name in present}
 
 
 def a_request(app: Any, memos: Any, client: Any, headers: Any, owner: str = "seller") -> int:
@@ -51,12 +48,11 @@ def test_asking_names_the_field_and_writes_nothing(app: Any, memos: Any, client:
                                                    api_headers: Any, body: dict[str, Any],
                                                    field: str) -> None:
     memos.add(make_deal(app), b"v1")
-    before = row_counts(app)
-    response = client.post("/api/v1/approvals", json=body, headers=api_headers("seller"))
-    assert response.status_code in (404, 422), response.get_json()
-    if response.status_code == 422:
-        assert field in response.get_json()["errors"]["json"], response.get_json()
-    assert row_counts(app) == before
+    with writes_nothing(app):
+        response = client.post("/api/v1/approvals", json=body, headers=api_headers("seller"))
+        assert response.status_code in (404, 422), response.get_json()
+        if response.status_code == 422:
+            assert_field_refused(response, field)
 
 
 @pytest.mark.parametrize(("action", "body", "field"), [
@@ -69,24 +65,19 @@ def test_deciding_names_the_field_and_writes_nothing(app: Any, memos: Any, clien
                                                      api_headers: Any, action: str,
                                                      body: dict[str, Any], field: str) -> None:
     request_id = a_request(app, memos, client, api_headers("seller"))
-    before = row_counts(app)
-    response = client.post(f"/api/v1/approvals/{request_id}/{action}", json=body,
-                           headers=api_headers("lawyer"))
-    assert response.status_code == 422, response.get_json()
-    assert field in response.get_json()["errors"]["json"]
-    assert row_counts(app) == before
+    headers = api_headers("lawyer")
+    with writes_nothing(app):
+        assert_field_refused(client.post(f"/api/v1/approvals/{request_id}/{action}", json=body,
+                                         headers=headers), field)
 
 
-@pytest.mark.parametrize(("raw", "content_type"), [
-    ("{bad", "application/json"), ("[]", "application/json"), ("null", "application/json"),
-    ("resource=memo", "application/x-www-form-urlencoded"), ("memo", "text/plain")])
+@pytest.mark.parametrize(("raw", "content_type"), NOT_JSON_OBJECTS)
 def test_a_body_that_is_not_a_json_object_is_refused(app: Any, client: Any, api_headers: Any,
                                                      raw: str, content_type: str) -> None:
-    before = row_counts(app)
-    response = client.post("/api/v1/approvals", data=raw, content_type=content_type,
-                           headers=api_headers("seller"))
-    assert response.status_code in (400, 415, 422) and response.is_json
-    assert row_counts(app) == before
+    headers = api_headers("seller")
+    with writes_nothing(app):
+        assert_not_a_json_object_refused(client.post(
+            "/api/v1/approvals", data=raw, content_type=content_type, headers=headers))
 
 
 def test_who_may_not_decide_gets_a_refusal_not_a_decision(app: Any, memos: Any, client: Any,
@@ -124,7 +115,6 @@ def test_the_queue_refuses_bad_filters(app: Any, client: Any, api_headers: Any,
 def test_the_request_form_never_fails(app: Any, memos: Any, login_as: Any, url: str,
                                       form: dict[str, str]) -> None:
     memos.add(make_deal(app), b"v1")
-    before = row_counts(app)
-    response = login_as("seller").post(url, data=form)
-    assert response.status_code in (400, 404, 422)
-    assert row_counts(app) == before
+    browser = login_as("seller")
+    with writes_nothing(app):
+        assert browser.post(url, data=form).status_code in (400, 404, 422)

@@ -2,7 +2,6 @@
 and the approvals pages. CSRF stays on: posts carry the page's token."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,16 +11,15 @@ from conveyor.extensions import db
 from conveyor.models import Deal
 from conveyor.plugins.approvals import discount
 from conveyor.plugins.approvals.models import ApprovalRequest, DealDiscount
+from conveyor.testing import csrf_of
 from conveyor.types import utcnow
 
 from .conftest import gate_stage, make_deal, stage_id, user
 
-CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
-
-
 def post(client, url, data=None, **kwargs):
+    """A form post with the page's CSRF token (read once per client)."""
     if not hasattr(client, "csrf"):
-        client.csrf = CSRF.search(client.get("/profile/").get_data(as_text=True)).group(1)
+        client.csrf = csrf_of(client.get("/profile/").get_data(as_text=True))
     return client.post(url, data={"csrf_token": client.csrf, **(data or {})}, **kwargs)
 
 
@@ -183,3 +181,36 @@ def test_a_seller_sends_the_deals_terms_for_approval_from_the_card(app, login_as
                 {"approver": ""}).status_code == 404
     index = login_as("lawyer").get("/approvals/").get_data(as_text=True)
     assert f"/approvals/{request.id}" in index
+
+
+def test_the_request_page_shows_the_terms_as_money_and_a_percentage_in_the_readers_language(
+        app, login_as, users):
+    """Not the stored version string ("1095500.00 CNY -12.50%"): the amount as money and the
+    discount as a percentage, labelled, in each language."""
+    from babel.numbers import format_currency, format_percent
+
+    from conveyor.models import User
+
+    deal_id = make_deal(app, amount="1095500.00")
+    with app.app_context():
+        db.session.get(Deal, deal_id).currency = "CNY"
+        db.session.commit()
+    assert post(login_as("seller"), f"/approvals/deals/{deal_id}/discount",
+                {"percent": "12.5"}).status_code == 302
+    with app.app_context():
+        request = db.session.scalar(select(ApprovalRequest))
+        assert request.version == "1095500.00 CNY -12.50%"
+        request_id = request.id
+    for locale, amount_label, discount_label in (("en", "Amount", "Discount"),
+                                                  ("ru", "Сумма", "Скидка"),
+                                                  ("zh_Hans", "金额", "折扣")):
+        with app.app_context():
+            db.session.get(User, users["manager"]).locale = locale
+            db.session.commit()
+        page = login_as("manager").get(f"/approvals/{request_id}").get_data(as_text=True)
+        money = format_currency(Decimal("1095500"), "CNY", locale=locale)
+        percent = format_percent(Decimal("0.125"), format=None, locale=locale,
+                                 decimal_quantization=False)
+        assert "1095500.00 CNY" not in page and "-12.50%" not in page
+        assert f"<dt>{amount_label}</dt><dd>{money}" in page, (locale, money)
+        assert f"<dt>{discount_label}</dt><dd>{percent}" in page, (locale, percent)

@@ -6,18 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select
-
 from conveyor import create_customer, create_deal
 from conveyor.extensions import db
 from conveyor.models import User
-
-
-def row_counts(app: Any) -> dict[str, int]:
-    with app.app_context():
-        present = set(inspect(db.engine).get_table_names()) - {"api_tokens"}
-        return {t.name: db.session.scalar(select(func.count()).select_from(t))
-                for t in db.metadata.sorted_tables if t.name in present}
+from conveyor.testing import (
+    NOT_JSON_OBJECTS,
+    assert_field_refused,
+    assert_not_a_json_object_refused,
+    row_counts,
+    writes_nothing,
+)
 
 
 @pytest.fixture
@@ -46,25 +44,20 @@ def deals(app: Any, users: dict[str, int]) -> dict[str, int]:
 def test_posting_names_the_field_and_writes_nothing(app: Any, api_headers: Any,
                                                     deals: dict[str, int], body: dict[str, Any],
                                                     field: str) -> None:
-    before = row_counts(app)
-    response = app.test_client().post(f"/api/v1/deals/{deals['seller']}/posts", json=body,
-                                      headers=api_headers("seller"))
-    assert response.status_code == 422, response.get_json()
-    assert field in response.get_json()["errors"]["json"]
-    assert row_counts(app) == before
+    with writes_nothing(app):
+        assert_field_refused(app.test_client().post(
+            f"/api/v1/deals/{deals['seller']}/posts", json=body, headers=api_headers("seller")),
+            field)
 
 
-@pytest.mark.parametrize(("raw", "content_type"), [
-    ("{bad", "application/json"), ("[]", "application/json"), ('"hi"', "application/json"),
-    ("body=hi", "application/x-www-form-urlencoded"), ("hi", "text/plain")])
+@pytest.mark.parametrize(("raw", "content_type"), NOT_JSON_OBJECTS)
 def test_a_body_that_is_not_a_json_object_is_refused(app: Any, api_headers: Any,
                                                      deals: dict[str, int], raw: str,
                                                      content_type: str) -> None:
-    before = row_counts(app)
-    response = app.test_client().post(f"/api/v1/deals/{deals['seller']}/posts", data=raw,
-                                      content_type=content_type, headers=api_headers("seller"))
-    assert response.status_code in (400, 415, 422) and response.is_json
-    assert row_counts(app) == before
+    with writes_nothing(app):
+        assert_not_a_json_object_refused(app.test_client().post(
+            f"/api/v1/deals/{deals['seller']}/posts", data=raw, content_type=content_type,
+            headers=api_headers("seller")))
 
 
 @pytest.mark.parametrize("resource", ["nothing", "users", "api_tokens", "<script>", "deal"])
@@ -119,11 +112,10 @@ def test_someone_elses_post_cannot_be_edited(app: Any, api_headers: Any, login_a
 @pytest.mark.parametrize("body", ["", "   ", "x" * 20_001])
 def test_the_thread_form_shows_the_field_error(app: Any, login_as: Any, deals: dict[str, int],
                                                body: str) -> None:
-    before = row_counts(app)
-    response = login_as("seller").post(f"/discussions/deals/{deals['seller']}/posts",
-                                       data={"body": body})
-    assert response.status_code == 422 and "field-error" in response.get_data(as_text=True)
-    assert row_counts(app) == before
+    with writes_nothing(app):
+        response = login_as("seller").post(f"/discussions/deals/{deals['seller']}/posts",
+                                           data={"body": body})
+        assert response.status_code == 422 and "field-error" in response.get_data(as_text=True)
 
 
 def test_html_in_a_post_is_text(app: Any, api_headers: Any, login_as: Any,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from conveyor import db
 from conveyor.models import Notification, User
-from conveyor.testing import client_as
+from conveyor.testing import client_as, csrf_of
 
 from .test_discussions_api import make_deal
 
@@ -57,10 +57,6 @@ def dangers(html: str) -> list[str]:
     checker = Checker()
     checker.feed(html)
     return checker.bad
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
 
 def web_post(browser: Any, deal: int, body: str, **extra: Any) -> Any:

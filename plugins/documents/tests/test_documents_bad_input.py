@@ -5,6 +5,7 @@ from __future__ import annotations
 from conveyor import db
 from conveyor.plugins.documents import storage
 from conveyor.plugins.documents.models import DocumentFile
+from conveyor.testing import csrf_of
 
 
 def test_an_amount_beyond_the_money_columns_is_a_422(app, client, api_headers,
@@ -43,11 +44,15 @@ def test_document_lines_form_refuses_bad_numbers_in_place(app, login_as, client,
                       json={"kind": "invoice"}).json
     browser = login_as("seller")
     page = browser.get(f"/documents/{doc['id']}")
-    token = page.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = csrf_of(page.text)
     bad = browser.post(f"/documents/{doc['id']}/lines", data={
         "csrf_token": token, "lines-0-kind": "service", "lines-0-name": "Licence",
         "lines-0-quantity": "abc", "lines-0-price": "-5", "lines-0-vat_rate": "120"})
     assert bad.status_code == 422 and "field-error" in bad.text
+    zero = browser.post(f"/documents/{doc['id']}/lines", data={
+        "csrf_token": token, "lines-0-kind": "service", "lines-0-name": "Licence",
+        "lines-0-quantity": "0", "lines-0-price": "5", "lines-0-vat_rate": "20"})
+    assert zero.status_code == 422 and "Must be greater than zero." in zero.text
     good = browser.post(f"/documents/{doc['id']}/lines", data={
         "csrf_token": token, "lines-0-kind": "product", "lines-0-name": "Licence",
         "lines-0-quantity": "2", "lines-0-unit": "pcs", "lines-0-price": "10.50",

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from conveyor import db
 from conveyor.plugins.documents.models import Document, DocumentFile
-from conveyor.testing import client_as
+from conveyor.testing import client_as, csrf_of
 
 
 def _docx_text(data: bytes) -> str:
@@ -152,7 +152,7 @@ def test_deal_card_panel_generates_a_document(app, login_as, deal_of) -> None:
     browser = login_as("seller")
     card = browser.get(f"/deals/{deal_id}")
     assert card.status_code == 200 and 'id="documents"' in card.text
-    token = card.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = csrf_of(card.text)
     response = browser.post(f"/documents/deal/{deal_id}/new",
                             data={"csrf_token": token, "kind": "act", "language": "zh"})
     assert response.status_code == 302

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conveyor.plugins.documents.legal import inn_valid, kpp_valid, uscc_valid
+from conveyor.testing import csrf_of
 
 
 @pytest.mark.parametrize("inn", ["7707083893", "500100732259", "7830002293"])
@@ -61,7 +62,7 @@ def test_legal_form_shows_field_messages(app, login_as, deal_of) -> None:
     browser = login_as("assistant")
     page = browser.get("/documents/legal/1")
     assert page.status_code == 200
-    token = page.text.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = csrf_of(page.text)
     response = browser.post("/documents/legal/1", data={
         "csrf_token": token, "country": "CN", "uscc": "91350100M000100Y44",
         "signatory_contact_id": "0"})

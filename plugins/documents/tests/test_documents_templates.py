@@ -9,6 +9,7 @@ from docx import Document as WordDocument
 
 from conveyor.plugins.documents.render import TemplateProblem, check_docx, render_docx
 from conveyor.plugins.documents.services import example_context
+from conveyor.testing import csrf_of
 
 MB = 1024 * 1024
 
@@ -71,17 +72,13 @@ def test_non_docx_macro_oversize_and_zip_bombs_are_refused() -> None:
     check_docx(word("fine"), 5 * MB, 50 * MB)
 
 
-def _csrf(page: str) -> str:
-    return page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-
-
 def test_lawyer_uploads_versions_and_retires_a_template(app, login_as, client, api_headers,
                                                         deal_of) -> None:
     deal_id = deal_of("seller")
     browser = login_as("lawyer")
     page = browser.get("/documents/templates")
     assert page.status_code == 200
-    token = _csrf(page.text)
+    token = csrf_of(page.text)
     refused = browser.post("/documents/templates", data={
         "csrf_token": token, "name": "Bad", "kind": "invoice", "language": "en",
         "file": (io.BytesIO(b"MZ not a docx"), "virus.docx")}, content_type="multipart/form-data")

@@ -5,10 +5,7 @@ from sqlalchemy import func, select
 
 from conveyor import db
 from conveyor.plugins.documents.models import Batch, Document
-
-
-def _csrf(page: str) -> str:
-    return page.split('name="csrf_token" value="')[1].split('"')[0]
+from conveyor.testing import csrf_of
 
 
 def test_assistant_home_lists_team_deals_needing_paperwork(app, login_as, client, api_headers,
@@ -42,7 +39,7 @@ def test_assistant_home_lists_team_deals_needing_paperwork(app, login_as, client
 def test_bulk_invoicing_runs_as_a_job_with_progress(app, login_as, deal_of) -> None:
     ids = [deal_of("seller", percent=70) for _ in range(3)] + [deal_of("seller3", percent=70)]
     browser = login_as("assistant")
-    token = _csrf(browser.get("/").text)
+    token = csrf_of(browser.get("/").text)
     response = browser.post("/documents/bulk-invoices", data={
         "csrf_token": token, "kind": "invoice", "language": "ru",
         "deal_id": [str(i) for i in ids]})

@@ -129,6 +129,30 @@ def test_not_funnel_shaped_names_the_step(app, login_as, users):
     assert "Proposal under review" in warning and "Negotiation" in warning
 
 
+def test_the_shape_warning_quotes_stages_as_each_language_does(app, login_as, users):
+    """Russian puts stage names in «»: the warning and its list of other steps alike (the
+    list's “” were written in the template, outside the catalog)."""
+    from conveyor import create_deal, move_deal
+    from conveyor.models import Stage, User
+
+    with app.test_request_context():
+        seller = db.session.get(User, users["seller"])
+        stages = load_pipeline().open_stages
+        for index, count in ((3, 4), (1, 2)):  # two steps where a later stage is wider
+            stage = db.session.get(Stage, stages[index].id)
+            for n in range(count):
+                deal = create_deal({"title": f"D{index}{n}", "customer_id": _customer(seller)},
+                                   seller)
+                move_deal(deal, stage, seller)
+        create_deal({"title": "early", "customer_id": _customer(seller)}, seller)
+        seller.locale = "ru"
+        db.session.commit()
+    html = login_as("seller").get("/funnel/").get_data(as_text=True)
+    warning = html[html.index('id="shape-warning"'):].split("</p>")[0]
+    assert "Другие шаги" in warning and warning.count("«") >= 4, warning
+    assert "“" not in warning and "”" not in warning, warning
+
+
 def _customer(user):
     from conveyor import create_customer
 
