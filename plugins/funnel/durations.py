@@ -298,13 +298,13 @@ def figures(kind: str, groups: dict[Any, list[int]], owners: list[int] | None, p
     for key, h in hist.items():
         if not h.n:
             continue
-        ranks: dict[float, tuple[int, int, float]] = {}
+        ranks: dict[float, tuple[int, int, int, int]] = {}
         for f in fractions:
             num, den = FRACTIONS[f]
             lo = (h.n - 1) * num // den  # 0-based
-            frac = ((h.n - 1) * num % den) / den
+            rest = (h.n - 1) * num % den  # the rank's fraction is rest / den, exactly
             hi = min(lo + 1, h.n - 1)
-            ranks[f] = (lo, hi, frac)
+            ranks[f] = (lo, hi, rest, den)
             for rank in (lo, hi):
                 need.add((key, _block_at(h.blocks, rank)))
         wanted[key] = ranks
@@ -325,9 +325,11 @@ def figures(kind: str, groups: dict[Any, list[int]], owners: list[int] | None, p
             per = h.hours.setdefault(block_of(hours), {})
             per[hours] = per.get(hours, 0) + count
         values = {}
-        for f, (lo, hi, frac) in ranks.items():
+        for f, (lo, hi, rest, den) in ranks.items():
             v_lo, v_hi = _hours_at(h, lo), _hours_at(h, hi)
-            values[f] = (v_lo + (v_hi - v_lo) * frac) / 24
+            # One division of integers, rounded once: at a tie of the shown decimal (27.85
+            # days) a float interpolation could fall either side of it.
+            values[f] = (v_lo * den + (v_hi - v_lo) * rest) / (den * 24)
         out[key] = Figures(h.n, h.seconds / h.n / 86400, values)
     return out
 

@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, union_all
+from sqlalchemy import bindparam, func, select, true, union_all
 
 from conveyor import db, setting
 from conveyor.models import User
@@ -31,8 +32,6 @@ from .sqlparts import (
     deals_in_period,
     money,
     T,
-    owner_filter,
-    totals_owner,
 )
 
 DAY = 86400.0
@@ -132,7 +131,7 @@ def thresholds(pipe: PipelineInfo) -> dict[int, tuple[float, str]]:
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class StalledDeal:
     id: int
     title: str
@@ -146,36 +145,78 @@ class StalledDeal:
     currency: str
 
 
-def stalled_deals(pipe: PipelineInfo, owners: list[int] | None,
-                  limits: dict[int, tuple[float, str]], now: datetime,
-                  first: Any = None) -> Any:
-    """Subquery (id, stage_entered_at) of the open deals past their stage's threshold, or None
-    when no stage has one: one range of ``ix_deals_owner_stage_entered`` (or, for everyone,
-    ``ix_deals_stage_entered``) per owner and stage, read from the index alone. With ``first``,
-    only each stage's ``first`` longest-waiting, in the index's order: the list shows the
-    longest-waiting of all, so the union is merged in that order and stops after ``first``
-    rows. Without it PostgreSQL fetched every stalled deal's row from the table to sort them
-    (the index has no id): 80 ms for a seller's ~9,000, 0.9 s for the company's at 1M deals."""
+def _owner_groups(owners: list[int] | None, first: int | None) -> tuple[str, int]:
+    """How a statement names the owners: everyone ("all"), one ``owner_id = ?`` range per
+    owner ("each"), or an IN list ("in")."""
+    if owners is None:
+        return "all", 0
+    if len(owners) == 1 or (first is not None and 1 < len(owners) <= 32):
+        return "each", len(owners)
+    return "in", len(owners)
+
+
+def _owner_params(owners: list[int] | None, how: str) -> dict[str, Any]:
+    if how == "each":
+        return {f"o{j}": o for j, o in enumerate(owners or ())}
+    return {} if how == "all" else {"owners": list(owners or ())}
+
+
+def _owner_where(column: Any, how: str, j: int) -> Any:
+    if how == "each":
+        return column == bindparam(f"o{j}")
+    return true() if how == "all" else column.in_(bindparam("owners", expanding=True))
+
+
+def _cut(stage_id: int) -> Any:
+    return bindparam(f"cut{stage_id}", type_=D.c.stage_entered_at.type)
+
+
+def _cut_params(stage_ids: tuple[int, ...], limits: dict[int, tuple[float, str]],
+                now: datetime) -> dict[str, Any]:
+    return {f"cut{sid}": now - timedelta(seconds=limits[sid][0]) for sid in stage_ids}
+
+
+@lru_cache(maxsize=128)
+def stalled_deals(stage_ids: tuple[int, ...], how: str, n_owners: int,
+                  first: int | None = None) -> Any:
+    """Subquery (id, stage_entered_at) of the open deals past their stage's threshold (bind
+    parameters ``cut<stage id>``, and the owners as :func:`_owner_params` gives them): one
+    range of ``ix_deals_owner_stage_entered`` (or, for everyone, ``ix_deals_stage_entered``)
+    per owner and stage, read from the index alone. With ``first``, only each stage's
+    ``first`` longest-waiting, in the index's order: the list shows the longest-waiting of
+    all, so the union is merged in that order and stops after ``first`` rows. Without it
+    PostgreSQL fetched every stalled deal's row from the table to sort them (the index has no
+    id): 80 ms for a seller's ~9,000, 0.9 s for the company's at 1M deals. Built once per
+    shape (stages, how the owners are named, ``first``): building the union of a part per
+    stage and owner cost more than running it for a seller."""
     # In that order per stage only for one owner (``owner_id = ?``; an IN list of several
     # interleaves their ranges): a few owners are read one by one.
-    groups: list[Any] = [owners]
-    if first is not None and owners is not None and 1 < len(owners) <= 32:
-        groups = [[o] for o in owners]
     parts = []
-    for sid, (secs, _src) in limits.items():
-        if pipe.stage(sid) is None:
-            continue
-        for group in groups:
-            who = (D.c.owner_id == group[0]) if group is not None and len(group) == 1 \
-                else owner_filter(D.c.owner_id, group)
+    for sid in stage_ids:
+        for j in range(n_owners if how == "each" else 1):
             part = (select(D.c.id, D.c.stage_entered_at)
-                    .where(who, D.c.stage_id == sid,
-                           D.c.stage_entered_at < now - timedelta(seconds=secs)))
+                    .where(_owner_where(D.c.owner_id, how, j), D.c.stage_id == sid,
+                           D.c.stage_entered_at < _cut(sid)))
             if first is not None:
-                part = part.order_by(D.c.stage_entered_at, D.c.id).limit(first).subquery()
+                part = (part.order_by(D.c.stage_entered_at, D.c.id)
+                        .limit(written_limit(first)).subquery())
                 part = select(part.c.id, part.c.stage_entered_at)
             parts.append(part)
-    return union_all(*parts).subquery() if parts else None
+    return union_all(*parts).subquery()
+
+
+@lru_cache(maxsize=64)
+def _stalled_count_statement(stage_ids: tuple[int, ...], everyone: bool) -> Any:
+    how = "all" if everyone else "in"
+    in_stages = (select(func.coalesce(func.sum(T.c.count), 0))
+                 .where(T.c.stage_id.in_(stage_ids), _owner_where(T.c.owner_id, how, 0))
+                 .scalar_subquery())
+    recent = [select(D.c.id)
+              .where(_owner_where(D.c.owner_id, how, 0), D.c.stage_id == sid,
+                     D.c.stage_entered_at >= _cut(sid))
+              for sid in stage_ids]
+    fresh = select(func.count()).select_from(union_all(*recent).subquery()).scalar_subquery()
+    return select(in_stages - fresh)
 
 
 def stalled_count(pipe: PipelineInfo, owners: list[int] | None,
@@ -184,17 +225,31 @@ def stalled_count(pipe: PipelineInfo, owners: list[int] | None,
     kept with every change) minus those that entered it at or after the stage's cut-off — the
     recent ones, a range of ``ix_deals_owner_stage_entered`` each, fewer than the stalled ones
     wherever most open deals wait past their stage's 90th percentile."""
-    stage_ids = [sid for sid in limits if pipe.stage(sid) is not None]
+    stage_ids = tuple(sid for sid in limits if pipe.stage(sid) is not None)
     if not stage_ids:
         return 0
-    in_stages = (select(func.coalesce(func.sum(T.c.count), 0))
-                 .where(T.c.stage_id.in_(stage_ids), totals_owner(owners)).scalar_subquery())
-    recent = [select(D.c.id)
-              .where(owner_filter(D.c.owner_id, owners), D.c.stage_id == sid,
-                     D.c.stage_entered_at >= now - timedelta(seconds=limits[sid][0]))
-              for sid in stage_ids]
-    fresh = select(func.count()).select_from(union_all(*recent).subquery()).scalar_subquery()
-    return int(db.session.scalar(select(in_stages - fresh)) or 0)
+    params = {**_cut_params(stage_ids, limits, now),
+              **_owner_params(owners, "all" if owners is None else "in")}
+    return int(db.session.scalar(_stalled_count_statement(stage_ids, owners is None), params)
+               or 0)
+
+
+@lru_cache(maxsize=128)
+def _stalled_list(stage_ids: tuple[int, ...], how: str, n_owners: int,
+                  limit: int | None) -> Any:
+    """The listed deals' rows, longest-waiting first (see :func:`stalled_deals`)."""
+    first = written_limit(limit) if limit else None
+    found = stalled_deals(stage_ids, how, n_owners, limit or None)
+    shown = select(found.c.id, found.c.stage_entered_at).order_by(found.c.stage_entered_at,
+                                                                  found.c.id)
+    if first is not None:
+        shown = shown.limit(first)
+    shown = shown.subquery()
+    return (select(D.c.id, D.c.title, D.c.owner_id, User.display_name, User.username,
+                   D.c.stage_id, D.c.stage_entered_at, D.c.amount, D.c.currency)
+            .select_from(shown.join(D, D.c.id == shown.c.id)
+                         .outerjoin(User.__table__, User.id == D.c.owner_id))
+            .order_by(shown.c.stage_entered_at, shown.c.id))
 
 
 def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 500,
@@ -203,26 +258,20 @@ def stalled(pipe: PipelineInfo, owners: list[int] | None, limit: int | None = 50
     The deals' rows are read for the ones listed only."""
     now = now or utcnow()
     limits = thresholds(pipe)
-    found = stalled_deals(pipe, owners, limits, now,
-                          written_limit(limit) if limit else None)
-    if found is None:
+    stage_ids = tuple(sid for sid in limits if pipe.stage(sid) is not None)
+    if not stage_ids:
         return [], 0
     total = stalled_count(pipe, owners, limits, now)
-    first = select(found.c.id, found.c.stage_entered_at).order_by(found.c.stage_entered_at,
-                                                                  found.c.id)
-    if limit:
-        first = first.limit(written_limit(limit))
-    shown = first.subquery()
-    query = (select(D.c.id, D.c.title, D.c.owner_id, User.display_name, User.username,
-                    D.c.stage_id, D.c.stage_entered_at, D.c.amount, D.c.currency)
-             .select_from(shown.join(D, D.c.id == shown.c.id)
-                          .outerjoin(User.__table__, User.id == D.c.owner_id))
-             .order_by(shown.c.stage_entered_at, shown.c.id))
+    how, n_owners = _owner_groups(owners, limit or None)
+    query = _stalled_list(stage_ids, how, n_owners, limit or None)
+    params = {**_cut_params(stage_ids, limits, now), **_owner_params(owners, how)}
+    # The listed deals (500 for the API) are the figure's main cost once the statements are
+    # fast: read through the Core connection as plain tuples (no ORM result), stages by id.
+    stages = {s.id: s for s in pipe.stages}
     out = []
-    for r in db.session.execute(query):
-        entered = r.stage_entered_at
-        stage = pipe.stage(r.stage_id)
-        out.append(StalledDeal(r.id, r.title, r.owner_id, r.display_name or r.username or "",
-                               stage, entered, (now - entered).total_seconds() / DAY,  # type: ignore[arg-type]
-                               limits[r.stage_id][0] / DAY, money(r.amount), r.currency))
+    for (deal_id, title, owner_id, display_name, username, stage_id, entered, amount,
+         currency) in db.session.connection().execute(query, params):
+        out.append(StalledDeal(deal_id, title, owner_id, display_name or username or "",
+                               stages[stage_id], entered, (now - entered).total_seconds() / DAY,
+                               limits[stage_id][0] / DAY, money(amount), currency))
     return out, int(total)

@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, cast, func, or_, select
 
-from conveyor import db, setting
+from conveyor import Total, db, setting
 from conveyor.types import utcnow
 
 from . import fx
@@ -187,24 +187,57 @@ def open_by_owner(pipe: PipelineInfo, at: datetime, owners: list[int] | None,
     return open_by_owner_at(pipe, [at], owners, committed_percent, now)[0]
 
 
-def figures_over(pipe: PipelineInfo, periods: Sequence[Period], owners: list[int] | None,
-                 now: datetime) -> list[dict[int | None, Figures]]:
-    """Closed (won in the period, amounts at each closing day's rate), opportunities and
-    committed (open at the period's end, amounts at today's rate), per owner, in the company
-    currency, for each of consecutive ``periods`` — in the same four statements (won deals, open
-    deals now, moves since, rates) for one period as for twelve. Amounts are added as integers
-    (:class:`fx.Exact`): a company's year is tens of thousands of (owner, currency, day) rows."""
+def won_converted(pipe: PipelineInfo, periods: Sequence[Period], owners: list[int] | None
+                  ) -> list[dict[int | None, tuple[int, Total]]] | None:
+    """Deals won in each of ``periods`` per owner, converted in the statement (SQLite): each
+    ``funnel_closed_totals`` row at its currency's rate in force on its day
+    (:func:`fx.rate_units_at`), cents × rate units added as integers (:func:`fx.unit_parts`),
+    a row per owner — instead of ~30,000 (owner, currency, day) rows converted in Python for
+    the company's year. None when a sum is not an exact integer (an overflow): the caller then
+    converts in Python."""
+    from sqlalchemy import Integer, distinct, exc
+
+    from conveyor.queries import written_limit
+
     first = min(p.start for p in periods)
     last = max(p.end for p in periods)
+    cents = cast(func.round(C.c.amount * 100), Integer())
+    which = case(*[(and_(C.c.day >= p.start, C.c.day < p.end), i)
+                   for i, p in enumerate(periods)])
+    # LIMIT -1 keeps the rows a subquery of their own: flattened into the sums below, the
+    # rate's correlated seek would run once for every sum that names it.
+    rows = (select(C.c.owner_id, which.label("period"), C.c.count, C.c.currency,
+                   cents.label("cents"), fx.rate_units_at(C).label("rate"))
+            .where(C.c.day >= first, C.c.day < last,
+                   C.c.stage_id.in_(pipe.ids_where(won=True)), summary_owner(C, owners))
+            .limit(written_limit(-1)).subquery())
+    missing = case((and_(rows.c.rate.is_(None), rows.c.cents != 0), rows.c.currency))
+    statement = (select(rows.c.owner_id, rows.c.period, func.sum(rows.c.count),
+                        *[func.sum(part) for part in fx.unit_parts(rows.c.cents, rows.c.rate)],
+                        func.group_concat(distinct(missing)))
+                 .where(rows.c.period.is_not(None))
+                 .group_by(rows.c.owner_id, rows.c.period))
+    try:
+        found = db.session.execute(statement).all()
+    except exc.OperationalError as error:  # SQLite's sum() refuses to overflow
+        if "overflow" in str(error.orig):
+            return None
+        raise
+    out: list[dict[int | None, tuple[int, Total]]] = [{} for _p in periods]
+    for owner, i, n, a, b, c, gaps in found:
+        units = fx.units_of((a, b, c))
+        if units is None:
+            return None
+        out[i][owner or None] = (int(n), fx.total_of(units, gaps.split(",") if gaps else ()))
+    return out
+
+
+def _won_in_python(pipe: PipelineInfo, periods: Sequence[Period], owners: list[int] | None,
+                   won_rows: Sequence[Any], rate: fx.RateInts
+                   ) -> list[dict[int | None, tuple[int, Total]]]:
+    """As :func:`won_converted`, from the (owner, currency, day) rows of :func:`won_by_owner`
+    converted in Python, as integers (:class:`fx.Exact`)."""
     starts = [p.start for p in periods]
-    won_rows = db.session.execute(
-        won_by_owner(pipe, Period(first, last), owners, starts=starts)).all()
-    committed_percent = int(setting("funnel.committed_percent"))
-    opened = open_by_owner_at(pipe, [p.end_dt for p in periods], owners, committed_percent, now)
-    today = now.date()
-    currencies = {r[1] for r in won_rows} | {c for o in opened for f in o.values()
-                                              for c in f[1]}
-    rate = fx.RateInts(fx.RateBook(currencies, min(first, today), max(last, today)))
     closed: list[dict[int | None, int]] = [{} for _p in periods]
     where: dict[Any, int] = {}  # the day as returned -> its period (-1: none)
 
@@ -225,14 +258,42 @@ def figures_over(pipe: PipelineInfo, periods: Sequence[Period], owners: list[int
 
     amounts: dict[tuple[int, int | None], fx.Exact] = {}
     fx.add_rows(amounts, keyed(), rate)
-    won: list[dict[int | None, list[Any]]] = [
-        {owner: [n, amounts[(i, owner)]] for owner, n in counts.items()}
-        for i, counts in enumerate(closed)]
+    return [{owner: (n, amounts[(i, owner)].total()) for owner, n in counts.items()}
+            for i, counts in enumerate(closed)]
+
+
+def figures_over(pipe: PipelineInfo, periods: Sequence[Period], owners: list[int] | None,
+                 now: datetime) -> list[dict[int | None, Figures]]:
+    """Closed (won in the period, amounts at each closing day's rate), opportunities and
+    committed (open at the period's end, amounts at today's rate), per owner, in the company
+    currency, for each of consecutive ``periods`` — in the same four statements (won deals, open
+    deals now, moves since, rates) for one period as for twelve. Amounts are added as exact
+    integers: on SQLite in the statement (:func:`won_converted`); on PostgreSQL, whose server
+    does the reading, the (owner, currency, day) rows in Python (:class:`fx.Exact`)."""
+    first = min(p.start for p in periods)
+    last = max(p.end for p in periods)
+    starts = [p.start for p in periods]
+    won = None
+    if db.session.get_bind().dialect.name == "sqlite":
+        won = won_converted(pipe, periods, owners)
+    won_rows: list[Any] = []
+    if won is None:
+        won_rows = db.session.execute(
+            won_by_owner(pipe, Period(first, last), owners, starts=starts)).all()
+    committed_percent = int(setting("funnel.committed_percent"))
+    opened = open_by_owner_at(pipe, [p.end_dt for p in periods], owners, committed_percent, now)
+    today = now.date()
+    currencies = {r[1] for r in won_rows} | {c for o in opened for f in o.values()
+                                              for c in f[1]}
+    if won is None:
+        rate = fx.RateInts(fx.RateBook(currencies, min(first, today), max(last, today)))
+        won = _won_in_python(pipe, periods, owners, won_rows, rate)
+    else:  # open deals count at today's rate only
+        rate = fx.RateInts(fx.RateBook(currencies, today, today))
     result: list[dict[int | None, Figures]] = []
     for won_in, opened_at in zip(won, opened):
         out: dict[int | None, Figures] = {}
-        for owner, (n, exact) in won_in.items():
-            total = exact.total()
+        for owner, (n, total) in won_in.items():
             out[owner] = Figures(closed=n, closed_amount=total.amount,
                                  missing_currencies=total.missing)
         for owner, (n, sums, c_n, c_sums) in opened_at.items():

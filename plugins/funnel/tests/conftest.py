@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,14 +43,22 @@ def quant(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def percentile_cont(values: list[float], p: float) -> float | None:
+def percentile_exact(values: list[int], p: float) -> Fraction | None:
+    """The continuous percentile of whole numbers, as an exact fraction (no float noise at a
+    tie of the shown decimal)."""
     if not values:
         return None
     values = sorted(values)
-    pos = p * (len(values) - 1)
+    pos = Fraction(str(p)) * (len(values) - 1)
     lo = math.floor(pos)
     hi = min(lo + 1, len(values) - 1)
     return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def percentile_cont(values: list[int], p: float, per: int = 1) -> float | None:
+    """:func:`percentile_exact` divided by ``per`` (24: hours to days), rounded once."""
+    exact = percentile_exact(values, p)
+    return None if exact is None else float(exact / per)
 
 
 def whole_seconds(later: datetime, earlier: datetime) -> int:
@@ -117,8 +126,8 @@ class Brute:
 
     def dwell(self, period: Any, owners: list[int] | None) -> dict[int, dict]:
         """Median and p90 of whole hours, in days; mean of whole seconds, in days."""
-        return {sid: {"n": len(v), "median": percentile_cont([hours(s) for s in v], 0.5) / 24,
-                      "p90": percentile_cont([hours(s) for s in v], 0.9) / 24,
+        return {sid: {"n": len(v), "median": percentile_cont([hours(s) for s in v], 0.5, 24),
+                      "p90": percentile_cont([hours(s) for s in v], 0.9, 24),
                       "mean": sum(v) / len(v) / 86400}
                 for sid, v in self.stays(owners, period.start_dt, period.end_dt).items()}
 
@@ -131,7 +140,7 @@ class Brute:
         for d in lost:
             reasons.setdefault(d["lost_reason"], []).append(d["amount"])
         return {"won": len(won), "lost": len(lost),
-                "median": (percentile_cont([hours(c) for c in cycles], 0.5) / 24
+                "median": (percentile_cont([hours(c) for c in cycles], 0.5, 24)
                            if cycles else None),
                 "mean": sum(cycles) / len(cycles) / 86400 if cycles else None,
                 "reasons": {r: (len(a), quant(sum(a, Decimal(0)))) for r, a in reasons.items()}}

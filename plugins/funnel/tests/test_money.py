@@ -275,3 +275,78 @@ def test_integer_sums_equal_decimal_conversion(ctx):
         assert (got.amount, got.missing) == (want.amount, want.missing)
 
     check()
+
+
+def _won_converted_in_python(pipe, periods, owners):
+    """The won figures as :func:`five.figures_over` computes them on PostgreSQL (or after an
+    overflow): the (owner, currency, day) rows converted in Python."""
+    from conveyor.plugins.funnel import five, fx
+
+    first, last = periods[0].start, periods[-1].end
+    rows = db.session.execute(five.won_by_owner(
+        pipe, Period(first, last), owners, starts=[p.start for p in periods])).all()
+    book = fx.RateBook({r[1] for r in rows}, first, last)
+    return five._won_in_python(pipe, periods, owners, rows, fx.RateInts(book))
+
+
+def test_won_converted_in_the_statement_equals_python(ctx, money_world, users):
+    """On SQLite the won deals of each period are converted in the statement (each row at its
+    day's rate, integers in three parts, a row per owner and period); it must give exactly the
+    counts, amounts and missing currencies of converting every (owner, currency, day) row in
+    Python — for everyone and for some sellers, one period and six."""
+    from conveyor.plugins.funnel import five
+
+    if db.session.get_bind().dialect.name != "sqlite":
+        pytest.skip("converted in the statement on SQLite only")
+    pipe = load_pipeline()
+    month = current("month", utcnow().date())
+    compared = 0
+    for periods in ([month.previous(), month], five.trend_periods(month),
+                    [Period(utcnow().date() - timedelta(days=800),
+                            utcnow().date() + timedelta(days=1))]):
+        for owners in (None, [users["seller"]], [users["seller"], users["manager"]]):
+            def plain(found):  # parts per currency are not kept in the statement's sums
+                return [{o: (n, t.amount, t.missing) for o, (n, t) in p.items()} for p in found]
+
+            got = plain(five.won_converted(pipe, periods, owners))
+            assert got == plain(_won_converted_in_python(pipe, periods, owners))
+            compared += sum(len(p) for p in got)
+    assert compared > 20
+    everything = five.won_converted(pipe, [Period(utcnow().date() - timedelta(days=800),
+                                                  utcnow().date() + timedelta(days=1))], None)
+    assert {c for _n, t in everything[0].values() for c in t.missing} == {"GBP", "CNY"}
+    assert len({t.amount for _n, t in everything[0].values()}) > 2
+
+
+@pytest.mark.parametrize("days, amount", [(1, Decimal("1000000000000000.00")),
+                                          (6, Decimal("500000000000.00"))])
+def test_won_sums_too_large_for_sqlite_integers_convert_in_python(ctx, money_world, users,
+                                                                  days, amount):
+    """A product past 2**63 (one huge day) comes back from SQLite as a float, a sum past it
+    (several large days) as an error: either way the figures are converted in Python, still
+    exact."""
+    from conveyor.plugins.funnel import five
+    from conveyor.plugins.funnel.models import FunnelClosedTotal
+
+    if db.session.get_bind().dialect.name != "sqlite":
+        pytest.skip("converted in the statement on SQLite only")
+    pipe = load_pipeline()
+    won = pipe.ids_where(won=True)[0]
+    today = utcnow().date()
+    set_rate("CHF", today - timedelta(days=100), Decimal("1.1234567891"))  # no deal has it
+    for n in range(days):
+        db.session.add(FunnelClosedTotal(owner_id=users["seller"], day=today - timedelta(days=n),
+                                         stage_id=won, currency="CHF", lost_reason="", count=1,
+                                         amount=amount, margin=Decimal(0)))
+    db.session.flush()
+    period = Period(today - timedelta(days=40), today + timedelta(days=1))
+    assert five.won_converted(pipe, [period], [users["seller"]]) is None
+    n, total = _won_converted_in_python(pipe, [period], [users["seller"]])[0][users["seller"]]
+    mine = [d for d in money_world.deals if d["owner_id"] == users["seller"]
+            and pipe.stage(d["stage_id"]).is_won and in_period(d["closed_at"], period)]
+    others, _missing = expected(money_world, mine)
+    assert n == len(mine) + days
+    assert total.amount == others + quant(days * amount * Decimal("1.1234567891"))
+    figures = five.figures_for(pipe, period, [users["seller"]], money_world.now)
+    assert (figures[users["seller"]].closed, figures[users["seller"]].closed_amount) == (
+        n, total.amount)
