@@ -14,7 +14,6 @@ Set CONVEYOR_LAYOUT_SHOTS=DIR to keep screenshots of each role's home and cards.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -43,18 +42,11 @@ EVERYDAY |= {MONTH, RESULTS}
 SHOTS_OF = {"/", "/deals/N", "/customers/N", "/deals/board", "/activities/", "/funnel/",
             "/funnel/five", "/funnel/targets", "/relationships/"}
 
-# Home widgets whose tables still scroll sideways on a phone (measured 2026-12-03): to be
-# stacked like the lawyer's contracts; any other widget that starts to scroll fails the test.
-STILL_SCROLLING = ["widget-core-pipeline-summary", "widget-core-my-deals",
-                   "widget-activities-team-day", "widget-calls-my-queue",
-                   "widget-approvals-my-requests", "widget-documents-paperwork"]
-
 # What sticks out: the document sideways, and every visible element whose content is wider than
 # its own box while that box does not scroll (overflow-x: visible). Form controls scroll inside
 # by themselves, a drawing (SVG) clips its own content; a closed <details> (the phone menu) hides
 # its content.
 OVERFLOW_JS = """() => {
-  const STILL_SCROLLING = """ + json.dumps(STILL_SCROLLING) + """;
   const found = [];
   const doc = document.documentElement;
   if (doc.scrollWidth > doc.clientWidth + 1)
@@ -64,11 +56,9 @@ OVERFLOW_JS = """() => {
   const path = e => { const parts = []; for (let n = e; n && n !== document.body && parts.length < 4; n = n.parentElement) parts.unshift(name(n)); return parts.join(' > '); };
   // On a phone a home widget is read down, never scrolled sideways: a table of its that only
   // fits by scrolling its .table-wrap needs to stack (table.stack-on-phone) or wrap instead.
-  // STILL_SCROLLING: widgets not yet reworked so (known: STILL_SCROLLING above).
   if (window.innerWidth <= 600)
     for (const e of document.querySelectorAll('.widget .table-wrap'))
-      if (e.checkVisibility() && e.scrollWidth > e.clientWidth + 1 &&
-          !STILL_SCROLLING.includes(e.closest('.widget').id))
+      if (e.checkVisibility() && e.scrollWidth > e.clientWidth + 1)
         found.push(`${path(e)} scrolls sideways: ${e.scrollWidth}px in ${e.clientWidth}px: ` +
                    JSON.stringify((e.innerText || '').trim().slice(0, 60)));
   for (const e of document.body.querySelectorAll('*')) {
