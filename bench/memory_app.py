@@ -39,7 +39,7 @@ def memory_wsgi_app() -> Any:
     @public
     def modules() -> dict[str, Any]:
         cli = [m for m in sys.modules if m.startswith("conveyor") and m.endswith(("cli", "_cli"))]
-        harness = [m for m in ("common", "flask.testing", "bench_memory")
+        harness = [m for m in ("common", "bench_memory")
                    if m in sys.modules]
         return {**{m: m in sys.modules for m in HEAVY}, "cli modules": cli,
                 "harness modules": harness}
