@@ -60,6 +60,25 @@ def test_when_ready_reads_the_default_languages_locale_data_in_the_master(make_a
         gc.unfreeze()
 
 
+def test_when_ready_configures_the_mappers_before_the_workers_fork(tmp_path: Path):
+    # A fresh process: the test session's apps have long configured theirs.
+    code = (
+        "import types\n"
+        "from conveyor.app import create_app\n"
+        "from conveyor.config import gunicorn as settings\n"
+        "from conveyor.models import Deal\n"
+        f"app = create_app(config={{'database_url': 'sqlite:///{tmp_path}/x.db', "
+        "'secret_key': 'x', 'plugins': []}, plugins=[])\n"
+        "before = Deal.__mapper__.configured\n"
+        "server = types.SimpleNamespace(cfg=types.SimpleNamespace(preload_app=True),\n"
+        "                               app=types.SimpleNamespace(wsgi=lambda: app))\n"
+        "settings.when_ready(server)\n"
+        "print(before, Deal.__mapper__.configured)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]
+
+
 def test_gunicorn_with_the_shipped_settings_serves_from_two_workers(make_app, tmp_path: Path):
     app = make_app()
     headers = token_headers(app, "seller")
