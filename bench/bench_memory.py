@@ -3,7 +3,8 @@
 
     .venv/bin/python bench/bench_memory.py --scale 0.1
 
-The bench app (``make_bench_app`` with every plugin ``config/defaults.toml`` lists) is served by
+The app (every plugin ``config/defaults.toml`` lists, built by ``memory_app.py`` as
+``make_bench_app`` does but without importing the bench harness into the worker) is served by
 gunicorn (one sync worker, as ``common.served``) with the settings docs/deploy.md gives operators
 (``-c python:conveyor.config.gunicorn``: the app preloaded by the master; ``--gunicorn-config
 none`` for gunicorn's defaults); the worker's memory (RSS, PSS and USS of
@@ -106,11 +107,7 @@ def _worker_pid(port: int) -> int:
     return children[0]
 
 
-# Libraries only some requests need, or heavy enough to be worth knowing whether one is loaded.
-HEAVY = list(("psycopg", "lxml.etree", "docx", "docxtpl", "icalendar",
-                           "markdown_it", "nh3", "phonenumbers", "num2words", "redis", "rq",
-                           "sqlalchemy.dialects.postgresql", "flask_migrate", "babel.dates",
-                           "flask_smorest", "apispec"))
+from memory_app import HEAVY  # noqa: E402
 
 
 def import_costs() -> list[tuple[str, float]]:
@@ -127,24 +124,6 @@ def import_costs() -> list[tuple[str, float]]:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         costs.append((module, float(out.stdout.strip() or "nan")))
     return costs
-
-
-def memory_wsgi_app() -> Any:
-    """gunicorn's entry point: the bench app plus ``/_bench/modules`` (which of ``HEAVY`` the
-    worker has imported), asked once the warm-up is over."""
-    from common import bench_wsgi_app
-
-    from conveyor.permissions import public
-
-    app = bench_wsgi_app()
-
-    @public
-    def modules() -> dict[str, bool]:
-        cli = [m for m in sys.modules if m.startswith("conveyor") and m.endswith(("cli", "_cli"))]
-        return {**{m: m in sys.modules for m in HEAVY}, "cli modules": cli}
-
-    app.add_url_rule("/_bench/modules", "bench_modules", modules)
-    return app
 
 
 def pages(app: Any, info: dict[str, Any]) -> list[str]:
@@ -171,7 +150,7 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str,
     paths = pages(app, info)
     statuses: dict[str, int] = {}
     gunicorn_args = ["-c", gunicorn_config] if gunicorn_config != "none" else []
-    with served(url, PLUGINS, config=config, app_spec="bench_memory:memory_wsgi_app()",
+    with served(url, PLUGINS, config=config, app_spec="memory_app:memory_wsgi_app()",
                 gunicorn_args=gunicorn_args, workers=workers) as server:
         pid = worker_pid(server.port)
         master = master_pid(pid)
@@ -197,6 +176,7 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str,
         every_worker = [memory_mb(p) for p in children(master)]
         modules = json.loads(server.client(app, None)("/_bench/modules").body)
         cli_modules = modules.pop("cli modules")
+        harness_modules = modules.pop("harness modules")
         heavy_loaded.update({m: ("yes" if on else "no") for m, on in modules.items()})
     ok = warm["rss"] <= GOAL_MB
 
@@ -214,6 +194,7 @@ def run(url: str, info: dict[str, Any], scale: float, rounds: int, name: str,
     meta = {"gunicorn config": gunicorn_config, "scale": scale, "plugins": " ".join(PLUGINS),
             "workers": workers, "pages": len(paths),
             "CLI modules in the warm worker": ", ".join(sorted(cli_modules)) or "none",
+            "bench harness modules in the warm worker": ", ".join(harness_modules) or "none",
             "requests per pass": len(paths) * len(users), "goal": f"≤ {GOAL_MB} MB RSS",
             "answers": dict(sorted({str(s): sum(1 for v in statuses.values() if v == s)
                                     for s in set(statuses.values())}.items()))}

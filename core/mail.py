@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import base64
 import logging
-import smtplib
-import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from email.utils import formataddr, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from flask_babel import force_locale
 
 from .jobs import enqueue
+
+if TYPE_CHECKING:  # building and sending happen in the mail job, not in a web request:
+    import smtplib  # smtplib and email.message (~0.7 MB) are imported there
+    from email.message import EmailMessage
 
 log = logging.getLogger("conveyor.mail")
 MAIL_JOB = "core.send_mail"
@@ -113,6 +114,8 @@ def build_message(to: str, subject: str, text: str, html: str | None, message_id
                   attachments: list[dict[str, Any]], reply_to: str | None = None,
                   locale: str = "en") -> EmailMessage:
     """The MIME message: text, an HTML alternative when given, then the attachments."""
+    from email.message import EmailMessage
+
     config = current_app.config["CONVEYOR"]
     msg = EmailMessage()
     msg["From"] = config["mail_from"]
@@ -151,6 +154,9 @@ def deliver_mail(to: str, subject: str, text: str, message_id: str, html: str | 
 
 def smtp_connection(config: dict[str, Any]) -> smtplib.SMTP:
     """A connected, authenticated SMTP client per ``smtp_security`` (none, starttls, ssl)."""
+    import smtplib
+    import ssl
+
     host, port = config["smtp_host"], int(config["smtp_port"])
     security = (config.get("smtp_security") or "none").lower()
     timeout = float(config.get("smtp_timeout", 30))

@@ -44,6 +44,41 @@ def test_when_ready_freezes_what_the_master_loaded():
         gc.unfreeze()
 
 
+def test_when_ready_reads_the_default_languages_locale_data_in_the_master(make_app):
+    from babel import localedata
+
+    app = make_app(config={"default_locale": "ru"})
+    assert app.config["BABEL_DEFAULT_LOCALE"] == "ru"
+    localedata._cache.pop("ru", None)  # as in a master that has formatted nothing yet
+    server = types.SimpleNamespace(cfg=types.SimpleNamespace(preload_app=True),
+                                   app=types.SimpleNamespace(wsgi=lambda: app))
+    try:
+        settings.when_ready(server)
+        assert "ru" in localedata._cache  # the workers fork with it: shared, not re-read
+        assert localedata._cache["ru"]["languages"]["ru"] == "русский"
+    finally:
+        gc.unfreeze()
+
+
+def test_when_ready_configures_the_mappers_before_the_workers_fork(tmp_path: Path):
+    # A fresh process: the test session's apps have long configured theirs.
+    code = (
+        "import types\n"
+        "from conveyor.app import create_app\n"
+        "from conveyor.config import gunicorn as settings\n"
+        "from conveyor.models import Deal\n"
+        f"app = create_app(config={{'database_url': 'sqlite:///{tmp_path}/x.db', "
+        "'secret_key': 'x', 'plugins': []}, plugins=[])\n"
+        "before = Deal.__mapper__.configured\n"
+        "server = types.SimpleNamespace(cfg=types.SimpleNamespace(preload_app=True),\n"
+        "                               app=types.SimpleNamespace(wsgi=lambda: app))\n"
+        "settings.when_ready(server)\n"
+        "print(before, Deal.__mapper__.configured)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]
+
+
 def test_gunicorn_with_the_shipped_settings_serves_from_two_workers(make_app, tmp_path: Path):
     app = make_app()
     headers = token_headers(app, "seller")

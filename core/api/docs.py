@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, render_template_string
+from flask import Blueprint, Response, current_app, render_template_string
 
 from ..i18n import _
 from ..permissions import public
@@ -154,11 +154,12 @@ def index() -> Any:
 
     pages = current_app.extensions.setdefault("conveyor_api_docs", {})
     locale = str(get_locale() or "en")
-    if locale not in pages:
+    if locale not in pages:  # kept as UTF-8: as a str its one "—" made it 2 bytes a character
         spec = current_app.extensions["conveyor_api"].spec.to_dict()
         pages[locale] = render_template_string(PAGE, spec=spec, t=_texts(),
-                                               groups=operations(spec), schemas=schemas(spec))
-    return pages[locale]
+                                               groups=operations(spec),
+                                               schemas=schemas(spec)).encode()
+    return Response(pages[locale], mimetype="text/html")
 
 
 PAGE = """<!doctype html>

@@ -17,11 +17,11 @@ from sqlalchemy import (
     Text,
     Time,
     or_,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conveyor import db
+from conveyor.dialects import partial_index
 from conveyor.types import UTCDateTime, utcnow
 
 BUILTIN_KINDS = ("call", "email", "meeting", "todo", "visit")
@@ -52,9 +52,8 @@ class Activity(db.Model):
         # The reminder sweep: remind_at <= now. Partial: only the reminders still to send are
         # in it (NULL once queued, and for every closed or past activity), so clearing one
         # deletes its entry instead of moving it among a million NULL ones.
-        Index("ix_activities_activity_remind_at", "remind_at",
-              sqlite_where=text("remind_at IS NOT NULL"),
-              postgresql_where=text("remind_at IS NOT NULL")),
+        partial_index("ix_activities_activity_remind_at", "remind_at",
+                      where="remind_at IS NOT NULL"),
         # Visits held per period (funnel) and activities per period (relationships).
         Index("ix_activities_activity_status_due_kind", "status", "due_at", "kind"),
         Index("ix_activities_activity_series", "series_id", "status", "due_at"),
@@ -142,8 +141,8 @@ class DealSteps(db.Model):
 
     __tablename__ = "activities_deal_steps"
     __table_args__ = (
-        Index("ix_activities_deal_steps_lacking", "owner_id", "deal_id",
-              sqlite_where=text("planned = 0"), postgresql_where=text("planned = 0")),
+        partial_index("ix_activities_deal_steps_lacking", "owner_id", "deal_id",
+                      where="planned = 0"),
     )
 
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"),

@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, event, text
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conveyor import db
+from conveyor.dialects import partial_index
 from conveyor.types import UTCDateTime, utcnow
 
 PENDING, APPROVED, CHANGES, WITHDRAWN = "pending", "approved", "changes_requested", "withdrawn"
@@ -40,8 +41,8 @@ class ApprovalRequest(db.Model):
         Index("ix_approvals_request_decider", "decided_by_id", "status", "decided_at"),
         Index("ix_approvals_request_record", "resource", "record_id", "id"),
         # One open request per record, even with two requesters at the same moment.
-        Index("uq_approvals_request_open", "resource", "record_id", unique=True,
-              sqlite_where=text(_OPEN_SQL), postgresql_where=text(_OPEN_SQL)),
+        partial_index("uq_approvals_request_open", "resource", "record_id", unique=True,
+                      where=_OPEN_SQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
