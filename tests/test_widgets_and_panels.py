@@ -59,7 +59,7 @@ def test_pipeline_summary_counts_sums_and_weighs_visible_open_deals(app, login_a
         cells = widget_html(page, "widget-core-pipeline-summary").split(
             f'data-stage="{ids[name]}"')[1].split("</tr>")[0]
         return [re.sub(r"<[^>]+>", "", cell).strip()
-                for cell in re.findall(r'class="num">(.*?)</td>', cells)]
+                for cell in re.findall(r'class="num"[^>]*>(.*?)</td>', cells)]
 
     seller_page = login_as("seller").get("/").get_data(as_text=True)
     assert row(seller_page, "Negotiation") == ["2", "$1,500.50", "$600.20"]
