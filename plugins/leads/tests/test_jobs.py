@@ -33,7 +33,8 @@ def test_the_sweep_runs_on_its_own_schedule_and_a_zero_setting_turns_it_off(
     enqueue_schedules(app)
     assert outbox(app, "leads.sweep") == []
     settings["leads.sweep_minutes"] = 30
-    now = utcnow()
+    now = utcnow().replace(second=0, microsecond=0)
+    now -= timedelta(minutes=now.minute % 30)  # the start of a half hour: +1 minute stays in it
     enqueue_schedules(app, now)
     enqueue_schedules(app, now + timedelta(minutes=1))  # the same half hour: queued once
     assert outbox(app, "leads.sweep") == ["done"]
