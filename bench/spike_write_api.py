@@ -27,6 +27,32 @@ from bench_writes import PLUGINS, add_bare_insert  # noqa: E402
 from common import bench_database, make_bench_app  # noqa: E402
 
 
+CORE_INSERTED = "spike_core_inserted"
+
+
+def _forget_core_inserted(session: Any, previous_transaction: Any) -> None:
+    """Rolled back: expunge the deals the Core path put in the session (they never existed)."""
+    if session.in_transaction() and previous_transaction is not None \
+            and previous_transaction.nested:
+        return  # a SAVEPOINT rolled back: the spike keeps it simple and forgets nothing
+    for deal in session.info.pop(CORE_INSERTED, []):
+        if deal in session:
+            session.expunge(deal)
+
+
+def _committed(session: Any) -> None:
+    session.info.pop(CORE_INSERTED, None)
+
+
+def install_listeners() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    if not event.contains(Session, "after_soft_rollback", _forget_core_inserted):
+        event.listen(Session, "after_soft_rollback", _forget_core_inserted)
+        event.listen(Session, "after_commit", _committed)
+
+
 def core_create_deal(data: dict[str, Any], by: Any) -> Any:
     """What ``crm.create_deal`` writes, as Core statements (default pipeline, open stage)."""
     from flask import current_app
@@ -41,20 +67,35 @@ def core_create_deal(data: dict[str, Any], by: Any) -> Any:
     from conveyor.pipelines import current_pipelines
     from conveyor.types import utcnow
 
+    from conveyor.models import Stage
+
+    install_listeners()
     data = dict(data)
-    snapshot = current_pipelines().get()
-    stage = next(s for s in snapshot.stages if s.is_open)
+    stage: Any = data.pop("stage", None)
+    stage_id = data.pop("stage_id", None)
+    if stage is None and stage_id:
+        stage = next((s for s in current_pipelines().all_stages() if s.id == stage_id),
+                     None) or db.session.get(Stage, stage_id)
+    if stage is None:
+        snapshot = current_pipelines().get()
+        if snapshot is None or not any(s.is_open for s in snapshot.stages):
+            pipeline = crm.default_pipeline()
+            stage = crm.first_stage(pipeline)
+        else:
+            stage = next(s for s in snapshot.stages if s.is_open)
     now = utcnow()
     by_id = getattr(by, "id", None)
     values = {"customer_id": data["customer_id"], "owner_id": data.get("owner_id", by_id),
-              "pipeline_id": snapshot.id, "stage_id": stage.id, "title": data["title"],
+              "pipeline_id": stage.pipeline_id, "stage_id": stage.id, "title": data["title"],
               "amount": Decimal(data.get("amount", 0)), "margin": Decimal(data.get("margin", 0)),
               "currency": data.get("currency",
                                    current_app.config["CONVEYOR"]["default_currency"]),
               "expected_close": data.get("expected_close"), "lost_reason": "",
               "created_at": now, "updated_at": now, "stage_entered_at": now,
-              "closed_at": None, "version": 1}
+              "closed_at": now if stage.is_closed else None, "version": 1}
     deal = Deal(**values)
+    if isinstance(stage, Stage):
+        deal.stage = stage
     stage_gates.check_move(deal, None, stage.id, by)
     deals, hist = Deal.__table__, StageHistory.__table__
     conn = db.session.connection()
@@ -78,6 +119,10 @@ def core_create_deal(data: dict[str, Any], by: Any) -> Any:
     deal.id = deal_id
     make_transient_to_detached(deal)
     db.session.add(deal)  # persistent and loaded: later reads need no SELECT, nothing to flush
+    # The ORM forgets the objects *it* inserted when the transaction rolls back; this one it
+    # did not insert: without this, a rolled-back create leaves a ghost deal in the identity
+    # map (and SQLite, reusing the id, then refuses the next create's object).
+    db.session.info.setdefault(CORE_INSERTED, []).append(deal)
     ev.emit(ev.DealCreated(deal=deal, by=by))
     return deal
 
