@@ -97,7 +97,7 @@ def test_five_page_draws_a_sparkline_per_number_from_its_trend_table(world, logi
     table = section(html, 'id="trend-table"', "</table>")
     rows = re.findall(r'<tr data-start="([^"]+)">(.*?)</tr>', table, re.S)
     assert len(rows) == 6
-    columns = list(zip(*[[int(v) for v in re.findall(r'<td class="num">(\d+)</td>', r)]
+    columns = list(zip(*[[int(v) for v in re.findall(r'<td class="num"[^>]*>(\d+)</td>', r)]
                          for _s, r in rows]))
     for name, column in zip(("closed", "committed", "opportunities"), columns):
         spark = section(html, f'id="spark-{name}"', "</svg>")
