@@ -14,7 +14,7 @@ contact's phone typed three ways, an e-mail, a tax id, a word in 5 % of customer
 and ``GET /api/v1/search``. Each page's statement count is printed too (it does not grow with the
 rows: one per kind), and the in-process CPU time (``time.thread_time``) beside the wall
 clock, for runs on a loaded machine. Writes ``bench/results/search[-pg][-s<scale>].md`` and
-``.json``.
+``.json`` (``--name`` another name).
 """
 from __future__ import annotations
 
@@ -92,6 +92,8 @@ def main() -> int:
     parser.add_argument("--pg", action="store_true", help="a throwaway PostgreSQL 15")
     parser.add_argument("--url", help="an existing database (wiped and refilled)")
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--name", help="the results file's name in bench/results/ (default: "
+                                       "search[-pg][-s<scale>]), to keep an earlier run's")
     args = parser.parse_args()
     with (throwaway_postgres() if args.pg else nullcontext(args.url)) as url:
         url, info = bench_database(args.scale, url)
@@ -167,7 +169,8 @@ def run(url: str, info: dict[str, Any], args: Any) -> int:
     print(table(headers, rows))
     load = os.getloadavg()
     pg = url.startswith("postgresql")
-    name = "search" + ("-pg" if pg else "") + (f"-s{args.scale:g}" if args.scale != 1 else "")
+    name = args.name or \
+        "search" + ("-pg" if pg else "") + (f"-s{args.scale:g}" if args.scale != 1 else "")
     meta = {"database": "PostgreSQL 15" if pg else "SQLite", "scale": args.scale,
             "deals": info["counts"]["deals"], "customers": info["counts"]["customers"],
             "contacts": info["counts"]["contacts"], "rounds": f"3 × {args.rounds}",

@@ -10,10 +10,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ..api.common import errors
+from ..api.fastdump import dumped
 from ..permissions import login_required
-from .engine import COUNT_UP_TO, search
+from .engine import COUNT_UP_TO, KindResult, search
 from .terms import QueryError, check, parse
-from .views import error_message, group_dict
+from .views import error_message
 
 blp = Blueprint("api_search", __name__, url_prefix="/api/v1/search",
                 description="One query over customers, contacts, deals and what plugins add "
@@ -84,4 +85,14 @@ class Search(MethodView):
         terms = parse(args["q"])
         kind = args["kind"]  # a kind the caller may not see, or none such: no groups
         groups = search(terms, current_user, args["per_kind"], only=kind)
-        return {"query": terms.text, "groups": [group_dict(g) for g in groups]}
+        return dumped(SearchResultSchema, {"query": terms.text,
+                                           "groups": [api_group(g) for g in groups]})
+
+
+def api_group(result: KindResult) -> dict[str, Any]:
+    """A group as :class:`SearchGroupSchema` reads it, its hits the :class:`SearchHit` objects
+    themselves: the compiled dumper (``conveyor.api.fastdump``) reads their attributes, where
+    marshmallow's own dump of ``views.group_dict``'s copies took ~12 µs a hit (150 at
+    ``per_kind=50``)."""
+    return {"kind": result.kind.name, "label": str(result.kind.label), "count": result.count,
+            "more": result.more_than is not None, "hits": result.hits}
