@@ -92,3 +92,32 @@ def test_stalled_rows_match_the_objects(ctx, world):
         assert str(r.amount) == str(money(deal.amount))
         assert (r.title, r.owner_id, r.currency) == (deal.title, deal.owner_id, deal.currency)
     assert any(r.owner_id is None and r.owner == "" for r in rows)
+
+
+def test_a_limited_list_is_the_head_of_the_whole_one(ctx, world, users):
+    """A limit keeps the longest-waiting (ties by id) across stages and owners: on SQLite the
+    parts' index ranges are merged and cut at the limit, elsewhere each part is cut."""
+    from conveyor import db
+    from conveyor.models import Deal
+
+    pipe = load_pipeline()
+    everyone, _total = dwell_mod.stalled(pipe, None, limit=None, now=world.now)
+    stages = {}
+    for r in everyone:  # one stalled deal of each stage and owner waiting since the same moment
+        stages.setdefault((r.stage.id, r.owner_id), r)
+    tied = sorted(stages.values(), key=lambda r: r.id)
+    assert len({r.stage.id for r in tied}) > 2
+    moment = min(r.entered_at for r in everyone) + timedelta(seconds=1)
+    db.session.execute(update(Deal).where(Deal.id.in_([r.id for r in tied]))
+                       .values(stage_entered_at=moment))
+    db.session.commit()
+    for owners in (None, [users["seller"]], [users["seller"], users["seller2"]]):
+        whole, total = dwell_mod.stalled(pipe, owners, limit=None, now=world.now)
+        assert [r.entered_at for r in whole] == sorted(r.entered_at for r in whole)
+        assert len(whole) == total > 10
+        for limit in (1, 3, len([r for r in tied if owners is None or r.owner_id in owners]),
+                      10, total - 1, total):
+            head, head_total = dwell_mod.stalled(pipe, owners, limit=limit, now=world.now)
+            assert head_total == total
+            assert [(r.id, r.entered_at) for r in head] == [
+                (r.id, r.entered_at) for r in whole[:limit]], (owners, limit)
