@@ -25,7 +25,8 @@ per stage, win rate, cycle, lost reasons), dwell (median / p90 / mean time in st
 signed, forecast, potential). The table gives each request's median, its ratio to the bare
 route, its SQL statements and the slowest one's own time (replayed alone); a figure over its goal
 gets the plan of its slowest statement in the JSON. Results:
-``bench/results/funnel[-pg][-s<scale>].md|json``.
+``bench/results/funnel[-pg][-s<scale>].md|json``; with ``--figures stalled`` (a few figures
+only, e.g. to check one change) ``bench/results/funnel[-pg]-stalled-s<scale>.md|json``.
 """
 from __future__ import annotations
 
@@ -109,9 +110,10 @@ def selections(app: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warmup: int,
-        name: str) -> bool:
+        name: str, figures: dict[str, str] | None = None) -> bool:
     from urllib.parse import urlencode
 
+    figures = figures or FIGURES
     app = make_bench_app(url, ["funnel"])
     app.extensions["conveyor"].settings["funnel.threshold_cache_seconds"] = 3600
     bare_id = info["counts"]["deals"] // 2
@@ -123,7 +125,7 @@ def run(url: str, info: dict[str, Any], scale: float, rounds_factor: float, warm
         client = client_for(app, sel["user"])
         bare_client = app.test_client()
         urls = {fig: f"/api/v1/funnel{path}?{urlencode(sel['args'])}"
-                for fig, path in FIGURES.items()}
+                for fig, path in figures.items()}
         once: dict[str, float] = {}  # figures over SLOW_S: their first answer is the one sample
         for fig, target in urls.items():  # answers, before anything is timed
             response = client.get(target)
@@ -215,17 +217,28 @@ def main(argv: list[str] | None = None) -> None:
     where.add_argument("--pg", action="store_true", help="start a throwaway PostgreSQL")
     where.add_argument("--url", help="use this database (its app tables are dropped and refilled)")
     parser.add_argument("--fresh", action="store_true", help="regenerate the cached SQLite file")
+    parser.add_argument("--figures", help="only these figures, comma-separated (e.g. stalled); "
+                        "results go to funnel-<figures>-s<scale>.md, not the full table's file")
     args = parser.parse_args(argv)
     suffix = "" if args.scale == 1 else f"-s{args.scale:g}"
+    figures = None
+    if args.figures:
+        wanted = [f.strip() for f in args.figures.split(",") if f.strip()]
+        unknown = [f for f in wanted if f not in FIGURES]
+        if unknown:
+            parser.error(f"unknown figures {unknown}; known: {', '.join(FIGURES)}")
+        figures = {f: FIGURES[f] for f in wanted}
+        suffix = f"-{'-'.join(w.replace(' ', '_') for w in wanted)}-s{args.scale:g}"
     if args.pg:
         with throwaway_postgres() as url:
             url, info = bench_database(args.scale, url=url, plugins=("funnel",), seed=args.seed)
-            ok = run(url, info, args.scale, args.rounds, args.warmup, f"funnel-pg{suffix}")
+            ok = run(url, info, args.scale, args.rounds, args.warmup, f"funnel-pg{suffix}",
+                     figures)
         sys.exit(0 if ok else 1)
     url, info = bench_database(args.scale, url=args.url, plugins=("funnel",), seed=args.seed,
                                fresh=args.fresh)
     label = "funnel" if url.startswith("sqlite") else "funnel-pg"
-    ok = run(url, info, args.scale, args.rounds, args.warmup, f"{label}{suffix}")
+    ok = run(url, info, args.scale, args.rounds, args.warmup, f"{label}{suffix}", figures)
     sys.exit(0 if ok else 1)
 
 

@@ -1,9 +1,13 @@
 """/api/v1/funnel: the same numbers as the pages, for other systems. Amounts are strings."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
+from flask import current_app
+from flask.json.provider import DefaultJSONProvider
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
@@ -148,12 +152,41 @@ class Stalled(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Open deals in their stage longer than its threshold (longest first, up to 500)"""
         q = api_query(args)
-        rows, total = dwell_mod.stalled(q.pipe, q.owners, limit=500)
-        return {"total": total, "deals": [
-            {"deal_id": r.id, "title": r.title, "owner_id": r.owner_id, "owner": r.owner,
-             "stage_id": r.stage.id, "stage_entered_at": r.entered_at.isoformat(),
-             "days": round(r.days, 2), "threshold_days": round(r.threshold_days, 2),
-             "amount": str(r.amount), "currency": r.currency} for r in rows]}
+        body = stalled_json(dwell_mod.stalled_rows(q.pipe, q.owners, limit=500))
+        provider = current_app.json
+        if _writes_compact(provider):
+            return current_app.response_class(f"{body}\n", mimetype=provider.mimetype)
+        return json.loads(body)  # the provider's own layout (indented in debug), same values
+
+
+def stalled_json(found: dwell_mod.StalledRows) -> str:
+    """The /stalled answer as Flask's JSON provider writes it compact (keys sorted, ASCII
+    only: ``{"deals": [{"amount": "…", …, "title": "…"}], "total": n}``), one row at a time:
+    for the 500 listed deals the dicts, the schema's copy of them and ``json.dumps`` cost
+    more than the statements. Strings go through the encoder's own escaping, numbers through
+    ``repr`` as ``json`` writes them; the amount is digits, a sign and a point."""
+    text = encode_basestring_ascii
+    limit = {sid: repr(round(days, 2)) for sid, days in found.threshold_days.items()}
+    rows = [f'{{"amount":"{amount}","currency":{text(currency)},"days":{round(days, 2)!r},'
+            f'"deal_id":{deal_id!r},"owner":{text(owner)},'
+            f'"owner_id":{"null" if owner_id is None else repr(owner_id)},'
+            f'"stage_entered_at":"{entered.isoformat()}+00:00","stage_id":{stage_id!r},'
+            f'"threshold_days":{limit[stage_id]},"title":{text(title)}}}'
+            for (deal_id, title, owner_id, owner, stage_id, entered, days, amount, currency)
+            in found.rows]
+    return f'{{"deals":[{",".join(rows)}],"total":{found.total!r}}}'
+
+
+def _writes_compact(provider: Any) -> bool:
+    """Whether the app's JSON provider writes what :func:`stalled_json` writes: Flask's own
+    ``dumps``/``response`` with sorted keys, ASCII only and compact separators (not debug)."""
+    kind = type(provider)
+    return (isinstance(provider, DefaultJSONProvider)
+            and kind.dumps is DefaultJSONProvider.dumps
+            and kind.response is DefaultJSONProvider.response
+            and provider.sort_keys is True and provider.ensure_ascii is True
+            and (provider.compact is True
+                 or (provider.compact is None and not current_app.debug)))
 
 
 def _figures(f: Any) -> dict[str, Any]:
@@ -203,8 +236,6 @@ def _shares(data: dict[str, Any]) -> dict[int, tuple[Decimal, Decimal]] | None:
 
 
 def _save(data: dict[str, Any], team_id: int | None, user_id: int | None) -> FunnelTarget:
-    from flask import current_app
-
     currency = (data.get("currency") or current_app.config["CONVEYOR"]["default_currency"])
     try:
         if team_id is not None:
