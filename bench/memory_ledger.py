@@ -11,6 +11,8 @@ taken apart in one process.
    the caches that hold them: SQLAlchemy's compiled statements, Jinja's templates, Babel's
    locale data. RSS under ``tracemalloc`` is not the worker's, so the pass is run twice: RSS
    without it, allocations with it.
+3. The floor: a bare Flask + Flask-SQLAlchemy app with the same libraries imported (one model,
+   one page), warm — what 80 MB leaves for Conveyor's own code and caches.
 
 Results: ``bench/results/memory-ledger[-s<scale>].md|json``.
 """
@@ -117,13 +119,56 @@ def child(url: str, plugins: str, traced: bool) -> dict[str, Any]:
     return result
 
 
+def bare() -> dict[str, Any]:
+    """The floor (``--child bare``): the same libraries imported (``STEPS``), then a bare
+    Flask + Flask-SQLAlchemy app on the same database (one model, one page rendering a template
+    from a query), warmed by a few requests: what any app on this stack costs before its own
+    code."""
+    for module in STEPS[:-2]:
+        importlib.import_module(module)
+    from flask import Flask, render_template_string
+    from flask_sqlalchemy import SQLAlchemy
+    from sqlalchemy import Column, Integer, String, select
+    from sqlalchemy.orm import DeclarativeBase
+
+    class Base(DeclarativeBase):
+        pass
+
+    db = SQLAlchemy(model_class=Base)
+
+    class Customer(db.Model):  # type: ignore[name-defined]
+        __tablename__ = "customers"
+        id = Column(Integer, primary_key=True)
+        name = Column(String)
+
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["BENCH_APP_URL"]
+    db.init_app(app)
+
+    @app.get("/")
+    def index() -> str:
+        rows = db.session.scalars(select(Customer).order_by(Customer.id).limit(50)).all()
+        return render_template_string("<ul>{% for c in rows %}<li>{{ c.name }}</li>"
+                                      "{% endfor %}</ul>", rows=rows)
+
+    client = app.test_client()
+    for _ in range(20):
+        assert client.get("/").status_code == 200
+    gc.collect()
+    return {"bare": rss_mb()}
+
+
 def main() -> None:
     import json
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--child", choices=["plain", "traced"])
+    parser.add_argument("--child", choices=["plain", "traced", "bare"])
+    parser.add_argument("--name", help="results file name (default memory-ledger[-s<scale>])")
     args = parser.parse_args()
+    if args.child == "bare":
+        print(json.dumps(bare()))
+        return
     if args.child:
         print(json.dumps(child(os.environ["BENCH_APP_URL"], os.environ["BENCH_APP_PLUGINS"],
                                args.child == "traced")))
@@ -136,7 +181,7 @@ def main() -> None:
     env = {**os.environ, "BENCH_APP_URL": url, "BENCH_APP_PLUGINS": ",".join(PLUGINS),
            "BENCH_LEDGER_INFO": json.dumps(info, default=str)}
     runs = {}
-    for mode in ("plain", "traced"):
+    for mode in ("plain", "traced", "bare"):
         out = subprocess.run([sys.executable, __file__, "--scale", str(args.scale), "--child",
                               mode], env=env, capture_output=True, text=True, check=True)
         runs[mode] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -145,6 +190,8 @@ def main() -> None:
     rows.append(["**loaded** (before any request)", f"**{plain['loaded']:.1f}**"])
     rows.append(["a pass over every page (admin and seller)", f"{plain['pass_rss']:.1f}"])
     rows.append(["**after the pass**", f"**{plain['loaded'] + plain['pass_rss']:.1f}**"])
+    rows.append(["the floor: a bare Flask + SQLAlchemy app, the same libraries imported, "
+                 "one model and page, warm", f"({runs['bare']['bare']:.1f} in all)"])
     extra = ("\n## What the pass left (Python allocations, tracemalloc, by library)\n\n"
              f"{traced['traced']:.1f} MB in all; held by {traced['compiled statements']} "
              f"compiled statements (SQLAlchemy's cache), {traced['templates']} compiled "
@@ -154,7 +201,7 @@ def main() -> None:
     meta = {"scale": args.scale, "plugins": " ".join(PLUGINS),
             "how": "one fresh process; RSS from /proc/self/status; the pages of bench_memory "
                    "through Flask's test client (no gunicorn)"}
-    path = write_results(f"memory-ledger{suffix}", meta, ["step", "RSS MB added"], rows,
+    path = write_results(args.name or f"memory-ledger{suffix}", meta, ["step", "RSS MB added"], rows,
                          extra_md=extra, extra_json=runs)
     print(f"\nwritten: {path}")
 

@@ -121,3 +121,26 @@ def test_decimal_strings_are_documented_as_strings(make_app):
 
         dumped = FunnelStageSchema().dump({"amount": "12.5", "weighted_amount": 3})
     assert dumped["amount"] == "12.50"  # what travels is indeed a string
+
+
+def test_errors_documents_codes_on_the_view_itself_leaving_what_it_wraps_alone():
+    import functools
+
+    from conveyor.api.common import errors
+
+    def inner() -> str:
+        return "ok"
+
+    inner._apidoc = {"response": {"responses": {200: ["Ok"]}}}  # type: ignore[attr-defined]
+
+    @functools.wraps(inner)
+    def outer() -> str:
+        return inner()
+
+    assert outer._apidoc is inner._apidoc  # type: ignore[attr-defined]  # wraps shares it
+    decorated = errors(404, 422)(outer)
+    assert decorated is outer  # no wrapper, so no call layer per code on every request
+    assert decorated._apidoc["response"]["responses"] == {  # type: ignore[attr-defined]
+        200: ["Ok"], 404: ["NOT_FOUND"], 422: ["UNPROCESSABLE_ENTITY"]}
+    assert inner._apidoc == {"response": {"responses": {200: ["Ok"]}}}  # type: ignore
+    assert outer() == "ok"
