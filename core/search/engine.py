@@ -3,6 +3,7 @@ rules — the same ``scope`` its list applies — whatever the number of rows or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app, g, has_request_context
@@ -17,6 +18,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
 )
 from sqlalchemy.ext.compiler import compiles
 
@@ -25,7 +27,7 @@ from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
 from .index import SearchIndex, negated_rowids
 from .kinds import SearchHit, SearchKind, all_kinds
-from .terms import Terms, fts_match, index_plan, like_pattern
+from .terms import Terms, fts_match, index_plan, lead_keys, like_pattern
 
 COUNT_UP_TO = 20  # counts above this read "20+": every match counted is a row read and checked
 
@@ -81,11 +83,12 @@ def _negated_rowids(index: SearchIndex) -> bool:
     return negated
 
 
-def search_params(terms: Terms, dialect: str) -> dict[str, str]:
-    """The bind parameters of :func:`match_ids`' statement for ``terms``."""
+def search_params(terms: Terms, dialect: str, lead: int = 0) -> dict[str, str]:
+    """The bind parameters of :func:`match_ids`' statement for ``terms`` (SQLite: led by the
+    ``lead``-th of :func:`~.terms.lead_keys`)."""
     params = {f"search_short_{i}": like_pattern(s) for i, s in enumerate(terms.short)}
     if dialect == "sqlite":
-        plan = index_plan(terms)
+        plan = index_plan(terms, lead)
         if plan.match:
             params["search_match"] = fts_match(plan.match)
         params.update({f"search_check_{g}_{a}": like_pattern(alt)
@@ -96,10 +99,10 @@ def search_params(terms: Terms, dialect: str) -> dict[str, str]:
     return params
 
 
-def terms_shape(terms: Terms, dialect: str) -> tuple[Any, ...]:
+def terms_shape(terms: Terms, dialect: str, lead: int = 0) -> tuple[Any, ...]:
     """What the statement's text depends on (its values are bind parameters)."""
     if dialect == "sqlite":
-        plan = index_plan(terms)
+        plan = index_plan(terms, lead)
         return bool(plan.match), tuple(len(g) for g in plan.check), len(terms.short)
     return tuple(len(g) for g in terms.groups), len(terms.short)
 
@@ -112,13 +115,13 @@ def _any_like(like: Any, prefix: str, groups: Any, written: bool) -> list[Any]:
             for g, group in enumerate(groups)]
 
 
-def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
-              ) -> Select[Any]:
+def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str,
+              lead: int = 0) -> Select[Any]:
     """The ids of the newest ``rows`` records of ``kind`` matching ``terms`` that ``user`` may
     see — through the FTS5 table (SQLite: the groups of :func:`index_plan`'s ``match``, the
     rest tested on the candidates' documents) or the trigram-indexed document expression
     (PostgreSQL) — with the kind's record rules (the ``scope`` its list applies). The values
-    are bind parameters (:func:`search_params`)."""
+    are bind parameters (:func:`search_params`, with the same ``lead``)."""
     model, index = kind.model, kind.index
     document = literal_column(index.document(dialect))
     model_id = model.id  # type: ignore[attr-defined]
@@ -132,7 +135,7 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
     shorts = [like(bindparam(f"search_short_{i}", type_=String, literal_execute=written),
                    escape="\\") for i in range(len(terms.short))]
     if dialect == "sqlite":
-        plan = index_plan(terms)
+        plan = index_plan(terms, lead)
         checks = _any_like(like, "search_check", plan.check, False)
         if not plan.match:  # only pieces too short for the index (two Chinese characters)
             return (select(model_id).where(visible, *shorts).order_by(model_id.desc())
@@ -154,17 +157,56 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
 
 
 def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
-                   dialect: str) -> Select[Any]:
+                   dialect: str, lead: int = 0) -> Select[Any]:
     """The newest ``rows`` visible matches of ``kind``, with what their hits show; kept per
     user and query shape (``scoped_statement``) — building it costs as much as running it."""
     def build() -> Select[Any]:
-        ids = match_ids(kind, terms, user, rows, dialect)
+        ids = match_ids(kind, terms, user, rows, dialect, lead)
         return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
 
     negated = dialect == "sqlite" and _negated_rowids(kind.index)
     return scoped_statement(kind.model, user, ("search", kind.name, kind.permission, rows,
-                                               dialect, negated, terms_shape(terms, dialect)),
+                                               dialect, negated,
+                                               terms_shape(terms, dialect, lead)),
                             build)
+
+
+@lru_cache(maxsize=64)
+def _probe_statement(probes: tuple[tuple[str, str, int], ...]) -> Any:
+    """``SELECT EXISTS (…MATCH :lead_i), …`` for (kind, FTS table, key) ``probes``."""
+    return text("SELECT " + ", ".join(
+        f"EXISTS (SELECT 1 FROM {fts} WHERE {fts} MATCH :lead_{i})" for _, fts, i in probes))
+
+
+def index_leads(terms: Terms, kinds: list[SearchKind]) -> dict[str, int]:
+    """SQLite: which of :func:`~.terms.lead_keys` leads each kind's index (its position; kinds
+    left out lead by the first). By the look of the words one key would lead every index —
+    digits first — but a word is rare in one index and common in another: "1374" is in one
+    customer's name and in 140 contacts' phones, "Silver" in 5,000 customers' names and in no
+    contact. So each index is asked, in one statement, whether it holds any record with each
+    later key at all (``EXISTS``: it stops at the first); an index holding none leads by that
+    key, which answers its search at once (0.33 → 0.09 ms for contacts, 0.21 → 0.04 ms for
+    deals at 1M deals). The records found are the same whichever key leads."""
+    keys = lead_keys(terms)
+    if len(keys) < 2:
+        return {}
+    probes: list[tuple[str, str, int]] = []
+    for kind in kinds:
+        if terms.phone and not kind.numbers:
+            continue
+        _negated_rowids(kind.index)  # learns whether the index exists (a test's tables)
+        if kind.index.fts_table not in current_app.extensions["conveyor_search_negated"]:
+            continue
+        probes.extend((kind.name, kind.index.fts_table, i) for i in range(1, len(keys)))
+    if not probes:
+        return {}
+    params = {f"lead_{i}": fts_match((key,)) for i, key in enumerate(keys) if i}
+    found = db.session.execute(_probe_statement(tuple(probes)), params).one()
+    leads: dict[str, int] = {}
+    for (name, _, i), present in zip(probes, found):
+        if not present and name not in leads:
+            leads[name] = i
+    return leads
 
 
 def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT_UP_TO,
@@ -176,13 +218,16 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
 
     dialect = db.session.get_bind().dialect.name
     top = max(per_kind, count_up_to)
-    params = search_params(terms, dialect)
+    kinds = visible_kinds(user, only)
+    leads = index_leads(terms, kinds) if dialect == "sqlite" else {}
     results = []
-    for kind in visible_kinds(user, only):
+    for kind in kinds:
         if terms.phone and not kind.numbers:
             results.append(KindResult(kind, [], 0, None))
             continue
-        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect), params)
+        lead = leads.get(kind.name, 0)
+        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect, lead),
+                           search_params(terms, dialect, lead))
         over = len(found) > top
         count = min(len(found), top) if count_up_to else len(found)
         results.append(KindResult(kind, [kind.hit(r) for r in found[:per_kind]], count,

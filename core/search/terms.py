@@ -140,22 +140,37 @@ class IndexPlan:
     check: tuple[tuple[str, ...], ...]
 
 
+def _rarity(keys: tuple[str, ...]) -> tuple[int, int]:
+    """How rare keys look without statistics: digits first, then the longest."""
+    return (min(any(ch.isdigit() for ch in k) for k in keys), min(len(k) for k in keys))
+
+
 @lru_cache(maxsize=256)
-def index_plan(terms: Terms) -> IndexPlan:
-    """The plan of ``terms`` (kept: a search asks it for every kind's statement and
-    parameters)."""
+def lead_keys(terms: Terms) -> tuple[tuple[str, ...], ...]:
+    """The keys (rare parts, :func:`rare_part`) of the groups that may lead through the
+    index — the plain ASCII ones — rarest-looking first: ``lead`` of :func:`index_plan` counts
+    in this order, and a search that knows an index's own figures (which key it holds no
+    record for) passes a later one."""
+    checkable = [g for g in terms.groups if all(a.isascii() for a in g)]
+    keyed = [tuple(dict.fromkeys(rare_part(a) for a in g)) for g in checkable]
+    # sorted() is stable: among keys that look alike the query's first stays first.
+    return tuple(sorted(keyed, key=_rarity, reverse=True))
+
+
+@lru_cache(maxsize=512)
+def index_plan(terms: Terms, lead: int = 0) -> IndexPlan:
+    """The plan of ``terms`` led by the ``lead``-th of :func:`lead_keys` (default the
+    rarest-looking; kept: a search asks it for every kind's statement and parameters). Any
+    lead gives the same records — the other groups are checked on its candidates — only the
+    number of candidates read differs."""
     checkable = [g for g in terms.groups if all(a.isascii() for a in g)]
     if not checkable:
         return IndexPlan(terms.groups, ())
     keyed = {g: tuple(dict.fromkeys(rare_part(a) for a in g)) for g in checkable}
-
-    def rarity(group: tuple[str, ...]) -> tuple[int, int]:  # digits first, then the longest
-        keys = keyed[group]
-        return (min(any(ch.isdigit() for ch in k) for k in keys), min(len(k) for k in keys))
-
-    lead = max(checkable, key=rarity)
-    match = (keyed[lead], *(g for g in terms.groups if g not in keyed))
-    check = tuple(g for g in checkable if g is not lead or keyed[g] != g)
+    ordered = sorted(checkable, key=lambda g: _rarity(keyed[g]), reverse=True)
+    lead_group = ordered[lead]
+    match = (keyed[lead_group], *(g for g in terms.groups if g not in keyed))
+    check = tuple(g for g in checkable if g is not lead_group or keyed[g] != g)
     return IndexPlan(match, check)
 
 
