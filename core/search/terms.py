@@ -145,16 +145,39 @@ def _rarity(keys: tuple[str, ...]) -> tuple[int, int]:
     return (min(any(ch.isdigit() for ch in k) for k in keys), min(len(k) for k in keys))
 
 
+def widened(key: str, needle: str) -> str | None:
+    """``key`` with the character before it in ``needle`` (else the one after): a key read out
+    of a longer word ("2718" of "contact2718@example.com") is in many records of an index
+    where the word is in none (deal titles numbered "#952718"); one more character ("t2718")
+    usually isn't — an index holding no record for it answers at once."""
+    at = needle.find(key)
+    if at < 0 or key == needle:
+        return None
+    return needle[at - 1:at + len(key)] if at else needle[:len(key) + 1]
+
+
 @lru_cache(maxsize=256)
-def lead_keys(terms: Terms) -> tuple[tuple[str, ...], ...]:
-    """The keys (rare parts, :func:`rare_part`) of the groups that may lead through the
-    index — the plain ASCII ones — rarest-looking first: ``lead`` of :func:`index_plan` counts
-    in this order, and a search that knows an index's own figures (which key it holds no
-    record for) passes a later one."""
+def _leads(terms: Terms) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """(group, key) pairs that may lead through the index — the plain ASCII groups by their
+    rare parts, rarest-looking first; then, for a word (not a phone) read by a part of it, that
+    part :func:`widened`."""
     checkable = [g for g in terms.groups if all(a.isascii() for a in g)]
-    keyed = [tuple(dict.fromkeys(rare_part(a) for a in g)) for g in checkable]
+    keyed = [(g, tuple(dict.fromkeys(rare_part(a) for a in g))) for g in checkable]
     # sorted() is stable: among keys that look alike the query's first stays first.
-    return tuple(sorted(keyed, key=_rarity, reverse=True))
+    leads = sorted(keyed, key=lambda pair: _rarity(pair[1]), reverse=True)
+    if not terms.phone:
+        for group, keys in list(leads):
+            wider = widened(keys[0], group[0]) if len(group) == 1 else None
+            if wider is not None:
+                leads.append((group, (wider,)))
+    return tuple(leads)
+
+
+def lead_keys(terms: Terms) -> tuple[tuple[str, ...], ...]:
+    """The keys that may lead :func:`index_plan` (``lead`` counts in this order): the first
+    by the look of the words; a search that knows an index's own figures (which key it holds
+    no record for) passes a later one."""
+    return tuple(key for _, key in _leads(terms))
 
 
 @lru_cache(maxsize=512)
@@ -163,14 +186,13 @@ def index_plan(terms: Terms, lead: int = 0) -> IndexPlan:
     rarest-looking; kept: a search asks it for every kind's statement and parameters). Any
     lead gives the same records — the other groups are checked on its candidates — only the
     number of candidates read differs."""
-    checkable = [g for g in terms.groups if all(a.isascii() for a in g)]
-    if not checkable:
+    leads = _leads(terms)
+    if not leads:
         return IndexPlan(terms.groups, ())
-    keyed = {g: tuple(dict.fromkeys(rare_part(a) for a in g)) for g in checkable}
-    ordered = sorted(checkable, key=lambda g: _rarity(keyed[g]), reverse=True)
-    lead_group = ordered[lead]
-    match = (keyed[lead_group], *(g for g in terms.groups if g not in keyed))
-    check = tuple(g for g in checkable if g is not lead_group or keyed[g] != g)
+    checkable = {group for group, _ in leads}
+    lead_group, key = leads[lead]
+    match = (key, *(g for g in terms.groups if g not in checkable))
+    check = tuple(g for g in terms.groups if g in checkable and (g != lead_group or key != g))
     return IndexPlan(match, check)
 
 
