@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from conveyor import crm
 from conveyor.extensions import db
@@ -319,6 +319,106 @@ def test_the_index_is_led_by_the_rarest_part_and_the_rest_checked():
     assert index_plan(parse("Kuznetsov")) == type(named)((("Kuznetsov",),), ())
     mixed = index_plan(parse("Иван Petrov"))  # LIKE would not fold Cyrillic case: indexed
     assert mixed.match == (("Petrov",), ("Иван",)) and mixed.check == ()
+
+
+def test_any_lead_plans_the_same_groups():
+    from conveyor.search.terms import index_plan, lead_keys
+
+    terms = parse("Silver Systems 1374")
+    assert lead_keys(terms) == (("1374",), ("Systems",), ("Silver",))  # digits, then longest
+    assert index_plan(terms) == index_plan(terms, 0)
+    assert index_plan(terms, 2) == type(index_plan(terms))((("Silver",),),
+                                                            (("Systems",), ("1374",)))
+    assert lead_keys(parse("Kuznetsov")) == (("Kuznetsov",),)
+    email = parse("contact2718@example.com")  # "2718" is in deal titles, "t2718" isn't
+    assert lead_keys(email) == (("2718",), ("t2718",))
+    assert index_plan(email, 1).match == (("t2718",),)
+    assert index_plan(email, 1).check == index_plan(email).check == (email.groups[0],)
+    assert lead_keys(parse("2718contact")) == (("2718",), ("2718c",))
+    assert lead_keys(parse("+7 (495) 123-45-67")) == (("34567",),)  # a phone: not widened
+    assert lead_keys(parse("Иван Petrov")) == (("Petrov",),)
+
+
+@pytest.fixture
+def numbered(app):
+    """"1374" is in one customer's name but in several contacts' phones and deals' titles;
+    "Silver" in two customers' names and in no contact or deal."""
+    add(app, "seller", "Silver Systems 1374", contact={"name": "Anna Volkova",
+                                                       "phone": "+1 555 000-1374"},
+        deal="Order #951374")
+    add(app, "seller", "Silver Lining", contact={"name": "Boris Orlov", "phone": "+1 555 7713742"},
+        deal="Order #1374")
+    add(app, "seller", "Oak Systems", contact={"name": "Silvia Systemsky",
+                                               "phone": "+1 555 2221374"}, deal="Order #21374")
+    add(app, "seller2", "Systems of Silver", contact={"name": "Olga Kim",
+                                                      "email": "systems1374@silver.example"})
+    return app
+
+
+QUERIES = ["Silver Systems 1374", "Silver 1374", "Systems 1374", "1374 Order",
+           "Silver Lining", "Anna 1374", "Kim silver", "systems1374 Olga", "Orlov 13742",
+           "systems1374@silver.example", "SYSTEMS1374", "#951374", "r #1374"]
+
+
+def _matching(fts: str, key: tuple[str, ...]) -> int:
+    from conveyor.search.terms import fts_match
+
+    return db.session.execute(text(f"SELECT count(*) FROM {fts} WHERE {fts} MATCH :m"),
+                              {"m": fts_match((key,))}).scalar()
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_each_index_is_led_by_a_key_it_holds_no_record_for(numbered, q):
+    """Per index, counted by brute force: when the index holds no record for some key, such a
+    key leads (the rarest there: none); when it holds every key, the one that looks rarest
+    (digits first, the same for every index)."""
+    if not numbered.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's trigram index has no lead")
+    from conveyor.search.engine import index_leads, visible_kinds
+    from conveyor.search.terms import lead_keys
+
+    terms = parse(q)
+    keys = lead_keys(terms)
+    with numbered.test_request_context():
+        admin = db.session.get(User, numbered.config["TEST_USER_IDS"]["admin"])
+        kinds = visible_kinds(admin)
+        leads = index_leads(terms, kinds)
+        for kind in kinds:
+            counts = [_matching(kind.index.fts_table, key) for key in keys]
+            lead = leads.get(kind.name, 0)
+            absent = [i for i, n in enumerate(counts) if i and not n]
+            assert lead == (absent[0] if absent else 0), (kind.name, keys, counts, lead)
+            if 0 in counts:
+                assert counts[lead] == 0, (kind.name, keys, counts, lead)
+
+
+def test_the_probe_picks_a_different_lead_per_index(numbered):
+    if not numbered.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's trigram index has no lead")
+    from conveyor.search.engine import index_leads, visible_kinds
+
+    with numbered.test_request_context():
+        admin = db.session.get(User, numbered.config["TEST_USER_IDS"]["admin"])
+        leads = index_leads(parse("Lining 1374"), visible_kinds(admin))
+        email = index_leads(parse("systems1374@silver.example"), visible_kinds(admin))
+    assert leads == {"contacts": 1, "deals": 1}  # customers: "1374" is in fewer than "Lining"
+    assert email == {"customers": 1, "deals": 1}  # "s1374" is in a contact's e-mail only
+
+
+@pytest.mark.parametrize("username", ["seller", "seller2", "admin"])
+def test_the_hits_are_those_of_one_lead_for_every_index(numbered, username, monkeypatch):
+    from conveyor.search import engine
+
+    client = client_as(numbered, username)
+
+    def answers() -> list[Any]:
+        return [client.get("/api/v1/search", query_string={"q": q, "per_kind": per_kind})
+                .get_json() for q in QUERIES for per_kind in (1, 10)]
+
+    chosen = answers()
+    monkeypatch.setattr(engine, "index_leads", lambda terms, kinds: {})
+    assert answers() == chosen
+    assert any(g["hits"] for answer in chosen for g in answer["groups"])
 
 
 def test_words_checked_on_the_candidates_still_narrow_the_hits(company):

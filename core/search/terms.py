@@ -140,22 +140,59 @@ class IndexPlan:
     check: tuple[tuple[str, ...], ...]
 
 
+def _rarity(keys: tuple[str, ...]) -> tuple[int, int]:
+    """How rare keys look without statistics: digits first, then the longest."""
+    return (min(any(ch.isdigit() for ch in k) for k in keys), min(len(k) for k in keys))
+
+
+def widened(key: str, needle: str) -> str | None:
+    """``key`` with the character before it in ``needle`` (else the one after): a key read out
+    of a longer word ("2718" of "contact2718@example.com") is in many records of an index
+    where the word is in none (deal titles numbered "#952718"); one more character ("t2718")
+    usually isn't — an index holding no record for it answers at once."""
+    at = needle.find(key)
+    if at < 0 or key == needle:
+        return None
+    return needle[at - 1:at + len(key)] if at else needle[:len(key) + 1]
+
+
 @lru_cache(maxsize=256)
-def index_plan(terms: Terms) -> IndexPlan:
-    """The plan of ``terms`` (kept: a search asks it for every kind's statement and
-    parameters)."""
+def _leads(terms: Terms) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    """(group, key) pairs that may lead through the index — the plain ASCII groups by their
+    rare parts, rarest-looking first; then, for a word (not a phone) read by a part of it, that
+    part :func:`widened`."""
     checkable = [g for g in terms.groups if all(a.isascii() for a in g)]
-    if not checkable:
+    keyed = [(g, tuple(dict.fromkeys(rare_part(a) for a in g))) for g in checkable]
+    # sorted() is stable: among keys that look alike the query's first stays first.
+    leads = sorted(keyed, key=lambda pair: _rarity(pair[1]), reverse=True)
+    if not terms.phone:
+        for group, keys in list(leads):
+            wider = widened(keys[0], group[0]) if len(group) == 1 else None
+            if wider is not None:
+                leads.append((group, (wider,)))
+    return tuple(leads)
+
+
+def lead_keys(terms: Terms) -> tuple[tuple[str, ...], ...]:
+    """The keys that may lead :func:`index_plan` (``lead`` counts in this order): the first
+    by the look of the words; a search that knows an index's own figures (which key it holds
+    no record for) passes a later one."""
+    return tuple(key for _, key in _leads(terms))
+
+
+@lru_cache(maxsize=512)
+def index_plan(terms: Terms, lead: int = 0) -> IndexPlan:
+    """The plan of ``terms`` led by the ``lead``-th of :func:`lead_keys` (default the
+    rarest-looking; kept: a search asks it for every kind's statement and parameters). Any
+    lead gives the same records — the other groups are checked on its candidates — only the
+    number of candidates read differs."""
+    leads = _leads(terms)
+    if not leads:
         return IndexPlan(terms.groups, ())
-    keyed = {g: tuple(dict.fromkeys(rare_part(a) for a in g)) for g in checkable}
-
-    def rarity(group: tuple[str, ...]) -> tuple[int, int]:  # digits first, then the longest
-        keys = keyed[group]
-        return (min(any(ch.isdigit() for ch in k) for k in keys), min(len(k) for k in keys))
-
-    lead = max(checkable, key=rarity)
-    match = (keyed[lead], *(g for g in terms.groups if g not in keyed))
-    check = tuple(g for g in checkable if g is not lead or keyed[g] != g)
+    checkable = {group for group, _ in leads}
+    lead_group, key = leads[lead]
+    match = (key, *(g for g in terms.groups if g not in checkable))
+    check = tuple(g for g in terms.groups if g in checkable and (g != lead_group or key != g))
     return IndexPlan(match, check)
 
 
