@@ -249,31 +249,46 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
     seconds) from the kept histograms of durations (durations.py)."""
     won_ids, lost_ids = pipe.ids_where(won=True), pipe.ids_where(lost=True)
     won_set = set(won_ids)
-    day = fx.rate_day(C, period.start, by_month=True)  # the month chart needs each row's month
+    # The month chart needs each row's month. Days come as the driver returns them and sums
+    # as whole cents: ~2,000 rows for a team's quarter, each added as integers into
+    # {(currency, day): cents} per figure, converted once per key (fx.convert_cents).
+    day = fx.raw_day(fx.rate_day(C, period.start, by_month=True))
     counts = {True: 0, False: 0}
-    sums: dict[bool, fx.Sums] = {True: {}, False: {}}
-    by_reason: dict[str, tuple[int, fx.Sums]] = {}
+    sums: dict[bool, dict[tuple[str, Any], int]] = {True: {}, False: {}}
+    by_reason: dict[str, list[Any]] = {}  # reason -> [deals, {(currency, day): cents}]
     # The same rows by month (won/lost by month): no statement of their own.
-    monthly: dict[date, tuple[list[int], list[fx.Sums]]] = {}
+    monthly: dict[date, tuple[list[int], list[dict[tuple[str, Any], int]]]] = {}
     month = month_of(period.start)
     while month < period.end:
         monthly[month] = ([0, 0], [{}, {}])
         month = add_months(month, 1)
-    for sid, reason, currency, on, n, total in db.session.execute(
+    month_by_day: dict[Any, date] = {}
+    currencies: set[str] = set()
+    for sid, reason, currency, on, n, amount in db.session.execute(
             select(C.c.stage_id, C.c.lost_reason, C.c.currency, day, func.sum(C.c.count),
-                   func.sum(C.c.amount))
+                   fx.cents(func.sum(C.c.amount)))
             .where(*closed_rows(period, owners, won_ids + lost_ids))
-            .group_by(C.c.stage_id, C.c.lost_reason, C.c.currency, day)):
+            .group_by(C.c.stage_id, C.c.lost_reason, C.c.currency, day)).all():
         flag = sid in won_set
-        counts[flag] += int(n)
-        fx.add(sums[flag], currency, fx.as_day(on), money(total))
-        m_counts, m_sums = monthly[month_of(fx.as_day(on))]
-        m_counts[0 if flag else 1] += int(n)
-        fx.add(m_sums[0 if flag else 1], currency, fx.as_day(on), money(total))
+        n = int(n)
+        key = (currency, on)
+        currencies.add(currency)
+        counts[flag] += n
+        flagged = sums[flag]
+        flagged[key] = flagged.get(key, 0) + amount
+        m = month_by_day.get(on)
+        if m is None:
+            m = month_by_day[on] = month_of(fx.as_day(on))
+        m_counts, m_sums = monthly[m]
+        i = 0 if flag else 1
+        m_counts[i] += n
+        m_sums[i][key] = m_sums[i].get(key, 0) + amount
         if not flag:
-            count, reason_sums = by_reason.get(reason or "", (0, {}))
-            fx.add(reason_sums, currency, fx.as_day(on), money(total))
-            by_reason[reason or ""] = (count + int(n), reason_sums)
+            entry = by_reason.get(reason or "")
+            if entry is None:
+                entry = by_reason[reason or ""] = [0, {}]
+            entry[0] += n
+            entry[1][key] = entry[1].get(key, 0) + amount
 
     def edges(start: datetime, end: datetime) -> Any:
         src = entered_since(select(D.c.stage_id, D.c.closed_at, D.c.created_at)
@@ -286,10 +301,13 @@ def outcomes(pipe: PipelineInfo, period: Period, owners: list[int] | None) -> Ou
     median = mean = None
     if cycle is not None:
         median, mean = cycle.percentiles[0.5], cycle.mean_days
-    book = fx.book_for(sums[True], sums[False], *(v[1] for v in by_reason.values()))
-    reasons = sorted(((r, n, fx.convert(v, book)) for r, (n, v) in by_reason.items()),
+    days = [fx.as_day(on) for on in month_by_day]
+    first, last = (min(days), max(days)) if days else (fx.today(), fx.today())
+    rate = fx.RateInts(fx.RateBook(currencies, first, last))
+    reasons = sorted(((r, n, fx.convert_cents(v, rate)) for r, (n, v) in by_reason.items()),
                      key=lambda x: (-x[1], x[0]))
-    months = [MonthOutcome(m, c[0], c[1], fx.convert(s[0], book), fx.convert(s[1], book))
+    months = [MonthOutcome(m, c[0], c[1], fx.convert_cents(s[0], rate),
+                           fx.convert_cents(s[1], rate))
               for m, (c, s) in monthly.items()]
-    return Outcomes(counts[True], counts[False], fx.convert(sums[True], book),
-                    fx.convert(sums[False], book), median, mean, reasons, months)
+    return Outcomes(counts[True], counts[False], fx.convert_cents(sums[True], rate),
+                    fx.convert_cents(sums[False], rate), median, mean, reasons, months)
