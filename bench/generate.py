@@ -194,7 +194,8 @@ def _search_triggers(raw: Any, dialect: str) -> list[tuple[str, str]]:
 
 def fill_search_index(raw: Any, dialect: str, triggers: list[tuple[str, str]]) -> None:
     """Fill the search index from the loaded rows (SQLite: each FTS5 table's 'rebuild' reads
-    its source view), then put the triggers back."""
+    its source view, 'optimize' merges it into one segment, as the app's index is made), then
+    put the triggers back."""
     if dialect != "sqlite":
         return
     cur = raw.cursor()
@@ -202,6 +203,7 @@ def fill_search_index(raw: Any, dialect: str, triggers: list[tuple[str, str]]) -
                 "AND sql LIKE 'CREATE VIRTUAL TABLE%'")
     for (name,) in cur.fetchall():
         raw.execute(f"INSERT INTO {name}({name}) VALUES ('rebuild')")
+        raw.execute(f"INSERT INTO {name}({name}) VALUES ('optimize')")  # one segment
     for _, ddl in triggers:
         raw.execute(ddl)
 

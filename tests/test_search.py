@@ -498,3 +498,36 @@ def test_newest_first_whichever_way_the_index_is_keyed(app):
         assert negated_rowids(db.session.connection(), CUSTOMERS_INDEX) is True
     app.extensions.pop("conveyor_search_negated", None)
     assert titles() == newest
+
+
+def test_optimize_merges_each_index_into_one_segment_with_the_same_hits(company):
+    """``conveyor search optimize``: rows added one transaction at a time leave the FTS5 index
+    in several segments (each searched on every lookup); merged into one, a seller and the
+    admin find the same records in the same order. PostgreSQL: nothing to do."""
+    from conveyor.search.index import fts_segments
+
+    app = company
+    for i in range(6):  # a segment per transaction
+        add(app, "seller", f"Segmented {i:02d}", contact={"name": f"Segmented Person {i}"},
+            deal=f"Segmented deal {i}")
+    before = {who: found(app, who, "Segmented") for who in ("seller", "seller2", "admin")}
+    assert before["seller"]["customers"][0] == "Segmented 05"
+    assert not any(before["seller2"].values())
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+        if sqlite:
+            assert fts_segments(db.session.connection(), "search_customers") > 1
+    result = app.test_cli_runner().invoke(args=["search", "optimize"])
+    assert result.exit_code == 0, result.output
+    if sqlite:
+        for fts in ("search_customers", "search_contacts", "search_deals"):
+            assert f"{fts}: " in result.output and result.output.count(" -> 1") >= 3
+        with app.app_context():
+            connection = db.session.connection()
+            assert all(fts_segments(connection, fts) == 1
+                       for fts in ("search_customers", "search_contacts", "search_deals"))
+    else:
+        assert "Nothing to optimize" in result.output
+    assert {who: found(app, who, "Segmented") for who in before} == before
+    add(app, "seller", "Segmented 06")  # the triggers still keep it current
+    assert found(app, "seller", "Segmented")["customers"][0] == "Segmented 06"

@@ -90,6 +90,7 @@ class SearchIndex:
             f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {watched} ON {self.table} "
             f"BEGIN {delete} {insert} END",
             f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
+            optimize_statement(fts),
         ]
 
     def trigger_statements(self) -> list[str]:
@@ -102,6 +103,54 @@ class SearchIndex:
         fts = self.fts_table
         return [f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")] + [
             f"DROP TABLE IF EXISTS {fts}", f"DROP VIEW IF EXISTS {self.source_view}"]
+
+
+def optimize_statement(fts: str) -> str:
+    """SQLite: merge ``fts``'s segments into one. A 'rebuild' (or rows added one transaction at
+    a time) leaves several — 8 to 19 at 1M deals — and every lookup seeks each of its trigrams
+    in each segment: merged, a seller's search reading ~500 candidates to find 21 of their own
+    spent 0.3–0.55 ms less in SQL at 1M deals, the admin's 0.15–0.25 ms (same rows)."""
+    return f"INSERT INTO {fts}({fts}) VALUES ('optimize')"
+
+
+def fts_segments(connection: Any, fts: str) -> int:
+    """SQLite: how many segments ``fts`` holds (read from FTS5's structure record, id 10:
+    a 4-byte cookie, then varints for the levels, the segments, …)."""
+    block = connection.exec_driver_sql(f"SELECT block FROM {fts}_data WHERE id = 10").scalar()
+    values, at = [], 4
+    while len(values) < 2:
+        value = 0
+        for i in range(9):
+            byte = block[at]
+            at += 1
+            if i == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        values.append(value)
+    return values[1]
+
+
+def sqlite_fts_tables(connection: Any) -> list[str]:
+    """SQLite: the search indexes' FTS5 tables in the database."""
+    return list(connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'search\\_%' "
+        "ESCAPE '\\' AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'").scalars())
+
+
+def optimize_indexes(connection: Any) -> list[tuple[str, int, int]]:
+    """SQLite: merge each search index's segments into one; (table, segments before, after)
+    for each. PostgreSQL's trigram indexes need nothing of the kind: an empty list."""
+    if connection.dialect.name != "sqlite":
+        return []
+    done = []
+    for fts in sqlite_fts_tables(connection):
+        before = fts_segments(connection, fts)
+        connection.exec_driver_sql(optimize_statement(fts))
+        done.append((fts, before, fts_segments(connection, fts)))
+    return done
 
 
 def negated_rowids(connection: Any, index: SearchIndex) -> bool | None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .index import optimize_statement
+
 _VIEW_SUFFIX = "_source"
 _TRIGGER_SUFFIXES = ("_ai", "_ad", "_au")
 
@@ -104,4 +106,5 @@ class SearchIndexKeeper:
                 refill.add(owner)  # copied, dropped and renamed: rows may have changed
         for owner in sorted(refill):
             self.connection.exec_driver_sql(f"INSERT INTO {owner}({owner}) VALUES ('rebuild')")
+            self.connection.exec_driver_sql(optimize_statement(owner))
         return sorted(refill)
