@@ -238,27 +238,11 @@ def add_rows(exacts: dict[Any, Exact], rows: Iterable[tuple[Any, str, Any, int]]
 def convert_cents(sums: dict[tuple[str, Any], int], rate: RateInts) -> Total:
     """:func:`convert` for ``{(currency, day as returned): cents}``: the same Total (each
     key's sum at its day's rate, rounded once, parts per currency, a currency named missing
-    only for a non-zero sum without a rate), in integers, each day parsed once per key."""
-    cache = rate.cache
-    units = 0
-    parts: dict[str, int] = {}
-    missing: set[str] = set()
-    for key, amount in sums.items():
-        currency = key[0]
-        parts[currency] = parts.get(currency, 0) + amount
-        if not amount:
-            continue
-        r = cache.get(key, _MISS)
-        if r is _MISS:
-            r = rate(currency, key[1])
-        if r is None:
-            missing.add(currency)
-        else:
-            units += amount * r  # type: ignore[operator]
-    amount_d = Decimal(units).scaleb(-(2 + RATE_SCALE))
-    return Total(amount_d.quantize(CENT, rounding=ROUND_HALF_UP), rate.home,
-                 {c: Decimal(a).scaleb(-2).quantize(CENT) for c, a in parts.items()},
-                 tuple(sorted(missing)))
+    only for a non-zero sum without a rate), through :func:`add_rows`."""
+    exacts: dict[None, Exact] = {}
+    add_rows(exacts, ((None, currency, on, amount) for (currency, on), amount in sums.items()),
+             rate)
+    return (exacts.get(None) or Exact()).total()
 
 
 def raw_day(expr: Any) -> Any:
