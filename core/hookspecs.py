@@ -240,7 +240,8 @@ def register_search_kinds() -> list[Any]:
 
     Each :class:`conveyor.SearchKind` names its model, the permission that shows it, a
     :class:`conveyor.SearchIndex` (created by the plugin's migration with
-    ``conveyor.create_search_index``: FTS5 on SQLite, a pg_trgm index on PostgreSQL), the
+    ``conveyor.create_search_index``: FTS5 on SQLite, a pg_trgm index over a stored column on
+    PostgreSQL), the
     statement of the columns a hit shows and how to turn a row into a
     :class:`conveyor.SearchHit`. The core applies the model's record rules (``scope``), so a
     user finds only what its list would show; one statement per kind, however many hits.

@@ -264,9 +264,13 @@ def test_a_database_without_pg_trgm_gets_a_clear_error():
 def test_the_index_sql_per_database():
     index = SearchIndex("contacts", "contacts", ("name",), ("phone",))
     pg = index.create_statements("postgresql")
-    assert pg == ["CREATE INDEX IF NOT EXISTS ix_search_contacts ON contacts USING gin "
-                  "((coalesce(contacts.name, '') || ' ' || regexp_replace(coalesce("
-                  "contacts.phone, ''), '[^0-9]', '', 'g')) gin_trgm_ops)"]
+    assert pg == ["ALTER TABLE contacts ADD COLUMN IF NOT EXISTS search_doc_contacts text "
+                  "COLLATE \"C\" GENERATED ALWAYS AS (lower((coalesce(name, '') || ' ' || "
+                  "regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g')))) STORED",
+                  "CREATE INDEX IF NOT EXISTS ix_search_contacts ON contacts USING gin "
+                  "(search_doc_contacts gin_trgm_ops)"]
+    assert index.drop_statements("postgresql")[-1] == (
+        "ALTER TABLE contacts DROP COLUMN IF EXISTS search_doc_contacts")
     sqlite = index.create_statements("sqlite")
     assert any("tokenize='trigram'" in s for s in sqlite)
     assert sum(s.startswith("CREATE TRIGGER") for s in sqlite) == 3
@@ -482,7 +486,7 @@ def test_newest_first_whichever_way_the_index_is_keyed(app):
         connection.execute(text(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')"))
         db.session.commit()
         assert negated_rowids(db.session.connection(), CUSTOMERS_INDEX) is False
-    app.extensions.pop("conveyor_search_negated", None)  # the app learns it once
+    app.extensions.pop("conveyor_search_layout", None)  # the app learns it once
     assert titles() == newest
 
     class Op:  # what a migration's ``op`` offers the helper
@@ -496,8 +500,73 @@ def test_newest_first_whichever_way_the_index_is_keyed(app):
         rebuild_with_negated_rowids(Op(), CUSTOMERS_INDEX)
         db.session.commit()
         assert negated_rowids(db.session.connection(), CUSTOMERS_INDEX) is True
-    app.extensions.pop("conveyor_search_negated", None)
+    app.extensions.pop("conveyor_search_layout", None)
     assert titles() == newest
+
+
+def test_postgresql_searches_the_stored_document_or_an_older_index_on_the_expression(company):
+    """Since 2026-12-04 PostgreSQL's index is over the document stored lower-cased (a ``LIKE``
+    per candidate instead of computing the expression and ``ILIKE``); an index a plugin built
+    before, on the expression, gives the same hits until its migration makes it again
+    (``rebuild_with_stored_document``)."""
+    from conveyor.search.index import rebuild_with_stored_document, stored_document
+    from conveyor.search.kinds import CONTACTS_INDEX
+
+    with company.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the stored document is PostgreSQL's")
+    add(company, "seller", "Кузнецов и партнёры",
+        contact={"name": "Анна Кузнецова", "phone": "+7 (495) 765-43-21",
+                 "email": "Anna.K@kuznetsov.example"})
+    cases = [("Petrov", "contacts", ["Ivan Petrov"]), ("кузнецова", "contacts", ["Анна Кузнецова"]),
+             ("ANNA.K@KUZNETSOV.EXAMPLE", "contacts", ["Анна Кузнецова"]),
+             ("8 495 765 43 21", "contacts", ["Анна Кузнецова"]),
+             ("КУЗНЕЦОВ", "customers", ["Кузнецов и партнёры"]),
+             ("anna.k@romashka.example", "contacts", [])]
+
+    def hits() -> list[list[str]]:
+        return [found(company, "seller", q).get(kind, []) for q, kind, _ in cases]
+
+    assert hits() == [want for _, _, want in cases]
+    with company.app_context():
+        connection = db.session.connection()
+        assert stored_document(connection, CONTACTS_INDEX) is True
+        for statement in CONTACTS_INDEX.drop_statements("postgresql"):  # as built before
+            connection.execute(text(statement))
+        connection.execute(text(f"CREATE INDEX {CONTACTS_INDEX.pg_index} ON contacts USING gin "
+                                f"({CONTACTS_INDEX.document('postgresql')} gin_trgm_ops)"))
+        db.session.commit()
+        assert stored_document(db.session.connection(), CONTACTS_INDEX) is False
+    company.extensions.pop("conveyor_search_layout", None)  # the app learns it once
+    assert hits() == [want for _, _, want in cases]
+
+    class Op:  # what a migration's ``op`` offers the helper
+        def get_bind(self) -> Any:
+            return db.session.connection()
+
+        def execute(self, statement: str) -> None:
+            db.session.connection().execute(text(statement))
+
+    with company.app_context():
+        rebuild_with_stored_document(Op(), CONTACTS_INDEX)
+        db.session.commit()
+        assert stored_document(db.session.connection(), CONTACTS_INDEX) is True
+    company.extensions.pop("conveyor_search_layout", None)
+    assert hits() == [want for _, _, want in cases]
+
+
+def test_the_results_page_counts_as_far_as_it_shows(app):
+    """Ten hits a group, counted up to ten ("10+", a link to the group's own page): every
+    match counted is a row read and checked, so the page reads no more than it can show."""
+    for i in range(12):
+        add(app, "seller", f"Counted {i}")
+    client = client_as(app, "seller")
+    html = client.get("/search/?q=Counted").get_data(as_text=True)
+    assert '<span class="badge">10+</span>' in html
+    assert html.count('class="search-title"') == 10
+    assert "kind=customers" in html
+    html = client.get("/search/?q=Counted&kind=customers").get_data(as_text=True)
+    assert '<span class="badge">12</span>' in html and html.count('class="search-title"') == 12
 
 
 def test_optimize_merges_each_index_into_one_segment_with_the_same_hits(company):

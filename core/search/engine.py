@@ -12,9 +12,9 @@ from sqlalchemy import (
     Join,
     Select,
     String,
-    and_,
     bindparam,
     column,
+    func,
     literal_column,
     or_,
     select,
@@ -26,7 +26,7 @@ from sqlalchemy.ext.compiler import compiles
 from ..extensions import db
 from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
-from .index import SearchIndex, negated_rowids
+from .index import SearchIndex, negated_rowids, stored_document
 from .kinds import SearchHit, SearchKind, all_kinds
 from .terms import Terms, fts_match, index_plan, lead_keys, like_pattern
 
@@ -71,41 +71,45 @@ def _outer_first_join(element: Any, compiler: Any, **kw: Any) -> str:
     return compiler.visit_join(element, **kw).replace(" JOIN ", " CROSS JOIN ", 1)
 
 
-def _negated_rowids(index: SearchIndex) -> bool:
-    """Whether ``index``'s FTS5 table is keyed by the negated ids (``negated_rowids``), looked
-    up once per app and table."""
-    known = current_app.extensions.setdefault("conveyor_search_negated", {})
-    negated = known.get(index.fts_table)
-    if negated is None:
-        negated = negated_rowids(db.session.connection(), index)
-        if negated is None:  # no index yet (a test's tables being made): ask again next time
+def _current_layout(index: SearchIndex) -> bool:
+    """Whether ``index`` has the current layout, looked up once per app and index: SQLite,
+    its FTS5 table keyed by the negated ids (``negated_rowids``); PostgreSQL, the document
+    stored (``stored_document``). A plugin's index made before either change is still read."""
+    known = current_app.extensions.setdefault("conveyor_search_layout", {})
+    current = known.get(index.name)
+    if current is None:
+        connection = db.session.connection()
+        current = (negated_rowids if connection.dialect.name == "sqlite"
+                   else stored_document)(connection, index)
+        if current is None:  # no index yet (a test's tables being made): ask again next time
             return True
-        known[index.fts_table] = negated
-    return negated
+        known[index.name] = current
+    return current
 
 
 def search_params(terms: Terms, dialect: str, lead: int = 0) -> dict[str, str]:
-    """The bind parameters of :func:`match_ids`' statement for ``terms`` (SQLite: led by the
+    """The bind parameters of :func:`match_ids`' statement for ``terms`` (led by the
     ``lead``-th of :func:`~.terms.lead_keys`)."""
+    plan = index_plan(terms, lead)
     params = {f"search_short_{i}": like_pattern(s) for i, s in enumerate(terms.short)}
     if dialect == "sqlite":
-        plan = index_plan(terms, lead)
         if plan.match:
             params["search_match"] = fts_match(plan.match)
         params.update({f"search_check_{g}_{a}": like_pattern(alt)
                        for g, group in enumerate(plan.check) for a, alt in enumerate(group)})
     else:
         params.update({f"search_{g}_{a}": like_pattern(alt)
-                       for g, group in enumerate(terms.groups) for a, alt in enumerate(group)})
+                       for g, group in enumerate(plan.match) for a, alt in enumerate(group)})
+        params.update({f"search_check_{g}_{a}": alt
+                       for g, group in enumerate(plan.check) for a, alt in enumerate(group)})
     return params
 
 
 def terms_shape(terms: Terms, dialect: str, lead: int = 0) -> tuple[Any, ...]:
     """What the statement's text depends on (its values are bind parameters)."""
-    if dialect == "sqlite":
-        plan = index_plan(terms, lead)
-        return bool(plan.match), tuple(len(g) for g in plan.check), len(terms.short)
-    return tuple(len(g) for g in terms.groups), len(terms.short)
+    plan = index_plan(terms, lead)
+    return (tuple(len(g) for g in plan.match), tuple(len(g) for g in plan.check),
+            len(terms.short))
 
 
 def _any_like(like: Any, prefix: str, groups: Any, written: bool) -> list[Any]:
@@ -119,32 +123,26 @@ def _any_like(like: Any, prefix: str, groups: Any, written: bool) -> list[Any]:
 def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str,
               lead: int = 0) -> Select[Any]:
     """The ids of the newest ``rows`` records of ``kind`` matching ``terms`` that ``user`` may
-    see — through the FTS5 table (SQLite: the groups of :func:`index_plan`'s ``match``, the
-    rest tested on the candidates' documents) or the trigram-indexed document expression
-    (PostgreSQL) — with the kind's record rules (the ``scope`` its list applies). The values
-    are bind parameters (:func:`search_params`, with the same ``lead``)."""
+    see, with the kind's record rules (the ``scope`` its list applies): the groups of
+    :func:`index_plan`'s ``match`` looked up in the index — SQLite's FTS5 table, PostgreSQL's
+    trigram index on the stored document — the rest tested on the candidates' documents. The
+    values are bind parameters (:func:`search_params`, with the same ``lead``)."""
     model, index = kind.model, kind.index
-    document = literal_column(index.document(dialect))
     model_id = model.id  # type: ignore[attr-defined]
     visible = scope(model, user, kind.permission)
-    like = document.like if dialect == "sqlite" else document.ilike
-    # PostgreSQL: patterns written into the SQL at execution (the compiled form is still
-    # reused). A prepared statement's generic plan, made for any pattern, read every contact
-    # down the primary key, computing each one's document, when a word matched none of them
-    # (300 ms at 150k contacts); planned for the pattern itself, the trigram index answers.
-    written = dialect != "sqlite"
-    shorts = [like(bindparam(f"search_short_{i}", type_=String, literal_execute=written),
-                   escape="\\") for i in range(len(terms.short))]
+    plan = index_plan(terms, lead)
     if dialect == "sqlite":
-        plan = index_plan(terms, lead)
-        checks = _any_like(like, "search_check", plan.check, False)
+        document = literal_column(index.document(dialect))
+        shorts = [document.like(bindparam(f"search_short_{i}", type_=String), escape="\\")
+                  for i in range(len(terms.short))]
+        checks = _any_like(document.like, "search_check", plan.check, False)
         if not plan.match:  # only pieces too short for the index (two Chinese characters)
             return (select(model_id).where(visible, *shorts).order_by(model_id.desc())
                     .limit(written_limit(rows)))
         fts = table(index.fts_table, column("rowid"))
         # Newest first: ascending over the negated ids (FTS5's cheap direction), or descending
         # over an index a plugin built before the ids were negated.
-        negated = _negated_rowids(index)
+        negated = _current_layout(index)
         joined = _OuterFirstJoin(fts, model.__table__,  # type: ignore[attr-defined]
                                  model_id == (-fts.c.rowid if negated else fts.c.rowid))
         return (select(model_id).select_from(joined)
@@ -152,8 +150,30 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
                     bindparam("search_match", type_=String)), visible, *checks, *shorts)
                 .order_by(fts.c.rowid if negated else fts.c.rowid.desc())
                 .limit(written_limit(rows)))
-    criteria = _any_like(like, "search", terms.groups, True)
-    return (select(model_id).where(and_(*criteria, *shorts), visible)
+    # PostgreSQL: the index's patterns are written into the SQL at execution (the compiled
+    # form is still reused). A prepared statement's generic plan, made for any pattern, read
+    # every contact down the primary key, computing each one's document, when a word matched
+    # none of them (300 ms at 150k contacts); planned for the pattern itself, the trigram
+    # index answers. Only the lead goes to the index: every trigram looked up costs its whole
+    # list ("exa", "com" of an e-mail are in every contact: 9 ms for the address, 0.2 ms for
+    # its "2718"); the rest is a substring test on the few candidates, which the index can't
+    # take (strpos), so the planner does not hand it every trigram again.
+    if _current_layout(index):
+        lowered = literal_column(f"{index.table}.{index.pg_column}")
+
+        def like(pattern: Any, escape: str) -> Any:
+            return lowered.like(func.lower(pattern), escape=escape)
+    else:  # an index on the expression, from a plugin's migration before the stored column
+        document = literal_column(index.document(dialect))
+        lowered, like = func.lower(document), document.ilike
+    shorts = [like(bindparam(f"search_short_{i}", type_=String, literal_execute=True),
+                   escape="\\") for i in range(len(terms.short))]
+    checks = [or_(*(func.strpos(lowered, func.lower(bindparam(f"search_check_{g}_{a}",
+                                                               type_=String))) > 0
+                    for a in range(len(group))))
+              for g, group in enumerate(plan.check)]
+    return (select(model_id)
+            .where(visible, *_any_like(like, "search", plan.match, True), *checks, *shorts)
             .order_by(model_id.desc()).limit(written_limit(rows)))
 
 
@@ -165,9 +185,8 @@ def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
         ids = match_ids(kind, terms, user, rows, dialect, lead)
         return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
 
-    negated = dialect == "sqlite" and _negated_rowids(kind.index)
     return scoped_statement(kind.model, user, ("search", kind.name, kind.permission, rows,
-                                               dialect, negated,
+                                               dialect, _current_layout(kind.index),
                                                terms_shape(terms, dialect, lead)),
                             build)
 
@@ -215,8 +234,8 @@ def index_leads(terms: Terms, kinds: list[SearchKind]) -> dict[str, int]:
         if known is not None and known[1] > now:
             leads[kind.name] = known[0]
             continue
-        _negated_rowids(kind.index)  # learns whether the index exists (a test's tables)
-        if fts in current_app.extensions["conveyor_search_negated"]:
+        _current_layout(kind.index)  # learns whether the index exists (a test's tables)
+        if kind.index.name in current_app.extensions["conveyor_search_layout"]:
             asked.append((kind.name, fts))
     if asked:
         params = {f"lead_{i}": fts_match((key,)) for i, key in enumerate(keys) if i}

@@ -9,8 +9,13 @@ digits (a number is found however it was typed). The same expression is indexed 
   row's id negated (:data:`FTS_KEY`): a search wants the newest matches, and FTS5 reads a
   doclist forwards 4–5× faster than backwards (0.1 ms instead of 0.55 ms for the 21 newest
   deals with "Software" at 1M deals), so the newest come first in the cheap direction.
-* PostgreSQL: a GIN trigram index (``pg_trgm``) on the expression itself, ``ix_search_<name>``;
-  the database keeps it with the rows, ``ILIKE '%…%'`` uses it.
+* PostgreSQL: the document lower-cased in a stored generated column ``search_doc_<name>`` with a
+  GIN trigram index (``pg_trgm``), ``ix_search_<name>``; the database keeps both with the rows,
+  ``LIKE '%…%'`` uses the index. Stored, a candidate costs one ``LIKE`` on a plain string
+  (~0.15 µs) instead of the expression and ``ILIKE`` (~1.8 µs with the phone's
+  ``regexp_replace``): a seller's search reading the 6,500 newest contacts for 21 of their own
+  with "Kuznetsov" at 1M deals took 12 ms computed, 1.3 ms stored. An index a plugin made before
+  (on the expression itself, :func:`stored_document` false) is still searched, with ``ILIKE``.
 
 Migrations call :func:`create_search_index` / :func:`drop_search_index` with the index spelled
 out (a core one and the leads plugin's are examples).
@@ -25,6 +30,7 @@ from typing import Any
 PHONE_PUNCTUATION = (" ", "-", "(", ")", "+", ".", "/", "\t")
 FTS_KEY = "fts_key"  # the source view's column holding -id: the FTS5 table's rowid
 PG_INDEX_PREFIX = "ix_search_"  # no model declares these: the migrations' drift check skips them
+PG_COLUMN_PREFIX = "search_doc_"  # nor these columns
 
 
 class SearchSetupError(RuntimeError):
@@ -53,6 +59,10 @@ class SearchIndex:
     def pg_index(self) -> str:
         return f"{PG_INDEX_PREFIX}{self.name}"
 
+    @property
+    def pg_column(self) -> str:
+        return f"{PG_COLUMN_PREFIX}{self.name}"
+
     def document(self, dialect: str, prefix: str | None = None) -> str:
         """The SQL of the row's document; columns qualified by ``prefix`` (``new.``, ``old.``;
         default the table's name)."""
@@ -72,8 +82,10 @@ class SearchIndex:
     def create_statements(self, dialect: str) -> list[str]:
         """DDL creating the index and filling it from the rows already there."""
         if dialect == "postgresql":
-            return [f"CREATE INDEX IF NOT EXISTS {self.pg_index} ON {self.table} "
-                    f"USING gin ({self.document(dialect)} gin_trgm_ops)"]
+            return [f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {self.pg_column} text "
+                    f"COLLATE \"C\" GENERATED ALWAYS AS (lower({self.document(dialect, '')})) STORED",
+                    f"CREATE INDEX IF NOT EXISTS {self.pg_index} ON {self.table} "
+                    f"USING gin ({self.pg_column} gin_trgm_ops)"]
         fts, watched = self.fts_table, ", ".join((*self.columns, *self.phones))
         insert = (f"INSERT INTO {fts}(rowid, doc) VALUES (-new.id, "
                   f"{self.document(dialect, 'new.')});")
@@ -99,7 +111,8 @@ class SearchIndex:
 
     def drop_statements(self, dialect: str) -> list[str]:
         if dialect == "postgresql":
-            return [f"DROP INDEX IF EXISTS {self.pg_index}"]
+            return [f"DROP INDEX IF EXISTS {self.pg_index}",
+                    f"ALTER TABLE {self.table} DROP COLUMN IF EXISTS {self.pg_column}"]
         fts = self.fts_table
         return [f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")] + [
             f"DROP TABLE IF EXISTS {fts}", f"DROP VIEW IF EXISTS {self.source_view}"]
@@ -170,6 +183,31 @@ def rebuild_with_negated_rowids(op: Any, index: SearchIndex) -> None:
     if connection.dialect.name != "sqlite" or negated_rowids(connection, index):
         return
     for statement in index.drop_statements("sqlite") + index.create_statements("sqlite"):
+        op.execute(statement)
+
+
+def stored_document(connection: Any, index: SearchIndex) -> bool | None:
+    """PostgreSQL: whether ``index`` is the stored lower-cased document (:attr:`SearchIndex.
+    pg_column`, made by :meth:`SearchIndex.create_statements` since 2026-12-04) rather than an
+    index on the expression (one a plugin's migration built before, until it is made again);
+    None: no such index."""
+    from sqlalchemy import text
+
+    found = connection.execute(text(
+        "SELECT (SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = "
+        ":index), (SELECT 1 FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND table_name = :table AND column_name = :column)"),
+        {"index": index.pg_index, "table": index.table, "column": index.pg_column}).one()
+    return None if found[0] is None else found[1] is not None
+
+
+def rebuild_with_stored_document(op: Any, index: SearchIndex) -> None:
+    """In a migration: make ``index``'s PostgreSQL index again over the stored document,
+    unless it already is (a database made after this change). SQLite's is left alone."""
+    connection = op.get_bind()
+    if connection.dialect.name != "postgresql" or stored_document(connection, index):
+        return
+    for statement in index.drop_statements("postgresql") + index.create_statements("postgresql"):
         op.execute(statement)
 
 

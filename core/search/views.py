@@ -59,7 +59,8 @@ def results() -> Any:
     except QueryError as error:
         return render_template("search/results.html", q=raw[:MAX_LENGTH * 2], kinds=kinds,
                                only=only, groups=None, error=error_message(error)), 400
-    groups = search(terms, current_user, PER_KIND_ONE if only else PER_KIND, only=only)
+    shown = PER_KIND_ONE if only else PER_KIND
+    groups = search(terms, current_user, shown, count_up_to=shown, only=only)
     return render_template("search/results.html", q=terms.text, kinds=kinds, only=only,
                            groups=groups, error=None,
                            total=sum(g.count for g in groups))
