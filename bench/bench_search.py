@@ -10,7 +10,9 @@ SELECT, no template; ``common.add_bare_route``), measured in the same rounds, in
 gunicorn, one sync worker, as ``bench_core`` judges pages: the goal is judged there). As a seller (own records:
 ~1/24 of them) and the admin (all): the results page (``/search/?q=``) for a customer's name, a
 contact's phone typed three ways, an e-mail, a tax id, a word in 5 % of customer names, a word in
-10 % of deal titles, and a person's surname (~6 % of contacts); the suggestions JSON while typing
+10 % of deal titles, a person's surname (~6 % of contacts), and two words common apart but
+never in one record ("Software training": 10 % of deal titles each; two surnames); the
+suggestions JSON while typing
 and ``GET /api/v1/search``. Each page's statement count is printed too (it does not grow with the
 rows: one per kind), and the in-process CPU time (``time.thread_time``) beside the wall
 clock, for runs on a loaded machine. Writes ``bench/results/search[-pg][-s<scale>].md`` and
@@ -115,6 +117,10 @@ def run(url: str, info: dict[str, Any], args: Any) -> int:
         "word in 5 % of names": "Northwind",
         "word in 10 % of deals": "Software licence",
         "surname": "Kuznetsov",
+        # Common apart, never together (nothing found): a walk down the newest records never
+        # meets 21 matches, an index reads both words' long lists.
+        "two words never together": "Software training",
+        "two surnames": "Kuznetsov Petrov",
     }
     users = {"seller": chosen["seller"], "admin": chosen["admin"]}
     paths: dict[str, tuple[str | None, str]] = {

@@ -325,6 +325,22 @@ def test_the_index_is_led_by_the_rarest_part_and_the_rest_checked():
     assert mixed.match == (("Petrov",), ("Иван",)) and mixed.check == ()
 
 
+def test_postgresql_looks_up_every_word_and_a_typed_address_or_number_by_its_rare_part():
+    """PostgreSQL's planner intersects the words' trigram lists or walks the newest records,
+    from its statistics: every word stays in the index (two words common apart and never
+    together, tested only on one's candidates, had it walk every deal); an e-mail or a phone
+    goes by its rare part, its whole form tested on the candidates."""
+    from conveyor.search.terms import trigram_plan
+
+    words = trigram_plan(parse("Software Silver"))
+    assert words.match == (("Software",), ("Silver",)) and words.check == ()
+    mail = trigram_plan(parse("contact2718@example.com Kuznetsov"))
+    assert mail.match == (("2718",), ("Kuznetsov",))
+    assert mail.check == (("contact2718@example.com",),)
+    phone = trigram_plan(parse("+7 (495) 123-45-67"))
+    assert phone.match == (("34567",),) and "4951234567" in phone.check[0]
+
+
 def test_any_lead_plans_the_same_groups():
     from conveyor.search.terms import index_plan, lead_keys
 

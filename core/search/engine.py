@@ -28,7 +28,7 @@ from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
 from .index import SearchIndex, negated_rowids, stored_document
 from .kinds import SearchHit, SearchKind, all_kinds
-from .terms import Terms, fts_match, index_plan, lead_keys, like_pattern
+from .terms import Terms, fts_match, index_plan, lead_keys, like_pattern, trigram_plan
 
 COUNT_UP_TO = 20  # counts above this read "20+": every match counted is a row read and checked
 
@@ -88,32 +88,31 @@ def _current_layout(index: SearchIndex) -> bool:
 
 
 def search_params(terms: Terms, dialect: str, lead: int = 0) -> dict[str, str]:
-    """The bind parameters of :func:`match_ids`' statement for ``terms`` (led by the
+    """The bind parameters of :func:`match_ids`' statement for ``terms`` (SQLite: led by the
     ``lead``-th of :func:`~.terms.lead_keys`)."""
-    plan = index_plan(terms, lead)
-    params = {f"search_short_{i}": like_pattern(s) for i, s in enumerate(terms.short)}
+    plan = index_plan(terms, lead) if dialect == "sqlite" else trigram_plan(terms)
+    params = {f"search_short_{i}_0": like_pattern(s) for i, s in enumerate(terms.short)}
     if dialect == "sqlite":
         if plan.match:
             params["search_match"] = fts_match(plan.match)
-        params.update({f"search_check_{g}_{a}": like_pattern(alt)
-                       for g, group in enumerate(plan.check) for a, alt in enumerate(group)})
     else:
         params.update({f"search_{g}_{a}": like_pattern(alt)
                        for g, group in enumerate(plan.match) for a, alt in enumerate(group)})
-        params.update({f"search_check_{g}_{a}": alt
-                       for g, group in enumerate(plan.check) for a, alt in enumerate(group)})
+    params.update({f"search_check_{g}_{a}": like_pattern(alt)
+                   for g, group in enumerate(plan.check) for a, alt in enumerate(group)})
     return params
 
 
 def terms_shape(terms: Terms, dialect: str, lead: int = 0) -> tuple[Any, ...]:
     """What the statement's text depends on (its values are bind parameters)."""
-    plan = index_plan(terms, lead)
+    plan = index_plan(terms, lead) if dialect == "sqlite" else trigram_plan(terms)
     return (tuple(len(g) for g in plan.match), tuple(len(g) for g in plan.check),
             len(terms.short))
 
 
 def _any_like(like: Any, prefix: str, groups: Any, written: bool) -> list[Any]:
-    """One ``OR`` of ``LIKE`` tests per group, the patterns as bind parameters."""
+    """One ``OR`` of ``LIKE`` tests per group, the patterns as bind parameters
+    (``{prefix}_{group}_{alternative}``)."""
     return [or_(*(like(bindparam(f"{prefix}_{g}_{a}", type_=String, literal_execute=written),
                        escape="\\")
                   for a in range(len(group))))
@@ -123,18 +122,18 @@ def _any_like(like: Any, prefix: str, groups: Any, written: bool) -> list[Any]:
 def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str,
               lead: int = 0) -> Select[Any]:
     """The ids of the newest ``rows`` records of ``kind`` matching ``terms`` that ``user`` may
-    see, with the kind's record rules (the ``scope`` its list applies): the groups of
-    :func:`index_plan`'s ``match`` looked up in the index — SQLite's FTS5 table, PostgreSQL's
-    trigram index on the stored document — the rest tested on the candidates' documents. The
-    values are bind parameters (:func:`search_params`, with the same ``lead``)."""
+    see, with the kind's record rules (the ``scope`` its list applies): the ``match`` groups
+    looked up in the index — SQLite's FTS5 table (:func:`~.terms.index_plan`), PostgreSQL's
+    trigram index on the stored document (:func:`~.terms.trigram_plan`) — the ``check``
+    groups tested on the candidates' documents. The values are bind parameters
+    (:func:`search_params`, with the same ``lead``)."""
     model, index = kind.model, kind.index
     model_id = model.id  # type: ignore[attr-defined]
     visible = scope(model, user, kind.permission)
-    plan = index_plan(terms, lead)
     if dialect == "sqlite":
+        plan = index_plan(terms, lead)
         document = literal_column(index.document(dialect))
-        shorts = [document.like(bindparam(f"search_short_{i}", type_=String), escape="\\")
-                  for i in range(len(terms.short))]
+        shorts = _any_like(document.like, "search_short", [(s,) for s in terms.short], False)
         checks = _any_like(document.like, "search_check", plan.check, False)
         if not plan.match:  # only pieces too short for the index (two Chinese characters)
             return (select(model_id).where(visible, *shorts).order_by(model_id.desc())
@@ -150,30 +149,31 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
                     bindparam("search_match", type_=String)), visible, *checks, *shorts)
                 .order_by(fts.c.rowid if negated else fts.c.rowid.desc())
                 .limit(written_limit(rows)))
-    # PostgreSQL: the index's patterns are written into the SQL at execution (the compiled
-    # form is still reused). A prepared statement's generic plan, made for any pattern, read
-    # every contact down the primary key, computing each one's document, when a word matched
-    # none of them (300 ms at 150k contacts); planned for the pattern itself, the trigram
-    # index answers. Only the lead goes to the index: every trigram looked up costs its whole
-    # list ("exa", "com" of an e-mail are in every contact: 9 ms for the address, 0.2 ms for
-    # its "2718"); the rest is a substring test on the few candidates, which the index can't
-    # take (strpos), so the planner does not hand it every trigram again.
+    # PostgreSQL: the patterns are written into the SQL at execution (the compiled form is
+    # still reused). A prepared statement's generic plan, made for any pattern, read every
+    # contact down the primary key, computing each one's document, when a word matched none
+    # of them (300 ms at 150k contacts); planned for the patterns themselves, the trigram
+    # index answers, and the planner's estimates are its statistics' for these words.
+    plan = trigram_plan(terms)
     if _current_layout(index):
-        lowered = literal_column(f"{index.table}.{index.pg_column}")
+        stored = f"{index.table}.{index.pg_column}"
+        indexed = literal_column(stored)
+        # The whole alternatives, tested on the candidates: in the database's collation the
+        # index (collation "C") can't take them — it would read every trigram's list again —
+        # but the planner still estimates them from the column's statistics.
+        tested = literal_column(f'({stored} COLLATE "default")')
 
-        def like(pattern: Any, escape: str) -> Any:
-            return lowered.like(func.lower(pattern), escape=escape)
+        def like(column: Any) -> Any:
+            return lambda pattern, escape: column.like(func.lower(pattern), escape=escape)
+
+        index_like, check_like = like(indexed), like(tested)
     else:  # an index on the expression, from a plugin's migration before the stored column
         document = literal_column(index.document(dialect))
-        lowered, like = func.lower(document), document.ilike
-    shorts = [like(bindparam(f"search_short_{i}", type_=String, literal_execute=True),
-                   escape="\\") for i in range(len(terms.short))]
-    checks = [or_(*(func.strpos(lowered, func.lower(bindparam(f"search_check_{g}_{a}",
-                                                               type_=String))) > 0
-                    for a in range(len(group))))
-              for g, group in enumerate(plan.check)]
+        index_like = check_like = document.ilike
+    shorts = _any_like(index_like, "search_short", [(s,) for s in terms.short], True)
     return (select(model_id)
-            .where(visible, *_any_like(like, "search", plan.match, True), *checks, *shorts)
+            .where(visible, *_any_like(index_like, "search", plan.match, True),
+                   *_any_like(check_like, "search_check", plan.check, True), *shorts)
             .order_by(model_id.desc()).limit(written_limit(rows)))
 
 

@@ -82,8 +82,9 @@ class SearchIndex:
     def create_statements(self, dialect: str) -> list[str]:
         """DDL creating the index and filling it from the rows already there."""
         if dialect == "postgresql":
+            document = self.document(dialect, "")
             return [f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {self.pg_column} text "
-                    f"COLLATE \"C\" GENERATED ALWAYS AS (lower({self.document(dialect, '')})) STORED",
+                    f"COLLATE \"C\" GENERATED ALWAYS AS (lower({document})) STORED",
                     f"CREATE INDEX IF NOT EXISTS {self.pg_index} ON {self.table} "
                     f"USING gin ({self.pg_column} gin_trgm_ops)"]
         fts, watched = self.fts_table, ", ".join((*self.columns, *self.phones))

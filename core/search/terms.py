@@ -196,6 +196,26 @@ def index_plan(terms: Terms, lead: int = 0) -> IndexPlan:
     return IndexPlan(match, check)
 
 
+@lru_cache(maxsize=256)
+def trigram_plan(terms: Terms) -> IndexPlan:
+    """How PostgreSQL's trigram index answers :class:`Terms`: every group goes to the index
+    (``match``) — the planner intersects the words' lists, or walks the newest records when
+    they are common together, as its statistics say — but a group by its rare parts where they
+    differ from what was typed (an e-mail's "2718", a phone's last five digits), whose whole
+    alternatives are then ``check``-ed on the candidates: every trigram of a full address
+    costs its list ("exa", "com": every contact; 9 ms instead of 0.2 ms at 200k contacts).
+    Unlike SQLite's :func:`index_plan`, words stay in the index: tested only on the
+    candidates of one, two words common apart and never together ("software silver") had the
+    planner walk every deal (0.8 s instead of 0.15 ms)."""
+    match, check = [], []
+    for group in terms.groups:
+        keys = tuple(dict.fromkeys(rare_part(a) for a in group))
+        match.append(keys)
+        if keys != group:
+            check.append(group)
+    return IndexPlan(tuple(match), tuple(check))
+
+
 def fts_match(groups: tuple[tuple[str, ...], ...]) -> str:
     """An FTS5 MATCH expression (trigram tokenizer: a quoted string matches as a substring)."""
     def quote(s: str) -> str:
