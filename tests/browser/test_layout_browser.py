@@ -40,7 +40,7 @@ EVERYDAY = {"/", "/deals/N", "/customers/N", "/deals/board", "/activities/", "/a
 MONTH, RESULTS = "/activities/calendar (month)", "/search/ (results)"
 EVERYDAY |= {MONTH, RESULTS}
 SHOTS_OF = {"/", "/deals/N", "/customers/N", "/deals/board", "/activities/", "/funnel/",
-            "/funnel/five", "/funnel/targets", "/relationships/"}
+            "/funnel/five", "/funnel/targets", "/relationships/", "/search/"}
 
 # What sticks out: the document sideways, and every visible element whose content is wider than
 # its own box while that box does not scroll (overflow-x: visible). Form controls scroll inside
