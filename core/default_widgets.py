@@ -91,21 +91,26 @@ def pipeline_summary(user: Any) -> str:
 
 
 def admin_overview(user: Any) -> str:
-    """How big the installation is and which plugins are on: one query for all counts. Deals
-    are counted from ``deal_stage_totals`` (kept with every deal change): counting a million
-    rows of ``deals`` took 160 ms."""
+    """How big the installation is and which plugins are on. Deals are counted from
+    ``deal_stage_totals`` (kept with every deal change): counting a million rows of ``deals``
+    took 160 ms. Customers are counted as the lists count (``count_rows``: exact up to a few
+    hundred, estimated beyond): PostgreSQL's ``count(*)`` of 100k customers took 4 ms of the
+    admin's home page."""
+    from .web.deals import count_label
+    from .web.listing import count_rows
+
     totals = DealStageTotal.__table__
     open_stages = select(Stage.id).where(Stage.is_won.is_(False), Stage.is_lost.is_(False))
     counts = db.session.execute(select(
         select(func.count()).select_from(User).where(User.active.is_(True)).scalar_subquery(),
-        select(func.count()).select_from(Customer).scalar_subquery(),
         select(func.coalesce(func.sum(totals.c.count), 0)).scalar_subquery(),
         select(func.coalesce(func.sum(totals.c.count), 0))
         .where(totals.c.stage_id.in_(open_stages)).scalar_subquery(),
     )).one()
+    customers = count_label(count_rows(select(Customer), Customer.id))
     state = current_app.extensions["conveyor"]
-    return render_template("widgets/admin_overview.html", users=counts[0], customers=counts[1],
-                           deals=counts[2], open_deals=counts[3], plugins=state.plugins)
+    return render_template("widgets/admin_overview.html", users=counts[0], customers=customers,
+                           deals=counts[1], open_deals=counts[2], plugins=state.plugins)
 
 
 @hookimpl

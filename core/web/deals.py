@@ -278,6 +278,15 @@ def shown_range(first: int, rows: int, total: Any) -> str:
              last=_integer(last, locale), total=_integer(rounded, locale))
 
 
+def count_label(total: Any) -> str:
+    """A :class:`~conveyor.web.listing.RowCount` as a person reads it: "1,234", or "about
+    40,000" for an estimate (rounded to two figures), in the page's language."""
+    locale = _locale_name()
+    if total.exact:
+        return _integer(total.value, locale)
+    return _("about %(count)s", count=_integer(int(float(f"{total.value:.2g}")), locale))
+
+
 @lru_cache(maxsize=4096)
 def _integer(value: int, locale: str) -> str:
     """A row number in the page's language ("40,000", "40 000"): Babel takes ~0.1 ms a call."""
