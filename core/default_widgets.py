@@ -41,15 +41,17 @@ def my_deals(user: Any) -> str:
 
 @lru_cache(maxsize=16)
 def _my_deals_statement(open_ids: tuple[int, ...]) -> Any:
-    """Built once per set of open stages (the owner is a bind parameter): building ten
+    """Built once per set of open stages (the owner is a bind parameter): building twenty
     subqueries costs more than running them."""
     mine = Deal.owner_id == bindparam("owner")
-    branches = [select(Deal.id).where(mine, Deal.stage_id == sid, Deal.expected_close.is_not(None))
+    # Per open stage, its ten earliest dated deals and its ten oldest undated ones, each read in
+    # order from the (owner, stage, expected close, id) index. One branch for the undated deals
+    # of every stage (stage IN …, by id) had SQLite walk the user's (owner, id, stage) index
+    # through all 40k of a seller's deals for the few without a date (25 ms at 1M deals).
+    branches = [select(Deal.id).where(mine, Deal.stage_id == sid, dated)
                 .order_by(Deal.expected_close, Deal.id).limit(MY_DEALS_LIMIT).subquery()
-                for sid in open_ids]
-    branches.append(select(Deal.id).where(mine, Deal.stage_id.in_(open_ids),
-                                          Deal.expected_close.is_(None))
-                    .order_by(Deal.id).limit(MY_DEALS_LIMIT).subquery())
+                for sid in open_ids
+                for dated in (Deal.expected_close.is_not(None), Deal.expected_close.is_(None))]
     candidates = union_all(*[select(b.c.id) for b in branches])
     # Plain rows with the customer's name and the stage's percent joined in: one statement
     # instead of three (deals, then their customers and stages loaded as ORM objects, half
