@@ -35,6 +35,16 @@ def found(app: Any, username: str, q: str) -> dict[str, list[str]]:
     return {g["kind"]: [h["title"] for h in g["hits"]] for g in response.get_json()["groups"]}
 
 
+class MigrationOp:
+    """What a migration's ``op`` offers the index helpers, on the session's connection."""
+
+    def get_bind(self) -> Any:
+        return db.session.connection()
+
+    def execute(self, statement: str) -> None:
+        db.session.connection().execute(text(statement))
+
+
 @pytest.fixture
 def company(app):
     add(app, "seller", "Romashka Trading", "7701234567",
@@ -505,15 +515,8 @@ def test_newest_first_whichever_way_the_index_is_keyed(app):
     app.extensions.pop("conveyor_search_layout", None)  # the app learns it once
     assert titles() == newest
 
-    class Op:  # what a migration's ``op`` offers the helper
-        def get_bind(self) -> Any:
-            return db.session.connection()
-
-        def execute(self, statement: str) -> None:
-            db.session.connection().execute(text(statement))
-
     with app.app_context():
-        rebuild_with_negated_rowids(Op(), CUSTOMERS_INDEX)
+        rebuild_with_negated_rowids(MigrationOp(), CUSTOMERS_INDEX)
         db.session.commit()
         assert negated_rowids(db.session.connection(), CUSTOMERS_INDEX) is True
     app.extensions.pop("conveyor_search_layout", None)
@@ -556,15 +559,8 @@ def test_postgresql_searches_the_stored_document_or_an_older_index_on_the_expres
     company.extensions.pop("conveyor_search_layout", None)  # the app learns it once
     assert hits() == [want for _, _, want in cases]
 
-    class Op:  # what a migration's ``op`` offers the helper
-        def get_bind(self) -> Any:
-            return db.session.connection()
-
-        def execute(self, statement: str) -> None:
-            db.session.connection().execute(text(statement))
-
     with company.app_context():
-        rebuild_with_stored_document(Op(), CONTACTS_INDEX)
+        rebuild_with_stored_document(MigrationOp(), CONTACTS_INDEX)
         db.session.commit()
         assert stored_document(db.session.connection(), CONTACTS_INDEX) is True
     company.extensions.pop("conveyor_search_layout", None)
