@@ -4,6 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import literal_column
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 def written_limit(rows: int) -> Any:
@@ -17,4 +21,26 @@ def written_limit(rows: int) -> Any:
     return literal_column(str(int(rows)))
 
 
-__all__ = ["written_limit"]
+class Explain(Executable, ClauseElement):
+    """``EXPLAIN (FORMAT JSON) <statement>`` (PostgreSQL) as a statement SQLAlchemy compiles
+    once and keeps in its cache like any other. Compiling the inner statement by hand on every
+    request, to prefix the text, cost 1.5 ms for a team's deals list (its scope's CTE)."""
+
+    inherit_cache = True
+    _traverse_internals = [("statement", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+
+
+@compiles(Explain)
+def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN " + compiler.process(element.statement, **kw)  # SQLite: its program
+
+
+@compiles(Explain, "postgresql")
+def _explain_postgresql(element: Explain, compiler: Any, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+__all__ = ["Explain", "written_limit"]

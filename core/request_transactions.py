@@ -7,8 +7,10 @@ the next request: 0.5–1 ms for the board's cards at 100k deals. Committing a t
 wrote nothing is as cheap and changes nothing, and the prepared statements stay.
 
 "Wrote nothing": a safe method (GET, HEAD, OPTIONS), no exception, nothing pending in the
-session, no ORM flush and no statement other than a SELECT in this request (listeners below
-keep the flag in ``g``). Anything else ends as before: the session is closed and rolls back.
+session, no ORM flush and no statement other than a SELECT or an ``Explain`` of one (a long
+list's "about N") in this request (listeners below keep the flag in ``g``). Until the
+``EXPLAIN`` counted as a read, every long list ended in a ROLLBACK and re-planned all its
+statements on the next view: a team's deals list took 7.3 ms instead of 4.9. Anything else ends as before: the session is closed and rolls back.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import CompoundSelect, Select
 
 from .extensions import db
+from .queries import Explain
 
 log = logging.getLogger("conveyor.db")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -57,7 +60,7 @@ def _statement(conn: Any, cursor: Any, statement: str, parameters: Any, context:
     if not has_request_context() or g.get("conveyor_wrote"):
         return
     compiled = getattr(context, "compiled", None)
-    if compiled is not None and isinstance(compiled.statement, (Select, CompoundSelect)):
+    if compiled is not None and isinstance(compiled.statement, (Select, CompoundSelect, Explain)):
         return
     if statement.lstrip().upper().startswith("SELECT"):
         return

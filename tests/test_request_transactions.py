@@ -38,7 +38,14 @@ def probe(make_app):
         db.session.scalar(select(func.count()).select_from(User))
         raise RuntimeError("boom")
 
+    @public
+    def estimate():
+        from conveyor.web.listing import count_rows
+
+        return str(count_rows(select(Customer), Customer.id, cap=1).value)
+
     for rule, view, methods in (("/_t/read", read, ["GET", "POST"]),
+                                ("/_t/estimate", estimate, ["GET"]),
                                 ("/_t/flush", flush_only, ["GET"]),
                                 ("/_t/raw", raw_write, ["GET"]),
                                 ("/_t/fail", read_then_fail, ["GET"])):
@@ -56,6 +63,17 @@ def test_a_read_only_get_commits_instead_of_rolling_back(probe):
     app, client, ends = probe
     assert client.get("/_t/read").status_code == 200
     assert ends[-1:] == ["commit"] and "rollback" not in ends
+
+
+def test_a_list_counted_past_its_cap_still_commits(probe):
+    """Beyond the cap PostgreSQL estimates with an ``EXPLAIN``: a read, not a write."""
+    app, client, ends = probe
+    with app.app_context():
+        db.session.add_all(Customer(name=f"Estimated {i}") for i in range(5))
+        db.session.commit()
+    response = client.get("/_t/estimate")
+    assert response.status_code == 200 and int(response.get_data(as_text=True)) >= 2
+    assert ends[-1:] == ["commit"] and "rollback" not in ends[1:]
 
 
 def test_a_post_or_a_failing_get_still_rolls_back(probe):

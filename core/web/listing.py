@@ -14,7 +14,7 @@ from sqlalchemy import Select, bindparam, func, select
 
 from ..extensions import db
 from ..permissions import plugin_filters, scope_of, scoped_statement
-from ..queries import written_limit
+from ..queries import Explain, written_limit
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers
 
@@ -142,9 +142,12 @@ def count_rows(query: Select[Any] | Callable[[], Select[Any]], id_column: Any, c
     if found <= cap:
         return RowCount(int(found), True)
     if connection.dialect.name == "postgresql":
-        estimate = _planner_rows(connection,
-                                 built(query).with_only_columns(id_column).order_by(None))
-        return RowCount(max(int(estimate), found), False)
+        def build_estimate() -> Explain:
+            return Explain(built(query).with_only_columns(id_column).order_by(None))
+
+        explain = build_estimate() if cache is None else scoped_statement(
+            cache[0], cache[1], ("estimate", cache[2]), build_estimate)
+        return RowCount(max(_planner_rows(connection, explain), found), False)
     def build_oldest() -> Select[Any]:
         oldest = (built(query).with_only_columns(id_column).where(id_column < bindparam("lowest"))
                   .order_by(id_column.asc()).limit(written_limit(cap + 1)).subquery())
@@ -185,12 +188,9 @@ OLDEST_WALKS_KEPT = 2000
 _oldest_walks: dict[tuple[Any, ...], tuple[float, int, int, int]] = {}
 
 
-def _planner_rows(connection: Any, statement: Select[Any]) -> int:
-    """PostgreSQL's estimate of the rows ``statement`` returns (``EXPLAIN``: planning only)."""
-    compiled = statement.compile(dialect=connection.dialect,
-                                 compile_kwargs={"render_postcompile": True})
-    plan = connection.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}",
-                                      compiled.params).scalar()
+def _planner_rows(connection: Any, explain: Explain) -> int:
+    """PostgreSQL's estimate of the rows a statement returns (``EXPLAIN``: planning only)."""
+    plan = connection.execute(explain).scalar()
     if isinstance(plan, str):
         import json
 
