@@ -32,6 +32,10 @@ class Explain(Executable, ClauseElement):
     def __init__(self, statement: Any) -> None:
         self.statement = statement
 
+    @property
+    def _all_selected_columns(self) -> Any:  # read when a cached compilation is reused
+        return self.statement._all_selected_columns
+
 
 @compiles(Explain)
 def _explain(element: Explain, compiler: Any, **kw: Any) -> str:

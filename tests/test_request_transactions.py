@@ -71,8 +71,9 @@ def test_a_list_counted_past_its_cap_still_commits(probe):
     with app.app_context():
         db.session.add_all(Customer(name=f"Estimated {i}") for i in range(5))
         db.session.commit()
-    response = client.get("/_t/estimate")
-    assert response.status_code == 200 and int(response.get_data(as_text=True)) >= 2
+    for _ in range(2):  # the second from SQLAlchemy's cache of compiled statements
+        response = client.get("/_t/estimate")
+        assert response.status_code == 200 and int(response.get_data(as_text=True)) >= 2
     assert ends[-1:] == ["commit"] and "rollback" not in ends[1:]
 
 
