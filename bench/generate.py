@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import secrets
 import shutil
 import sys
 import tempfile
@@ -454,6 +455,8 @@ def generate(url: str, customers: int, deals: int, seed: int = 1, plugins: Seque
         counts["contacts"] += len(contacts)
     rates = rate_rows(random.Random(seed + 1), end_ts - 2 * YEAR, end_ts, clock)
     writer.write("exchange_rates", ("id", "currency", "day", "rate", "created_at"), rates)
+    # what change_stamps.touch does for a writer that bypasses set_rate: the app keeps rates
+    writer.write("change_stamps", ("name", "token"), [("rates", secrets.token_hex(16))])
     writer.commit()
     counts["exchange_rates"] = len(rates)
     deal_cols = ("id", "customer_id", "owner_id", "pipeline_id", "stage_id", "title", "amount",

@@ -26,7 +26,8 @@ from sqlalchemy.orm import joinedload
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import audit
+from . import audit, change_stamps
+from .change_stamps import stamp_columns
 from .extensions import db, login_manager
 from .i18n import _, _l, select_locale
 from .login_throttle import check_credentials, init_login_throttle, throttle
@@ -47,31 +48,32 @@ class LoginForm(FlaskForm):
 def _load_user(user_id: str) -> User | None:
     """The signed-in user and their roles, plus what every page needs, in one statement: the
     freshness stamps of what each process caches (the role settings: conveyor.role_layers; the
-    pipelines: conveyor.pipelines) and the unread notifications count for the header."""
+    pipelines and the exchange rates: conveyor.change_stamps) and the unread notifications
+    count for the header."""
     uid, _sep, stamp = user_id.partition(":")
     if not uid.isdigit() or len(uid) > 10 or not stamp:
         return None
     row = db.session.execute(_user_statement(), {"uid": int(uid)}).unique().first()
     if row is None:
         return None
-    user, settings_count, settings_at, unread, pipelines_stamp = row
+    user, settings_count, settings_at, unread, *stamps = row
     # A session made before the user's last logout, password change or deactivation is over.
     if not user.active or not hmac.compare_digest(stamp.encode(), user.session_stamp.encode()):
         return None
     g.conveyor_roles_stamp = (settings_count, settings_at)
-    g.conveyor_pipelines_stamp = pipelines_stamp
+    change_stamps.remember(stamps)
     g.unread_notifications = unread or 0
     return user
 
 
 def user_row_columns(user_id: Any) -> list[Any]:
     """What rides along a signed-in user's load, in this order: the roles' settings stamp
-    (count, latest), the unread notifications count, the pipelines stamp. The bearer-token load
-    (``conveyor.default_auth``) carries the same."""
-    from .pipelines import stamp_column
+    (count, latest), the unread notifications count, the change stamps
+    (``conveyor.change_stamps``). The bearer-token load (``conveyor.default_auth``) carries the
+    same."""
     from .web.notifications import unread_count_column
 
-    return [*settings_stamp_columns(), unread_count_column(user_id), stamp_column()]
+    return [*settings_stamp_columns(), unread_count_column(user_id), *stamp_columns()]
 
 
 @lru_cache(maxsize=1)

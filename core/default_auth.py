@@ -8,6 +8,7 @@ from flask import g
 from sqlalchemy import String, bindparam, select, update
 from sqlalchemy.orm import joinedload
 
+from . import change_stamps
 from .extensions import db
 from .hookspecs import hookimpl
 from .models import ApiToken, User
@@ -37,11 +38,11 @@ def user_from_request(request: Any) -> User | None:
                              {"token_hash": ApiToken.hash(secret.strip())}).unique().first()
     if row is None:
         return None
-    user, token_id, last_used_at, settings_count, settings_at, unread, pipelines_stamp = row
+    user, token_id, last_used_at, settings_count, settings_at, unread, *stamps = row
     if not user.active:
         return None
     g.conveyor_roles_stamp = (settings_count, settings_at)
-    g.conveyor_pipelines_stamp = pipelines_stamp
+    change_stamps.remember(stamps)
     g.unread_notifications = unread or 0
     now = utcnow()
     if last_used_at is None or (now - last_used_at).total_seconds() > 60:

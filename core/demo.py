@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from . import change_stamps
 from .crm import in_company_language
 from .events import UserCreated, emit
 from .i18n import _l
@@ -233,6 +234,7 @@ def _exchange_rates(session: Session, rng: random.Random, now: datetime,
                          "rate": Decimal(str(round(value / base * drift, 6)))})
     if rows:
         session.execute(insert(ExchangeRate.__table__), rows)
+        change_stamps.touch(session, "rates")
 
 
 def _users(session: Session, joined: datetime) -> dict[str, User]:

@@ -4,6 +4,12 @@ A rate is how many units of the company currency one unit of a currency was wort
 rate used for a date is the latest one on or before it. Totals never add amounts of different
 currencies as they are: each is converted, and a currency without a rate is named as missing
 instead of counting as zero.
+
+The rates in force on a day are kept per process (:func:`rates_on`) under the "rates" change
+stamp (conveyor.change_stamps), which :func:`set_rate` and any ORM flush of an
+:class:`ExchangeRate` renew: the board, the cards and the home page convert on every view, and
+rates change a few times a day at most. A bulk loader writing rates with raw SQL must call
+``change_stamps.touch(session, "rates")``.
 """
 from __future__ import annotations
 
@@ -26,8 +32,10 @@ from babel.numbers import (
     list_currencies,
 )
 from flask import current_app
-from sqlalchemy import bindparam, select, union_all
+from sqlalchemy import bindparam, event, select, union_all
+from sqlalchemy.orm import Session
 
+from . import change_stamps
 from .dialects import dialect_module
 from .extensions import db
 from .i18n import _l
@@ -35,6 +43,8 @@ from .models.money import ExchangeRate
 
 ONE = Decimal(1)
 CENT = Decimal("0.01")
+STAMP = "rates"
+RATES_KEPT = 512  # (currencies, day) answers kept per process; beyond, the memo starts afresh
 
 
 class RateError(ValueError):
@@ -167,20 +177,40 @@ def set_rate(currency: str, day: date, rate: Any, by: Any = None) -> None:
     db.session.execute(stmt.on_conflict_do_update(
         index_elements=[table.c.currency, table.c.day],
         set_={"rate": stmt.excluded.rate, "by_id": stmt.excluded.by_id}))
+    change_stamps.touch(db.session(), STAMP)
 
 
 def rates_on(currencies: Iterable[str], day: date) -> dict[str, Decimal]:
-    """The rate of each currency on ``day`` (latest on or before it), in one statement; the
-    company currency is 1; currencies without a rate are absent."""
+    """The rate of each currency on ``day`` (latest on or before it), in one statement or from
+    the process's memo while the "rates" stamp stands; the company currency is 1; currencies
+    without a rate are absent."""
     wanted = {c for c in currencies if c}
     home = company_currency()
     out = {home: ONE} if home in wanted else {}
-    others = sorted(wanted - {home})
+    others = tuple(sorted(wanted - {home}))
     if not others:
         return out
-    rows = db.session.execute(_rates_statement(tuple(others)), {"day": day})
-    out.update({currency: Decimal(rate) for currency, rate in rows})
+    stamp = change_stamps.current(STAMP)
+    memo = current_app.extensions.get("conveyor_rates")
+    if stamp is None or memo is None or memo[0] != stamp or len(memo[1]) >= RATES_KEPT:
+        memo = (stamp, {})
+        if stamp is not None:
+            current_app.extensions["conveyor_rates"] = memo
+    found = memo[1].get((others, day))
+    if found is None:
+        rows = db.session.execute(_rates_statement(others), {"day": day})
+        found = memo[1][(others, day)] = {currency: Decimal(rate) for currency, rate in rows}
+    out.update(found)
     return out
+
+
+@event.listens_for(Session, "after_flush")
+def _renew_stamp(session: Session, flush_context: Any) -> None:
+    """A flush that added, changed or removed a rate renews the stamp in its own transaction."""
+    changed = (*session.new, *session.deleted,
+               *(obj for obj in session.dirty if session.is_modified(obj)))
+    if any(isinstance(obj, ExchangeRate) for obj in changed):
+        change_stamps.touch(session, STAMP)
 
 
 class RateBook:

@@ -2,28 +2,25 @@
 
 Nearly every deals page needs the stages (labels, board columns, filters, next steps), and
 they change only when an admin edits them. The snapshot is rebuilt when the database's
-"pipelines" change stamp (conveyor.models.ChangeStamp) differs from the one it was built under.
+"pipelines" change stamp (conveyor.change_stamps) differs from the one it was built under.
 The stamp is renewed in the same transaction as any flush that adds, changes or removes a
-Pipeline or a Stage, and it is read along with the signed-in user (conveyor.auth), so the check
-costs no statement of its own. Code that changes stages without the ORM (raw SQL) must call
+Pipeline or a Stage. Code that changes stages without the ORM (raw SQL) must call
 :func:`touch` in the same transaction.
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, g, has_request_context
-from sqlalchemy import event, select, update
+from flask import current_app
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from .dialects import dialect_module
+from . import change_stamps
 from .extensions import db
-from .models import ChangeStamp, Pipeline, Stage
+from .models import Pipeline, Stage
 
 STAMP = "pipelines"
-_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -79,11 +76,7 @@ class Pipelines:
 
 def current_pipelines() -> Pipelines:
     """The snapshot, rebuilt only when the change stamp moved. Treat it as read-only."""
-    stamp = g.get("conveyor_pipelines_stamp", _UNSET) if has_request_context() else _UNSET
-    if stamp is _UNSET:
-        stamp = db.session.scalar(select(stamp_column()))
-        if has_request_context():
-            g.conveyor_pipelines_stamp = stamp
+    stamp = change_stamps.current(STAMP)
     cached = current_app.extensions.get("conveyor_pipelines")
     if stamp is not None and cached is not None and cached[0] == stamp:
         return cached[1]
@@ -93,24 +86,9 @@ def current_pipelines() -> Pipelines:
     return built
 
 
-def stamp_column() -> Any:
-    """The stamp as a scalar subquery, to ride along another statement (the user's load)."""
-    return (select(ChangeStamp.token).where(ChangeStamp.name == STAMP)
-            .scalar_subquery().label("pipelines_stamp"))
-
-
 def touch(session: Session) -> None:
     """Renew the stamp (in the session's transaction): every process rebuilds its snapshot."""
-    conn = session.connection()
-    token = secrets.token_hex(16)
-    dialect = dialect_module(conn.dialect.name)
-    table = ChangeStamp.__table__
-    if dialect is not None:
-        stmt = dialect.insert(table).values(name=STAMP, token=token)
-        conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"token": token}))
-    elif not conn.execute(update(table).where(table.c.name == STAMP)
-                          .values(token=token)).rowcount:
-        conn.execute(table.insert().values(name=STAMP, token=token))
+    change_stamps.touch(session, STAMP)
 
 
 def _load() -> Pipelines:

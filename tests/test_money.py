@@ -263,3 +263,38 @@ def test_a_deal_card_shows_the_converted_amount_beside_the_original(app, login_a
     assert "CN¥1,000.00" in page and "≈ $140.00" in page
     assert "no exchange rate for JPY" in seller.get(f"/deals/{ids[1]}").get_data(as_text=True)
     assert "data-converted" not in seller.get(f"/deals/{ids[2]}").get_data(as_text=True)
+
+
+def test_rates_are_kept_per_process_until_a_rate_changes(app, login_as, count_queries):
+    """The card reads the rates once; a rate set anywhere (here, the web's set_rate in another
+    session; raw SQL with a touch of the stamp) shows on the next view."""
+    from sqlalchemy import text
+
+    from conveyor import change_stamps
+
+    with app.app_context():
+        seller = db.session.scalar(select(User).where(User.username == "seller"))
+        customer = crm.create_customer({"name": "Acme"}, seller)
+        deal_id = crm.create_deal({"title": "t", "customer_id": customer.id,
+                                   "amount": D("1000"), "currency": "CNY"}, seller).id
+        set_rate("CNY", date(2020, 1, 1), "0.1400")
+        db.session.commit()
+    client = login_as("seller")
+    assert "≈ $140.00" in client.get(f"/deals/{deal_id}").get_data(as_text=True)
+    with count_queries() as queries:
+        assert "≈ $140.00" in client.get(f"/deals/{deal_id}").get_data(as_text=True)
+    assert not [q for q in queries if "exchange_rates" in q], queries
+    with app.app_context():
+        set_rate("CNY", date(2020, 1, 2), "0.1500")
+        db.session.commit()
+    assert "≈ $150.00" in client.get(f"/deals/{deal_id}").get_data(as_text=True)
+    with app.app_context():
+        db.session.execute(text("UPDATE exchange_rates SET rate = 0.16 WHERE currency = 'CNY'"))
+        change_stamps.touch(db.session(), "rates")
+        db.session.commit()
+    assert "≈ $160.00" in client.get(f"/deals/{deal_id}").get_data(as_text=True)
+    with app.app_context():  # an ORM change renews the stamp too
+        rate = db.session.scalar(select(ExchangeRate).where(ExchangeRate.day == date(2020, 1, 2)))
+        rate.rate = D("0.17")
+        db.session.commit()
+    assert "≈ $170.00" in client.get(f"/deals/{deal_id}").get_data(as_text=True)
