@@ -19,6 +19,7 @@ from .hookspecs import hookimpl
 from .i18n import _l
 from .models import Customer, Deal, DealStageTotal, Stage, User
 from .money import convert_total, rates_on
+from .queries import written_limit
 from .types import utcnow
 
 MY_DEALS_LIMIT = 10
@@ -35,15 +36,18 @@ def my_deals(user: Any) -> str:
         return render_template("widgets/my_deals.html", deals=[])
     from .web.listing import plain_rows
 
-    deals = plain_rows(_my_deals_statement(open_ids), {"owner": user.id})
+    dialect = db.session.get_bind().dialect.name
+    deals = plain_rows(_my_deals_statement(open_ids, dialect), {"owner": user.id})
     return render_template("widgets/my_deals.html", deals=deals)
 
 
 @lru_cache(maxsize=16)
-def _my_deals_statement(open_ids: tuple[int, ...]) -> Any:
-    """Built once per set of open stages (the owner is a bind parameter): building twenty
-    subqueries costs more than running them."""
+def _my_deals_statement(open_ids: tuple[int, ...], dialect: str) -> Any:
+    """Built once per set of open stages and database (the owner is a bind parameter):
+    building twenty subqueries costs more than running them."""
     mine = Deal.owner_id == bindparam("owner")
+    if dialect == "postgresql":
+        return _my_deals_merged(open_ids, mine)
     # Per open stage, its ten earliest dated deals and its ten oldest undated ones, each read in
     # order from the (owner, stage, expected close, id) index. One branch for the undated deals
     # of every stage (stage IN …, by id) had SQLite walk the user's (owner, id, stage) index
@@ -63,6 +67,28 @@ def _my_deals_statement(open_ids: tuple[int, ...]) -> Any:
             .where(Deal.id.in_(candidates))
             .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
             .limit(MY_DEALS_LIMIT))
+
+
+def _my_deals_merged(open_ids: tuple[int, ...], mine: Any) -> Any:
+    """PostgreSQL: each open stage's deals in (expected close, id) order straight from the
+    (owner, stage, expected close, id) index — NULLs last, as PostgreSQL sorts and stores them,
+    so one branch per stage — merged (Merge Append) and cut at ten: about twenty rows read, and
+    the customers of the ten joined after. The twenty-branch form below had PostgreSQL fetch
+    and join the up to 200 candidates first (1.5 ms at 1M deals; this: 0.3 ms)."""
+    ten = written_limit(MY_DEALS_LIMIT)  # a bound LIMIT lets a prepared plan read them all
+    row = (Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.expected_close, Deal.stage_id,
+           Deal.customer_id)
+    branches = [select(*row).where(mine, Deal.stage_id == sid)
+                .order_by(Deal.expected_close, Deal.id).limit(ten) for sid in open_ids]
+    merged = union_all(*branches)
+    first = merged.order_by(merged.selected_columns.expected_close,
+                            merged.selected_columns.id).limit(ten).subquery("mine")
+    return (select(first.c.id, first.c.title, first.c.amount, first.c.currency,
+                   first.c.expected_close, Customer.name.label("customer_name"),
+                   Stage.percent.label("stage_percent"))
+            .join(Customer, Customer.id == first.c.customer_id)
+            .join(Stage, Stage.id == first.c.stage_id)
+            .order_by(first.c.expected_close, first.c.id))
 
 
 def pipeline_summary(user: Any) -> str:

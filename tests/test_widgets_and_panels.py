@@ -46,6 +46,16 @@ def test_my_deals_lists_own_open_deals_closest_close_first(app, login_as):
     assert titles == ["Sooner", "Later", "Undated"]
 
 
+def test_my_deals_shows_the_ten_closest_across_stages(app, login_as):
+    stages = ["Request / interest", "Negotiation", "Fulfilment"]
+    make_deals(app, "seller", [(f"Dated {day:02d}", "10", stages[day % 3], date(2030, 1, day))
+                               for day in range(12, 0, -1)]
+               + [("Undated", "10", "Negotiation", None)])
+    box = widget_html(login_as("seller").get("/").get_data(as_text=True), "widget-core-my-deals")
+    titles = re.findall(r'href="/deals/\d+">([^<]+)<', box)
+    assert titles == [f"Dated {day:02d}" for day in range(1, 11)]
+
+
 def test_pipeline_summary_counts_sums_and_weighs_visible_open_deals(app, login_as):
     make_deals(app, "seller", [("A", "1000", "Negotiation", None),
                                ("B", "500.50", "Negotiation", None),
