@@ -30,7 +30,7 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from ..crm import timeline_label
-from ..i18n import LANGUAGE_NAMES, _, request_translations
+from ..i18n import LANGUAGE_NAMES, _, request_translations, template_gettext_callables
 from ..permissions import can, permissions_of
 
 log = logging.getLogger("conveyor.web")
@@ -76,6 +76,7 @@ def init_web(app: Flask) -> None:
         pgettext=lambda c, s: request_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
         newstyle=True)
+    app.jinja_env.globals.update(template_gettext_callables())
     for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, _error_page)
     from ..stage_gates import StageGateRefused
