@@ -13,7 +13,7 @@ Interface (kept stable for bench_core, bench_leads, bench_funnel, bench_relation
 - ``make_bench_app(url, plugins=()) -> Flask`` — the real app (``create_app``) on that database,
   with the reference route ``/_bench/bare/<id>`` added (see ``add_bare_route``), an empty
   signed-in page ``/_bench/shell`` (``add_shell_route``): the layout's fixed cost, and the
-  ``X-Bench-Forget-Rows`` header (``add_forget_rows``): rows rendered afresh.
+  ``X-Bench-Forget-Rows`` header (``add_forget_rows``): rows rendered afresh, counts made again.
 - ``client_for(app, user_id) -> FlaskClient`` — a test client signed in as that user.
 - ``served(url, plugins=(), config=None) -> context manager yielding an HttpServer`` —
   ``make_bench_app``
@@ -184,15 +184,18 @@ def add_bare_route(app: Flask) -> None:
 
 def add_forget_rows(app: Flask) -> None:
     """``X-Bench-Forget-Rows: 1`` empties the memo of rendered list rows and board cards
-    (conveyor.web.rows) before the request: a page timed as if all its rows were new."""
+    (conveyor.web.rows) and of lists' estimated counts (conveyor.web.listing) before the
+    request: a page timed as if all its rows were new and its count not yet made."""
     from flask import request
 
+    from conveyor.web.listing import forget_estimates
     from conveyor.web.rows import forget_rows
 
     @app.before_request
     def _forget() -> None:
         if request.headers.get("X-Bench-Forget-Rows"):
             forget_rows()
+            forget_estimates()
 
 
 def add_shell_route(app: Flask) -> None:

@@ -361,6 +361,30 @@ def test_beyond_the_cap_the_count_is_an_estimate(app):
             assert estimate.value == pytest.approx(40, rel=0.5)
 
 
+def test_a_list_keeps_its_estimate_a_minute_and_never_an_exact_count(app, monkeypatch):
+    from conveyor.permissions import scoped
+    from conveyor.web import listing
+
+    seed(app, n=30)
+    with app.test_request_context():
+        user = db.session.get(User, app.config["TEST_USER_IDS"]["seller"])
+
+        def count(cap):
+            return listing.count_rows(lambda: scoped(Deal, user), Deal.id, cap=cap,
+                                      cache=(Deal, user, "test-estimates"))
+
+        first = count(5)
+        assert not first.exact and count(100) == listing.RowCount(30, True)
+        seed(app, n=30, name="Later")
+        assert count(5) == first  # kept: no statement ran
+        assert count(100) == listing.RowCount(60, True)  # exact counts are made each time
+        now = listing.time.monotonic()
+        monkeypatch.setattr(listing.time, "monotonic", lambda: now + listing.ESTIMATE_TTL + 1)
+        if db.engine.dialect.name == "postgresql":  # the planner's statistics, as
+            db.session.execute(text("ANALYZE deals"))  # autovacuum keeps them
+        assert count(5).value > first.value  # a minute on, counted again
+
+
 def test_the_estimate_reads_as_about(app):
     from conveyor.web.deals import shown_range
     from conveyor.web.listing import RowCount
