@@ -54,6 +54,7 @@ def init_web(app: Flask) -> None:
     from ..search.views import init_search
     init_search(app)
     app.context_processor(_shell_context)
+    app.before_request(_keep_csrf_token)
     before_render_template.connect(_plugin_template_vars, app)
     app.jinja_env.globals.update(render_widget=render_widget, render_panel=render_panel,
                                  timeline_label=timeline_label,
@@ -267,6 +268,17 @@ def _total_cell(amount: Any, currency: str, parts: tuple[tuple[str, Any], ...],
         out += ('<br><small class="warn">{}</small>'.format(escape(
             _("no exchange rate for %(currencies)s", currencies=", ".join(missing)))))
     return out
+
+
+def _keep_csrf_token() -> None:
+    """Put the request's signed CSRF token in ``g`` before the view runs: a form the view builds
+    (Flask-WTF) takes it from there instead of signing the session's token again (~60 µs of a
+    deal card). Only where the session has a token already: none is made here."""
+    from flask import session
+
+    if current_app.config.get("SESSION_COOKIE_NAME", "session") in request.cookies \
+            and isinstance(session.get("csrf_token"), str):
+        csrf_token()
 
 
 def csrf_token() -> str:
