@@ -5,6 +5,7 @@ CSRF stays on (as in production): posts carry the token from the page's csrf-tok
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -78,6 +79,36 @@ def test_seller_creates_a_customer_and_a_deal_and_moves_it_through_the_pipeline(
     assert history.count("<tr>") == 5  # header + four rows
     assert "Negotiation" in history and "Closed — won" in history
     assert "12,500.50" in card and "Globex" in card
+
+
+def test_the_card_reads_its_timeline_and_stage_history_in_one_statement(app, login_as,
+                                                                         count_queries):
+    from conveyor.models import TimelineEntry
+    from conveyor.types import utcnow
+
+    _, (deal_id,) = seed(app)
+    by_name = stages(app)
+    seller = login_as("seller")
+    for name in ("Negotiation", "Contract being concluded"):
+        assert post(seller, f"/deals/{deal_id}/stage",
+                    {"stage_id": by_name[name][0]}).status_code == 302
+    with app.app_context():
+        deal = db.session.get(Deal, deal_id)
+        for i in range(3):
+            db.session.add(TimelineEntry(customer_id=deal.customer_id, deal_id=deal_id,
+                                         kind="note", message=f"Note {i}",
+                                         at=utcnow() + timedelta(minutes=i)))
+        db.session.commit()
+    seller.get(f"/deals/{deal_id}")
+    with count_queries() as queries:
+        card = seller.get(f"/deals/{deal_id}").get_data(as_text=True)
+    assert len([q for q in queries if "stage_history" in q]) == 1
+    assert [q for q in queries if "stage_history" in q][0].count("timeline") >= 1
+    history = card.split('id="history"')[1].split("</section>")[0]
+    assert history.count("<tr>") == 4  # header + created + two moves, oldest first
+    assert history.index("Negotiation") < history.index("Contract being concluded")
+    timeline = card.split('id="timeline"')[1].split("</section>")[0]
+    assert timeline.index("Note 2") < timeline.index("Note 1") < timeline.index("Note 0")
 
 
 def test_moving_to_a_lost_stage_needs_a_reason(app, login_as):

@@ -72,6 +72,11 @@ def card_timeline(target: str, record_id: int, user: Any, panels: list[Any]) -> 
     """The rows of the card's timeline box, or ``None`` when one of the card's ``panels``
     shows the timeline itself (``merges_timeline``): the card then has no box of its own and
     spends no statement on it."""
-    if any(getattr(panel, "merges_timeline", False) for panel in panels):
+    if timeline_merged(panels):
         return None
     return timeline_rows(card_timeline_statement(target, user), record_id=record_id)
+
+
+def timeline_merged(panels: list[Any]) -> bool:
+    """Whether one of a card's ``panels`` shows the timeline itself (``merges_timeline``)."""
+    return any(getattr(panel, "merges_timeline", False) for panel in panels)
