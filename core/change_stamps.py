@@ -25,7 +25,6 @@ from .extensions import db
 from .models import ChangeStamp
 
 NAMES = ("pipelines", "rates")
-_UNSET = object()
 
 
 def stamp_columns() -> list[Any]:

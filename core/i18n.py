@@ -94,6 +94,7 @@ def template_gettext_callables() -> dict[str, Any]:
     return {"_": gettext_, "gettext": gettext_, "ngettext": ngettext_, "pgettext": pgettext_,
             "npgettext": npgettext_}
 
+
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "zh_Hans": "简体中文"}
 
 

@@ -152,6 +152,12 @@ def check_rate_day(day: date) -> date:
 
 def set_rate(currency: str, day: date, rate: Any, by: Any = None) -> None:
     """Store (or replace) ``currency``'s rate on ``day``, in the caller's transaction."""
+    _store_rate(currency, day, rate, by)
+    change_stamps.touch(db.session(), STAMP)
+
+
+def _store_rate(currency: str, day: date, rate: Any, by: Any) -> None:
+    """:func:`set_rate` without renewing the stamp (an import renews it once)."""
     currency = normalize_currency(currency)
     if currency == company_currency():
         raise RateError("currency", _l("%(code)s is the company currency: its rate is always 1",
@@ -177,7 +183,6 @@ def set_rate(currency: str, day: date, rate: Any, by: Any = None) -> None:
     db.session.execute(stmt.on_conflict_do_update(
         index_elements=[table.c.currency, table.c.day],
         set_={"rate": stmt.excluded.rate, "by_id": stmt.excluded.by_id}))
-    change_stamps.touch(db.session(), STAMP)
 
 
 def rates_on(currencies: Iterable[str], day: date) -> dict[str, Decimal]:
@@ -395,9 +400,11 @@ def import_rates(text: str, by: Any = None) -> int:
     rows = _numbered_rates(text)
     for number, currency, day, rate in rows:
         try:
-            set_rate(currency, day, rate, by)
+            _store_rate(currency, day, rate, by)
         except RateError as exc:
             raise RateError("file", _l("line %(number)s: %(why)s", number=number,
                                        why=exc.message)) from exc
+    if rows:
+        change_stamps.touch(db.session(), STAMP)
     return len(rows)
 

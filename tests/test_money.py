@@ -298,3 +298,10 @@ def test_rates_are_kept_per_process_until_a_rate_changes(app, login_as, count_qu
         rate.rate = D("0.17")
         db.session.commit()
     assert "≈ $170.00" in client.get(f"/deals/{deal_id}").get_data(as_text=True)
+    with app.app_context():  # an imported table renews it once, whatever its length
+        with count_queries() as imported:
+            assert import_rates("currency,date,rate\nCNY,2020-01-03,0.18\nCNY,2020-01-04,0.19\n"
+                                ) == 2
+        db.session.commit()
+    assert len([q for q in imported if "change_stamps" in q]) == 1, imported
+    assert "≈ $190.00" in client.get(f"/deals/{deal_id}").get_data(as_text=True)
