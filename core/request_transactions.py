@@ -10,7 +10,8 @@ wrote nothing is as cheap and changes nothing, and the prepared statements stay.
 session, no ORM flush and no statement other than a SELECT or an ``Explain`` of one (a long
 list's "about N") in this request (listeners below keep the flag in ``g``). Until the
 ``EXPLAIN`` counted as a read, every long list ended in a ROLLBACK and re-planned all its
-statements on the next view: a team's deals list took 7.3 ms instead of 4.9. Anything else ends as before: the session is closed and rolls back.
+statements on the next view: a team's deals list took 7.3 ms instead of 4.9. Anything else
+ends as before: the session is closed and rolls back.
 """
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from ..crm import timeline_label
-from ..i18n import LANGUAGE_NAMES, _, request_translations, template_gettext_callables
+from ..i18n import LANGUAGE_NAMES, _, template_gettext_callables
 from ..permissions import can, permissions_of
 
 log = logging.getLogger("conveyor.web")
@@ -71,12 +71,8 @@ def init_web(app: Flask) -> None:
                                  date=_date_filter, datetime=_datetime,
                                  duration=_duration, number=_number_filter,
                                  percent=_percent_filter)
-    app.jinja_env.install_gettext_callables(  # Flask-Babel's, with the catalog kept per request
-        gettext=lambda s: request_translations().ugettext(s),
-        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
-        pgettext=lambda c, s: request_translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
-        newstyle=True)
+    # Flask-Babel's catalogs, kept per request; {% trans %} in Jinja's newstyle
+    app.jinja_env.newstyle_gettext = True  # type: ignore[attr-defined]
     app.jinja_env.globals.update(template_gettext_callables())
     for code in (400, 403, 404, 405, 409, 413, 422, 429, 500):
         app.register_error_handler(code, _error_page)

@@ -44,7 +44,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import crm, safe_json, stage_gates
 from ..extensions import db
-from ..i18n import _, pgettext
+from ..i18n import _, pgettext, request_translations
 from ..models import Customer, Deal, Pipeline, Stage, StageHistory, User
 from ..models.deals import DealStageTotal
 from ..money import (
@@ -68,7 +68,7 @@ from ..permissions import (
 from ..pipelines import StageInfo, current_pipelines
 from ..queries import written_limit
 from ..types import utcnow
-from . import _locale_name, panels_for, request_translations, url_maker
+from . import _locale_name, panels_for, url_maker
 from .customers import assignable_users, list_filters
 from .forms import MAX_ID, DealForm, NewDealForm, StageForm
 from .listing import before_arg, count_rows, keyset_rows, only_paging, plain_rows, position_arg
