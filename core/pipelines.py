@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
@@ -75,20 +75,32 @@ class Pipelines:
 
 
 def current_pipelines() -> Pipelines:
-    """The snapshot, rebuilt only when the change stamp moved. Treat it as read-only."""
+    """The snapshot, rebuilt only when the change stamp moved; looked up once a request (the
+    API asks it for each of the 50 deals it lists). Treat it as read-only."""
+    in_request = has_request_context()
+    if in_request:
+        now = g.get("conveyor_pipelines_now")
+        if now is not None:
+            return now  # type: ignore[no-any-return]
     stamp = change_stamps.current(STAMP)
     cached = current_app.extensions.get("conveyor_pipelines")
     if stamp is not None and cached is not None and cached[0] == stamp:
-        return cached[1]
-    built = _load()
-    if stamp is not None:  # no stamp row yet: nothing to compare with later, so don't keep it
-        current_app.extensions["conveyor_pipelines"] = (stamp, built)
-    return built
+        snapshot = cached[1]
+    else:
+        snapshot = _load()
+        if stamp is not None:  # no stamp row yet: nothing to compare with later, don't keep it
+            current_app.extensions["conveyor_pipelines"] = (stamp, snapshot)
+    if in_request:
+        g.conveyor_pipelines_now = snapshot
+    return snapshot
 
 
 def touch(session: Session) -> None:
-    """Renew the stamp (in the session's transaction): every process rebuilds its snapshot."""
+    """Renew the stamp (in the session's transaction): every process rebuilds its snapshot,
+    this request on its next look."""
     change_stamps.touch(session, STAMP)
+    if has_request_context():
+        g.pop("conveyor_pipelines_now", None)
 
 
 def _load() -> Pipelines:

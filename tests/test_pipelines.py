@@ -108,3 +108,14 @@ def test_a_second_pipeline_appears_in_the_board_switcher(app, login_as):
     assert _column_titles(seller)[0] == "0% · Request / interest"  # the default pipeline
     page = seller.get(f"/deals/board?pipeline={pid}").get_data(as_text=True)
     assert "0% · Talk" in page and "Request / interest" not in page
+
+
+def test_a_request_looks_the_snapshot_up_once_and_again_after_a_change(app):
+    with app.test_request_context():
+        first = current_pipelines()
+        assert current_pipelines() is first  # kept for the request
+        stage = db.session.scalar(select(Stage).where(Stage.percent == 10))
+        stage.name = "Demo held"
+        db.session.flush()  # renews the stamp: this request rebuilds on its next look
+        assert current_pipelines().stages[stage.id].name == "Demo held"
+        db.session.rollback()
