@@ -24,7 +24,7 @@ from conveyor.extensions import db
 from conveyor.hookspecs import hookimpl
 from conveyor.models import Customer, Deal, Stage, User
 from conveyor.models.deals import DealStageTotal
-from conveyor.web.deals import open_totals
+from conveyor.web.deals import _board_rows, open_totals
 
 CURRENCIES = ["USD", "EUR", "RUB"]
 CENTS = Decimal("0.01")
@@ -220,6 +220,41 @@ def test_board_totals_follow_the_record_scope(app, users):
             assert got == {"count": count, "amounts": {"USD": Decimal(amount)}}, who
 
 
+def test_the_board_reads_cards_and_totals_in_one_statement_with_the_same_numbers(
+        app, users, count_queries):
+    """The board's UNION ALL of cards and totals rows gives what the totals and the cards read
+    apart give, for each record scope and in several currencies (the team's scope is a CTE
+    both halves share)."""
+    from conveyor.web.deals import _cards_statement
+    from conveyor.web.listing import plain_rows
+
+    for owner, amount in (("seller", "10.00"), ("seller2", "20.00"), ("seller3", "40.00"),
+                          ("seller", "7.50")):
+        _deal(app, owner, users, amount)
+    with app.app_context():
+        euro = db.session.scalar(select(Deal).order_by(Deal.id.desc()))
+        euro.currency = "EUR"
+        crm.rebuild_deal_totals()
+        db.session.commit()
+        stages = list(db.session.scalars(select(Stage.id).where(Stage.is_won.is_(False),
+                                                                Stage.is_lost.is_(False))))
+        for who in ("seller", "manager", "admin"):
+            with app.test_request_context():
+                user = db.session.get(User, users[who])
+                apart = open_totals(user, stages)
+                cards: dict[int, list[Any]] = {sid: [] for sid in stages}
+                for row in plain_rows(_cards_statement(user, stages)):
+                    cards[row.stage_id].append(row)
+                with count_queries() as seen:
+                    totals, merged = _board_rows(user, stages)
+            assert len(seen) == 1, seen
+            assert totals == apart and any(t["count"] for t in totals.values()), who
+            assert {sid: [row[:-1] for row in rows] for sid, rows in merged.items()} == {
+                sid: [tuple(row) for row in rows] for sid, rows in cards.items()}, who
+            assert any(merged.values()), who
+        assert sorted(totals[stages[0]]["amounts"]) == ["EUR", "USD"]
+
+
 class OnlyBig:
     """A plugin narrowing deals to those of 30 or more: the totals table can't say that."""
 
@@ -238,7 +273,8 @@ def test_a_plugin_narrowing_deals_gets_totals_from_the_deals_themselves(make_app
         for who, (count, amount) in {"seller": (1, "35.00"), "admin": (2, "85.00")}.items():
             with app.test_request_context():
                 got = open_totals(db.session.get(User, users[who]), [first])[first]
-            assert got == {"count": count, "amounts": {"USD": Decimal(amount)}}, who
+                board = _board_rows(db.session.get(User, users[who]), [first])[0][first]
+            assert got == board == {"count": count, "amounts": {"USD": Decimal(amount)}}, who
 
 
 def test_the_demo_company_starts_with_right_totals(make_app):

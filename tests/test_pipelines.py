@@ -44,7 +44,7 @@ def test_the_board_reuses_the_snapshot_and_reads_no_stage_rows(app, login_as, co
     seller.get("/deals/board")
     with count_queries() as queries:
         seller.get("/deals/board")
-    assert len(queries) == 3 and not [q for q in queries if "stages" in q.split("FROM")[1]], queries
+    assert len(queries) == 2 and not [q for q in queries if "stages" in q.split("FROM")[1]], queries
 
 
 def test_an_admin_edit_shows_on_the_next_page_and_renews_the_stamp(app, login_as):
