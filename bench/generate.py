@@ -193,10 +193,14 @@ def _search_triggers(raw: Any, dialect: str) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in cur.fetchall()]
 
 
-def fill_search_index(raw: Any, dialect: str, triggers: list[tuple[str, str]]) -> None:
+def fill_search_index(raw: Any, dialect: str, triggers: list[tuple[str, str]],
+                      vocabulary: list[str]) -> None:
     """Fill the search index from the loaded rows (SQLite: each FTS5 table's 'rebuild' reads
     its source view, 'optimize' merges it into one segment, as the app's index is made), then
-    put the triggers back."""
+    put the triggers back. Both databases: the loaded rows' words go to the search's vocabulary
+    (``vocabulary``: each index's statement; the triggers adding them were off for the load)."""
+    for statement in vocabulary:
+        raw.execute(statement)
     if dialect != "sqlite":
         return
     cur = raw.cursor()
@@ -429,8 +433,12 @@ def generate(url: str, customers: int, deals: int, seed: int = 1, plugins: Seque
     counts = {"users": len(users), "customers": 0, "contacts": 0, "deals": 0, "stage_history": 0,
               "timeline": 0}
     with app.app_context():
+        from conveyor.search.kinds import all_kinds
+
         engine = create_engine(db.engine.url, poolclass=NullPool)
         dialect = engine.dialect.name
+        vocabulary = [k.index.fill_vocabulary_sql(dialect) for k in all_kinds()
+                      if k.index.table in LOADED]
     proxy = engine.raw_connection()
     raw = proxy.driver_connection
     writer: Any = SqliteWriter(raw) if dialect == "sqlite" else PostgresWriter(raw)
@@ -484,7 +492,7 @@ def generate(url: str, customers: int, deals: int, seed: int = 1, plugins: Seque
     writer.commit()
     index_s = time.perf_counter() - index_start
     search_start = time.perf_counter()
-    fill_search_index(raw, dialect, triggers)
+    fill_search_index(raw, dialect, triggers, vocabulary)
     writer.commit()
     search_s = time.perf_counter() - search_start
     totals_start = time.perf_counter()

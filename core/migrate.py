@@ -31,6 +31,7 @@ from .extensions import db
 from .schema import core_tables, plugin_tables
 from .search.index import PG_COLUMN_PREFIX as SEARCH_COLUMN_PREFIX
 from .search.index import PG_INDEX_PREFIX as SEARCH_INDEX_PREFIX
+from .search.index import PG_PAIRS_PREFIX as SEARCH_PAIRS_PREFIX
 from .types import UTCDateTime
 
 CORE = "core"
@@ -139,8 +140,9 @@ def include_object_for(names: set[str]) -> Callable[..., bool]:
             return name in names
         if type_ == "index" and (name or "").startswith(SEARCH_INDEX_PREFIX):
             return False  # the search index, made by create_search_index
-        if type_ == "column" and (name or "").startswith(SEARCH_COLUMN_PREFIX):
-            return False  # the search index's stored document, made with it
+        if type_ == "column" and (name or "").startswith((SEARCH_COLUMN_PREFIX,
+                                                          SEARCH_PAIRS_PREFIX)):
+            return False  # the search index's stored document and word pairs, made with it
         table = getattr(obj, "table", None)
         return table is None or table.name in names
 

@@ -17,6 +17,7 @@ from conveyor.cli import backup_command, restore_command
 from conveyor.extensions import db
 from conveyor.models import Contact, Customer, Stage, User
 from conveyor.schema import app_tables
+from conveyor.search.pairs import register_sqlite_functions
 
 PLUGINS = ["leads", "calls", "groups", "funnel", "relationships"]
 
@@ -123,6 +124,7 @@ def test_sqlite_backup_is_consistent_while_a_writer_is_busy(populated: Any,
         pytest.skip("SQLite's online backup API")
     path = url.removeprefix("sqlite:///")
     writer = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    register_sqlite_functions(writer)  # the search index's triggers call them
     writer.execute("BEGIN IMMEDIATE")
     writer.execute("INSERT INTO customers (name, industry, region, size, tax_id, address, "
                    "created_at, updated_at) VALUES ('uncommitted', '', '', '', '', '', "

@@ -149,3 +149,25 @@ def test_timeline_option_posts_one_entry_per_history_row(tmp_path):
     mismatched = rows(url, "SELECT count(*) FROM timeline t JOIN deals d ON d.id = t.deal_id "
                            "WHERE t.customer_id != d.customer_id")
     assert mismatched[0][0] == 0
+
+
+def test_the_search_vocabulary_and_word_pairs_cover_the_loaded_rows(generated):
+    """The load runs with the search index's triggers off: its words are added to the
+    vocabulary afterwards, and its word pairs are indexed, as the app's writes would."""
+    from conveyor.search.pairs import pair_document, words
+
+    url, _ = generated
+    vocabulary = {r.word for r in rows(url, "SELECT word FROM search_words")}
+    expected: set[str] = set()
+    for r in rows(url, "SELECT name, email FROM contacts UNION ALL SELECT title, '' FROM deals"):
+        expected.update(words(f"{r[0]} {r[1]}"))
+    assert expected and expected <= vocabulary
+    title = rows(url, "SELECT id, title FROM deals ORDER BY id DESC LIMIT 1")[0]
+    token = pair_document(title.title).split()[0]
+    if url.startswith("sqlite"):
+        found = rows(url, f"SELECT -rowid FROM search_deals_pairs WHERE search_deals_pairs "
+                          f"MATCH '\"{token}\"' ORDER BY rowid LIMIT 1")
+    else:
+        found = rows(url, f"SELECT id FROM deals WHERE search_pairs_deals @> ARRAY['{token}'] "
+                          f"ORDER BY id DESC LIMIT 1")
+    assert found[0][0] == title.id

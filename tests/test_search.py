@@ -274,16 +274,20 @@ def test_a_database_without_pg_trgm_gets_a_clear_error():
 def test_the_index_sql_per_database():
     index = SearchIndex("contacts", "contacts", ("name",), ("phone",))
     pg = index.create_statements("postgresql")
-    assert pg == ["ALTER TABLE contacts ADD COLUMN IF NOT EXISTS search_doc_contacts text "
-                  "COLLATE \"C\" GENERATED ALWAYS AS (lower((coalesce(name, '') || ' ' || "
-                  "regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g')))) STORED",
-                  "CREATE INDEX IF NOT EXISTS ix_search_contacts ON contacts USING gin "
-                  "(search_doc_contacts gin_trgm_ops)"]
+    assert pg[:2] == ["ALTER TABLE contacts ADD COLUMN IF NOT EXISTS search_doc_contacts text "
+                      "COLLATE \"C\" GENERATED ALWAYS AS (lower((coalesce(name, '') || ' ' || "
+                      "regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g')))) STORED",
+                      "CREATE INDEX IF NOT EXISTS ix_search_contacts ON contacts USING gin "
+                      "(search_doc_contacts gin_trgm_ops)"]
+    assert "ALTER TABLE contacts ADD COLUMN IF NOT EXISTS search_pairs_contacts text[] GENERATED " \
+        "ALWAYS AS (conveyor_search_pairs((coalesce(name, '') || ' ' || regexp_replace(" \
+        "coalesce(phone, ''), '[^0-9]', '', 'g')))) STORED" in pg
     assert index.drop_statements("postgresql")[-1] == (
         "ALTER TABLE contacts DROP COLUMN IF EXISTS search_doc_contacts")
     sqlite = index.create_statements("sqlite")
     assert any("tokenize='trigram'" in s for s in sqlite)
-    assert sum(s.startswith("CREATE TRIGGER") for s in sqlite) == 3
+    assert any("CREATE VIRTUAL TABLE search_contacts_pairs" in s for s in sqlite)
+    assert sum(s.startswith("CREATE TRIGGER search_contacts_") for s in sqlite) == 3
 
 
 def test_migrations_build_the_index_over_existing_rows(make_app):

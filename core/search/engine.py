@@ -1,5 +1,6 @@
 """Running a search: one statement per kind the user may see, limited by the kind's record
-rules — the same ``scope`` its list applies — whatever the number of rows or hits."""
+rules — the same ``scope`` its list applies — whatever the number of rows or hits; read from the
+trigram index (:func:`match_ids`) or, for plain words, their pairs (:func:`pair_match_ids`)."""
 from __future__ import annotations
 
 import time
@@ -9,10 +10,13 @@ from typing import Any
 
 from flask import current_app, g, has_request_context
 from sqlalchemy import (
+    ARRAY,
     Join,
     Select,
     String,
+    Text,
     bindparam,
+    cast,
     column,
     func,
     literal_column,
@@ -26,8 +30,16 @@ from sqlalchemy.ext.compiler import compiles
 from ..extensions import db
 from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
-from .index import SearchIndex, negated_rowids, stored_document
+from .index import SearchIndex, has_pairs, negated_rowids, stored_document
 from .kinds import SearchHit, SearchKind, all_kinds
+from .pairs import (
+    MAX_WIDENED,
+    WORDS_INDEX,
+    WORDS_TABLE,
+    pair_words,
+    pairs_param,
+    widened_pairs,
+)
 from .terms import Terms, fts_match, index_plan, lead_keys, like_pattern, trigram_plan
 
 COUNT_UP_TO = 20  # counts above this read "20+": every match counted is a row read and checked
@@ -87,11 +99,27 @@ def _current_layout(index: SearchIndex) -> bool:
     return current
 
 
-def search_params(terms: Terms, dialect: str, lead: int = 0) -> dict[str, str]:
+def _has_pairs(index: SearchIndex) -> bool:
+    """Whether ``index`` has its word pairs (:mod:`.pairs`), looked up once per app and index
+    (an index a plugin made before them is searched by its trigrams alone)."""
+    known = current_app.extensions.setdefault("conveyor_search_pairs", {})
+    found = known.get(index.name)
+    if found is None:
+        found = known[index.name] = has_pairs(db.session.connection(), index)
+    return found
+
+
+def search_params(terms: Terms, dialect: str, lead: int = 0,
+                  pairs: tuple[str, ...] | None = None) -> dict[str, str]:
     """The bind parameters of :func:`match_ids`' statement for ``terms`` (SQLite: led by the
-    ``lead``-th of :func:`~.terms.lead_keys`)."""
-    plan = index_plan(terms, lead) if dialect == "sqlite" else trigram_plan(terms)
+    ``lead``-th of :func:`~.terms.lead_keys`), or with ``pairs`` of :func:`pair_match_ids`'."""
     params = {f"search_short_{i}_0": like_pattern(s) for i, s in enumerate(terms.short)}
+    if pairs is not None:
+        params["search_pairs"] = pairs_param(pairs, dialect)
+        params.update({f"search_check_{g}_0": like_pattern(group[0])
+                       for g, group in enumerate(terms.groups)})
+        return params
+    plan = index_plan(terms, lead) if dialect == "sqlite" else trigram_plan(terms)
     if dialect == "sqlite":
         if plan.match:
             params["search_match"] = fts_match(plan.match)
@@ -177,18 +205,93 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
             .order_by(model_id.desc()).limit(written_limit(rows)))
 
 
+def pair_match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int,
+                   dialect: str) -> Select[Any]:
+    """As :func:`match_ids`, the candidates read from the word pairs' index (:mod:`.pairs`:
+    the ``search_pairs`` parameter, :func:`~.pairs.pairs_param`) newest first, and every group
+    and short piece tested on them (each group is one word of ASCII letters: ``LIKE`` tests
+    it exactly)."""
+    model, index = kind.model, kind.index
+    model_id = model.id  # type: ignore[attr-defined]
+    visible = scope(model, user, kind.permission)
+    groups, shorts = terms.groups, [(s,) for s in terms.short]
+    if dialect == "sqlite":
+        document = literal_column(index.document(dialect))
+        tests = (_any_like(document.like, "search_check", groups, False)
+                 + _any_like(document.like, "search_short", shorts, False))
+        fts = table(index.pairs_table, column("rowid"))
+        joined = _OuterFirstJoin(fts, model.__table__,  # type: ignore[attr-defined]
+                                 model_id == -fts.c.rowid)
+        return (select(model_id).select_from(joined)
+                .where(literal_column(index.pairs_table).op("MATCH")(
+                    bindparam("search_pairs", type_=String)), visible, *tests)
+                .order_by(fts.c.rowid).limit(written_limit(rows)))
+    # Tested in the database's collation, as match_ids' checks: the trigram index can't take
+    # them, so the planner never intersects the words' (long) lists.
+    tested = literal_column(f'({index.table}.{index.pg_column} COLLATE "default")')
+
+    def like(pattern: Any, escape: str) -> Any:
+        return tested.like(func.lower(pattern), escape=escape)
+
+    listed = literal_column(f"{index.table}.{index.pg_pairs_column}")
+    wanted = cast(bindparam("search_pairs", type_=String, literal_execute=True), ARRAY(Text))
+    return (select(model_id)
+            .where(visible, listed.op("&&")(wanted), *_any_like(like, "search_check", groups, True),
+                   *_any_like(like, "search_short", shorts, True))
+            .order_by(model_id.desc()).limit(written_limit(rows)))
+
+
 def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
-                   dialect: str, lead: int = 0) -> Select[Any]:
+                   dialect: str, lead: int = 0, by_pairs: bool = False) -> Select[Any]:
     """The newest ``rows`` visible matches of ``kind``, with what their hits show; kept per
-    user and query shape (``scoped_statement``) — building it costs as much as running it."""
+    user and query shape (``scoped_statement``) — building it costs as much as running it.
+    ``by_pairs``: the candidates come from the word pairs (:func:`pair_match_ids`)."""
     def build() -> Select[Any]:
-        ids = match_ids(kind, terms, user, rows, dialect, lead)
+        ids = (pair_match_ids(kind, terms, user, rows, dialect) if by_pairs
+               else match_ids(kind, terms, user, rows, dialect, lead))
         return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
 
+    shape = ((len(terms.groups), len(terms.short)) if by_pairs
+             else terms_shape(terms, dialect, lead))
     return scoped_statement(kind.model, user, ("search", kind.name, kind.permission, rows,
-                                               dialect, _current_layout(kind.index),
-                                               terms_shape(terms, dialect, lead)),
+                                               dialect, _current_layout(kind.index), by_pairs,
+                                               shape),
                             build)
+
+
+@lru_cache(maxsize=2)
+def _widen_statement(dialect: str) -> Any:
+    """The vocabulary's words containing each of two query words (:mod:`.pairs`), at most
+    ``MAX_WIDENED + 1`` each, tagged 0 and 1: SQLite's trigram index on the vocabulary, or
+    PostgreSQL's (the patterns written in, for the planner to use it)."""
+    limit = MAX_WIDENED + 1
+    if dialect == "sqlite":
+        part = (f"SELECT {{i}} AS side, word FROM (SELECT word FROM {WORDS_INDEX} WHERE "
+                f"{WORDS_INDEX} MATCH :word_{{i}} LIMIT {limit})")
+        return text(" UNION ALL ".join(part.format(i=i) for i in (0, 1)))
+    part = (f"SELECT {{i}} AS side, word FROM (SELECT word FROM {WORDS_TABLE} WHERE word LIKE "
+            f":word_{{i}} LIMIT {limit}) AS side_{{i}}")
+    return text(" UNION ALL ".join(part.format(i=i) for i in (0, 1))).bindparams(
+        *(bindparam(f"word_{i}", type_=String, literal_execute=True) for i in (0, 1)))
+
+
+def widen(words: tuple[str, str], dialect: str) -> tuple[str, ...] | None:
+    """The pair tokens to look up for two query words (:func:`~.pairs.widened_pairs`): each
+    word widened to the vocabulary's words containing it, in one statement. ``()``: a word is
+    in no record of any kind with pairs — nothing to look up; None: a word is in too many
+    words (:data:`~.pairs.MAX_WIDENED`) to look their pairs up."""
+    if dialect == "sqlite":
+        params = {f"word_{i}": fts_match(((w,),)) for i, w in enumerate(words)}
+    else:
+        params = {f"word_{i}": like_pattern(w) for i, w in enumerate(words)}
+    found: tuple[list[str], list[str]] = ([], [])
+    for side, word in db.session.execute(_widen_statement(dialect), params):
+        found[side].append(word)
+    if any(len(side) > MAX_WIDENED for side in found):
+        return None
+    if not all(found):
+        return ()
+    return widened_pairs(*found)
 
 
 LEADS_KEPT_SECONDS = 60.0  # how long a process trusts what an index said it holds
@@ -253,21 +356,33 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
            only: str | None = None) -> list[KindResult]:
     """Hits grouped by kind (kinds the user may not see are left out), each group with up to
     ``per_kind`` hits and a count of up to ``count_up_to`` or ``per_kind``, whichever is more
-    ("20+" beyond); ``count_up_to=0``: no count (the suggestions)."""
+    ("20+" beyond); ``count_up_to=0``: no count (the suggestions).
+
+    A query of two or more plain words (:func:`~.pairs.pair_words`) is answered from the word
+    pairs of the kinds whose index has them, after one statement widening its two words through
+    the vocabulary (:func:`widen`) — none at all when a word is in no record; other queries,
+    and a word inside too many words, go to the trigram index."""
     from ..web.listing import plain_rows
 
     dialect = db.session.get_bind().dialect.name
     top = max(per_kind, count_up_to)
     kinds = visible_kinds(user, only)
-    leads = index_leads(terms, kinds) if dialect == "sqlite" else {}
+    words = pair_words(terms.groups, terms.phone)
+    paired = {k.name for k in kinds if _has_pairs(k.index)} if words else set()
+    pairs = widen(words, dialect) if words and paired else None
+    if pairs is None:
+        paired = set()
+    leads = (index_leads(terms, [k for k in kinds if k.name not in paired])
+             if dialect == "sqlite" else {})
     results = []
     for kind in kinds:
-        if terms.phone and not kind.numbers:
+        if (terms.phone and not kind.numbers) or (kind.name in paired and not pairs):
             results.append(KindResult(kind, [], 0, None))
             continue
+        by_pairs = kind.name in paired
         lead = leads.get(kind.name, 0)
-        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect, lead),
-                           search_params(terms, dialect, lead))
+        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect, lead, by_pairs),
+                           search_params(terms, dialect, lead, pairs if by_pairs else None))
         over = len(found) > top
         count = min(len(found), top) if count_up_to else len(found)
         results.append(KindResult(kind, [kind.hit(r) for r in found[:per_kind]], count,

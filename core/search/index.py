@@ -17,6 +17,11 @@ digits (a number is found however it was typed). The same expression is indexed 
   with "Kuznetsov" at 1M deals took 12 ms computed, 1.3 ms stored. An index a plugin made before
   (on the expression itself, :func:`stored_document` false) is still searched, with ``ILIKE``.
 
+Beside it, both databases keep the pairs of each row's words, and every indexed word in a shared
+vocabulary (:mod:`.pairs`): SQLite an FTS5 table ``search_<name>_pairs`` (read from its own view,
+kept by the same three triggers); PostgreSQL a stored column ``search_pairs_<name>`` with a GIN
+index, and a trigger adding a written row's words to the vocabulary.
+
 Migrations call :func:`create_search_index` / :func:`drop_search_index` with the index spelled
 out (a core one and the leads plugin's are examples).
 """
@@ -25,12 +30,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .pairs import PAIRS_FUNCTION, WORDS_FUNCTION, WORDS_TABLE, add_words_sql, vocabulary_statements
+
 # Characters people type inside phone numbers; SQLite has no regexp_replace, so the digits of a
 # stored number are what is left once these are gone.
 PHONE_PUNCTUATION = (" ", "-", "(", ")", "+", ".", "/", "\t")
 FTS_KEY = "fts_key"  # the source view's column holding -id: the FTS5 table's rowid
 PG_INDEX_PREFIX = "ix_search_"  # no model declares these: the migrations' drift check skips them
 PG_COLUMN_PREFIX = "search_doc_"  # nor these columns
+PG_PAIRS_PREFIX = "search_pairs_"  # nor these
 
 
 class SearchSetupError(RuntimeError):
@@ -63,6 +71,24 @@ class SearchIndex:
     def pg_column(self) -> str:
         return f"{PG_COLUMN_PREFIX}{self.name}"
 
+    @property
+    def pairs_table(self) -> str:
+        """SQLite: the FTS5 table of the rows' word pairs (:mod:`.pairs`)."""
+        return f"search_{self.name}_pairs"
+
+    @property
+    def pairs_view(self) -> str:
+        return f"search_{self.name}_pairs_source"
+
+    @property
+    def pg_pairs_column(self) -> str:
+        """PostgreSQL: the stored column of the row's word pairs, GIN-indexed."""
+        return f"{PG_PAIRS_PREFIX}{self.name}"
+
+    @property
+    def pg_pairs_index(self) -> str:
+        return f"{PG_INDEX_PREFIX}pairs_{self.name}"
+
     def document(self, dialect: str, prefix: str | None = None) -> str:
         """The SQL of the row's document; columns qualified by ``prefix`` (``new.``, ``old.``;
         default the table's name)."""
@@ -80,43 +106,105 @@ class SearchIndex:
         return "(" + " || ' ' || ".join(parts) + ")"
 
     def create_statements(self, dialect: str) -> list[str]:
-        """DDL creating the index and filling it from the rows already there."""
+        """DDL creating the index — the trigram index and the word pairs' — and filling it
+        from the rows already there."""
         if dialect == "postgresql":
             document = self.document(dialect, "")
             return [f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {self.pg_column} text "
                     f"COLLATE \"C\" GENERATED ALWAYS AS (lower({document})) STORED",
                     f"CREATE INDEX IF NOT EXISTS {self.pg_index} ON {self.table} "
-                    f"USING gin ({self.pg_column} gin_trgm_ops)"]
-        fts, watched = self.fts_table, ", ".join((*self.columns, *self.phones))
-        insert = (f"INSERT INTO {fts}(rowid, doc) VALUES (-new.id, "
-                  f"{self.document(dialect, 'new.')});")
-        delete = (f"INSERT INTO {fts}({fts}, rowid, doc) VALUES ('delete', -old.id, "
-                  f"{self.document(dialect, 'old.')});")
+                    f"USING gin ({self.pg_column} gin_trgm_ops)",
+                    *self.pairs_statements(dialect)]
+        fts = self.fts_table
         return [
             f"DROP VIEW IF EXISTS {self.source_view}",
             f"CREATE VIEW {self.source_view} AS SELECT -id AS {FTS_KEY}, "
             f"{self.document(dialect)} AS doc FROM {self.table}",
             f"CREATE VIRTUAL TABLE {fts} USING fts5(doc, content='{self.source_view}', "
             f"content_rowid='{FTS_KEY}', tokenize='trigram')",
-            f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {self.table} BEGIN {insert} END",
-            f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {self.table} BEGIN {delete} END",
-            f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {watched} ON {self.table} "
-            f"BEGIN {delete} {insert} END",
+            *self.trigger_statements(),
             f"INSERT INTO {fts}({fts}) VALUES ('rebuild')",
             optimize_statement(fts),
+            *self.pairs_statements(dialect),
         ]
 
-    def trigger_statements(self) -> list[str]:
-        """SQLite: just the triggers (a bulk load drops them, fills, rebuilds, re-creates)."""
-        return [s for s in self.create_statements("sqlite") if s.startswith("CREATE TRIGGER")]
+    def pairs_statements(self, dialect: str) -> list[str]:
+        """DDL of the word pairs' index alone (:mod:`.pairs`) and the shared vocabulary, filled
+        from the rows already there. SQLite's triggers keeping it are :meth:`trigger_statements`
+        (they keep the trigram index too)."""
+        vocabulary = vocabulary_statements(dialect)
+        if dialect == "postgresql":
+            document = self.document(dialect, "")
+            return [*vocabulary,
+                    f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {self.pg_pairs_column} "
+                    f"text[] GENERATED ALWAYS AS ({PAIRS_FUNCTION}({document})) STORED",
+                    f"CREATE INDEX IF NOT EXISTS {self.pg_pairs_index} ON {self.table} "
+                    f"USING gin ({self.pg_pairs_column})",
+                    f"CREATE OR REPLACE TRIGGER {self.pg_words_trigger} AFTER INSERT OR UPDATE "
+                    f"OF {self.watched} ON {self.table} FOR EACH ROW EXECUTE FUNCTION "
+                    f"conveyor_search_words_kept('{self.pg_column}')",
+                    self.fill_vocabulary_sql(dialect)]
+        pairs = self.pairs_table
+        return [*vocabulary,
+                f"DROP VIEW IF EXISTS {self.pairs_view}",
+                f"CREATE VIEW {self.pairs_view} AS SELECT -id AS {FTS_KEY}, "
+                f"{PAIRS_FUNCTION}({self.document(dialect)}) AS doc FROM {self.table}",
+                f"CREATE VIRTUAL TABLE {pairs} USING fts5(doc, content='{self.pairs_view}', "
+                f"content_rowid='{FTS_KEY}', tokenize=\"unicode61 tokenchars '_'\", "
+                f"detail='none')",
+                f"INSERT INTO {pairs}({pairs}) VALUES ('rebuild')",
+                optimize_statement(pairs),
+                self.fill_vocabulary_sql(dialect)]
+
+    def fill_vocabulary_sql(self, dialect: str) -> str:
+        """The statement adding every row's words to the vocabulary (after a bulk load)."""
+        if dialect == "postgresql":
+            return (f"INSERT INTO {WORDS_TABLE}(word) SELECT DISTINCT w FROM {self.table}, "
+                    f"unnest({WORDS_FUNCTION}({self.pg_column})) AS w ON CONFLICT DO NOTHING")
+        return add_words_sql(self.document(dialect), self.table)
+
+    @property
+    def pg_words_trigger(self) -> str:
+        return f"search_words_{self.name}"
+
+    @property
+    def watched(self) -> str:
+        """The columns whose change changes the document."""
+        return ", ".join((*self.columns, *self.phones))
+
+    def trigger_statements(self, with_pairs: bool = True) -> list[str]:
+        """SQLite: the three triggers keeping the trigram index — and the pairs and the
+        vocabulary, ``with_pairs`` — in step with the table's rows (a bulk load drops them,
+        fills, rebuilds, re-creates)."""
+        fts, pairs = self.fts_table, self.pairs_table
+        new, old = self.document("sqlite", "new."), self.document("sqlite", "old.")
+        insert = f"INSERT INTO {fts}(rowid, doc) VALUES (-new.id, {new});"
+        delete = f"INSERT INTO {fts}({fts}, rowid, doc) VALUES ('delete', -old.id, {old});"
+        if with_pairs:
+            insert += (f" INSERT INTO {pairs}(rowid, doc) VALUES (-new.id, "
+                       f"{PAIRS_FUNCTION}({new})); {add_words_sql(new)};")
+            delete += (f" INSERT INTO {pairs}({pairs}, rowid, doc) VALUES ('delete', -old.id, "
+                       f"{PAIRS_FUNCTION}({old}));")
+        return [
+            f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {self.table} BEGIN {insert} END",
+            f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {self.table} BEGIN {delete} END",
+            f"CREATE TRIGGER {fts}_au AFTER UPDATE OF {self.watched} ON {self.table} "
+            f"BEGIN {delete} {insert} END",
+        ]
 
     def drop_statements(self, dialect: str) -> list[str]:
+        """DDL dropping the index (the shared vocabulary stays: other indexes' words are in
+        it, and a word no record holds only widens a search by a pair that finds nothing)."""
         if dialect == "postgresql":
-            return [f"DROP INDEX IF EXISTS {self.pg_index}",
+            return [f"DROP TRIGGER IF EXISTS {self.pg_words_trigger} ON {self.table}",
+                    f"DROP INDEX IF EXISTS {self.pg_pairs_index}",
+                    f"ALTER TABLE {self.table} DROP COLUMN IF EXISTS {self.pg_pairs_column}",
+                    f"DROP INDEX IF EXISTS {self.pg_index}",
                     f"ALTER TABLE {self.table} DROP COLUMN IF EXISTS {self.pg_column}"]
         fts = self.fts_table
         return [f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")] + [
-            f"DROP TABLE IF EXISTS {fts}", f"DROP VIEW IF EXISTS {self.source_view}"]
+            f"DROP TABLE IF EXISTS {fts}", f"DROP VIEW IF EXISTS {self.source_view}",
+            f"DROP TABLE IF EXISTS {self.pairs_table}", f"DROP VIEW IF EXISTS {self.pairs_view}"]
 
 
 def optimize_statement(fts: str) -> str:
@@ -200,6 +288,61 @@ def stored_document(connection: Any, index: SearchIndex) -> bool | None:
         "current_schema() AND table_name = :table AND column_name = :column)"),
         {"index": index.pg_index, "table": index.table, "column": index.pg_column}).one()
     return None if found[0] is None else found[1] is not None
+
+
+def has_pairs(connection: Any, index: SearchIndex) -> bool:
+    """Whether ``index`` has its word pairs (:mod:`.pairs`, made by
+    :meth:`SearchIndex.create_statements` since 2026-12-05, or :func:`add_word_pairs`)."""
+    if connection.dialect.name == "sqlite":
+        return connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+            (index.pairs_table,)).scalar() is not None
+    from sqlalchemy import text
+
+    return connection.execute(text(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND "
+        "table_name = :table AND column_name = :column"),
+        {"table": index.table, "column": index.pg_pairs_column}).scalar() is not None
+
+
+def add_word_pairs(op: Any, index: SearchIndex) -> None:
+    """In a migration: give ``index`` its word pairs (and the vocabulary), unless it has them
+    (a database made after this change). SQLite's triggers are made again to keep them;
+    PostgreSQL's index is first brought to the stored document, which its words are read from."""
+    connection = op.get_bind()
+    dialect = connection.dialect.name
+    if has_pairs(connection, index):
+        return
+    if dialect == "postgresql":
+        rebuild_with_stored_document(op, index)
+        statements = index.pairs_statements(dialect)
+    else:
+        fts = index.fts_table
+        statements = [*index.pairs_statements(dialect),
+                      *(f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")),
+                      *index.trigger_statements()]
+    for statement in statements:
+        op.execute(statement)
+
+
+def drop_word_pairs(op: Any, index: SearchIndex) -> None:
+    """In a migration's ``downgrade()``: take ``index``'s word pairs away (SQLite's triggers
+    back to the trigram index alone); the vocabulary stays."""
+    connection = op.get_bind()
+    if not has_pairs(connection, index):
+        return
+    if connection.dialect.name == "postgresql":
+        statements = [f"DROP TRIGGER IF EXISTS {index.pg_words_trigger} ON {index.table}",
+                      f"DROP INDEX IF EXISTS {index.pg_pairs_index}",
+                      f"ALTER TABLE {index.table} DROP COLUMN IF EXISTS {index.pg_pairs_column}"]
+    else:
+        fts = index.fts_table
+        statements = [*(f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")),
+                      f"DROP TABLE IF EXISTS {index.pairs_table}",
+                      f"DROP VIEW IF EXISTS {index.pairs_view}",
+                      *index.trigger_statements(with_pairs=False)]
+    for statement in statements:
+        op.execute(statement)
 
 
 def rebuild_with_stored_document(op: Any, index: SearchIndex) -> None:

@@ -104,6 +104,8 @@ class SearchIndexKeeper:
                 self.connection.exec_driver_sql(sql)
             if self._root_page(table) != self.pages.get(table):
                 refill.add(owner)  # copied, dropped and renamed: rows may have changed
+        # The word pairs' table (kept by the same triggers) is filled again with its index.
+        refill |= {f"{owner}_pairs" for owner in refill if f"{owner}_pairs" in fts}
         for owner in sorted(refill):
             self.connection.exec_driver_sql(f"INSERT INTO {owner}({owner}) VALUES ('rebuild')")
             self.connection.exec_driver_sql(optimize_statement(owner))

@@ -1,0 +1,164 @@
+"""Word pairs: two words common apart and rare together, found at once.
+
+The trigram index finds each word of a query; the records holding both are the intersection of
+two long lists. "Software training" at 1M deals: 100,000 deals hold each word and none holds
+both — reading the candidates of one for the other took 90 ms, intersecting the trigram lists
+in the index ~30 ms, a word index ~3 ms. So each record's document also lists the pairs of its
+words (``licence_software``), indexed, and such a query looks its pairs up: microseconds, however
+common the words are.
+
+A *word* here is a maximal run of at least three ASCII letters, lower-cased: a query word of
+ASCII letters is in a document (as a substring, ignoring case) exactly when it is in one of the
+document's words. The query's word may be part of a longer one ("train" in "training"), so it
+is first widened to the words that contain it, from the vocabulary of every indexed word
+(``search_words``, with its own trigram index: a few thousand rows, not millions); the pairs
+looked up are those of the widened words. A record with more than :data:`MAX_WORDS` words lists
+:data:`MANY` instead of its pairs (a pair list grows with the square of the words), and is a
+candidate of every pair search. Every candidate is still tested for every word of the query, as
+any search's are, so the pairs only decide what is read, never what is found.
+
+SQLite computes a document's words and pairs with two functions this module registers on every
+connection SQLAlchemy opens (:func:`register_sqlite_functions`; a script opening the database
+with ``sqlite3`` and writing to an indexed table must call it too); PostgreSQL, with two SQL
+functions of the same definition (:data:`PG_FUNCTIONS`).
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from itertools import combinations_with_replacement
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+WORD = re.compile(r"[A-Za-z]{3,}")
+MAX_WORDS = 16  # more words than this: the record lists MANY instead of its (137+) pairs
+MANY = "0many"  # a token no pair can be: pairs are letters and "_"
+JOINER = "_"
+WORDS_TABLE = "search_words"
+WORDS_INDEX = "search_words_index"  # SQLite: FTS5 (trigram) over the vocabulary
+PG_WORDS_INDEX = "ix_search_words"
+WORDS_FUNCTION = "conveyor_search_words"  # the functions' names, on both databases
+PAIRS_FUNCTION = "conveyor_search_pairs"
+
+
+def words(document: str | None) -> list[str]:
+    """The document's words, lower-cased, each once, in code point order."""
+    return sorted({w.lower() for w in WORD.findall(document or "")})
+
+
+def pair(a: str, b: str) -> str:
+    """The token of two words (either order; a word with itself too: "train soft" is found in
+    a record whose one word "trainsoft" holds both)."""
+    return f"{a}{JOINER}{b}" if a <= b else f"{b}{JOINER}{a}"
+
+
+def pair_document(document: str | None) -> str:
+    """What the pair index holds for a record: its words' pairs, space-separated, or
+    :data:`MANY`."""
+    found = words(document)
+    if len(found) > MAX_WORDS:
+        return MANY
+    return " ".join(pair(a, b) for a, b in combinations_with_replacement(found, 2))
+
+
+def is_word(text: str) -> bool:
+    """Whether a query's piece can be looked up by its pairs: ASCII letters only, three or
+    more (what :data:`WORD` reads from documents)."""
+    return WORD.fullmatch(text) is not None
+
+
+def _words_json(document: str | None) -> str:
+    return json.dumps(words(document))
+
+
+def register_sqlite_functions(connection: Any) -> None:
+    """Define the SQLite functions the index's triggers and views call on a DB-API connection."""
+    connection.create_function(WORDS_FUNCTION, 1, _words_json, deterministic=True)
+    connection.create_function(PAIRS_FUNCTION, 1, pair_document, deterministic=True)
+
+
+@event.listens_for(Engine, "connect")
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        register_sqlite_functions(dbapi_connection)
+
+
+# PostgreSQL: the same words (maximal runs of three or more ASCII letters, lower-cased, each
+# once, ordered byte-wise) and pairs, as immutable SQL functions a generated column may call;
+# and the trigger function adding a written row's words to the vocabulary (its argument names
+# the row's stored document column).
+PG_FUNCTIONS = (
+    f"""CREATE OR REPLACE FUNCTION {WORDS_FUNCTION}(doc text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(DISTINCT w ORDER BY w), '{{}}') FROM (
+        SELECT lower(m[1]) COLLATE "C" AS w
+        FROM regexp_matches(coalesce(doc, ''), '([A-Za-z]{{3,}})', 'g') AS m) AS found $$""",
+    f"""CREATE OR REPLACE FUNCTION {PAIRS_FUNCTION}(doc text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN cardinality(w) > {MAX_WORDS} THEN ARRAY['{MANY}'] ELSE coalesce(
+        (SELECT array_agg(a || '{JOINER}' || b) FROM unnest(w) AS a, unnest(w) AS b
+         WHERE a COLLATE "C" <= b COLLATE "C"), '{{}}') END
+    FROM (SELECT {WORDS_FUNCTION}(doc) AS w) AS found $$""",
+    f"""CREATE OR REPLACE FUNCTION conveyor_search_words_kept() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {WORDS_TABLE}(word)
+        SELECT w FROM unnest({WORDS_FUNCTION}(to_jsonb(NEW) ->> TG_ARGV[0])) AS w
+        WHERE NOT EXISTS (SELECT 1 FROM {WORDS_TABLE} AS known WHERE known.word = w)
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END $$""",
+)
+
+
+def vocabulary_statements(dialect: str) -> list[str]:
+    """DDL of the vocabulary every index adds its words to (idempotent: each index's creation
+    runs it)."""
+    if dialect == "postgresql":
+        return [f'CREATE TABLE IF NOT EXISTS {WORDS_TABLE} (word text COLLATE "C" PRIMARY KEY)',
+                f"CREATE INDEX IF NOT EXISTS {PG_WORDS_INDEX} ON {WORDS_TABLE} "
+                f"USING gin (word gin_trgm_ops)", *PG_FUNCTIONS]
+    return [f"CREATE TABLE IF NOT EXISTS {WORDS_TABLE} (id INTEGER PRIMARY KEY, "
+            f"word TEXT NOT NULL UNIQUE)",
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {WORDS_INDEX} USING fts5(word, "
+            f"content='{WORDS_TABLE}', content_rowid='id', tokenize='trigram')",
+            f"CREATE TRIGGER IF NOT EXISTS {WORDS_TABLE}_ai AFTER INSERT ON {WORDS_TABLE} "
+            f"BEGIN INSERT INTO {WORDS_INDEX}(rowid, word) VALUES (new.id, new.word); END"]
+
+
+def add_words_sql(document: str, table: str | None = None) -> str:
+    """SQLite: the statement adding the words of ``document`` (SQL) to the vocabulary — of
+    each row of ``table``, when given (else a trigger's row)."""
+    rows = f"{table}, " if table else ""
+    return (f"INSERT OR IGNORE INTO {WORDS_TABLE}(word) SELECT words.value FROM {rows}"
+            f"json_each({WORDS_FUNCTION}({document})) AS words")
+
+
+MAX_WIDENED = 16  # words containing a query word, at most, for the pairs to be looked up
+
+
+def pair_words(groups: tuple[tuple[str, ...], ...], phone: bool) -> tuple[str, str] | None:
+    """The two words of a query whose pairs are looked up — the two longest (the rarest, by
+    their look), lower-cased — when every group is one word :func:`is_word` and there are two
+    or more; else None (a number or an e-mail leads the trigram index better)."""
+    if phone or len(groups) < 2 or any(len(g) != 1 or not is_word(g[0]) for g in groups):
+        return None
+    ranked = sorted((g[0].lower() for g in groups), key=len, reverse=True)
+    return (ranked[0], ranked[1]) if ranked[0] != ranked[1] else None
+
+
+def widened_pairs(first: list[str], second: list[str]) -> tuple[str, ...]:
+    """The pair tokens of every word of ``first`` with every word of ``second``, and
+    :data:`MANY` (sorted: the same words, the same statement text)."""
+    return tuple(sorted({pair(a, b) for a in first for b in second} | {MANY}))
+
+
+def pairs_param(tokens: tuple[str, ...], dialect: str) -> str:
+    """The pair tokens as the statement's parameter: an FTS5 ``OR`` query (SQLite), an array
+    literal (PostgreSQL). Tokens are letters, "_" and :data:`MANY`: nothing to escape."""
+    if dialect == "postgresql":
+        return "{" + ",".join(tokens) + "}"
+    return " OR ".join(f'"{t}"' for t in tokens)

@@ -1,0 +1,189 @@
+"""Word pairs: a query of words common apart and rare together is answered from the pairs of
+each record's words — with the same hits as the trigram index gives, whatever the words are
+part of, however records change, on both databases."""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from conveyor import crm
+from conveyor.extensions import db
+from conveyor.models import Contact, Customer, Deal, User
+from conveyor.search import engine
+from conveyor.search.pairs import (
+    MANY,
+    MAX_WORDS,
+    pair_document,
+    pair_words,
+    widened_pairs,
+    words,
+)
+from conveyor.search.terms import parse
+from conveyor.testing import client_as
+
+
+def found(app: Any, username: str, q: str) -> dict[str, list[str]]:
+    response = client_as(app, username).get("/api/v1/search", query_string={"q": q})
+    assert response.status_code == 200, response.get_json()
+    return {g["kind"]: sorted(h["title"] for h in g["hits"]) for g in response.get_json()["groups"]}
+
+
+def add(app: Any, name: str, deal: str, contact: str = "", owner: str = "admin") -> None:
+    with app.app_context():
+        user = db.session.get(User, app.config["TEST_USER_IDS"][owner])
+        customer = crm.create_customer({"name": name}, user)
+        if contact:
+            db.session.add(Contact(customer_id=customer.id, name=contact))
+        crm.create_deal({"customer_id": customer.id, "title": deal}, user)
+        db.session.commit()
+
+
+# Words inside others ("train" in "retraining", "soft" in "software"), a word holding two
+# ("softtrain"), other scripts beside them, digits between letters.
+TITLES = ("Software training", "Software licence", "Retraining of staff", "Softtrain kit",
+          "Hardware training 2026", "software-TRAINING day", "Soft skills", "Обучение software",
+          "licence7training", "Trainer for Software", "Staff licence")
+
+
+@pytest.fixture
+def catalogue(app):
+    for i, title in enumerate(TITLES):
+        add(app, f"Customer {title}", title, contact=f"Ivan {title.split()[0]}")
+    return app
+
+
+def test_a_document_lists_its_words_and_their_pairs():
+    assert words("Ivan PETROV ivan.petrov@mail.example +7 495 ab") == [
+        "example", "ivan", "mail", "petrov"]
+    assert words("Обучение software2026x") == ["software"]
+    assert pair_document("Software training") == (
+        "software_software software_training training_training")
+    assert pair_document("ab 12") == ""
+    many = " ".join(f"w{chr(97 + i)}{chr(97 + i)}x" for i in range(MAX_WORDS + 1))
+    assert pair_document(many) == MANY
+    assert widened_pairs(["training", "retraining"], ["software"]) == (
+        MANY, "retraining_software", "software_training")
+
+
+def test_only_queries_of_two_or_more_plain_words_use_the_pairs():
+    def plan(q: str) -> Any:
+        terms = parse(q)
+        return pair_words(terms.groups, terms.phone)
+
+    assert plan("Software training") == ("software", "training")
+    assert plan("soft ware of training") == ("training", "soft")
+    assert plan("Software") is None
+    assert plan("Software 2026") is None  # a number leads the trigram index better
+    assert plan("ivan@mail.example petrov") is None
+    assert plan("Обучение software") is None
+    assert plan("software Software") is None  # one word twice
+    assert plan("+7 495 123 45 67") is None
+
+
+def _both_ways(app: Any, username: str, q: str, monkeypatch: Any) -> tuple[Any, Any]:
+    by_pairs = found(app, username, q)
+    with monkeypatch.context() as m:
+        m.setattr(engine, "pair_words", lambda groups, phone: None)
+        by_trigrams = found(app, username, q)
+    return by_pairs, by_trigrams
+
+
+QUERIES = ["Software training", "training software", "train soft", "soft train", "ware rain",
+           "licence training", "licence staff", "Retraining staff", "Customer training",
+           "Ivan training", "Ivan Soft", "nothing training", "trainer software", "kit soft",
+           "software training day", "Software Обучение", "tra sof", "soft skills customer"]
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_the_pairs_find_what_the_trigrams_find(catalogue, q, monkeypatch):
+    by_pairs, by_trigrams = _both_ways(catalogue, "admin", q, monkeypatch)
+    assert by_pairs == by_trigrams, q
+
+
+def test_words_inside_longer_words_and_one_word_holding_both(catalogue):
+    hits = found(catalogue, "admin", "train soft")["deals"]
+    assert hits == sorted(["Software training", "Softtrain kit", "software-TRAINING day",
+                           "Trainer for Software"])
+    assert found(catalogue, "admin", "licence training")["deals"] == ["licence7training"]
+    assert found(catalogue, "admin", "nothing training") == {
+        "customers": [], "contacts": [], "deals": []}
+
+
+def test_a_record_of_many_words_is_still_found(app):
+    title = " ".join(f"Part{chr(97 + i)}x" for i in range(MAX_WORDS + 2)) + " gearbox valves"
+    add(app, "Many Words Ltd", title)
+    assert found(app, "admin", "gearbox valves")["deals"] == [title]
+    assert found(app, "admin", "partax valves")["deals"] == [title]
+
+
+def test_record_rules_apply_to_pair_searches(app):
+    add(app, "Mine Ltd", "Boiler service", owner="seller")
+    add(app, "Theirs Ltd", "Boiler service", owner="seller2")
+    assert found(app, "seller", "boiler service")["deals"] == ["Boiler service"]
+    assert found(app, "admin", "boiler service")["deals"] == ["Boiler service", "Boiler service"]
+
+
+def test_the_pairs_and_the_vocabulary_follow_writes(app):
+    add(app, "Quokka Holdings", "Wombat feeders")
+    assert found(app, "admin", "wombat feeders")["deals"] == ["Wombat feeders"]
+    with app.app_context():
+        deal = db.session.query(Deal).filter_by(title="Wombat feeders").one()
+        deal.title = "Platypus feeders"
+        customer = db.session.query(Customer).filter_by(name="Quokka Holdings").one()
+        customer.name = "Echidna Holdings"
+        db.session.commit()
+    assert found(app, "admin", "wombat feeders")["deals"] == []
+    assert found(app, "admin", "platypus feeders")["deals"] == ["Platypus feeders"]
+    assert found(app, "admin", "echidna holdings")["customers"] == ["Echidna Holdings"]
+    with app.app_context():
+        db.session.delete(db.session.query(Deal).filter_by(title="Platypus feeders").one())
+        db.session.commit()
+        kept = db.session.execute(text(
+            "SELECT count(*) FROM search_words WHERE word IN ('platypus', 'echidna')")).scalar()
+        assert kept == 2  # the vocabulary only grows: a word no record holds finds nothing
+    assert found(app, "admin", "platypus feeders")["deals"] == []
+
+
+def test_a_word_in_no_record_answers_without_reading_any_kind(catalogue, count_queries):
+    client = client_as(catalogue, "admin")
+    client.get("/api/v1/search?q=software+training")
+    with count_queries() as seen:
+        assert client.get("/api/v1/search?q=software+zanzibar").status_code == 200
+    searched = [s for s in seen if "search_" in s]
+    assert len(searched) == 1, searched  # the vocabulary, no kind's statement
+    with count_queries() as seen:
+        client.get("/api/v1/search?q=software+training")
+    assert len([s for s in seen if "search_" in s]) == 4  # the vocabulary and three kinds
+
+
+def test_a_word_in_too_many_words_is_searched_by_its_trigrams(app, count_queries):
+    for i, letters in enumerate(itertools.islice(itertools.permutations("bcdfg", 3), 20)):
+        add(app, f"Son Co {i}", f"{''.join(letters)}son supply")
+    client = client_as(app, "admin")
+
+    def pairs_read(q: str) -> tuple[int, int]:
+        with count_queries() as seen:
+            response = client.get("/api/v1/search", query_string={"q": q})
+        deals = next(g for g in response.get_json()["groups"] if g["kind"] == "deals")
+        return len(deals["hits"]), sum("pairs" in s for s in seen)
+
+    assert pairs_read("son supply") == (10, 0)  # "son" widens to 20 words: trigrams answer
+    assert pairs_read("bcdson supply") == (1, 3)
+
+
+def test_postgresql_reads_words_as_python_does(app):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL's functions")
+    documents = ["Ivan PETROV ivan.petrov@mail.example +7 495 ab", "Обучение software2026x",
+                 "abc abc ABC", "", "a_b zz zzz Zzzz", " ".join(f"w{c}{c}x" for c in
+                                                               "abcdefghijklmnopq")]
+    with app.app_context():
+        for document in documents:
+            got = db.session.execute(text(
+                "SELECT conveyor_search_words(:d), conveyor_search_pairs(:d)"),
+                {"d": document}).one()
+            assert list(got[0]) == words(document), document
+            assert " ".join(sorted(got[1])) == " ".join(sorted(pair_document(document).split()))
