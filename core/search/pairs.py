@@ -96,12 +96,16 @@ PG_FUNCTIONS = (
     SELECT coalesce(array_agg(DISTINCT w ORDER BY w), '{{}}') FROM (
         SELECT lower(m[1]) COLLATE "C" AS w
         FROM regexp_matches(coalesce(doc, ''), '([A-Za-z]{{3,}})', 'g') AS m) AS found $$""",
+    # Self-contained (no call to the function above): pg_restore creates the tables with an
+    # empty search_path, where a generated column's function finds only built-in ones.
     f"""CREATE OR REPLACE FUNCTION {PAIRS_FUNCTION}(doc text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN cardinality(w) > {MAX_WORDS} THEN ARRAY['{MANY}'] ELSE coalesce(
-        (SELECT array_agg(a || '{JOINER}' || b) FROM unnest(w) AS a, unnest(w) AS b
-         WHERE a COLLATE "C" <= b COLLATE "C"), '{{}}') END
-    FROM (SELECT {WORDS_FUNCTION}(doc) AS w) AS found $$""",
+    WITH found AS (
+        SELECT DISTINCT lower(m[1]) COLLATE "C" AS w
+        FROM regexp_matches(coalesce(doc, ''), '([A-Za-z]{{3,}})', 'g') AS m)
+    SELECT CASE WHEN (SELECT count(*) FROM found) > {MAX_WORDS} THEN ARRAY['{MANY}'] ELSE coalesce(
+        (SELECT array_agg(a.w || '{JOINER}' || b.w) FROM found AS a, found AS b
+         WHERE a.w <= b.w), '{{}}') END $$""",
     f"""CREATE OR REPLACE FUNCTION conveyor_search_words_kept() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
