@@ -292,7 +292,7 @@ def stored_document(connection: Any, index: SearchIndex) -> bool | None:
 
 def has_pairs(connection: Any, index: SearchIndex) -> bool:
     """Whether ``index`` has its word pairs (:mod:`.pairs`, made by
-    :meth:`SearchIndex.create_statements` since 2026-12-05, or :func:`add_word_pairs`)."""
+    :meth:`SearchIndex.create_statements` since 2026-12-04, or :func:`add_word_pairs`)."""
     if connection.dialect.name == "sqlite":
         return connection.exec_driver_sql(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",

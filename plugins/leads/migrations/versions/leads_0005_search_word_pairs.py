@@ -2,7 +2,7 @@
 
 Revision ID: leads_0005
 Revises: leads_0004
-Create Date: 2026-12-05
+Create Date: 2026-12-04
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Revision ID: d4a7c2e9f1b3
 Revises: c8e1f4a2d6b9
-Create Date: 2026-12-05 09:00:00
+Create Date: 2026-12-04 21:00:00
 
 Two words common apart and rare together ("Software training": 100,000 deals hold each word at
 1M deals, none both) cost a search the intersection of two long lists: 30–90 ms. Each record's
