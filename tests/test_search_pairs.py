@@ -187,3 +187,31 @@ def test_postgresql_reads_words_as_python_does(app):
                 {"d": document}).one()
             assert list(got[0]) == words(document), document
             assert " ".join(sorted(got[1])) == " ".join(sorted(pair_document(document).split()))
+
+
+def test_postgresql_reads_a_common_pair_newest_first_and_a_rare_one_at_once(app, monkeypatch,
+                                                                             count_queries):
+    """A pair among the column's most common elements is read down the newest records; one the
+    statistics don't list (none holds it, or too few to be listed), through the GIN index at
+    once — left to the planner, a pair no record holds was read down every record."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL's statistics")
+    for i in range(12):
+        add(app, f"Gamma {i}", "Gamma widget")
+    add(app, "Delta", "Delta widget")
+    monkeypatch.setattr(engine, "COMMON_PAIR_ROWS", 5)
+    with app.app_context():
+        db.session.execute(text("ANALYZE deals"))
+        db.session.commit()
+        from conveyor.search.kinds import DEALS_INDEX
+
+        assert engine.pairs_are_common(DEALS_INDEX, ("gamma_widget",))
+        assert not engine.pairs_are_common(DEALS_INDEX, ("delta_gamma", "0many"))
+    client = client_as(app, "admin")
+    for q, hits, fenced in (("gamma widget", 10, False), ("widget delta", 1, True),
+                            ("gamma delta", 0, True)):
+        with count_queries() as seen:
+            groups = client.get("/api/v1/search", query_string={"q": q}).get_json()["groups"]
+        deals = next(g for g in groups if g["kind"] == "deals")
+        statement = next(s for s in seen if "search_pairs_deals" in s)
+        assert (len(deals["hits"]), "OFFSET" in statement) == (hits, fenced), q

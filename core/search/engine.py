@@ -15,6 +15,7 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    and_,
     bindparam,
     cast,
     column,
@@ -33,6 +34,7 @@ from ..queries import written_limit
 from .index import SearchIndex, has_pairs, negated_rowids, stored_document
 from .kinds import SearchHit, SearchKind, all_kinds
 from .pairs import (
+    MANY,
     MAX_WIDENED,
     WORDS_INDEX,
     WORDS_TABLE,
@@ -206,11 +208,12 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
 
 
 def pair_match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int,
-                   dialect: str) -> Select[Any]:
+                   dialect: str, common: bool = True) -> Select[Any]:
     """As :func:`match_ids`, the candidates read from the word pairs' index (:mod:`.pairs`:
     the ``search_pairs`` parameter, :func:`~.pairs.pairs_param`) newest first, and every group
     and short piece tested on them (each group is one word of ASCII letters: ``LIKE`` tests
-    it exactly)."""
+    it exactly). PostgreSQL: ``common`` pairs (:func:`pairs_are_common`) are read newest
+    first, rare ones all at once."""
     model, index = kind.model, kind.index
     model_id = model.id  # type: ignore[attr-defined]
     visible = scope(model, user, kind.permission)
@@ -233,30 +236,81 @@ def pair_match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int,
     def like(pattern: Any, escape: str) -> Any:
         return tested.like(func.lower(pattern), escape=escape)
 
+    # A record holding one of the pairs holds both words: only a record of MANY words (no
+    # pairs listed) is tested for them. Tested on every candidate, the two words' LIKEs would
+    # make the planner count a common pair's records 100 times too few (as if the words were
+    # independent) and read a bitmap of all of them instead of the newest few.
+    words = pair_words(terms.groups, terms.phone) or ()
+    in_pair = [next(g for g, group in enumerate(groups) if group[0].lower() == w) for w in words]
+    checks = _any_like(like, "search_check", groups, True)
     listed = literal_column(f"{index.table}.{index.pg_pairs_column}")
     wanted = cast(bindparam("search_pairs", type_=String, literal_execute=True), ARRAY(Text))
-    return (select(model_id)
-            .where(visible, listed.op("&&")(wanted), *_any_like(like, "search_check", groups, True),
-                   *_any_like(like, "search_short", shorts, True))
-            .order_by(model_id.desc()).limit(written_limit(rows)))
+    many = and_(listed.op("@>")(literal_column(f"'{{{MANY}}}'::text[]")),
+                *(checks[g] for g in in_pair))
+    ids = (select(model_id)
+           .where(visible, or_(listed.op("&&")(wanted), many),
+                  *(c for g, c in enumerate(checks) if g not in in_pair),
+                  *_any_like(like, "search_short", shorts, True)))
+    if common:
+        return ids.order_by(model_id.desc()).limit(written_limit(rows))
+    # A rare pair (none of its tokens among the column's most common elements): every record
+    # holding it, through the GIN index, then the newest. Left to plan ORDER BY … LIMIT, the
+    # planner estimates a pair it has no statistics for at 0.5 % of the rows and walks the
+    # newest records for it — all of them, for a pair no record holds (156 ms at 1M deals).
+    fenced = ids.offset(0).subquery()
+    return select(fenced.c.id).order_by(fenced.c.id.desc()).limit(written_limit(rows))
+
+
+PAIR_STATS_SECONDS = 300.0  # how long a process trusts a table's statistics of its pairs
+COMMON_PAIR_ROWS = 2000  # a pair in more records than this is read newest first
+
+
+def pairs_are_common(index: SearchIndex, pairs: tuple[str, ...]) -> bool:
+    """PostgreSQL: whether ``pairs`` are in enough records of ``index``'s table (by the
+    column's statistics — its most common elements and their frequencies, from the last
+    ``ANALYZE``; kept :data:`PAIR_STATS_SECONDS` per process) for reading the newest records to
+    find a page of them soon; a pair the statistics don't list is rarer than any they do."""
+    kept = current_app.extensions.setdefault("conveyor_search_pair_stats", {})
+    now = time.monotonic()
+    known = kept.get(index.name)
+    if known is None or known[0] < now:
+        found = db.session.execute(text(
+            "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
+            "FROM pg_stats AS s JOIN pg_class AS c ON c.relname = s.tablename AND "
+            "c.relnamespace = to_regnamespace(s.schemaname) WHERE s.schemaname = "
+            "current_schema() AND s.tablename = :table AND s.attname = :column"),
+            {"table": index.table, "column": index.pg_pairs_column}).first()
+        frequencies = dict(zip(found[0] or (), found[1] or ())) if found else {}
+        known = kept[index.name] = (now + PAIR_STATS_SECONDS, frequencies,
+                                    float(found[2]) if found else 0.0)
+    _, frequencies, rows = known
+    return sum(frequencies.get(p, 0.0) for p in pairs if p != MANY) * rows >= COMMON_PAIR_ROWS
 
 
 def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
-                   dialect: str, lead: int = 0, by_pairs: bool = False) -> Select[Any]:
+                   dialect: str, lead: int = 0, by_pairs: bool = False,
+                   common: bool = True) -> Select[Any]:
     """The newest ``rows`` visible matches of ``kind``, with what their hits show; kept per
     user and query shape (``scoped_statement``) — building it costs as much as running it.
-    ``by_pairs``: the candidates come from the word pairs (:func:`pair_match_ids`)."""
+    ``by_pairs``: the candidates come from the word pairs (:func:`pair_match_ids`, with
+    ``common``)."""
     def build() -> Select[Any]:
-        ids = (pair_match_ids(kind, terms, user, rows, dialect) if by_pairs
+        ids = (pair_match_ids(kind, terms, user, rows, dialect, common) if by_pairs
                else match_ids(kind, terms, user, rows, dialect, lead))
         return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
 
-    shape = ((len(terms.groups), len(terms.short)) if by_pairs
+    shape = ((len(terms.groups), len(terms.short), _pair_groups(terms), common) if by_pairs
              else terms_shape(terms, dialect, lead))
     return scoped_statement(kind.model, user, ("search", kind.name, kind.permission, rows,
                                                dialect, _current_layout(kind.index), by_pairs,
                                                shape),
                             build)
+
+
+def _pair_groups(terms: Terms) -> tuple[int, ...]:
+    """Which groups are the pair's words (the statement tests them differently)."""
+    words = pair_words(terms.groups, terms.phone) or ()
+    return tuple(g for g, group in enumerate(terms.groups) if group[0].lower() in words)
 
 
 @lru_cache(maxsize=2)
@@ -380,8 +434,11 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
             results.append(KindResult(kind, [], 0, None))
             continue
         by_pairs = kind.name in paired
+        common = (by_pairs and dialect == "postgresql"
+                  and pairs_are_common(kind.index, pairs or ()))
         lead = leads.get(kind.name, 0)
-        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect, lead, by_pairs),
+        found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect, lead, by_pairs,
+                                          common),
                            search_params(terms, dialect, lead, pairs if by_pairs else None))
         over = len(found) > top
         count = min(len(found), top) if count_up_to else len(found)

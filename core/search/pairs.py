@@ -163,6 +163,6 @@ def widened_pairs(first: list[str], second: list[str]) -> tuple[str, ...]:
 def pairs_param(tokens: tuple[str, ...], dialect: str) -> str:
     """The pair tokens as the statement's parameter: an FTS5 ``OR`` query (SQLite), an array
     literal (PostgreSQL). Tokens are letters, "_" and :data:`MANY`: nothing to escape."""
-    if dialect == "postgresql":
-        return "{" + ",".join(tokens) + "}"
+    if dialect == "postgresql":  # MANY is looked up apart (engine.pair_match_ids)
+        return "{" + ",".join(t for t in tokens if t != MANY) + "}"
     return " OR ".join(f'"{t}"' for t in tokens)
