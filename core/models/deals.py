@@ -131,6 +131,13 @@ class DealStageTotal(db.Model):
     ``crm.rebuild_deal_totals()`` recomputes it from ``deals`` (after a bulk load)."""
 
     __tablename__ = "deal_stage_totals"
+    # The board sums a stage's rows per currency over the owners the user may see: in this
+    # order, read from the index alone and already grouped (SQLite summed the admin's 1,320 rows
+    # through a temporary B-tree: 0.43 ms, 0.16 ms with it).
+    __table_args__ = (
+        Index("ix_deal_stage_totals_stage_currency", "stage_id", "currency", "owner_id", "count",
+              "amount"),
+    )
 
     stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"),
                                           primary_key=True)
