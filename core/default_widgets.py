@@ -52,11 +52,16 @@ def _my_deals_statement(open_ids: tuple[int, ...], dialect: str) -> Any:
     # order from the (owner, stage, expected close, id) index. One branch for the undated deals
     # of every stage (stage IN …, by id) had SQLite walk the user's (owner, id, stage) index
     # through all 40k of a seller's deals for the few without a date (25 ms at 1M deals).
-    branches = [select(Deal.id).where(mine, Deal.stage_id == sid, dated)
+    branches = [select(Deal.id, Deal.expected_close).where(mine, Deal.stage_id == sid, dated)
                 .order_by(Deal.expected_close, Deal.id).limit(MY_DEALS_LIMIT).subquery()
                 for sid in open_ids
                 for dated in (Deal.expected_close.is_not(None), Deal.expected_close.is_(None))]
-    candidates = union_all(*[select(b.c.id) for b in branches])
+    candidates = union_all(*[select(b.c.id, b.c.expected_close) for b in branches]).subquery()
+    # The ten picked among the candidates from the index alone (id and date), and only those
+    # read with their customer: joining all ~180 candidates first cost 0.03 ms more at 1M deals.
+    first = (select(candidates.c.id)
+             .order_by(candidates.c.expected_close.is_(None), candidates.c.expected_close,
+                       candidates.c.id).limit(MY_DEALS_LIMIT))
     # Plain rows with the customer's name and the stage's percent joined in: one statement
     # instead of three (deals, then their customers and stages loaded as ORM objects, half
     # of the home page's time).
@@ -64,9 +69,8 @@ def _my_deals_statement(open_ids: tuple[int, ...], dialect: str) -> Any:
                    Customer.name.label("customer_name"), Stage.percent.label("stage_percent"))
             .join(Customer, Customer.id == Deal.customer_id)
             .join(Stage, Stage.id == Deal.stage_id)
-            .where(Deal.id.in_(candidates))
-            .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
-            .limit(MY_DEALS_LIMIT))
+            .where(Deal.id.in_(first))
+            .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id))
 
 
 def _my_deals_merged(open_ids: tuple[int, ...], mine: Any) -> Any:
