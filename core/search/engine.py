@@ -240,8 +240,7 @@ def pair_match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int,
     # pairs listed) is tested for them. Tested on every candidate, the two words' LIKEs would
     # make the planner count a common pair's records 100 times too few (as if the words were
     # independent) and read a bitmap of all of them instead of the newest few.
-    words = pair_words(terms.groups, terms.phone) or ()
-    in_pair = [next(g for g, group in enumerate(groups) if group[0].lower() == w) for w in words]
+    in_pair = _pair_groups(terms)
     checks = _any_like(like, "search_check", groups, True)
     listed = literal_column(f"{index.table}.{index.pg_pairs_column}")
     wanted = cast(bindparam("search_pairs", type_=String, literal_execute=True), ARRAY(Text))
@@ -308,9 +307,11 @@ def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
 
 
 def _pair_groups(terms: Terms) -> tuple[int, ...]:
-    """Which groups are the pair's words (the statement tests them differently)."""
+    """The groups of the pair's two words, the first of each (the statement tests them only on
+    records of many words)."""
     words = pair_words(terms.groups, terms.phone) or ()
-    return tuple(g for g, group in enumerate(terms.groups) if group[0].lower() in words)
+    return tuple(next(g for g, group in enumerate(terms.groups) if group[0].lower() == w)
+                 for w in words)
 
 
 @lru_cache(maxsize=2)
