@@ -53,6 +53,11 @@ WORDS_A = "Northwind Blue Granite Silver Rapid Union Polar Summit Delta Vector H
     "Crystal Atlas Oak Nova Prime Sterling".split()
 WORDS_B = "Logistics Systems Foods Motors Partners Works Holdings Labs Trading Builders Energy " \
     "Textiles Media Pharma Metals Farms".split()
+# One customer in CHINESE_EVERY has a Chinese name ("北京华信有限公司 125"): a city and a trade,
+# two characters each, as Chinese company names run — what a search for two characters finds.
+CITIES_ZH = "北京 上海 广州 深圳 杭州 成都 武汉 西安 天津 重庆".split()
+TRADES_ZH = "华信 物流 科技 贸易 机械 能源 建设 食品 电子 医药".split()
+CHINESE_EVERY = 50
 FIRST = "Anna Boris Chen Daria Elena Fedor Grace Hugo Irina Jun Karl Lena Mikhail Nina Oleg " \
     "Pavel Qing Rosa Sergei Tanya".split()
 LAST = "Ivanova Smith Wang Petrov Garcia Kuznetsov Li Novak Sokolova Brown Zhang Orlov Meyer " \
@@ -227,7 +232,9 @@ def customer_rows(rng: random.Random, n: int, sellers: list[int], start: int, en
             owner = sellers[int(rnd() * len(sellers))]
             owners.append(owner)
             at = clock(start + int(rnd() * (end - start)))
-            customers.append((cid, f"{pick(WORDS_A)} {pick(WORDS_B)} {cid}",
+            name = (f"{pick(CITIES_ZH)}{pick(TRADES_ZH)}有限公司 {cid}" if cid % CHINESE_EVERY == 25
+                    else f"{pick(WORDS_A)} {pick(WORDS_B)} {cid}")
+            customers.append((cid, name,
                               pick(INDUSTRIES), pick(REGIONS),
                               pick(SIZES), f"{7_700_000_000 + cid * 7}",
                               f"{1 + int(rnd() * 200)} Main street", owner, at, at))

@@ -448,3 +448,62 @@ def test_a_batch_migration_of_searched_tables_keeps_the_search_index(make, plugi
                            "name LIKE 'search_%' AND tbl_name <> 'search_words'") == 9
         assert scalar(app, "SELECT count(*) FROM sqlite_master WHERE type = 'view' AND "
                            "name LIKE 'search_%_source'") == 6  # trigram documents and pairs
+
+
+def test_the_chinese_bigrams_come_with_their_revision_and_go_with_its_downgrade(make):
+    """A database whose word pairs were made before the bigrams (what the downgrade leaves) is
+    searched for two Chinese characters by a scan, then by its bigrams once upgraded — with the
+    same hits."""
+    from conveyor import crm
+    from conveyor.models import User
+    from conveyor.search.index import has_bigrams, has_pairs
+    from conveyor.search.kinds import CUSTOMERS_INDEX, DEALS_INDEX
+    from conveyor.stages import ensure_default_pipeline
+    from conveyor.testing import client_as
+
+    app = make()
+    migrate.upgrade_all(app)
+    with app.app_context():
+        ensure_default_pipeline(db.session)
+        admin = User(username="root", roles=["admin"])
+        db.session.add(admin)
+        db.session.flush()
+        for name in ("华为技术", "北京华为", "上海物流"):
+            customer = crm.create_customer({"name": name}, admin)
+            crm.create_deal({"customer_id": customer.id, "title": f"{name} 合同"}, admin)
+        db.session.commit()
+        admin_id = admin.id
+
+    def state(app: Any) -> list[tuple[bool, bool]]:
+        with migrate.connection(app) as conn:
+            return [(has_pairs(conn, i), has_bigrams(conn, i)) for i in (CUSTOMERS_INDEX,
+                                                                          DEALS_INDEX)]
+
+    def found(q: str) -> tuple[dict[str, list[str]], bool]:
+        fresh = make()  # an app learns once whether an index lists the bigrams
+        fresh.config["TEST_USER_IDS"] = {"root": admin_id}
+        seen: list[str] = []
+        from sqlalchemy import event
+
+        with fresh.app_context():
+            engine = db.engine
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        response = client_as(fresh, "root").get("/api/v1/search", query_string={"q": q})
+        event.remove(engine, "before_cursor_execute", listener)
+        assert response.status_code == 200, response.get_json()
+        hits = {g["kind"]: sorted(h["title"] for h in g["hits"])
+                for g in response.get_json()["groups"]}
+        return hits, any("pairs" in s for s in seen)
+
+    assert state(app) == [(True, True)] * 2
+    upgraded = found("华为")
+    assert upgraded == ({"customers": ["北京华为", "华为技术"], "contacts": [],
+                         "deals": ["北京华为 合同", "华为技术 合同"]}, True)
+    migrate.downgrade(app, None, "e7b3f9a1c5d2")
+    assert state(app) == [(True, False)] * 2
+    assert found("华为") == (upgraded[0], False)  # scanned
+    assert found("华为技术")[0]["customers"] == ["华为技术"]  # three characters: the trigrams
+    migrate.upgrade_all(app)
+    assert state(app) == [(True, True)] * 2
+    assert found("华为") == upgraded

@@ -280,7 +280,7 @@ def test_the_index_sql_per_database():
                       "CREATE INDEX IF NOT EXISTS ix_search_contacts ON contacts USING gin "
                       "(search_doc_contacts gin_trgm_ops)"]
     assert "ALTER TABLE contacts ADD COLUMN IF NOT EXISTS search_pairs_contacts text[] GENERATED " \
-        "ALWAYS AS (conveyor_search_pairs((coalesce(name, '') || ' ' || regexp_replace(" \
+        "ALWAYS AS (conveyor_search_tokens((coalesce(name, '') || ' ' || regexp_replace(" \
         "coalesce(phone, ''), '[^0-9]', '', 'g')))) STORED" in pg
     assert index.drop_statements("postgresql")[-1] == (
         "ALTER TABLE contacts DROP COLUMN IF EXISTS search_doc_contacts")

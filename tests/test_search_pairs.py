@@ -16,8 +16,11 @@ from conveyor.search import engine
 from conveyor.search.pairs import (
     MANY,
     MAX_WORDS,
+    bigrams,
     pair_document,
     pair_words,
+    query_bigrams,
+    token_document,
     widened_pairs,
     words,
 )
@@ -179,14 +182,16 @@ def test_postgresql_reads_words_as_python_does(app):
         pytest.skip("PostgreSQL's functions")
     documents = ["Ivan PETROV ivan.petrov@mail.example +7 495 ab", "Обучение software2026x",
                  "abc abc ABC", "", "a_b zz zzz Zzzz", " ".join(f"w{c}{c}x" for c in
-                                                               "abcdefghijklmnopq")]
+                                                               "abcdefghijklmnopq"),
+                 "华为技术有限公司 Huawei tech 北京 张 𠀀𠀁", "ＡＢＣ公司，上海。"]
     with app.app_context():
         for document in documents:
             got = db.session.execute(text(
-                "SELECT conveyor_search_words(:d), conveyor_search_pairs(:d)"),
-                {"d": document}).one()
+                "SELECT conveyor_search_words(:d), conveyor_search_pairs(:d), "
+                "conveyor_search_tokens(:d)"), {"d": document}).one()
             assert list(got[0]) == words(document), document
             assert " ".join(sorted(got[1])) == " ".join(sorted(pair_document(document).split()))
+            assert sorted(got[2]) == sorted(token_document(document).split()), document
 
 
 def test_postgresql_reads_a_common_pair_newest_first_and_a_rare_one_at_once(app, monkeypatch,
@@ -215,3 +220,58 @@ def test_postgresql_reads_a_common_pair_newest_first_and_a_rare_one_at_once(app,
         deals = next(g for g in groups if g["kind"] == "deals")
         statement = next(s for s in seen if "search_pairs_deals" in s)
         assert (len(deals["hits"]), "OFFSET" in statement) == (hits, fenced), q
+
+
+# --- Chinese: two-character words through the bigrams ------------------------------------------
+
+
+def test_a_document_lists_the_bigrams_of_its_chinese_runs():
+    assert bigrams("华为技术 北京 张 Huawei") == ["为技", "北京", "华为", "技术"]
+    assert bigrams("张 三 abc") == []
+    assert token_document("Software 华为") == "software_software 华为"
+    many = " ".join(f"w{chr(97 + i)}{chr(97 + i)}x" for i in range(MAX_WORDS + 1))
+    assert token_document(many + " 北京") == f"{MANY} 北京"  # listed however many words
+    assert query_bigrams(("北京", "张", "ab", "华为")) == ("北京", "华为")
+    assert query_bigrams(("张", "ab", "北京市")) == ()
+
+
+CHINESE = ("华为技术有限公司", "北京华为贸易", "上海物流", "华夏银行", "北京")
+
+
+@pytest.fixture
+def chinese(app):
+    for name in CHINESE:
+        add(app, name, f"{name} 合同", contact=f"张伟 {name}")
+    return app
+
+
+@pytest.mark.parametrize("q", ["华为", "北京", "合同", "张伟", "华为 北京", "技术", "华夏",
+                               "上海 张伟", "银行 北京", "南京", "华 北京", "为技"])
+def test_the_bigrams_find_what_a_scan_finds(chinese, q, monkeypatch):
+    by_bigrams = found(chinese, "admin", q)
+    with monkeypatch.context() as m:
+        m.setattr(engine, "query_bigrams", lambda short: ())
+        scanned = found(chinese, "admin", q)
+    assert by_bigrams == scanned, q
+
+
+def test_a_two_character_word_is_looked_up_in_the_bigrams(chinese, count_queries):
+    assert found(chinese, "admin", "华为")["customers"] == ["北京华为贸易", "华为技术有限公司"]
+    assert found(chinese, "admin", "北京")["deals"] == ["北京 合同", "北京华为贸易 合同"]
+    client = client_as(chinese, "admin")
+    with count_queries() as seen:
+        client.get("/api/v1/search", query_string={"q": "南京"})
+    statements = [s for s in seen if "search_" in s]
+    assert len(statements) == 3 and all("pairs" in s for s in statements), statements
+
+
+def test_the_bigrams_follow_writes_and_record_rules(app):
+    add(app, "华为技术", "华为 服务器", owner="seller")
+    add(app, "华为中国", "华为 交换机", owner="seller2")
+    assert found(app, "seller", "华为")["deals"] == ["华为 服务器"]
+    with app.app_context():
+        customer = db.session.query(Customer).filter_by(name="华为技术").one()
+        customer.name = "中兴通讯"
+        db.session.commit()
+    assert found(app, "admin", "华为")["customers"] == ["华为中国"]
+    assert found(app, "admin", "中兴")["customers"] == ["中兴通讯"]

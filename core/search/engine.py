@@ -1,6 +1,7 @@
 """Running a search: one statement per kind the user may see, limited by the kind's record
 rules — the same ``scope`` its list applies — whatever the number of rows or hits; read from the
-trigram index (:func:`match_ids`) or, for plain words, their pairs (:func:`pair_match_ids`)."""
+trigram index (:func:`match_ids`) or, for plain words and two-character Chinese words, the
+pairs' index (:func:`pair_match_ids`)."""
 from __future__ import annotations
 
 import time
@@ -31,7 +32,7 @@ from sqlalchemy.ext.compiler import compiles
 from ..extensions import db
 from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
-from .index import SearchIndex, has_pairs, negated_rowids, stored_document
+from .index import SearchIndex, has_bigrams, has_pairs, negated_rowids, stored_document
 from .kinds import SearchHit, SearchKind, all_kinds
 from .pairs import (
     MANY,
@@ -40,6 +41,7 @@ from .pairs import (
     WORDS_TABLE,
     pair_words,
     pairs_param,
+    query_bigrams,
     widened_pairs,
 )
 from .terms import Terms, fts_match, index_plan, lead_keys, like_pattern, trigram_plan
@@ -111,13 +113,24 @@ def _has_pairs(index: SearchIndex) -> bool:
     return found
 
 
+def _has_bigrams(index: SearchIndex) -> bool:
+    """Whether ``index``'s pairs list the bigrams (:func:`~.index.has_bigrams`), looked up
+    once per app and index."""
+    known = current_app.extensions.setdefault("conveyor_search_bigrams", {})
+    found = known.get(index.name)
+    if found is None:
+        found = known[index.name] = has_bigrams(db.session.connection(), index)
+    return found
+
+
 def search_params(terms: Terms, dialect: str, lead: int = 0,
-                  pairs: tuple[str, ...] | None = None) -> dict[str, str]:
+                  pairs: tuple[str, ...] | None = None, every: bool = False) -> dict[str, str]:
     """The bind parameters of :func:`match_ids`' statement for ``terms`` (SQLite: led by the
-    ``lead``-th of :func:`~.terms.lead_keys`), or with ``pairs`` of :func:`pair_match_ids`'."""
+    ``lead``-th of :func:`~.terms.lead_keys`), or with ``pairs`` of :func:`pair_match_ids`'
+    (``every``: all of them, the query's bigrams)."""
     params = {f"search_short_{i}_0": like_pattern(s) for i, s in enumerate(terms.short)}
     if pairs is not None:
-        params["search_pairs"] = pairs_param(pairs, dialect)
+        params["search_pairs"] = pairs_param(pairs, dialect, every)
         params.update({f"search_check_{g}_0": like_pattern(group[0])
                        for g, group in enumerate(terms.groups)})
         return params
@@ -208,12 +221,13 @@ def match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int, dialect: str
 
 
 def pair_match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int,
-                   dialect: str, common: bool = True) -> Select[Any]:
+                   dialect: str, common: bool = True, bigrams: bool = False) -> Select[Any]:
     """As :func:`match_ids`, the candidates read from the word pairs' index (:mod:`.pairs`:
     the ``search_pairs`` parameter, :func:`~.pairs.pairs_param`) newest first, and every group
     and short piece tested on them (each group is one word of ASCII letters: ``LIKE`` tests
     it exactly). PostgreSQL: ``common`` pairs (:func:`pairs_are_common`) are read newest
-    first, rare ones all at once."""
+    first, rare ones all at once. ``bigrams``: the tokens are the query's Chinese bigrams,
+    every one listed by each candidate (a record of many words lists its bigrams too)."""
     model, index = kind.model, kind.index
     model_id = model.id  # type: ignore[attr-defined]
     visible = scope(model, user, kind.permission)
@@ -247,7 +261,8 @@ def pair_match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int,
     many = and_(listed.op("@>")(literal_column(f"'{{{MANY}}}'::text[]")),
                 *(checks[g] for g in in_pair))
     ids = (select(model_id)
-           .where(visible, or_(listed.op("&&")(wanted), many),
+           .where(visible, listed.op("@>")(wanted) if bigrams
+                  else or_(listed.op("&&")(wanted), many),
                   *(c for g, c in enumerate(checks) if g not in in_pair),
                   *_any_like(like, "search_short", shorts, True)))
     if common:
@@ -264,11 +279,12 @@ PAIR_STATS_SECONDS = 300.0  # how long a process trusts a table's statistics of 
 COMMON_PAIR_ROWS = 2000  # a pair in more records than this is read newest first
 
 
-def pairs_are_common(index: SearchIndex, pairs: tuple[str, ...]) -> bool:
+def pairs_are_common(index: SearchIndex, pairs: tuple[str, ...], every: bool = False) -> bool:
     """PostgreSQL: whether ``pairs`` are in enough records of ``index``'s table (by the
     column's statistics — its most common elements and their frequencies, from the last
     ``ANALYZE``; kept :data:`PAIR_STATS_SECONDS` per process) for reading the newest records to
-    find a page of them soon; a pair the statistics don't list is rarer than any they do."""
+    find a page of them soon; a pair the statistics don't list is rarer than any they do.
+    ``every``: records holding all of them (the rarest decides)."""
     kept = current_app.extensions.setdefault("conveyor_search_pair_stats", {})
     now = time.monotonic()
     known = kept.get(index.name)
@@ -283,23 +299,25 @@ def pairs_are_common(index: SearchIndex, pairs: tuple[str, ...]) -> bool:
         known = kept[index.name] = (now + PAIR_STATS_SECONDS, frequencies,
                                     float(found[2]) if found else 0.0)
     _, frequencies, rows = known
-    return sum(frequencies.get(p, 0.0) for p in pairs if p != MANY) * rows >= COMMON_PAIR_ROWS
+    shares = [frequencies.get(p, 0.0) for p in pairs if p != MANY]
+    share = (min(shares) if every else sum(shares)) if shares else 0.0
+    return share * rows >= COMMON_PAIR_ROWS
 
 
 def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
                    dialect: str, lead: int = 0, by_pairs: bool = False,
-                   common: bool = True) -> Select[Any]:
+                   common: bool = True, bigrams: bool = False) -> Select[Any]:
     """The newest ``rows`` visible matches of ``kind``, with what their hits show; kept per
     user and query shape (``scoped_statement``) — building it costs as much as running it.
     ``by_pairs``: the candidates come from the word pairs (:func:`pair_match_ids`, with
-    ``common``)."""
+    ``common`` and ``bigrams``)."""
     def build() -> Select[Any]:
-        ids = (pair_match_ids(kind, terms, user, rows, dialect, common) if by_pairs
+        ids = (pair_match_ids(kind, terms, user, rows, dialect, common, bigrams) if by_pairs
                else match_ids(kind, terms, user, rows, dialect, lead))
         return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
 
-    shape = ((len(terms.groups), len(terms.short), _pair_groups(terms), common) if by_pairs
-             else terms_shape(terms, dialect, lead))
+    shape = ((len(terms.groups), len(terms.short), _pair_groups(terms), common, bigrams)
+             if by_pairs else terms_shape(terms, dialect, lead))
     return scoped_statement(kind.model, user, ("search", kind.name, kind.permission, rows,
                                                dialect, _current_layout(kind.index), by_pairs,
                                                shape),
@@ -415,16 +433,23 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
 
     A query of two or more plain words (:func:`~.pairs.pair_words`) is answered from the word
     pairs of the kinds whose index has them, after one statement widening its two words through
-    the vocabulary (:func:`widen`) — none at all when a word is in no record; other queries,
-    and a word inside too many words, go to the trigram index."""
+    the vocabulary (:func:`widen`) — none at all when a word is in no record; a query of pieces
+    too short for the trigrams, some of them two Chinese characters, from the bigrams of the
+    kinds whose index lists them (:func:`~.pairs.query_bigrams`); other queries, and a word
+    inside too many words, go to the trigram index."""
     from ..web.listing import plain_rows
 
     dialect = db.session.get_bind().dialect.name
     top = max(per_kind, count_up_to)
     kinds = visible_kinds(user, only)
     words = pair_words(terms.groups, terms.phone)
-    paired = {k.name for k in kinds if _has_pairs(k.index)} if words else set()
-    pairs = widen(words, dialect) if words and paired else None
+    bigrams = query_bigrams(terms.short) if not terms.groups else ()
+    if bigrams:
+        paired = {k.name for k in kinds if _has_bigrams(k.index)}
+        pairs: tuple[str, ...] | None = bigrams
+    else:
+        paired = {k.name for k in kinds if _has_pairs(k.index)} if words else set()
+        pairs = widen(words, dialect) if words and paired else None
     if pairs is None:
         paired = set()
     leads = (index_leads(terms, [k for k in kinds if k.name not in paired])
@@ -436,11 +461,12 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
             continue
         by_pairs = kind.name in paired
         common = (by_pairs and dialect == "postgresql"
-                  and pairs_are_common(kind.index, pairs or ()))
+                  and pairs_are_common(kind.index, pairs or (), bool(bigrams)))
         lead = leads.get(kind.name, 0)
         found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect, lead, by_pairs,
-                                          common),
-                           search_params(terms, dialect, lead, pairs if by_pairs else None))
+                                          common, bool(bigrams)),
+                           search_params(terms, dialect, lead, pairs if by_pairs else None,
+                                         bool(bigrams)))
         over = len(found) > top
         count = min(len(found), top) if count_up_to else len(found)
         results.append(KindResult(kind, [kind.hit(r) for r in found[:per_kind]], count,

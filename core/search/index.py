@@ -30,7 +30,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .pairs import PAIRS_FUNCTION, WORDS_FUNCTION, WORDS_TABLE, add_words_sql, vocabulary_statements
+from .pairs import (
+    PAIRS_FUNCTION,
+    TOKENS_FUNCTION,
+    WORDS_FUNCTION,
+    WORDS_TABLE,
+    add_words_sql,
+    vocabulary_statements,
+)
 
 # Characters people type inside phone numbers; SQLite has no regexp_replace, so the digits of a
 # stored number are what is left once these are gone.
@@ -128,16 +135,17 @@ class SearchIndex:
             *self.pairs_statements(dialect),
         ]
 
-    def pairs_statements(self, dialect: str) -> list[str]:
-        """DDL of the word pairs' index alone (:mod:`.pairs`) and the shared vocabulary, filled
-        from the rows already there. SQLite's triggers keeping it are :meth:`trigger_statements`
-        (they keep the trigram index too)."""
+    def pairs_statements(self, dialect: str, function: str = TOKENS_FUNCTION) -> list[str]:
+        """DDL of the word pairs' index alone (:mod:`.pairs`: each record's pairs and bigrams,
+        listed by ``function``; :data:`~.pairs.PAIRS_FUNCTION` for the pairs alone, as before
+        the bigrams) and the shared vocabulary, filled from the rows already there. SQLite's
+        triggers keeping it are :meth:`trigger_statements` (they keep the trigram index too)."""
         vocabulary = vocabulary_statements(dialect)
         if dialect == "postgresql":
             document = self.document(dialect, "")
             return [*vocabulary,
                     f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS {self.pg_pairs_column} "
-                    f"text[] GENERATED ALWAYS AS ({PAIRS_FUNCTION}({document})) STORED",
+                    f"text[] GENERATED ALWAYS AS ({function}({document})) STORED",
                     f"CREATE INDEX IF NOT EXISTS {self.pg_pairs_index} ON {self.table} "
                     f"USING gin ({self.pg_pairs_column})",
                     f"CREATE OR REPLACE TRIGGER {self.pg_words_trigger} AFTER INSERT OR UPDATE "
@@ -148,7 +156,7 @@ class SearchIndex:
         return [*vocabulary,
                 f"DROP VIEW IF EXISTS {self.pairs_view}",
                 f"CREATE VIEW {self.pairs_view} AS SELECT -id AS {FTS_KEY}, "
-                f"{PAIRS_FUNCTION}({self.document(dialect)}) AS doc FROM {self.table}",
+                f"{function}({self.document(dialect)}) AS doc FROM {self.table}",
                 f"CREATE VIRTUAL TABLE {pairs} USING fts5(doc, content='{self.pairs_view}', "
                 f"content_rowid='{FTS_KEY}', tokenize=\"unicode61 tokenchars '_'\", "
                 f"detail='none')",
@@ -172,19 +180,20 @@ class SearchIndex:
         """The columns whose change changes the document."""
         return ", ".join((*self.columns, *self.phones))
 
-    def trigger_statements(self, with_pairs: bool = True) -> list[str]:
-        """SQLite: the three triggers keeping the trigram index — and the pairs and the
-        vocabulary, ``with_pairs`` — in step with the table's rows (a bulk load drops them,
-        fills, rebuilds, re-creates)."""
+    def trigger_statements(self, with_pairs: bool = True,
+                           function: str = TOKENS_FUNCTION) -> list[str]:
+        """SQLite: the three triggers keeping the trigram index — and the pairs (listed by
+        ``function``, as :meth:`pairs_statements`) and the vocabulary, ``with_pairs`` — in step
+        with the table's rows (a bulk load drops them, fills, rebuilds, re-creates)."""
         fts, pairs = self.fts_table, self.pairs_table
         new, old = self.document("sqlite", "new."), self.document("sqlite", "old.")
         insert = f"INSERT INTO {fts}(rowid, doc) VALUES (-new.id, {new});"
         delete = f"INSERT INTO {fts}({fts}, rowid, doc) VALUES ('delete', -old.id, {old});"
         if with_pairs:
             insert += (f" INSERT INTO {pairs}(rowid, doc) VALUES (-new.id, "
-                       f"{PAIRS_FUNCTION}({new})); {add_words_sql(new)};")
+                       f"{function}({new})); {add_words_sql(new)};")
             delete += (f" INSERT INTO {pairs}({pairs}, rowid, doc) VALUES ('delete', -old.id, "
-                       f"{PAIRS_FUNCTION}({old}));")
+                       f"{function}({old}));")
         return [
             f"CREATE TRIGGER {fts}_ai AFTER INSERT ON {self.table} BEGIN {insert} END",
             f"CREATE TRIGGER {fts}_ad AFTER DELETE ON {self.table} BEGIN {delete} END",
@@ -305,24 +314,61 @@ def has_pairs(connection: Any, index: SearchIndex) -> bool:
         {"table": index.table, "column": index.pg_pairs_column}).scalar() is not None
 
 
-def add_word_pairs(op: Any, index: SearchIndex) -> None:
+def has_bigrams(connection: Any, index: SearchIndex) -> bool:
+    """Whether ``index``'s word pairs list the bigrams too (:data:`~.pairs.TOKENS_FUNCTION`
+    makes them: since 2026-12-05, or :func:`add_bigrams`); False without pairs."""
+    if connection.dialect.name == "sqlite":
+        # The insert trigger, not the pairs' view: a migration run sets the views aside
+        # (conveyor.search.migrations), and the trigger calls the same function.
+        sql = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+            (f"{index.fts_table}_ai",)).scalar()
+    else:
+        from sqlalchemy import text
+
+        sql = connection.execute(text(
+            "SELECT generation_expression FROM information_schema.columns WHERE table_schema = "
+            "current_schema() AND table_name = :table AND column_name = :column"),
+            {"table": index.table, "column": index.pg_pairs_column}).scalar()
+    return sql is not None and TOKENS_FUNCTION in sql
+
+
+def add_word_pairs(op: Any, index: SearchIndex, function: str = TOKENS_FUNCTION) -> None:
     """In a migration: give ``index`` its word pairs (and the vocabulary), unless it has them
     (a database made after this change). SQLite's triggers are made again to keep them;
-    PostgreSQL's index is first brought to the stored document, which its words are read from."""
+    PostgreSQL's index is first brought to the stored document, which its words are read from.
+    ``function``: as :meth:`SearchIndex.pairs_statements`."""
     connection = op.get_bind()
     dialect = connection.dialect.name
     if has_pairs(connection, index):
         return
     if dialect == "postgresql":
         rebuild_with_stored_document(op, index)
-        statements = index.pairs_statements(dialect)
+        statements = index.pairs_statements(dialect, function)
     else:
         fts = index.fts_table
-        statements = [*index.pairs_statements(dialect),
+        statements = [*index.pairs_statements(dialect, function),
                       *(f"DROP TRIGGER IF EXISTS {fts}_{t}" for t in ("ai", "ad", "au")),
-                      *index.trigger_statements()]
+                      *index.trigger_statements(function=function)]
     for statement in statements:
         op.execute(statement)
+
+
+def add_bigrams(op: Any, index: SearchIndex) -> None:
+    """In a migration: make ``index``'s word pairs again with the bigrams (an index made
+    before them lists the pairs alone; one without pairs gets both)."""
+    if has_bigrams(op.get_bind(), index):
+        return
+    drop_word_pairs(op, index)
+    add_word_pairs(op, index)
+
+
+def drop_bigrams(op: Any, index: SearchIndex) -> None:
+    """In a migration's ``downgrade()``: ``index``'s word pairs again without the bigrams."""
+    if not has_bigrams(op.get_bind(), index):
+        return
+    drop_word_pairs(op, index)
+    add_word_pairs(op, index, PAIRS_FUNCTION)
 
 
 def drop_word_pairs(op: Any, index: SearchIndex) -> None:

@@ -17,7 +17,15 @@ looked up are those of the widened words. A record with more than :data:`MAX_WOR
 candidate of every pair search. Every candidate is still tested for every word of the query, as
 any search's are, so the pairs only decide what is read, never what is found.
 
-SQLite computes a document's words and pairs with two functions this module registers on every
+Chinese has no spaces between words, and its words are mostly two characters — a name like
+"华为" or "北京" — which no trigram holds: such a query read every record (0.3–0.45 s at 1M
+deals). So the index also lists each two-character piece of every run of Chinese characters
+in the document (:func:`bigrams`: "华为技术" gives "为技 华为 技术") — as many as the run's
+characters, not their square — and a query whose pieces are all too short for the trigrams
+looks its two-character ones up there (:func:`query_bigrams`). Both kinds of tokens make one
+document (:func:`token_document`).
+
+SQLite computes a document's words and tokens with two functions this module registers on every
 connection SQLAlchemy opens (:func:`register_sqlite_functions`; a script opening the database
 with ``sqlite3`` and writing to an indexed table must call it too); PostgreSQL, with two SQL
 functions of the same definition (:data:`PG_FUNCTIONS`).
@@ -41,7 +49,15 @@ WORDS_TABLE = "search_words"
 WORDS_INDEX = "search_words_index"  # SQLite: FTS5 (trigram) over the vocabulary
 PG_WORDS_INDEX = "ix_search_words"
 WORDS_FUNCTION = "conveyor_search_words"  # the functions' names, on both databases
+TOKENS_FUNCTION = "conveyor_search_tokens"  # pairs and bigrams: what an index lists
+# Pairs alone: what an index made before the bigrams lists (its triggers still call it until
+# the migration makes the index again; a downgrade brings it back).
 PAIRS_FUNCTION = "conveyor_search_pairs"
+# The characters of Chinese words (CJK ideographs and their extensions: the search's own
+# notion, conveyor.search.terms), written out so PostgreSQL's pattern is the same code points.
+HAN = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+HAN_RUN = re.compile(f"[{HAN}]{{2,}}")
+BIGRAM = re.compile(f"[{HAN}]{{2}}")
 
 
 def words(document: str | None) -> list[str]:
@@ -64,6 +80,25 @@ def pair_document(document: str | None) -> str:
     return " ".join(pair(a, b) for a, b in combinations_with_replacement(found, 2))
 
 
+def bigrams(document: str | None) -> list[str]:
+    """Every two-character piece of the document's runs of Chinese characters, each once, in
+    code point order."""
+    return sorted({run[i:i + 2] for run in HAN_RUN.findall(document or "")
+                   for i in range(len(run) - 1)})
+
+
+def token_document(document: str | None) -> str:
+    """What the index lists for a record: :func:`pair_document`'s pairs (or :data:`MANY`) and
+    :func:`bigrams`, space-separated (a bigram is never a pair: pairs are ASCII)."""
+    return " ".join(filter(None, (pair_document(document), " ".join(bigrams(document)))))
+
+
+def query_bigrams(short: tuple[str, ...]) -> tuple[str, ...]:
+    """The bigrams a query's short pieces (too short for the trigram index) are looked up by:
+    the pieces of exactly two Chinese characters, sorted (a record must list them all)."""
+    return tuple(sorted({piece for piece in short if BIGRAM.fullmatch(piece)}))
+
+
 def is_word(text: str) -> bool:
     """Whether a query's piece can be looked up by its pairs: ASCII letters only, three or
     more (what :data:`WORD` reads from documents)."""
@@ -77,6 +112,7 @@ def _words_json(document: str | None) -> str:
 def register_sqlite_functions(connection: Any) -> None:
     """Define the SQLite functions the index's triggers and views call on a DB-API connection."""
     connection.create_function(WORDS_FUNCTION, 1, _words_json, deterministic=True)
+    connection.create_function(TOKENS_FUNCTION, 1, token_document, deterministic=True)
     connection.create_function(PAIRS_FUNCTION, 1, pair_document, deterministic=True)
 
 
@@ -90,6 +126,8 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
 # once, ordered byte-wise) and pairs, as immutable SQL functions a generated column may call;
 # and the trigger function adding a written row's words to the vocabulary (its argument names
 # the row's stored document column).
+HAN_PG = "".join(chr(int(a, 16)) + "-" + chr(int(b, 16)) for a, b in (
+    ("3400", "9fff"), ("f900", "faff"), ("20000", "2ffff")))
 PG_FUNCTIONS = (
     f"""CREATE OR REPLACE FUNCTION {WORDS_FUNCTION}(doc text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -106,6 +144,22 @@ PG_FUNCTIONS = (
     SELECT CASE WHEN (SELECT count(*) FROM found) > {MAX_WORDS} THEN ARRAY['{MANY}'] ELSE coalesce(
         (SELECT array_agg(a.w || '{JOINER}' || b.w) FROM found AS a, found AS b
          WHERE a.w <= b.w), '{{}}') END $$""",
+    # The pairs as above, then the bigrams; the class of Chinese characters is written out as
+    # code point ranges, which PostgreSQL's patterns compare by code point in any locale.
+    f"""CREATE OR REPLACE FUNCTION {TOKENS_FUNCTION}(doc text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    WITH found AS (
+        SELECT DISTINCT lower(m[1]) COLLATE "C" AS w
+        FROM regexp_matches(coalesce(doc, ''), '([A-Za-z]{{3,}})', 'g') AS m),
+    runs AS (
+        SELECT m[1] AS run FROM regexp_matches(coalesce(doc, ''), '([{HAN_PG}]{{2,}})', 'g') AS m),
+    pieces AS (
+        SELECT DISTINCT substr(run, i, 2) AS piece FROM runs,
+            generate_series(1, char_length(run) - 1) AS i)
+    SELECT CASE WHEN (SELECT count(*) FROM found) > {MAX_WORDS} THEN ARRAY['{MANY}'] ELSE coalesce(
+        (SELECT array_agg(a.w || '{JOINER}' || b.w) FROM found AS a, found AS b
+         WHERE a.w <= b.w), '{{}}') END
+        || coalesce((SELECT array_agg(piece) FROM pieces), '{{}}') $$""",
     f"""CREATE OR REPLACE FUNCTION conveyor_search_words_kept() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
@@ -160,9 +214,10 @@ def widened_pairs(first: list[str], second: list[str]) -> tuple[str, ...]:
     return tuple(sorted({pair(a, b) for a in first for b in second} | {MANY}))
 
 
-def pairs_param(tokens: tuple[str, ...], dialect: str) -> str:
-    """The pair tokens as the statement's parameter: an FTS5 ``OR`` query (SQLite), an array
-    literal (PostgreSQL). Tokens are letters, "_" and :data:`MANY`: nothing to escape."""
+def pairs_param(tokens: tuple[str, ...], dialect: str, every: bool = False) -> str:
+    """The tokens as the statement's parameter: an FTS5 ``OR`` query — ``AND`` with
+    ``every`` — (SQLite), an array literal (PostgreSQL). Tokens are letters, "_", Chinese
+    characters and :data:`MANY`: nothing to escape."""
     if dialect == "postgresql":  # MANY is looked up apart (engine.pair_match_ids)
         return "{" + ",".join(t for t in tokens if t != MANY) + "}"
-    return " OR ".join(f'"{t}"' for t in tokens)
+    return (" AND " if every else " OR ").join(f'"{t}"' for t in tokens)
