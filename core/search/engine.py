@@ -87,40 +87,38 @@ def _outer_first_join(element: Any, compiler: Any, **kw: Any) -> str:
     return compiler.visit_join(element, **kw).replace(" JOIN ", " CROSS JOIN ", 1)
 
 
-def _current_layout(index: SearchIndex) -> bool:
-    """Whether ``index`` has the current layout, looked up once per app and index: SQLite,
-    its FTS5 table keyed by the negated ids (``negated_rowids``); PostgreSQL, the document
-    stored (``stored_document``). A plugin's index made before either change is still read."""
-    known = current_app.extensions.setdefault("conveyor_search_layout", {})
-    current = known.get(index.name)
-    if current is None:
-        connection = db.session.connection()
-        current = (negated_rowids if connection.dialect.name == "sqlite"
-                   else stored_document)(connection, index)
-        if current is None:  # no index yet (a test's tables being made): ask again next time
+def _learned(record: str, index: SearchIndex, probe: Any) -> bool:
+    """What ``probe(connection, index)`` says of ``index``'s structure, asked once per app and
+    index (kept in ``app.extensions[record]``); a None answer — no index yet, a test's tables
+    being made — is True for now and asked again next time."""
+    known = current_app.extensions.setdefault(record, {})
+    found = known.get(index.name)
+    if found is None:
+        found = probe(db.session.connection(), index)
+        if found is None:
             return True
-        known[index.name] = current
-    return current
+        known[index.name] = found
+    return bool(found)
+
+
+def _current_layout(index: SearchIndex) -> bool:
+    """Whether ``index`` has the current layout: SQLite, its FTS5 table keyed by the negated
+    ids (``negated_rowids``); PostgreSQL, the document stored (``stored_document``). A
+    plugin's index made before either change is still read."""
+    return _learned("conveyor_search_layout", index, lambda connection, index: (
+        negated_rowids if connection.dialect.name == "sqlite" else stored_document)(
+            connection, index))
 
 
 def _has_pairs(index: SearchIndex) -> bool:
-    """Whether ``index`` has its word pairs (:mod:`.pairs`), looked up once per app and index
-    (an index a plugin made before them is searched by its trigrams alone)."""
-    known = current_app.extensions.setdefault("conveyor_search_pairs", {})
-    found = known.get(index.name)
-    if found is None:
-        found = known[index.name] = has_pairs(db.session.connection(), index)
-    return found
+    """Whether ``index`` has its word pairs (:mod:`.pairs`; an index a plugin made before
+    them is searched by its trigrams alone)."""
+    return _learned("conveyor_search_pairs", index, has_pairs)
 
 
 def _has_bigrams(index: SearchIndex) -> bool:
-    """Whether ``index``'s pairs list the bigrams (:func:`~.index.has_bigrams`), looked up
-    once per app and index."""
-    known = current_app.extensions.setdefault("conveyor_search_bigrams", {})
-    found = known.get(index.name)
-    if found is None:
-        found = known[index.name] = has_bigrams(db.session.connection(), index)
-    return found
+    """Whether ``index``'s pairs list the bigrams (:func:`~.index.has_bigrams`)."""
+    return _learned("conveyor_search_bigrams", index, has_bigrams)
 
 
 def search_params(terms: Terms, dialect: str, lead: int = 0,
