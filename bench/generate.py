@@ -58,6 +58,11 @@ WORDS_B = "Logistics Systems Foods Motors Partners Works Holdings Labs Trading B
 CITIES_ZH = "北京 上海 广州 深圳 杭州 成都 武汉 西安 天津 重庆".split()
 TRADES_ZH = "华信 物流 科技 贸易 机械 能源 建设 食品 电子 医药".split()
 CHINESE_EVERY = 50
+# One customer in RUSSIAN_EVERY has a Russian name ("ООО Ромашка Логистика 130"): "ООО" is in a
+# tenth of the names, each of the two words in a hundredth.
+RUSSIAN_A = "Ромашка Северный Вектор Гранит Альфа Меридиан Восход Заря Орион Технопарк".split()
+RUSSIAN_B = "Логистика Системы Продукты Моторы Партнёры Строй Холдинг Энергия Торг Медиа".split()
+RUSSIAN_EVERY = 10
 FIRST = "Anna Boris Chen Daria Elena Fedor Grace Hugo Irina Jun Karl Lena Mikhail Nina Oleg " \
     "Pavel Qing Rosa Sergei Tanya".split()
 LAST = "Ivanova Smith Wang Petrov Garcia Kuznetsov Li Novak Sokolova Brown Zhang Orlov Meyer " \
@@ -232,8 +237,12 @@ def customer_rows(rng: random.Random, n: int, sellers: list[int], start: int, en
             owner = sellers[int(rnd() * len(sellers))]
             owners.append(owner)
             at = clock(start + int(rnd() * (end - start)))
-            name = (f"{pick(CITIES_ZH)}{pick(TRADES_ZH)}有限公司 {cid}" if cid % CHINESE_EVERY == 25
-                    else f"{pick(WORDS_A)} {pick(WORDS_B)} {cid}")
+            if cid % CHINESE_EVERY == 25:
+                name = f"{pick(CITIES_ZH)}{pick(TRADES_ZH)}有限公司 {cid}"
+            elif cid % RUSSIAN_EVERY == 3:
+                name = f"ООО {pick(RUSSIAN_A)} {pick(RUSSIAN_B)} {cid}"
+            else:
+                name = f"{pick(WORDS_A)} {pick(WORDS_B)} {cid}"
             customers.append((cid, name,
                               pick(INDUSTRIES), pick(REGIONS),
                               pick(SIZES), f"{7_700_000_000 + cid * 7}",

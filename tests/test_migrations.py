@@ -450,13 +450,13 @@ def test_a_batch_migration_of_searched_tables_keeps_the_search_index(make, plugi
                            "name LIKE 'search_%_source'") == 6  # trigram documents and pairs
 
 
-def test_the_chinese_bigrams_come_with_their_revision_and_go_with_its_downgrade(make):
-    """A database whose word pairs were made before the bigrams (what the downgrade leaves) is
-    searched for two Chinese characters by a scan, then by its bigrams once upgraded — with the
-    same hits."""
+def test_the_tokens_come_with_their_revision_and_go_with_its_downgrade(make):
+    """A database whose word pairs were made before the tokens (what the downgrade leaves: ASCII
+    words' pairs alone) is searched for two Chinese characters by a scan and for two Russian
+    words by their trigrams, then both from the tokens once upgraded — with the same hits."""
     from conveyor import crm
     from conveyor.models import User
-    from conveyor.search.index import has_bigrams, has_pairs
+    from conveyor.search.index import has_tokens, has_pairs
     from conveyor.search.kinds import CUSTOMERS_INDEX, DEALS_INDEX
     from conveyor.stages import ensure_default_pipeline
     from conveyor.testing import client_as
@@ -468,7 +468,7 @@ def test_the_chinese_bigrams_come_with_their_revision_and_go_with_its_downgrade(
         admin = User(username="root", roles=["admin"])
         db.session.add(admin)
         db.session.flush()
-        for name in ("华为技术", "北京华为", "上海物流"):
+        for name in ("华为技术", "北京华为", "上海物流", "ООО Ромашка"):
             customer = crm.create_customer({"name": name}, admin)
             crm.create_deal({"customer_id": customer.id, "title": f"{name} 合同"}, admin)
         db.session.commit()
@@ -476,7 +476,7 @@ def test_the_chinese_bigrams_come_with_their_revision_and_go_with_its_downgrade(
 
     def state(app: Any) -> list[tuple[bool, bool]]:
         with migrate.connection(app) as conn:
-            return [(has_pairs(conn, i), has_bigrams(conn, i)) for i in (CUSTOMERS_INDEX,
+            return [(has_pairs(conn, i), has_tokens(conn, i)) for i in (CUSTOMERS_INDEX,
                                                                           DEALS_INDEX)]
 
     def found(q: str) -> tuple[dict[str, list[str]], bool]:
@@ -504,6 +504,10 @@ def test_the_chinese_bigrams_come_with_their_revision_and_go_with_its_downgrade(
     assert state(app) == [(True, False)] * 2
     assert found("华为") == (upgraded[0], False)  # scanned
     assert found("华为技术")[0]["customers"] == ["华为技术"]  # three characters: the trigrams
+    assert found("ромашка ООО") == ({"customers": ["ООО Ромашка"], "contacts": [],
+                                     "deals": ["ООО Ромашка 合同"]}, False)  # Russian: trigrams
     migrate.upgrade_all(app)
     assert state(app) == [(True, True)] * 2
     assert found("华为") == upgraded
+    assert found("ромашка ООО") == ({"customers": ["ООО Ромашка"], "contacts": [],
+                                     "deals": ["ООО Ромашка 合同"]}, True)  # and now its pairs

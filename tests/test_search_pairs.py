@@ -14,6 +14,7 @@ from conveyor.extensions import db
 from conveyor.models import Contact, Customer, Deal, User
 from conveyor.search import engine
 from conveyor.search.pairs import (
+    ASCII_WORD,
     MANY,
     MAX_WORDS,
     bigrams,
@@ -48,7 +49,8 @@ def add(app: Any, name: str, deal: str, contact: str = "", owner: str = "admin")
 # ("softtrain"), other scripts beside them, digits between letters.
 TITLES = ("Software training", "Software licence", "Retraining of staff", "Softtrain kit",
           "Hardware training 2026", "software-TRAINING day", "Soft skills", "Обучение software",
-          "licence7training", "Trainer for Software", "Staff licence")
+          "licence7training", "Trainer for Software", "Staff licence", "Поставка оборудования",
+          "ОБОРУДОВАНИЕ для склада", "Поставка услуг", "Ёлочные игрушки", "Переобучение staff")
 
 
 @pytest.fixture
@@ -61,7 +63,7 @@ def catalogue(app):
 def test_a_document_lists_its_words_and_their_pairs():
     assert words("Ivan PETROV ivan.petrov@mail.example +7 495 ab") == [
         "example", "ivan", "mail", "petrov"]
-    assert words("Обучение software2026x") == ["software"]
+    assert words("Обучение software2026x ЁЛКА ab") == ["software", "обучение", "ёлка"]  # code point order
     assert pair_document("Software training") == (
         "software_software software_training training_training")
     assert pair_document("ab 12") == ""
@@ -81,7 +83,8 @@ def test_only_queries_of_two_or_more_plain_words_use_the_pairs():
     assert plan("Software") is None
     assert plan("Software 2026") is None  # a number leads the trigram index better
     assert plan("ivan@mail.example petrov") is None
-    assert plan("Обучение software") is None
+    assert plan("Обучение software") == ("обучение", "software")  # Russian words too
+    assert plan("Обучение 华为技术") is None
     assert plan("software Software") is None  # one word twice
     assert plan("+7 495 123 45 67") is None
 
@@ -97,13 +100,26 @@ def _both_ways(app: Any, username: str, q: str, monkeypatch: Any) -> tuple[Any, 
 QUERIES = ["Software training", "training software", "train soft", "soft train", "ware rain",
            "licence training", "licence staff", "Retraining staff", "Customer training",
            "Ivan training", "Ivan Soft", "nothing training", "trainer software", "kit soft",
-           "software training day", "Software Обучение", "tra sof", "soft skills customer"]
+           "software training day", "Software Обучение", "tra sof", "soft skills customer",
+           "поставка оборудования", "ПОСТАВКА обор", "склада оборудование", "обучение staff",
+           "учение STAFF", "ёлочные игрушки", "поставка склада", "оборудование Ivan"]
 
 
 @pytest.mark.parametrize("q", QUERIES)
 def test_the_pairs_find_what_the_trigrams_find(catalogue, q, monkeypatch):
     by_pairs, by_trigrams = _both_ways(catalogue, "admin", q, monkeypatch)
     assert by_pairs == by_trigrams, q
+
+
+def test_russian_words_are_paired_and_tested_whatever_their_case(catalogue, count_queries):
+    assert found(catalogue, "admin", "ПОСТАВКА обор")["deals"] == ["Поставка оборудования"]
+    assert found(catalogue, "admin", "оборудование склада")["deals"] == [
+        "ОБОРУДОВАНИЕ для склада"]
+    assert found(catalogue, "admin", "учение staff")["deals"] == ["Переобучение staff"]
+    client = client_as(catalogue, "admin")
+    with count_queries() as seen:
+        client.get("/api/v1/search", query_string={"q": "поставка услуг"})
+    assert sum("_pairs" in s for s in seen) == 3  # each kind from its pairs
 
 
 def test_words_inside_longer_words_and_one_word_holding_both(catalogue):
@@ -183,14 +199,15 @@ def test_postgresql_reads_words_as_python_does(app):
     documents = ["Ivan PETROV ivan.petrov@mail.example +7 495 ab", "Обучение software2026x",
                  "abc abc ABC", "", "a_b zz zzz Zzzz", " ".join(f"w{c}{c}x" for c in
                                                                "abcdefghijklmnopq"),
-                 "华为技术有限公司 Huawei tech 北京 张 𠀀𠀁", "ＡＢＣ公司，上海。"]
+                 "华为技术有限公司 Huawei tech 北京 张 𠀀𠀁", "ＡＢＣ公司，上海。",
+                 "ЁЛКА Ёжик щука ООО «Ромашка» Zz"]
     with app.app_context():
         for document in documents:
             got = db.session.execute(text(
                 "SELECT conveyor_search_words(:d), conveyor_search_pairs(:d), "
                 "conveyor_search_tokens(:d)"), {"d": document}).one()
             assert list(got[0]) == words(document), document
-            assert " ".join(sorted(got[1])) == " ".join(sorted(pair_document(document).split()))
+            assert sorted(got[1]) == sorted(pair_document(document, ASCII_WORD).split())
             assert sorted(got[2]) == sorted(token_document(document).split()), document
 
 

@@ -32,9 +32,10 @@ from sqlalchemy.ext.compiler import compiles
 from ..extensions import db
 from ..permissions import can, scope, scoped_statement
 from ..queries import written_limit
-from .index import SearchIndex, has_bigrams, has_pairs, negated_rowids, stored_document
+from .index import SearchIndex, has_pairs, has_tokens, negated_rowids, stored_document
 from .kinds import SearchHit, SearchKind, all_kinds
 from .pairs import (
+    FOLD_FUNCTION,
     MANY,
     MAX_WIDENED,
     WORDS_INDEX,
@@ -116,9 +117,10 @@ def _has_pairs(index: SearchIndex) -> bool:
     return _learned("conveyor_search_pairs", index, has_pairs)
 
 
-def _has_bigrams(index: SearchIndex) -> bool:
-    """Whether ``index``'s pairs list the bigrams (:func:`~.index.has_bigrams`)."""
-    return _learned("conveyor_search_bigrams", index, has_bigrams)
+def _has_tokens(index: SearchIndex) -> bool:
+    """Whether ``index`` lists the current tokens: Russian words' pairs and Chinese bigrams
+    (:func:`~.index.has_tokens`)."""
+    return _learned("conveyor_search_token_index", index, has_tokens)
 
 
 def search_params(terms: Terms, dialect: str, lead: int = 0,
@@ -129,8 +131,11 @@ def search_params(terms: Terms, dialect: str, lead: int = 0,
     params = {f"search_short_{i}_0": like_pattern(s) for i, s in enumerate(terms.short)}
     if pairs is not None:
         params["search_pairs"] = pairs_param(pairs, dialect, every)
-        params.update({f"search_check_{g}_0": like_pattern(group[0])
-                       for g, group in enumerate(terms.groups)})
+        # SQLite tests a Russian word on the candidates' folded document (PostgreSQL lowers
+        # the pattern itself, as it lowered the stored document).
+        params.update({f"search_check_{g}_0": like_pattern(
+            group[0].lower() if dialect == "sqlite" else group[0])
+            for g, group in enumerate(terms.groups)})
         return params
     plan = index_plan(terms, lead) if dialect == "sqlite" else trigram_plan(terms)
     if dialect == "sqlite":
@@ -232,7 +237,12 @@ def pair_match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int,
     groups, shorts = terms.groups, [(s,) for s in terms.short]
     if dialect == "sqlite":
         document = literal_column(index.document(dialect))
-        tests = (_any_like(document.like, "search_check", groups, False)
+        # SQLite's LIKE folds ASCII letters only: a Russian word is tested on the document
+        # lower-cased by Python (a call per candidate; the pairs leave few).
+        folded = getattr(func, FOLD_FUNCTION)(document)
+        tests = ([(document if group[0].isascii() else folded).like(bindparam(
+                    f"search_check_{g}_0", type_=String), escape="\\")
+                  for g, group in enumerate(groups)]
                  + _any_like(document.like, "search_short", shorts, False))
         fts = table(index.pairs_table, column("rowid"))
         joined = _OuterFirstJoin(fts, model.__table__,  # type: ignore[attr-defined]
@@ -314,7 +324,9 @@ def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
                else match_ids(kind, terms, user, rows, dialect, lead))
         return kind.rows(ids).order_by(kind.model.id.desc())  # type: ignore[attr-defined]
 
-    shape = ((len(terms.groups), len(terms.short), _pair_groups(terms), common, bigrams)
+    # A pair search's statement tests an ASCII word and a Russian one differently (SQLite).
+    shape = ((tuple(g[0].isascii() for g in terms.groups), len(terms.short),
+              _pair_groups(terms), common, bigrams)
              if by_pairs else terms_shape(terms, dialect, lead))
     return scoped_statement(kind.model, user, ("search", kind.name, kind.permission, rows,
                                                dialect, _current_layout(kind.index), by_pairs,
@@ -443,10 +455,12 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
     words = pair_words(terms.groups, terms.phone)
     bigrams = query_bigrams(terms.short) if not terms.groups else ()
     if bigrams:
-        paired = {k.name for k in kinds if _has_bigrams(k.index)}
+        paired = {k.name for k in kinds if _has_tokens(k.index)}
         pairs: tuple[str, ...] | None = bigrams
     else:
-        paired = {k.name for k in kinds if _has_pairs(k.index)} if words else set()
+        # An index made before 2026-12-05 lists the pairs of ASCII words only.
+        listed = _has_pairs if words and all(w.isascii() for w in words) else _has_tokens
+        paired = {k.name for k in kinds if listed(k.index)} if words else set()
         pairs = widen(words, dialect) if words and paired else None
     if pairs is None:
         paired = set()

@@ -137,8 +137,8 @@ class SearchIndex:
 
     def pairs_statements(self, dialect: str, function: str = TOKENS_FUNCTION) -> list[str]:
         """DDL of the word pairs' index alone (:mod:`.pairs`: each record's pairs and bigrams,
-        listed by ``function``; :data:`~.pairs.PAIRS_FUNCTION` for the pairs alone, as before
-        the bigrams) and the shared vocabulary, filled from the rows already there. SQLite's
+        listed by ``function``; :data:`~.pairs.PAIRS_FUNCTION` for the pairs of ASCII words
+        alone, as before 2026-12-05) and the shared vocabulary, filled from the rows already there. SQLite's
         triggers keeping it are :meth:`trigger_statements` (they keep the trigram index too)."""
         vocabulary = vocabulary_statements(dialect)
         if dialect == "postgresql":
@@ -314,9 +314,10 @@ def has_pairs(connection: Any, index: SearchIndex) -> bool:
         {"table": index.table, "column": index.pg_pairs_column}).scalar() is not None
 
 
-def has_bigrams(connection: Any, index: SearchIndex) -> bool:
-    """Whether ``index``'s word pairs list the bigrams too (:data:`~.pairs.TOKENS_FUNCTION`
-    makes them: since 2026-12-05, or :func:`add_bigrams`); False without pairs."""
+def has_tokens(connection: Any, index: SearchIndex) -> bool:
+    """Whether ``index`` lists :data:`~.pairs.TOKENS_FUNCTION`'s tokens — the pairs of Latin
+    and Russian words and the Chinese bigrams — rather than the pairs of ASCII words alone
+    (made since 2026-12-05, or by :func:`add_tokens`); False without pairs."""
     if connection.dialect.name == "sqlite":
         # The insert trigger, not the pairs' view: a migration run sets the views aside
         # (conveyor.search.migrations), and the trigger calls the same function.
@@ -354,18 +355,19 @@ def add_word_pairs(op: Any, index: SearchIndex, function: str = TOKENS_FUNCTION)
         op.execute(statement)
 
 
-def add_bigrams(op: Any, index: SearchIndex) -> None:
-    """In a migration: make ``index``'s word pairs again with the bigrams (an index made
-    before them lists the pairs alone; one without pairs gets both)."""
-    if has_bigrams(op.get_bind(), index):
+def add_tokens(op: Any, index: SearchIndex) -> None:
+    """In a migration: make ``index``'s word pairs again as :data:`~.pairs.TOKENS_FUNCTION`'s
+    tokens (an index made before lists the pairs of ASCII words alone; one without pairs gets
+    them)."""
+    if has_tokens(op.get_bind(), index):
         return
     drop_word_pairs(op, index)
     add_word_pairs(op, index)
 
 
-def drop_bigrams(op: Any, index: SearchIndex) -> None:
-    """In a migration's ``downgrade()``: ``index``'s word pairs again without the bigrams."""
-    if not has_bigrams(op.get_bind(), index):
+def drop_tokens(op: Any, index: SearchIndex) -> None:
+    """In a migration's ``downgrade()``: ``index``'s pairs of ASCII words alone again."""
+    if not has_tokens(op.get_bind(), index):
         return
     drop_word_pairs(op, index)
     add_word_pairs(op, index, PAIRS_FUNCTION)

@@ -7,9 +7,10 @@ in the index ~30 ms, a word index ~3 ms. So each record's document also lists th
 words (``licence_software``), indexed, and such a query looks its pairs up: microseconds, however
 common the words are.
 
-A *word* here is a maximal run of at least three ASCII letters, lower-cased: a query word of
-ASCII letters is in a document (as a substring, ignoring case) exactly when it is in one of the
-document's words. The query's word may be part of a longer one ("train" in "training"), so it
+A *word* here is a maximal run of at least three Latin (ASCII) or Russian letters, lower-cased:
+a query word of such letters is in a document (as a substring, ignoring case) exactly when it is
+in one of the document's words. (An index made before 2026-12-05 lists the pairs of ASCII words
+only: :data:`PAIRS_FUNCTION`; a Russian query word is then searched by its trigrams.) The query's word may be part of a longer one ("train" in "training"), so it
 is first widened to the words that contain it, from the vocabulary of every indexed word
 (``search_words``, with its own trigram index: a few thousand rows, not millions); the pairs
 looked up are those of the widened words. A record with more than :data:`MAX_WORDS` words lists
@@ -41,7 +42,12 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-WORD = re.compile(r"[A-Za-z]{3,}")
+# Latin and Russian letters, written out: PostgreSQL's patterns compare ranges by code point,
+# and its lower() of a Russian letter depends on the database's locale — translate() doesn't.
+LETTERS = "A-Za-zА-Яа-яЁё"
+UPPER_RU, LOWER_RU = "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯ", "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
+WORD = re.compile(f"[{LETTERS}]{{3,}}")
+ASCII_WORD = re.compile(r"[A-Za-z]{3,}")  # the words of PAIRS_FUNCTION, before 2026-12-05
 MAX_WORDS = 16  # more words than this: the record lists MANY instead of its (137+) pairs
 MANY = "0many"  # a token no pair can be: pairs are letters and "_"
 JOINER = "_"
@@ -53,6 +59,7 @@ TOKENS_FUNCTION = "conveyor_search_tokens"  # pairs and bigrams: what an index l
 # Pairs alone: what an index made before the bigrams lists (its triggers still call it until
 # the migration makes the index again; a downgrade brings it back).
 PAIRS_FUNCTION = "conveyor_search_pairs"
+FOLD_FUNCTION = "conveyor_search_fold"  # SQLite: lower() in every script (:func:`fold`)
 # The characters of Chinese words (CJK ideographs and their extensions: the search's own
 # notion, conveyor.search.terms), written out so PostgreSQL's pattern is the same code points.
 HAN = "\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
@@ -60,9 +67,9 @@ HAN_RUN = re.compile(f"[{HAN}]{{2,}}")
 BIGRAM = re.compile(f"[{HAN}]{{2}}")
 
 
-def words(document: str | None) -> list[str]:
+def words(document: str | None, word: re.Pattern[str] = WORD) -> list[str]:
     """The document's words, lower-cased, each once, in code point order."""
-    return sorted({w.lower() for w in WORD.findall(document or "")})
+    return sorted({w.lower() for w in word.findall(document or "")})
 
 
 def pair(a: str, b: str) -> str:
@@ -71,10 +78,10 @@ def pair(a: str, b: str) -> str:
     return f"{a}{JOINER}{b}" if a <= b else f"{b}{JOINER}{a}"
 
 
-def pair_document(document: str | None) -> str:
+def pair_document(document: str | None, word: re.Pattern[str] = WORD) -> str:
     """What the pair index holds for a record: its words' pairs, space-separated, or
-    :data:`MANY`."""
-    found = words(document)
+    :data:`MANY` (``word``: :data:`ASCII_WORD` for an index made before Russian words)."""
+    found = words(document, word)
     if len(found) > MAX_WORDS:
         return MANY
     return " ".join(pair(a, b) for a, b in combinations_with_replacement(found, 2))
@@ -89,7 +96,7 @@ def bigrams(document: str | None) -> list[str]:
 
 def token_document(document: str | None) -> str:
     """What the index lists for a record: :func:`pair_document`'s pairs (or :data:`MANY`) and
-    :func:`bigrams`, space-separated (a bigram is never a pair: pairs are ASCII)."""
+    :func:`bigrams`, space-separated (a bigram is never a pair: pairs are letters and "_")."""
     return " ".join(filter(None, (pair_document(document), " ".join(bigrams(document)))))
 
 
@@ -100,20 +107,31 @@ def query_bigrams(short: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def is_word(text: str) -> bool:
-    """Whether a query's piece can be looked up by its pairs: ASCII letters only, three or
-    more (what :data:`WORD` reads from documents)."""
+    """Whether a query's piece can be looked up by its pairs: Latin or Russian letters only,
+    three or more (what :data:`WORD` reads from documents)."""
     return WORD.fullmatch(text) is not None
+
+
+def fold(text: str | None) -> str | None:
+    """SQLite: ``text`` lower-cased in every script (its own ``lower()`` and ``LIKE`` fold
+    ASCII only) — how a pair search tests a Russian word on its candidates."""
+    return None if text is None else text.lower()
 
 
 def _words_json(document: str | None) -> str:
     return json.dumps(words(document))
 
 
+def _ascii_pair_document(document: str | None) -> str:
+    return pair_document(document, ASCII_WORD)
+
+
 def register_sqlite_functions(connection: Any) -> None:
     """Define the SQLite functions the index's triggers and views call on a DB-API connection."""
     connection.create_function(WORDS_FUNCTION, 1, _words_json, deterministic=True)
     connection.create_function(TOKENS_FUNCTION, 1, token_document, deterministic=True)
-    connection.create_function(PAIRS_FUNCTION, 1, pair_document, deterministic=True)
+    connection.create_function(PAIRS_FUNCTION, 1, _ascii_pair_document, deterministic=True)
+    connection.create_function(FOLD_FUNCTION, 1, fold, deterministic=True)
 
 
 @event.listens_for(Engine, "connect")
@@ -122,18 +140,19 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         register_sqlite_functions(dbapi_connection)
 
 
-# PostgreSQL: the same words (maximal runs of three or more ASCII letters, lower-cased, each
-# once, ordered byte-wise) and pairs, as immutable SQL functions a generated column may call;
+# PostgreSQL: the same words (maximal runs of three or more Latin or Russian letters,
+# lower-cased, each once, ordered byte-wise) and pairs (the legacy function: ASCII words), as immutable SQL functions a generated column may call;
 # and the trigger function adding a written row's words to the vocabulary (its argument names
 # the row's stored document column).
+_PG_LOWER = f"lower(translate(m[1], '{UPPER_RU}', '{LOWER_RU}'))"
 HAN_PG = "".join(chr(int(a, 16)) + "-" + chr(int(b, 16)) for a, b in (
     ("3400", "9fff"), ("f900", "faff"), ("20000", "2ffff")))
 PG_FUNCTIONS = (
     f"""CREATE OR REPLACE FUNCTION {WORDS_FUNCTION}(doc text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(array_agg(DISTINCT w ORDER BY w), '{{}}') FROM (
-        SELECT lower(m[1]) COLLATE "C" AS w
-        FROM regexp_matches(coalesce(doc, ''), '([A-Za-z]{{3,}})', 'g') AS m) AS found $$""",
+        SELECT {_PG_LOWER} COLLATE "C" AS w
+        FROM regexp_matches(coalesce(doc, ''), '([{LETTERS}]{{3,}})', 'g') AS m) AS found $$""",
     # Self-contained (no call to the function above): pg_restore creates the tables with an
     # empty search_path, where a generated column's function finds only built-in ones.
     f"""CREATE OR REPLACE FUNCTION {PAIRS_FUNCTION}(doc text) RETURNS text[]
@@ -149,8 +168,8 @@ PG_FUNCTIONS = (
     f"""CREATE OR REPLACE FUNCTION {TOKENS_FUNCTION}(doc text) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     WITH found AS (
-        SELECT DISTINCT lower(m[1]) COLLATE "C" AS w
-        FROM regexp_matches(coalesce(doc, ''), '([A-Za-z]{{3,}})', 'g') AS m),
+        SELECT DISTINCT {_PG_LOWER} COLLATE "C" AS w
+        FROM regexp_matches(coalesce(doc, ''), '([{LETTERS}]{{3,}})', 'g') AS m),
     runs AS (
         SELECT m[1] AS run FROM regexp_matches(coalesce(doc, ''), '([{HAN_PG}]{{2,}})', 'g') AS m),
     pieces AS (

@@ -1,4 +1,5 @@
-"""leads: the search index's Chinese bigrams (see the core's revision f2a9c4e6b8d1).
+"""leads: the search index's tokens — Russian words' pairs, Chinese bigrams (see the core's
+revision f2a9c4e6b8d1).
 
 Revision ID: leads_0006
 Revises: leads_0005
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from conveyor.search.index import SearchIndex, add_bigrams, drop_bigrams
+from conveyor.search.index import SearchIndex, add_tokens, drop_tokens
 
 revision = "leads_0006"
 down_revision = "leads_0005"
@@ -19,8 +20,8 @@ INDEX = SearchIndex("leads", "leads_lead", ("company", "name", "email", "tax_id"
 
 
 def upgrade() -> None:
-    add_bigrams(op, INDEX)
+    add_tokens(op, INDEX)
 
 
 def downgrade() -> None:
-    drop_bigrams(op, INDEX)
+    drop_tokens(op, INDEX)
