@@ -284,7 +284,8 @@ def pair_match_ids(kind: SearchKind, terms: Terms, user: Any, rows: int,
 
 
 PAIR_STATS_SECONDS = 300.0  # how long a process trusts a table's statistics of its pairs
-COMMON_PAIR_ROWS = 2000  # a pair in more records than this is read newest first
+COMMON_PAIR_ROWS = 800  # a pair in more records than this is read newest first (2000 read
+# all 1,000 customers of "ООО Ромашка" for the admin: 3.4x the bare route; newest first 2.5x)
 
 
 def pairs_are_common(index: SearchIndex, pairs: tuple[str, ...], every: bool = False) -> bool:
