@@ -124,13 +124,12 @@ def _has_tokens(index: SearchIndex) -> bool:
 
 
 def search_params(terms: Terms, dialect: str, lead: int = 0,
-                  pairs: tuple[str, ...] | None = None, every: bool = False) -> dict[str, str]:
+                  pairs: tuple[str, ...] | None = None) -> dict[str, str]:
     """The bind parameters of :func:`match_ids`' statement for ``terms`` (SQLite: led by the
-    ``lead``-th of :func:`~.terms.lead_keys`), or with ``pairs`` of :func:`pair_match_ids`'
-    (``every``: all of them, the query's bigrams)."""
+    ``lead``-th of :func:`~.terms.lead_keys`), or with ``pairs`` of :func:`pair_match_ids`'."""
     params = {f"search_short_{i}_0": like_pattern(s) for i, s in enumerate(terms.short)}
     if pairs is not None:
-        params["search_pairs"] = pairs_param(pairs, dialect, every)
+        params["search_pairs"] = pairs_param(pairs, dialect)
         # SQLite tests a Russian word on the candidates' folded document (PostgreSQL lowers
         # the pattern itself, as it lowered the stored document).
         params.update({f"search_check_{g}_0": like_pattern(
@@ -288,12 +287,11 @@ COMMON_PAIR_ROWS = 800  # a pair in more records than this is read newest first 
 # all 1,000 customers of "ООО Ромашка" for the admin: 3.4x the bare route; newest first 2.5x)
 
 
-def pairs_are_common(index: SearchIndex, pairs: tuple[str, ...], every: bool = False) -> bool:
+def pairs_are_common(index: SearchIndex, pairs: tuple[str, ...]) -> bool:
     """PostgreSQL: whether ``pairs`` are in enough records of ``index``'s table (by the
     column's statistics — its most common elements and their frequencies, from the last
     ``ANALYZE``; kept :data:`PAIR_STATS_SECONDS` per process) for reading the newest records to
-    find a page of them soon; a pair the statistics don't list is rarer than any they do.
-    ``every``: records holding all of them (the rarest decides)."""
+    find a page of them soon; a pair the statistics don't list is rarer than any they do."""
     kept = current_app.extensions.setdefault("conveyor_search_pair_stats", {})
     now = time.monotonic()
     known = kept.get(index.name)
@@ -308,9 +306,7 @@ def pairs_are_common(index: SearchIndex, pairs: tuple[str, ...], every: bool = F
         known = kept[index.name] = (now + PAIR_STATS_SECONDS, frequencies,
                                     float(found[2]) if found else 0.0)
     _, frequencies, rows = known
-    shares = [frequencies.get(p, 0.0) for p in pairs if p != MANY]
-    share = (min(shares) if every else sum(shares)) if shares else 0.0
-    return share * rows >= COMMON_PAIR_ROWS
+    return sum(frequencies.get(p, 0.0) for p in pairs if p != MANY) * rows >= COMMON_PAIR_ROWS
 
 
 def kind_statement(kind: SearchKind, terms: Terms, user: Any, rows: int,
@@ -474,12 +470,11 @@ def search(terms: Terms, user: Any, per_kind: int = 10, count_up_to: int = COUNT
             continue
         by_pairs = kind.name in paired
         common = (by_pairs and dialect == "postgresql"
-                  and pairs_are_common(kind.index, pairs or (), bool(bigrams)))
+                  and pairs_are_common(kind.index, pairs or ()))
         lead = leads.get(kind.name, 0)
         found = plain_rows(kind_statement(kind, terms, user, top + 1, dialect, lead, by_pairs,
                                           common, bool(bigrams)),
-                           search_params(terms, dialect, lead, pairs if by_pairs else None,
-                                         bool(bigrams)))
+                           search_params(terms, dialect, lead, pairs if by_pairs else None))
         over = len(found) > top
         count = min(len(found), top) if count_up_to else len(found)
         results.append(KindResult(kind, [kind.hit(r) for r in found[:per_kind]], count,

@@ -102,7 +102,7 @@ def token_document(document: str | None) -> str:
 
 def query_bigrams(short: tuple[str, ...]) -> tuple[str, ...]:
     """The bigrams a query's short pieces (too short for the trigram index) are looked up by:
-    the pieces of exactly two Chinese characters, sorted (a record must list them all)."""
+    the pieces of exactly two Chinese characters (a query of short pieces alone has one)."""
     return tuple(sorted({piece for piece in short if BIGRAM.fullmatch(piece)}))
 
 
@@ -233,10 +233,10 @@ def widened_pairs(first: list[str], second: list[str]) -> tuple[str, ...]:
     return tuple(sorted({pair(a, b) for a in first for b in second} | {MANY}))
 
 
-def pairs_param(tokens: tuple[str, ...], dialect: str, every: bool = False) -> str:
-    """The tokens as the statement's parameter: an FTS5 ``OR`` query — ``AND`` with
-    ``every`` — (SQLite), an array literal (PostgreSQL). Tokens are letters, "_", Chinese
+def pairs_param(tokens: tuple[str, ...], dialect: str) -> str:
+    """The tokens as the statement's parameter: an FTS5 ``OR`` query (SQLite), an array
+    literal (PostgreSQL). Tokens are letters, "_", Chinese
     characters and :data:`MANY`: nothing to escape."""
     if dialect == "postgresql":  # MANY is looked up apart (engine.pair_match_ids)
         return "{" + ",".join(t for t in tokens if t != MANY) + "}"
-    return (" AND " if every else " OR ").join(f'"{t}"' for t in tokens)
+    return " OR ".join(f'"{t}"' for t in tokens)
